@@ -1,0 +1,5 @@
+import sys
+
+from rruffgeo.cli import main
+
+sys.exit(main())

@@ -1,0 +1,199 @@
+"""All settings in one typed place; the defaults are the paper's values where the paper gives one.
+
+Every stage takes its own section; ``Settings`` bundles them. Settings are plain frozen
+dataclasses so they hash into cache keys (``fingerprint``) and serialise into model folders
+and reports (``to_dict`` / ``from_dict``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+#: Environment variable naming the RRUFF data (folder, zip, .txt file or URL).
+DATA_ENV = "RRUFFGEO_DATA"
+#: Where the official RRUFF Raman zips are published.
+RRUFF_RAMAN_URL = "https://rruff.info/zipped_data_files/raman/"
+#: The ten quality categories published at RRUFF_RAMAN_URL (zip name without ``.zip``).
+RRUFF_CATEGORIES = (
+    "excellent_oriented",
+    "excellent_unoriented",
+    "fair_oriented",
+    "fair_unoriented",
+    "ignore_unoriented",
+    "poor_oriented",
+    "poor_unoriented",
+    "unrated_oriented",
+    "unrated_unoriented",
+    "LR-Raman",
+)
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Reading RRUFF files into the catalog."""
+
+    #: Categories to download when the source is the RRUFF URL (all ten by default).
+    categories: tuple[str, ...] = RRUFF_CATEGORIES
+    #: Where downloaded zips are kept between runs.
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir() / "zips")
+    #: Worker processes for parsing (0 = one per CPU core).
+    workers: int = 0
+
+
+@dataclass(frozen=True)
+class GeoSettings:
+    """Locality cleaning and geocoding (paper section 2, appendix A.1-A.3)."""
+
+    #: Use the online chain Nominatim -> Photon -> ArcGIS (paper A.1) instead of the gazetteer.
+    online: bool = False
+    #: Order of the online geocoders.
+    online_chain: tuple[str, ...] = ("nominatim", "photon", "arcgis")
+    #: User agent sent to Nominatim (its usage policy requires one).
+    user_agent: str = "rruffgeo/0.1 (https://github.com/rruffgeo)"
+    #: Seconds between requests to one online service (Nominatim allows 1 request/s).
+    min_delay_s: float = 1.0
+    #: Retries per online request on transient errors.
+    max_retries: int = 2
+    #: Persistent SQLite cache of online answers.
+    cache_path: Path = field(default_factory=lambda: default_cache_dir() / "geocode.sqlite")
+    #: Largest distance (degrees) from a polygon for the offshore nearest-country fallback.
+    offshore_max_deg: float = 0.5
+
+
+@dataclass(frozen=True)
+class SpectraSettings:
+    """Resampling onto one global grid (paper 4.1, A.4)."""
+
+    #: Number of grid points. 2048 over ~0-4,250 cm-1 is ~2.1 cm-1 a point: close to the coarsest
+    #: raw steps (2.5 cm-1) and a power of two for the stem's stride-4 and three stride-2 layers.
+    grid_points: int = 2048
+    #: Window in cm-1; None = the global window covering every spectrum of the data (paper A.4).
+    window_cm1: tuple[float, float] | None = None
+    #: Min-max normalise each spectrum to [0, 1] (paper A.4).
+    minmax: bool = True
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """ConvNeXt1D architecture (paper 4.2, B.2)."""
+
+    depths: tuple[int, ...] = (2, 2, 3, 2)
+    dims: tuple[int, ...] = (32, 64, 128, 256)
+    #: Dropout before the classifier (paper B.3 names dropout but gives no value).
+    head_dropout: float = 0.1
+    #: Largest stochastic-depth rate, reached by the last block (paper B.3 gives no value).
+    drop_path_rate: float = 0.1
+    #: Layer scale initial value (paper 4.3).
+    layer_scale_init: float = 1e-6
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation and evaluation (paper 4.3, 5, B.1, B.3)."""
+
+    lr: float = 1e-3
+    weight_decay: float = 0.35
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = 100
+    epochs: int = 30
+    batch_size: int = 64
+    grad_clip_norm: float = 1.0
+    #: Fraction held out by ``train`` (paper 4.3: 80/20).
+    test_size: float = 0.2
+    #: Folds of ``cv`` (paper B.1: 5).
+    n_folds: int = 5
+    #: Keep countries with at least this many samples (paper 5.1: 2).
+    min_samples_per_country: int = 2
+    #: "spectrum" (the paper's protocol) or "specimen" (grouped by RRUFF ID, no leakage).
+    split: str = "spectrum"
+    seed: int = 0
+    #: "auto" = CUDA when present, else CPU.
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every stage's settings."""
+
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    geo: GeoSettings = field(default_factory=GeoSettings)
+    spectra: SpectraSettings = field(default_factory=SpectraSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+
+
+def default_cache_dir() -> Path:
+    """Per-user cache (downloads, geocoder answers).
+
+    ``$RRUFFGEO_CACHE``, else ``$XDG_CACHE_HOME/rruffgeo``, else ``~/.cache/rruffgeo``.
+    """
+    env = os.environ.get("RRUFFGEO_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rruffgeo"
+
+
+def to_dict(obj: Any) -> Any:
+    """JSON-ready dict of a settings dataclass (paths as strings, tuples as lists)."""
+    if is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (tuple, list)):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+T = TypeVar("T")
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Rebuild a settings dataclass from ``to_dict`` output; unknown keys are ignored."""
+    kwargs: dict[str, Any] = {}
+    defaults = cls()  # type: ignore[call-arg]
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        current = getattr(defaults, f.name)
+        if is_dataclass(current):
+            value = from_dict(type(current), value)
+        elif isinstance(current, Path):
+            value = Path(value)
+        elif isinstance(current, tuple) and isinstance(value, list):
+            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        elif f.name == "window_cm1" and isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def fingerprint(*parts: Any) -> str:
+    """Short stable hash of settings and other JSON-able values, for cache keys."""
+    blob = json.dumps([to_dict(p) for p in parts], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+__all__ = [
+    "DATA_ENV",
+    "RRUFF_CATEGORIES",
+    "RRUFF_RAMAN_URL",
+    "GeoSettings",
+    "IngestSettings",
+    "ModelSettings",
+    "Settings",
+    "SpectraSettings",
+    "TrainSettings",
+    "asdict",
+    "default_cache_dir",
+    "fingerprint",
+    "from_dict",
+    "replace",
+    "to_dict",
+]

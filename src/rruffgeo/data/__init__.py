@@ -1,0 +1,1 @@
+"""RRUFF data: file names, headers, spectra; sources (txt, zip, mirror, download); the catalog."""

@@ -1,0 +1,1 @@
+"""Learning: the ConvNeXt1D network, training, evaluation and prediction (paper 4-5, B)."""

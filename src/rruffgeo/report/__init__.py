@@ -1,0 +1,1 @@
+"""Reporting: dataset tables, figures and the HTML report (paper 3, 5)."""

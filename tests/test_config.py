@@ -1,0 +1,25 @@
+from pathlib import Path
+
+from rruffgeo.config import Settings, TrainSettings, fingerprint, from_dict, replace, to_dict
+
+
+def test_settings_round_trip_through_json_dict():
+    s = Settings(train=TrainSettings(epochs=3, split="specimen"))
+    back = from_dict(Settings, to_dict(s))
+    assert back == s
+    assert isinstance(back.geo.cache_path, Path)
+    assert back.model.depths == (2, 2, 3, 2)
+
+
+def test_paper_defaults():
+    s = Settings()
+    assert (s.train.lr, s.train.weight_decay, s.train.n_folds) == (1e-3, 0.35, 5)
+    assert s.model.dims == (32, 64, 128, 256)
+    assert s.train.min_samples_per_country == 2
+
+
+def test_fingerprint_changes_with_settings():
+    a = Settings()
+    b = replace(a, train=replace(a.train, seed=1))
+    assert fingerprint(a) == fingerprint(Settings())
+    assert fingerprint(a) != fingerprint(b)

@@ -1,0 +1,27 @@
+import pandas as pd
+import pytest
+
+from rruffgeo.workdir import WorkDir, atomic_path, write_parquet_atomic
+
+
+def test_atomic_path_leaves_target_untouched_on_error(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_parquet_written_atomically_opens_with_pandas(tmp_path):
+    df = pd.DataFrame({"a": [1, 2], "arr": [[1.0, 2.0], [3.0]]})
+    write_parquet_atomic(tmp_path / "t.parquet", df)
+    back = pd.read_parquet(tmp_path / "t.parquet")
+    assert back["a"].tolist() == [1, 2]
+    assert list(back["arr"][0]) == [1.0, 2.0]
+
+
+def test_require_names_the_stage_to_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="rruffgeo ingest"):
+        WorkDir(tmp_path).require("catalog.parquet", "ingest")
