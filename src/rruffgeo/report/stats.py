@@ -1,0 +1,247 @@
+"""Dataset statistics and the paper's Tables 1-3, counted per spectrum and per specimen.
+
+The paper counts spectra ("samples"); a country is a property of the specimen, and each RRUFF
+specimen contributes several spectra, so every count here is given both ways side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rruffgeo.config import Settings
+from rruffgeo.workdir import CATALOG, GEOCODED, WorkDir, write_csv_atomic, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+#: Catalog columns the report needs (the spectra lists are left on disk).
+CATALOG_COLUMNS = [
+    "spectrum_id", "specimen_id", "mineral", "kind", "laser_nm",
+    "wavenumber_min_cm1", "wavenumber_max_cm1", "n_points",
+]
+GEOCODED_COLUMNS = [
+    "specimen_id", "synthetic", "lat", "lon", "country_iso3", "country_name", "excluded_reason",
+]
+TOP_N = 20
+
+TABLE_FILES = {
+    "totals": "totals",
+    "table1": "table1_countries",
+    "table2": "table2_minerals",
+    "table3": "table3_learning_countries",
+}
+
+
+@dataclass
+class DatasetStats:
+    """Totals and Tables 1-3; ``table3`` is None when the learning stage is not available."""
+
+    totals: pd.DataFrame
+    table1: pd.DataFrame
+    table2: pd.DataFrame
+    table3: pd.DataFrame | None
+    notes: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        out = {"totals": self.totals, "table1": self.table1, "table2": self.table2}
+        if self.table3 is not None:
+            out["table3"] = self.table3
+        return out
+
+
+def load_samples(workdir: WorkDir) -> pd.DataFrame:
+    """One row per spectrum: catalog metadata joined with its specimen's geocoding.
+
+    Specimens missing from geocoded.parquet count as natural without coordinates.
+    """
+    cat_path = workdir.require(CATALOG, "ingest")
+    geo_path = workdir.require(GEOCODED, "geocode")
+    cat = pd.read_parquet(cat_path, columns=CATALOG_COLUMNS)
+    geo = pd.read_parquet(geo_path, columns=GEOCODED_COLUMNS)
+    if geo["specimen_id"].duplicated().any():
+        raise ValueError(f"{geo_path}: specimen_id must be unique (one row per specimen)")
+    df = cat.merge(geo, on="specimen_id", how="left", validate="many_to_one")
+    df["synthetic"] = df["synthetic"].astype("boolean").fillna(False).astype(bool)
+    for col in ("country_iso3", "country_name", "excluded_reason", "mineral"):
+        df[col] = df[col].fillna("").astype(str)
+    df["has_coords"] = np.isfinite(df["lat"].astype(float)) & np.isfinite(df["lon"].astype(float))
+    df["natural"] = ~df["synthetic"]
+    df["has_country"] = df["country_iso3"].str.len() > 0
+    return df
+
+
+def _pct(part: float, whole: float) -> float:
+    return round(100.0 * part / whole, 2) if whole else 0.0
+
+
+def totals_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Headline counts (paper section 3), per spectrum and per specimen."""
+    n_spec, n_specimen = len(df), df["specimen_id"].nunique()
+
+    def row(label: str, mask: pd.Series | None = None, unique: str | None = None) -> dict:
+        sub = df if mask is None else df[mask]
+        if unique is not None:
+            vals = sub[unique][sub[unique].str.len() > 0]
+            n = vals.nunique()
+            return {"quantity": label, "spectra": n, "spectra_pct": np.nan,
+                    "specimens": n, "specimens_pct": np.nan}
+        a, b = len(sub), sub["specimen_id"].nunique()
+        return {"quantity": label, "spectra": a, "spectra_pct": _pct(a, n_spec),
+                "specimens": b, "specimens_pct": _pct(b, n_specimen)}
+
+    rows = [
+        row("samples"),
+        row("natural", df["natural"]),
+        row("synthetic", df["synthetic"]),
+        row("with coordinates", df["has_coords"]),
+        row("without coordinates", ~df["has_coords"]),
+        row("natural with a country", df["natural"] & df["has_country"]),
+        row("unique mineral species", unique="mineral"),
+        row("countries (natural samples)", df["natural"], unique="country_iso3"),
+    ]
+    out = pd.DataFrame(rows)
+    spp = n_spec / n_specimen if n_specimen else np.nan
+    out = pd.concat([out, pd.DataFrame([{
+        "quantity": "spectra per specimen (mean)", "spectra": round(spp, 2),
+        "spectra_pct": np.nan, "specimens": np.nan, "specimens_pct": np.nan}])],
+        ignore_index=True)
+    return out
+
+
+def _ranked(
+    df: pd.DataFrame, key: str, label: str, extra_first: Iterable[str] = ()
+) -> pd.DataFrame:
+    agg = {"spectra": ("spectrum_id", "size"), "specimens": ("specimen_id", "nunique")}
+    for col in extra_first:
+        agg[col] = (col, "first")
+    g = df.groupby(key, sort=False).agg(**agg).reset_index()
+    g = g.sort_values(["spectra", "specimens", key], ascending=[False, False, True],
+                      kind="stable").reset_index(drop=True)
+    g.insert(0, "rank", np.arange(1, len(g) + 1))
+    g["spectra_per_specimen"] = (g["spectra"] / g["specimens"]).round(2)
+    return g.rename(columns={key: label})
+
+
+def country_table(df: pd.DataFrame, top: int | None = TOP_N) -> pd.DataFrame:
+    """Table 1: natural samples per country, ranked by spectra, with cumulative percentages.
+
+    Percentages are of all natural samples that have a country (the map's population).
+    """
+    sub = df[df["natural"] & df["has_country"]]
+    g = _ranked(sub, "country_iso3", "iso3", extra_first=["country_name"])
+    g["cumulative_pct_spectra"] = (100.0 * g["spectra"].cumsum() / max(len(sub), 1)).round(2)
+    n_spm = max(sub["specimen_id"].nunique(), 1)
+    g["cumulative_pct_specimens"] = (100.0 * g["specimens"].cumsum() / n_spm).round(2)
+    g = g.rename(columns={"country_name": "country"})
+    cols = ["rank", "country", "iso3", "spectra", "cumulative_pct_spectra", "specimens",
+            "cumulative_pct_specimens", "spectra_per_specimen"]
+    g = g[cols]
+    return g.head(top) if top else g
+
+
+def mineral_table(df: pd.DataFrame, top: int | None = TOP_N) -> pd.DataFrame:
+    """Table 2: mineral species ranked by number of spectra (all samples)."""
+    sub = df[df["mineral"].str.len() > 0]
+    g = _ranked(sub, "mineral", "mineral")
+    g["pct_spectra"] = (100.0 * g["spectra"] / max(len(sub), 1)).round(2)
+    g = g[["rank", "mineral", "spectra", "pct_spectra", "specimens", "spectra_per_specimen"]]
+    return g.head(top) if top else g
+
+
+def learning_country_table(learning: pd.DataFrame) -> pd.DataFrame:
+    """Table 3: samples per country after the learning stage's filtering (all countries)."""
+    g = _ranked(learning, "country_iso3", "iso3", extra_first=["country_name"])
+    n, n_spm = max(len(learning), 1), max(learning["specimen_id"].nunique(), 1)
+    g["pct_spectra"] = (100.0 * g["spectra"] / n).round(2)
+    g["pct_specimens"] = (100.0 * g["specimens"] / n_spm).round(2)
+    g = g.rename(columns={"country_name": "country"})
+    return g[["rank", "country", "iso3", "spectra", "pct_spectra", "specimens", "pct_specimens",
+              "spectra_per_specimen"]]
+
+
+def load_learning_table(workdir: WorkDir, settings: Settings) -> tuple[pd.DataFrame | None, str]:
+    """The learning stage's filtered table, or None and the reason it is unavailable."""
+    try:
+        from rruffgeo.model import learning_table  # lazy: the learning stage is optional here
+    except ImportError as exc:
+        return None, f"Table 3 skipped: the learning stage is not installed ({exc})."
+    try:
+        return learning_table(workdir, settings), ""
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        return None, f"Table 3 skipped: the learning table could not be built ({exc})."
+
+
+def compute_stats(workdir: WorkDir, settings: Settings | None = None) -> DatasetStats:
+    """Totals and Tables 1-3 from the work folder (nothing written)."""
+    settings = settings or Settings()
+    df = load_samples(workdir)
+    notes = []
+    learning, why = load_learning_table(workdir, settings)
+    table3 = None
+    if learning is not None:
+        table3 = learning_country_table(learning)
+        notes.append(
+            f"Table 3: {len(learning):,} spectra of {learning['specimen_id'].nunique():,} "
+            f"specimens in {learning['country_iso3'].nunique()} countries with at least "
+            f"{settings.train.min_samples_per_country} spectra each (natural, geolocated)."
+        )
+    else:
+        notes.append(why)
+    return DatasetStats(totals_table(df), country_table(df), mineral_table(df), table3, notes)
+
+
+def _fmt(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        if float(value).is_integer() and abs(value) >= 1:
+            return f"{int(value):,}"
+        return f"{value:.2f}"
+    return str(value).replace("|", "\\|")
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """GitHub-flavoured Markdown table (numbers right-aligned, thousands separated)."""
+    cols = list(df.columns)
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in cols]
+    lines = ["| " + " | ".join(cols) + " |",
+             "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    for rec in df.itertuples(index=False):
+        lines.append("| " + " | ".join(_fmt(v) for v in rec) + " |")
+    return "\n".join(lines) + "\n"
+
+
+TITLES = {
+    "totals": "Dataset totals (per spectrum and per specimen)",
+    "table1": "Table 1: top-20 countries by natural samples, cumulative percentage",
+    "table2": "Table 2: top-20 mineral species",
+    "table3": "Table 3: samples per country after the learning stage's filtering",
+}
+
+
+def write_stats(workdir: WorkDir, settings: Settings | None = None) -> DatasetStats:
+    """Compute the statistics and write each table as CSV and Markdown under ``tables/``."""
+    stats = compute_stats(workdir, settings)
+    out_dir = workdir.dir("tables")
+    md_all = []
+    for key, df in stats.tables().items():
+        base = out_dir / TABLE_FILES[key]
+        write_csv_atomic(base.with_suffix(".csv"), df)
+        md = f"## {TITLES[key]}\n\n{to_markdown(df)}"
+        write_text_atomic(base.with_suffix(".md"), md)
+        stats.files += [base.with_suffix(".csv"), base.with_suffix(".md")]
+        md_all.append(md)
+    md_all.extend(f"_{n}_\n" for n in stats.notes)
+    write_text_atomic(out_dir / "tables.md", "\n".join(md_all))
+    stats.files.append(out_dir / "tables.md")
+    return stats
