@@ -1,0 +1,141 @@
+"""Commands ``stats``, ``figures``, ``report`` and ``run`` (the main job)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rruffgeo.cli.common import add_data, add_workdir, workdir_of
+from rruffgeo.config import Settings, replace
+
+
+def _add_progress(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _add_settings(p: argparse.ArgumentParser) -> None:
+    d = Settings()
+    g = p.add_argument_group("settings (defaults: the paper's values)")
+    g.add_argument("--min-samples-per-country", type=int,
+                   default=d.train.min_samples_per_country,
+                   help="keep countries with at least this many spectra for learning "
+                        "(default %(default)s)")
+    g.add_argument("--grid-points", type=int, default=d.spectra.grid_points,
+                   help="points of the global wavenumber grid (default %(default)s)")
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    s = Settings()
+    train = replace(s.train, min_samples_per_country=args.min_samples_per_country)
+    for name in ("epochs", "batch_size", "n_folds", "seed", "device", "lr"):
+        value = getattr(args, name, None)
+        if value is not None:
+            train = replace(train, **{name: value})
+    spectra = replace(s.spectra, grid_points=args.grid_points)
+    geo = replace(s.geo, online=True) if getattr(args, "online", False) else s.geo
+    ingest = s.ingest
+    if getattr(args, "workers", None) is not None:
+        ingest = replace(ingest, workers=args.workers)
+    return replace(s, train=train, spectra=spectra, geo=geo, ingest=ingest)
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    from rruffgeo.report.stats import TITLES, to_markdown, write_stats
+
+    stats = write_stats(workdir_of(args), _settings_from(args))
+    for key, df in stats.tables().items():
+        print(f"## {TITLES[key]}\n")
+        print(to_markdown(df))
+    for note in stats.notes:
+        print(note)
+    print(f"wrote {len(stats.files)} files under {workdir_of(args).root / 'tables'}")
+    return 0
+
+
+def _cmd_figures(args: argparse.Namespace) -> int:
+    from rruffgeo.report.figures import make_figures
+
+    res = make_figures(workdir_of(args), _settings_from(args), progress=not args.no_progress)
+    for stem, paths in res.written.items():
+        print(f"{stem}: {', '.join(str(p) for p in paths)}")
+    for stem, why in res.skipped.items():
+        print(f"{stem}: skipped ({why})", file=sys.stderr)
+    return 0 if res.written else 1
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from rruffgeo.report.figures import make_figures
+    from rruffgeo.report.html import load_run_settings, write_report
+    from rruffgeo.report.stats import write_stats
+
+    wd = workdir_of(args)
+    settings = load_run_settings(wd) or _settings_from(args)
+    stats = write_stats(wd, settings)
+    figures = make_figures(wd, settings, progress=not args.no_progress)
+    path = write_report(wd, settings, stats=stats, figures=figures)
+    print(f"report: {path}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from rruffgeo.pipeline import SPLITS, StageError, run
+
+    splits = tuple(s.strip() for s in args.splits.split(",") if s.strip()) if args.splits \
+        else SPLITS
+    try:
+        result = run(data=args.data, workdir=workdir_of(args), settings=_settings_from(args),
+                     cv=args.cv, progress=not args.no_progress, splits=splits,
+                     force=args.force)
+    except StageError as exc:
+        print(exc.result.summary(), file=sys.stderr)
+        print(f"rruffgeo run: error: {exc}", file=sys.stderr)
+        return 1
+    print(result.summary())
+    return 0 if result.ok else 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stats", help="dataset totals and Tables 1-3 (CSV + Markdown in tables/)")
+    add_workdir(p)
+    _add_settings(p)
+    p.set_defaults(func=_cmd_stats)
+
+    p = sub.add_parser("figures", help="figures 1-5 and 7-9 as PNG and SVG in figures/")
+    add_workdir(p)
+    _add_settings(p)
+    _add_progress(p)
+    p.set_defaults(func=_cmd_figures)
+
+    p = sub.add_parser("report", help="tables, figures and the self-contained report.html")
+    add_workdir(p)
+    _add_settings(p)
+    _add_progress(p)
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser(
+        "run", help="the main job: ingest, geocode, stats, figures, train+evaluate both split "
+                    "protocols (or --cv), report; skips stages that are up to date")
+    add_data(p)
+    add_workdir(p)
+    _add_settings(p)
+    _add_progress(p)
+    p.add_argument("--cv", action="store_true",
+                   help="stratified k-fold cross-validation instead of one 80/20 split")
+    p.add_argument("--splits", default=None,
+                   help="split protocols to evaluate, comma-separated (default: "
+                        "spectrum,specimen)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 30)")
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=None,
+                   help="batch size (default 64)")
+    p.add_argument("--folds", dest="n_folds", type=int, default=None,
+                   help="folds of --cv (default 5)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default 1e-3)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    p.add_argument("--workers", type=int, default=None,
+                   help="ingest worker processes (default: one per CPU core)")
+    p.add_argument("--online", action="store_true",
+                   help="geocode with the online chain Nominatim -> Photon -> ArcGIS")
+    p.add_argument("--force", action="store_true",
+                   help="re-run every stage even when it is up to date")
+    p.set_defaults(func=_cmd_run)
