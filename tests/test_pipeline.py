@@ -1,0 +1,184 @@
+"""``rruffgeo run``: stage order, skipping up-to-date stages, and the summary.
+
+The stage functions of the other packages are replaced by small ones that write the contract
+files, so this tests the orchestration alone, fast and without the real data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+
+import pytest
+from report_fixtures import write_catalog_and_geocoded, write_metrics
+
+import rruffgeo.data
+import rruffgeo.geo
+import rruffgeo.model
+from rruffgeo.cli import main
+from rruffgeo.config import Settings, replace
+from rruffgeo.pipeline import StageError, run
+from rruffgeo.report.stats import load_samples
+from rruffgeo.workdir import WorkDir
+
+
+@pytest.fixture()
+def stages(tmp_path, monkeypatch):
+    """Fake ingest/geocode/train/cv that write contract files and count their calls."""
+    calls: Counter[str] = Counter()
+    template = write_catalog_and_geocoded(tmp_path / "template")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "excellent_unoriented.zip").write_bytes(b"zip bytes")
+
+    def ingest(source=None, workdir=None, settings=None, progress=True):
+        calls["ingest"] += 1
+        assert source == str(data) or source == data
+        shutil.copy(template.root / "catalog.parquet", workdir.root / "catalog.parquet")
+        return object()
+
+    def geocode_catalog(workdir, settings=None, progress=True):
+        calls["geocode"] += 1
+        shutil.copy(template.root / "geocoded.parquet", workdir.root / "geocoded.parquet")
+        import pandas as pd
+        return pd.read_parquet(workdir.root / "geocoded.parquet")
+
+    def learner(protocol):
+        def fn(workdir, settings, split="spectrum", progress=True):
+            calls[f"{protocol}-{split}"] += 1
+            write_metrics(workdir, protocol, split, 0.9 if split == "spectrum" else 0.4)
+            return {"summary": {"network": {"accuracy": {"mean": 0.9}},
+                                "baseline_1nn": {"accuracy": {"mean": 0.8}}}}
+        return fn
+
+    def learning_table(workdir, settings):
+        df = load_samples(workdir)
+        return df[df["natural"] & df["has_country"]]
+
+    monkeypatch.setattr(rruffgeo.data, "ingest", ingest, raising=False)
+    monkeypatch.setattr(rruffgeo.geo, "geocode_catalog", geocode_catalog, raising=False)
+    monkeypatch.setattr(rruffgeo.model, "run_train", learner("train"), raising=False)
+    monkeypatch.setattr(rruffgeo.model, "run_cv", learner("cv"), raising=False)
+    monkeypatch.setattr(rruffgeo.model, "learning_table", learning_table, raising=False)
+    return calls, data
+
+
+@pytest.fixture()
+def fast_figures(monkeypatch):
+    """Figure drawing replaced by writing the files the stamps check (drawing is tested in
+    test_report_figures.py; here only the orchestration is)."""
+    import rruffgeo.report.figures as figures
+
+    def dataset(workdir, settings=None, progress=True):
+        out = workdir.dir("figures") / "fig1_country_map"
+        paths = [out.with_suffix(".png"), out.with_suffix(".svg")]
+        for p in paths:
+            p.write_bytes(b"figure")
+        return figures.FigureResult({"fig1_country_map": paths})
+
+    def evaluation(workdir, progress=True):
+        out = workdir.dir("figures") / "fig9_overall_metrics"
+        paths = [out.with_suffix(".png"), out.with_suffix(".svg")]
+        for p in paths:
+            p.write_bytes(b"figure")
+        return figures.FigureResult({"fig9_overall_metrics": paths})
+
+    monkeypatch.setattr(figures, "make_dataset_figures", dataset)
+    monkeypatch.setattr(figures, "make_evaluation_figures", evaluation)
+
+
+def test_run_then_rerun_skips_up_to_date_stages(stages, fast_figures, tmp_path):
+    calls, data = stages
+    wd = WorkDir(tmp_path / "work")
+    settings = replace(Settings(), train=replace(Settings().train, epochs=1))
+    first = run(data=str(data), workdir=wd, settings=settings, progress=False)
+    assert first.ok, first.summary()
+    assert [s.name for s in first.stages] == [
+        "ingest", "geocode", "stats", "figures", "train-spectrum", "train-specimen",
+        "evaluation-figures", "report"]
+    assert all(s.status == "ran" for s in first.stages)
+    assert calls == Counter({"ingest": 1, "geocode": 1, "train-spectrum": 1,
+                             "train-specimen": 1})
+    assert (wd.root / "report.html").exists() and first.report == wd.root / "report.html"
+    assert (wd.root / "tables" / "table3_learning_countries.csv").exists()
+    assert set(first.headline) == {"spectrum", "specimen"}
+    assert "report:" in first.summary()
+
+    second = run(data=str(data), workdir=wd, settings=settings, progress=False)
+    assert [s.status for s in second.stages] == ["skipped"] * 8
+    assert calls["ingest"] == 1 and calls["train-specimen"] == 1
+
+    # more epochs: only learning and what depends on its results runs again
+    more = replace(settings, train=replace(settings.train, epochs=2))
+    third = run(data=str(data), workdir=wd, settings=more, progress=False)
+    status = {s.name: s.status for s in third.stages}
+    assert status["ingest"] == status["geocode"] == status["figures"] == "skipped"
+    assert status["train-spectrum"] == status["train-specimen"] == "ran"
+    assert calls["train-spectrum"] == 2
+
+    # changed data files: everything downstream of ingest runs again
+    zf = data / "excellent_unoriented.zip"
+    zf.write_bytes(b"new zip bytes")
+    os.utime(zf, ns=(zf.stat().st_atime_ns, zf.stat().st_mtime_ns + 10**9))
+    fourth = run(data=str(data), workdir=wd, settings=more, progress=False)
+    assert {s.name: s.status for s in fourth.stages}["ingest"] == "ran"
+    assert calls["ingest"] == 2
+
+
+def test_cv_flag_runs_cross_validation_per_split(stages, fast_figures, tmp_path):
+    calls, data = stages
+    res = run(data=str(data), workdir=tmp_path / "w", cv=True, progress=False,
+              splits=["specimen"])
+    assert res.ok and calls["cv-specimen"] == 1 and calls["train-specimen"] == 0
+    assert (tmp_path / "w" / "metrics" / "cv_specimen.json").exists()
+
+
+def test_failed_learning_stage_still_gives_a_report(stages, fast_figures, tmp_path,
+                                                   monkeypatch):
+    _, data = stages
+
+    def broken(workdir, settings, split="spectrum", progress=True):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(rruffgeo.model, "run_train", broken)
+    res = run(data=str(data), workdir=tmp_path / "w", progress=False)
+    status = {s.name: s.status for s in res.stages}
+    assert status["train-spectrum"] == "failed" and status["report"] == "ran"
+    assert not res.ok and "out of memory" in res.summary()
+    # the failed stage left no stamp, so the next run tries it again
+    assert not (tmp_path / "w" / "stamps" / "train-spectrum.json").exists()
+
+
+def test_failed_ingest_stops_the_run_with_a_clear_error(stages, tmp_path, monkeypatch, capsys):
+    _, data = stages
+
+    def broken(source=None, workdir=None, settings=None, progress=True):
+        raise FileNotFoundError(f"{source}: no RRUFF files found")
+
+    monkeypatch.setattr(rruffgeo.data, "ingest", broken)
+    with pytest.raises(StageError, match="no RRUFF files found"):
+        run(data=str(data), workdir=tmp_path / "w", progress=False)
+    rc = main(["run", "--data", str(data), "--workdir", str(tmp_path / "w"), "--no-progress"])
+    assert rc == 1
+    assert "no RRUFF files found" in capsys.readouterr().err
+
+
+def test_cli_run_passes_settings_and_prints_summary(stages, tmp_path, capsys):
+    calls, data = stages
+    rc = main(["run", "--data", str(data), "--workdir", str(tmp_path / "w"), "--no-progress",
+               "--epochs", "3", "--splits", "specimen"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "train-specimen" in out and "report:" in out and "accuracy" in out
+    assert (tmp_path / "w" / "figures" / "fig9_overall_metrics.svg").exists()
+    assert "data:image/png;base64," in (tmp_path / "w" / "report.html").read_text()
+    assert calls["train-specimen"] == 1 and calls["train-spectrum"] == 0
+    import json
+    saved = json.loads((tmp_path / "w" / "run_settings.json").read_text())
+    assert saved["train"]["epochs"] == 3
+
+
+def test_unknown_split_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown split"):
+        run(workdir=tmp_path / "w", splits=["random"], progress=False)
