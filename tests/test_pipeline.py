@@ -11,11 +11,11 @@ import shutil
 from collections import Counter
 
 import pytest
-from report_fixtures import write_catalog_and_geocoded, write_metrics
 
 import rruffgeo.data
 import rruffgeo.geo
 import rruffgeo.model
+from report_fixtures import write_catalog_and_geocoded, write_metrics
 from rruffgeo.cli import main
 from rruffgeo.config import Settings, replace
 from rruffgeo.pipeline import StageError, run

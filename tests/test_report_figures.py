@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from report_fixtures import write_catalog_and_geocoded, write_metrics
 
+from report_fixtures import write_catalog_and_geocoded, write_metrics
 from rruffgeo.report.figures import (
     make_dataset_figures,
     make_evaluation_figures,

@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from report_fixtures import write_catalog_and_geocoded, write_metrics
 
 import rruffgeo.model
+from report_fixtures import write_catalog_and_geocoded, write_metrics
 from rruffgeo.report.figures import make_figures
 from rruffgeo.report.html import HONEST_NOTE, write_report
 from rruffgeo.report.stats import load_samples, write_stats

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from report_fixtures import write_catalog_and_geocoded
 
 import rruffgeo.model
+from report_fixtures import write_catalog_and_geocoded
 from rruffgeo.config import Settings
 from rruffgeo.report.stats import compute_stats, load_samples, to_markdown, write_stats
 

@@ -220,7 +220,7 @@ def _learn_settings_part(settings: Settings) -> list:
 
 def run(
     data: str | os.PathLike[str] | None = None,
-    workdir: WorkDir | str | os.PathLike[str] = WorkDir(),
+    workdir: WorkDir | str | os.PathLike[str] | None = None,
     settings: Settings | None = None,
     cv: bool = False,
     progress: bool = True,
@@ -234,7 +234,7 @@ def run(
     data
         RRUFF source (folder, zip, txt or URL); None resolves like ``rruffgeo ingest``.
     workdir
-        The work folder (created).
+        The work folder (created); ``./rruffgeo-work`` when None.
     settings
         Every stage's settings; the paper's defaults when None.
     cv
@@ -251,7 +251,10 @@ def run(
     from rruffgeo.report.stats import write_stats
 
     settings = settings or Settings()
-    wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir)
+    if workdir is None:
+        wd = WorkDir()
+    else:
+        wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir)
     wd.dir()
     bad = [s for s in splits if s not in SPLITS]
     if bad:
