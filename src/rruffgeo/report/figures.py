@@ -98,7 +98,7 @@ def _ranked_bars(table: pd.DataFrame, label_col: str, title: str, out_base: Path
             ax.text(a, yi - h / 2, f" {a:,}", va="center", fontsize=7)
             ax.text(b, yi + h / 2, f" {b:,}", va="center", fontsize=7)
         ax.set_yticks(y, table[label_col].astype(str))
-        ax.invert_yaxis()
+        ax.set_ylim(n - 0.4, -0.6)  # rank 1 on top, no empty margins
         ax.set_xlabel("count")
         ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
         ax.set_xlim(0, float(table["spectra"].max()) * 1.12 or 1)

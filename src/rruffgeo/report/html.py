@@ -115,8 +115,8 @@ def table_html(df: pd.DataFrame) -> str:
     rows = []
     for rec in df.itertuples(index=False):
         cells = "".join(
-            f'<td class="num">{_esc(_fmt(v))}</td>' if n else f"<td>{_esc(_fmt(v))}</td>"
-            for v, n in zip(rec, numeric, strict=True))
+            f'<td class="num">{_esc(_fmt(v, c))}</td>' if n else f"<td>{_esc(_fmt(v, c))}</td>"
+            for v, n, c in zip(rec, numeric, df.columns, strict=True))
         rows.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 

@@ -196,7 +196,8 @@ def compute_stats(workdir: WorkDir, settings: Settings | None = None) -> Dataset
     return DatasetStats(totals_table(df), country_table(df), mineral_table(df), table3, notes)
 
 
-def _fmt(value: object) -> str:
+def _fmt(value: object, column: str = "") -> str:
+    """Cell text: thousands separators, 2 decimals (always for percentages), '' for missing."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     if isinstance(value, (bool, np.bool_)):
@@ -204,7 +205,7 @@ def _fmt(value: object) -> str:
     if isinstance(value, (int, np.integer)):
         return f"{int(value):,}"
     if isinstance(value, (float, np.floating)):
-        if float(value).is_integer() and abs(value) >= 1:
+        if float(value).is_integer() and abs(value) >= 1 and "pct" not in column:
             return f"{int(value):,}"
         return f"{value:.2f}"
     return str(value).replace("|", "\\|")
@@ -217,7 +218,8 @@ def to_markdown(df: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(cols) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     for rec in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(v) for v in rec) + " |")
+        lines.append("| " + " | ".join(_fmt(v, c) for v, c in zip(rec, cols, strict=True))
+                     + " |")
     return "\n".join(lines) + "\n"
 
 
