@@ -92,3 +92,21 @@ def test_missing_inputs_name_the_stage_to_run(tmp_path):
 def test_markdown_escapes_pipes_and_formats_numbers():
     md = to_markdown(pd.DataFrame({"name": ["a|b"], "n": [12345]}))
     assert "a\\|b" in md and "12,345" in md and "---:" in md
+
+
+def test_cli_stats_prints_and_writes_tables(wd, monkeypatch, capsys):
+    from rruffgeo.cli import main
+
+    monkeypatch.delattr(rruffgeo.model, "learning_table", raising=False)
+    assert main(["stats", "--workdir", str(wd.root)]) == 0
+    out = capsys.readouterr().out
+    assert "Table 1: top-20 countries" in out and "| 1 | Quartz | 5 |" in out
+    assert "Table 3 skipped" in out
+    assert (wd.root / "tables" / "table2_minerals.md").exists()
+
+
+def test_cli_stats_without_catalog_is_a_clear_error(tmp_path, capsys):
+    from rruffgeo.cli import main
+
+    assert main(["stats", "--workdir", str(tmp_path)]) == 1
+    assert "run `rruffgeo ingest" in capsys.readouterr().err
