@@ -123,7 +123,9 @@ def _read_cache(path: Path, key: str) -> tuple[pa.Table, list[tuple[str, str]]] 
     except (OSError, pa.ArrowException):
         return None
     meta = table.schema.metadata or {}
-    if meta.get(_META_KEY, b"").decode() != key or table.schema.remove_metadata() != catalog_schema():
+    if meta.get(_META_KEY, b"").decode() != key:
+        return None
+    if table.schema.remove_metadata() != catalog_schema():
         return None
     rejects = [tuple(r) for r in json.loads(meta.get(_META_REJECTS, b"[]"))]
     return table.replace_schema_metadata(None), rejects  # type: ignore[return-value]
@@ -186,7 +188,8 @@ def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings,
         plan[i] = (tasks, rejects)
         total += n
     done: dict[int, tuple[pa.Table, list[tuple[str, str]]]] = {}
-    results: dict[int, list[ChunkResult | None]] = {i: [None] * len(t) for i, (t, _) in plan.items()}
+    results: dict[int, list[ChunkResult | None]] = {
+        i: [None] * len(t) for i, (t, _) in plan.items()}
     remaining = {i: len(t) for i, (t, _) in plan.items()}
 
     def finish(i: int) -> None:

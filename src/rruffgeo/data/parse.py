@@ -12,6 +12,7 @@ import math
 import os
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,10 +135,17 @@ _OPEN_ZIPS: dict[str, zipfile.ZipFile] = {}
 
 
 def _zip(path: str) -> zipfile.ZipFile:
-    """One open handle per zip and process (reading the central directory once)."""
-    zf = _OPEN_ZIPS.get(path)
+    """One open handle per zip and process (reading the central directory once).
+
+    Keyed by size and modification time too, so a zip replaced since it was opened is re-read.
+    """
+    st = os.stat(path)
+    key = f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
+    zf = _OPEN_ZIPS.get(key)
     if zf is None:
-        zf = _OPEN_ZIPS[path] = zipfile.ZipFile(path)
+        for old in [k for k in _OPEN_ZIPS if k.startswith(path + "\0")]:
+            _OPEN_ZIPS.pop(old).close()
+        zf = _OPEN_ZIPS[key] = zipfile.ZipFile(path)
     return zf
 
 
@@ -152,7 +160,8 @@ def parse_zip_chunk(zip_path: str, members: list[str], category: str) -> ChunkRe
         try:
             with zf.open(member) as fh:
                 data = fh.read(MAX_MEMBER_BYTES + 1)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError,
+                NotImplementedError) as exc:
             out.rejects.append((where, f"corrupt zip member: {exc}"))
             continue
         try:

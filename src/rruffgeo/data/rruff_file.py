@@ -158,6 +158,9 @@ def _split(text: str) -> tuple[dict[str, str], str, int, list[str]]:
     if ignored_after_end:
         defects.append(f"{ignored_after_end} non-header lines after ##END= ignored")
     if headers and not seen_end:
+        if not text.rstrip(" \t").endswith("\n"):
+            raise RruffFormatError("truncated file: no ##END= line and the last line is cut off "
+                                   "(no line end)")
         defects.append("no ##END= line (the file may be truncated)")
     return headers, "".join(blocks), first_line, defects
 
@@ -241,7 +244,10 @@ def record_from_text(text: str, name: str, encoding_repair: str = "") -> RruffRe
     """Parse decoded text (see ``parse_rruff_bytes``)."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    headers, block, first_line, defects = _split(text)
+    try:
+        headers, block, first_line, defects = _split(text)
+    except RruffFormatError as exc:
+        raise RruffFormatError(f"{name}: {exc}") from None
     arr, block_defects = _parse_block(block, name, first_line)
     defects += block_defects
     w = np.ascontiguousarray(arr[:, 0])
