@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from rruffgeo.config import DATA_ENV, RRUFF_RAMAN_URL, IngestSettings
@@ -107,7 +109,7 @@ def _cache_path(wd: WorkDir, unit: Unit) -> Path:
 
     tag = hashlib.sha256(f"{unit.kind}:{unit.path}".encode()).hexdigest()[:12]
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in unit.path.name)[:60]
-    return wd.dir(*CACHE_DIR) / f"{safe}-{tag}.parquet"
+    return wd.dir(*CACHE_DIR) / f"{safe}-{tag}.arrow"
 
 
 def _unit_key(unit: Unit) -> str:
@@ -119,7 +121,8 @@ def _read_cache(path: Path, key: str) -> tuple[pa.Table, list[tuple[str, str]]] 
     if not path.exists():
         return None
     try:
-        table = pq.read_table(path)
+        with pa.memory_map(str(path)) as source:
+            table = ipc.open_file(source).read_all()
     except (OSError, pa.ArrowException):
         return None
     meta = table.schema.metadata or {}
@@ -133,8 +136,9 @@ def _read_cache(path: Path, key: str) -> tuple[pa.Table, list[tuple[str, str]]] 
 
 def _write_cache(path: Path, key: str, table: pa.Table, rejects: list[tuple[str, str]]) -> None:
     meta = {_META_KEY: key.encode(), _META_REJECTS: json.dumps(rejects).encode()}
-    with atomic_path(path) as tmp:
-        pq.write_table(table.replace_schema_metadata(meta), tmp, compression="zstd")
+    table = table.replace_schema_metadata(meta)
+    with atomic_path(path) as tmp, ipc.new_file(str(tmp), table.schema) as writer:
+        writer.write_table(table)
 
 
 def _table_of(results: Sequence[ChunkResult]) -> pa.Table:
@@ -215,20 +219,32 @@ def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings,
                 if remaining[i] == 0:
                     finish(i)
         else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(parse.run_task, task): (i, j) for i, j, task in flat}
-                try:
-                    for fut in as_completed(futures):
-                        i, j = futures[fut]
-                        results[i][j] = fut.result()
-                        bar.update(results[i][j].n_files)  # type: ignore[union-attr]
+            try:
+                with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                    futures = {pool.submit(parse.run_task, task): (i, j) for i, j, task in flat}
+                    try:
+                        for fut in as_completed(futures):
+                            i, j = futures[fut]
+                            results[i][j] = fut.result()
+                            bar.update(results[i][j].n_files)  # type: ignore[union-attr]
+                            remaining[i] -= 1
+                            if remaining[i] == 0:
+                                finish(i)
+                    except BaseException:
+                        for f in futures:
+                            f.cancel()
+                        raise
+            except BrokenProcessPool as exc:
+                # Worker processes cannot start here (e.g. a script read from stdin): go on
+                # in this process with what is left.
+                log.warning("parser processes failed (%s); parsing in this process", exc)
+                for i, j, task in flat:
+                    if results[i][j] is None and remaining[i] > 0:
+                        results[i][j] = parse.run_task(task)
+                        bar.update(len(task[2]))
                         remaining[i] -= 1
                         if remaining[i] == 0:
                             finish(i)
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
     finally:
         bar.close()
     return done
@@ -290,8 +306,10 @@ def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None
     tables = [parts[i][0] for i in range(len(units))]
     table = pa.concat_tables(tables) if tables else catalog_schema().empty_table()
     order = pc.sort_indices(table, sort_keys=[("spectrum_id", "ascending"),
-                                              ("source", "ascending")])
-    table = _deduplicate_ids(table.take(order))
+                                              ("source", "ascending")]).to_numpy()
+    if not np.array_equal(order, np.arange(table.num_rows)):
+        table = table.take(order)
+    table = _deduplicate_ids(table)
     rejects = sorted({r for i in range(len(units)) for r in parts[i][1]})
     rejects_df = pd.DataFrame(rejects, columns=["file", "reason"])
     with atomic_path(wd.catalog) as tmp:

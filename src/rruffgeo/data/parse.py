@@ -46,12 +46,17 @@ class ChunkResult:
     intensity: list[np.ndarray] = field(default_factory=list)
     rejects: list[tuple[str, str]] = field(default_factory=list)
     n_files: int = 0
+    _flat: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        lengths = np.array([a.size for a in self.wavenumber], dtype=np.int64)
-        w = np.concatenate(self.wavenumber) if self.wavenumber else np.empty(0)
-        y = np.concatenate(self.intensity) if self.intensity else np.empty(0)
-        return lengths, w, y
+        """Lengths and the concatenated wavenumbers and intensities (computed once)."""
+        if self._flat is None:
+            lengths = np.array([a.size for a in self.wavenumber], dtype=np.int64)
+            w = np.concatenate(self.wavenumber) if self.wavenumber else np.empty(0)
+            y = np.concatenate(self.intensity) if self.intensity else np.empty(0)
+            self._flat = (lengths, w, y)
+            self.wavenumber, self.intensity = [], []
+        return self._flat
 
 
 def _laser(headers: dict[str, str], info: FileNameInfo) -> float:
@@ -207,6 +212,7 @@ def _reason(exc: Exception, name: str) -> str:
 def run_task(task: tuple) -> ChunkResult:
     """Entry point of worker processes: ``(kind, path, names, category_or_categories)``."""
     kind, path, names, cats = task
-    if kind == "zip":
-        return parse_zip_chunk(path, names, cats)
-    return parse_files_chunk(path, names, cats)
+    out = parse_zip_chunk(path, names, cats) if kind == "zip" else parse_files_chunk(
+        path, names, cats)
+    out.flat()  # concatenate here, in the worker: fewer, larger arrays to send back
+    return out

@@ -242,7 +242,8 @@ def _axis_defects(w: np.ndarray, y: np.ndarray) -> list[str]:
 
 def record_from_text(text: str, name: str, encoding_repair: str = "") -> RruffRecord:
     """Parse decoded text (see ``parse_rruff_bytes``)."""
-    if "\r" in text:
+    # NumPy's reader takes CRLF as it is; only lone CRs (old Mac files) need converting.
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         headers, block, first_line, defects = _split(text)
