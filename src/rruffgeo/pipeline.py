@@ -92,15 +92,17 @@ class PipelineResult:
 
 
 def resolve_data_source(data: str | os.PathLike[str] | None) -> str | None:
-    """The data source the ingest stage will read (same order: --data, $RRUFFGEO_DATA,
-    ../shared/rruff); None when it will download the official zips."""
-    if data is not None:
-        return str(data)
-    env = os.environ.get(DATA_ENV)
-    if env:
-        return env
-    shared = Path("..") / "shared" / "rruff"
-    return str(shared) if shared.exists() else None
+    """The data source the ingest stage will read (--data, $RRUFFGEO_DATA, ../shared/rruff,
+    else the RRUFF URL), as the data stage resolves it."""
+    try:
+        from rruffgeo.data.catalog import resolve_source
+    except ImportError:  # data stage absent: same order, without the URL fallback
+        if data is not None:
+            return str(data)
+        env = os.environ.get(DATA_ENV)
+        shared = Path.cwd().parent / "shared" / "rruff"
+        return env or (str(shared) if shared.exists() else None)
+    return str(resolve_source(data))
 
 
 def _source_files(source: str | None) -> list[Path]:
