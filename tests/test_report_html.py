@@ -57,7 +57,10 @@ def test_report_compares_protocols_with_baseline(report):
 
 def test_report_without_metrics_says_how_to_get_them(tmp_path):
     wd = write_catalog_and_geocoded(tmp_path / "work")
+    (wd.root / "rejects.csv").write_text("file,reason\nx.zip/bad.txt,no data rows\n")
     text = write_report(wd).read_text(encoding="utf-8")
+    assert "1 files rejected at ingest" in text and "no data rows" in text
+    assert "left out of the geographic analyses" in text
     assert "No evaluation results yet" in text
     assert "Not available" in text  # figures not drawn yet are named, not silently missing
 

@@ -110,3 +110,8 @@ def test_cli_stats_without_catalog_is_a_clear_error(tmp_path, capsys):
 
     assert main(["stats", "--workdir", str(tmp_path)]) == 1
     assert "run `rruffgeo ingest" in capsys.readouterr().err
+
+
+def test_exclusions_counted_per_reason(wd):
+    ex = compute_stats(wd).exclusions
+    assert ex.to_dict("records") == [{"reason": "synthetic", "spectra": 2, "specimens": 1}]

@@ -30,7 +30,14 @@ from rruffgeo.report.evaluation import (
 )
 from rruffgeo.report.figures import CAPTIONS, FigureResult
 from rruffgeo.report.stats import TITLES, DatasetStats, _fmt, compute_stats
-from rruffgeo.workdir import FIGURES_DIR, REPORT, WorkDir, write_json_atomic, write_text_atomic
+from rruffgeo.workdir import (
+    FIGURES_DIR,
+    REJECTS,
+    REPORT,
+    WorkDir,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 #: Where ``rruffgeo run`` records the settings it ran with, for the report.
 RUN_SETTINGS = "run_settings.json"
@@ -190,6 +197,21 @@ def _evaluation_section(evals: dict[str, Evaluation], fig_dir: Path,
     return "\n".join(parts)
 
 
+def _rejects_html(workdir: WorkDir, shown: int = 50) -> str:
+    path = workdir.root / REJECTS
+    if not path.exists():
+        return ""
+    try:
+        rejects = pd.read_csv(path, keep_default_na=False, dtype=str)
+    except (ValueError, OSError) as exc:
+        return f"<p class='muted'>{_esc(path)} could not be read: {_esc(exc)}</p>"
+    if rejects.empty:
+        return "<p class='muted'>No file was rejected at ingest.</p>"
+    more = f" (first {shown} shown; all in rejects.csv)" if len(rejects) > shown else ""
+    return (f"<details><summary>{len(rejects):,} files rejected at ingest{more}</summary>"
+            f"{table_html(rejects.head(shown))}</details>")
+
+
 def render_report(workdir: WorkDir, stats: DatasetStats, settings: Settings,
                   figures: FigureResult | None = None) -> str:
     """The page's HTML text."""
@@ -210,6 +232,9 @@ def render_report(workdir: WorkDir, stats: DatasetStats, settings: Settings,
         sec.append(f"<details><summary>{len(stats.table3)} countries (click to expand)</summary>"
                    f"{table_html(stats.table3)}</details>")
     sec.extend(f"<p class='muted'>{_esc(n)}</p>" for n in stats.notes)
+    if stats.exclusions is not None and len(stats.exclusions):
+        sec.append(f"<h3>{_esc(TITLES['exclusions'])}</h3>{table_html(stats.exclusions)}")
+    sec.append(_rejects_html(workdir))
     sec.append("<h2 id='figures'>Figures</h2>")
     sec.append(_figures_section(fig_dir, DATASET_FIGURES, skipped))
     sec.append("<h2 id='evaluation'>Evaluation: split by spectrum vs grouped by specimen</h2>")

@@ -34,6 +34,7 @@ TABLE_FILES = {
     "table1": "table1_countries",
     "table2": "table2_minerals",
     "table3": "table3_learning_countries",
+    "exclusions": "exclusions",
 }
 
 
@@ -45,6 +46,7 @@ class DatasetStats:
     table1: pd.DataFrame
     table2: pd.DataFrame
     table3: pd.DataFrame | None
+    exclusions: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
 
@@ -52,6 +54,8 @@ class DatasetStats:
         out = {"totals": self.totals, "table1": self.table1, "table2": self.table2}
         if self.table3 is not None:
             out["table3"] = self.table3
+        if self.exclusions is not None and len(self.exclusions):
+            out["exclusions"] = self.exclusions
         return out
 
 
@@ -165,6 +169,15 @@ def learning_country_table(learning: pd.DataFrame) -> pd.DataFrame:
               "spectra_per_specimen"]]
 
 
+def exclusions_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Spectra and specimens the geocoding stage excluded, per reason (empty when none)."""
+    sub = df[df["excluded_reason"].str.len() > 0]
+    g = (sub.groupby("excluded_reason")
+         .agg(spectra=("spectrum_id", "size"), specimens=("specimen_id", "nunique"))
+         .reset_index().rename(columns={"excluded_reason": "reason"}))
+    return g.sort_values(["spectra", "reason"], ascending=[False, True]).reset_index(drop=True)
+
+
 def load_learning_table(workdir: WorkDir, settings: Settings) -> tuple[pd.DataFrame | None, str]:
     """The learning stage's filtered table, or None and the reason it is unavailable."""
     try:
@@ -193,7 +206,8 @@ def compute_stats(workdir: WorkDir, settings: Settings | None = None) -> Dataset
         )
     else:
         notes.append(why)
-    return DatasetStats(totals_table(df), country_table(df), mineral_table(df), table3, notes)
+    return DatasetStats(totals_table(df), country_table(df), mineral_table(df), table3,
+                        exclusions_table(df), notes)
 
 
 def _fmt(value: object, column: str = "") -> str:
@@ -228,6 +242,7 @@ TITLES = {
     "table1": "Table 1: top-20 countries by natural samples, cumulative percentage",
     "table2": "Table 2: top-20 mineral species",
     "table3": "Table 3: samples per country after the learning stage's filtering",
+    "exclusions": "Samples left out of the geographic analyses, by reason (geocoding stage)",
 }
 
 
