@@ -30,7 +30,8 @@ def _code(value: object, fallback: str = "") -> str:
 def load_country_polygons() -> pd.DataFrame:
     """One row per Natural Earth admin-0 unit.
 
-    Columns: iso3, iso2, name (Natural Earth's short name), name_long, continent, geometry
+    Columns: iso3, iso2, name (Natural Earth's short name), name_long, continent, admin,
+    formal_en, name_en, name_alt (other English names, for matching text), geometry
     (shapely Polygon/MultiPolygon, lon/lat degrees). Cached: the same frame every call.
     """
     blob = files(_PACKAGE).joinpath(_ZIP).read_bytes()
@@ -52,7 +53,76 @@ def load_country_polygons() -> pd.DataFrame:
                     "name": rec["NAME"],
                     "name_long": rec["NAME_LONG"],
                     "continent": rec["CONTINENT"],
+                    "admin": rec["ADMIN"],
+                    "formal_en": rec["FORMAL_EN"] or "",
+                    "name_en": rec["NAME_EN"] or "",
+                    "name_alt": rec["NAME_ALT"] or "",
                     "geometry": shape(sr.shape.__geo_interface__),
                 }
             )
     return pd.DataFrame(rows)
+
+
+class CountryIndex:
+    """Point -> country by spatial join with the admin-0 polygons (shapely STRtree).
+
+    Points that fall in no polygon (coast, small islands, rounding) take the nearest polygon
+    within ``offshore_max_deg`` degrees, so a locality on the shore still gets its country.
+    """
+
+    def __init__(self, polygons: pd.DataFrame | None = None) -> None:
+        from shapely import STRtree
+
+        self.frame = (load_country_polygons() if polygons is None else polygons).reset_index(
+            drop=True
+        )
+        self.geoms = list(self.frame["geometry"])
+        self.tree = STRtree(self.geoms)
+        self.iso3 = list(self.frame["iso3"])
+        largest: dict[str, int] = {}
+        for i, (code, geom) in enumerate(zip(self.iso3, self.geoms, strict=True)):
+            if code not in largest or geom.area > self.geoms[largest[code]].area:
+                largest[code] = i
+        self._row_of = largest
+        self.iso2_to_iso3 = {
+            r.iso2: r.iso3 for r in self.frame.itertuples(index=False) if r.iso2
+        }
+
+    def lookup(self, lat: float, lon: float, offshore_max_deg: float = 0.5) -> tuple[str, bool]:
+        """(iso3, offshore) for a point; ("", False) when no country is near enough."""
+        from shapely.geometry import Point
+
+        pt = Point(lon, lat)
+        for i in self.tree.query(pt, predicate="intersects"):
+            return self.iso3[int(i)], False
+        if offshore_max_deg > 0:
+            idx, dist = self.tree.query_nearest(pt, max_distance=offshore_max_deg,
+                                                return_distance=True)
+            if len(idx):
+                return self.iso3[int(idx[0])], True
+        return "", False
+
+    def info(self, iso3: str) -> tuple[str, str]:
+        """(Natural Earth name, iso2) of a country code; empty strings when unknown."""
+        i = self._row_of.get(iso3)
+        if i is None:
+            return "", ""
+        row = self.frame.iloc[i]
+        return str(row["name"]), str(row["iso2"])
+
+    def representative_point(self, iso3: str) -> tuple[float, float] | None:
+        """(lat, lon) inside the country's largest polygon: its position at country precision."""
+        i = self._row_of.get(iso3)
+        if i is None:
+            return None
+        geom = self.geoms[i]
+        if geom.geom_type == "MultiPolygon":
+            geom = max(geom.geoms, key=lambda g: g.area)
+        pt = geom.representative_point()
+        return float(pt.y), float(pt.x)
+
+
+@lru_cache(maxsize=1)
+def country_index() -> CountryIndex:
+    """The shared country index (built once per process)."""
+    return CountryIndex()
