@@ -39,7 +39,8 @@ COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
     "burma": ("MMR",), "myanmar (burma)": ("MMR",),
     "rhodesia": ("ZWE",), "southern rhodesia": ("ZWE",), "northern rhodesia": ("ZMB",),
     "nyasaland": ("MWI",), "nyassaland": ("MWI",), "tanganyika": ("TZA",), "zanzibar": ("TZA",),
-    "south west africa": ("NAM",), "southwest africa": ("NAM",), "german south west africa": ("NAM",),
+    "south west africa": ("NAM",), "southwest africa": ("NAM",),
+    "german south west africa": ("NAM",),
     "malagasy republic": ("MDG",), "malagasy": ("MDG",), "madagascar republic": ("MDG",),
     "ceylon": ("LKA",), "siam": ("THA",), "persia": ("IRN",), "formosa": ("TWN",),
     "dahomey": ("BEN",), "upper volta": ("BFA",), "gold coast": ("GHA",), "abyssinia": ("ETH",),
@@ -52,7 +53,11 @@ COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
     "czech republic": ("CZE",), "czech": ("CZE",), "czechia": ("CZE",),
     "slovak republic": ("SVK",),
     "ussr": _USSR, "u s s r": _USSR, "soviet union": _USSR, "cccp": _USSR,
-    "russian federation": ("RUS",), "russia": ("RUS",),
+    "russian federation": ("RUS",), "russia": ("RUS",), "russian sfsr": ("RUS",),
+    "rsfsr": ("RUS",), "kazakh ssr": ("KAZ",), "ukrainian ssr": ("UKR",), "uzbek ssr": ("UZB",),
+    "kirghiz ssr": ("KGZ",), "tajik ssr": ("TJK",), "turkmen ssr": ("TKM",),
+    "georgian ssr": ("GEO",), "armenian ssr": ("ARM",), "azerbaijan ssr": ("AZE",),
+    "byelorussian ssr": ("BLR",), "karelia": ("RUS",), "transbaikalia": ("RUS",),
     "yugoslavia": _YUGO, "jugoslavia": _YUGO, "serbia and montenegro": ("SRB", "MNE", "KOS"),
     "macedonia": ("MKD",), "fyrom": ("MKD",), "republic of macedonia": ("MKD",),
     "bosnia": ("BIH",), "bosnia herzegovina": ("BIH",), "bosnia and herzegovina": ("BIH",),
@@ -241,9 +246,9 @@ def find_country_in_segment(segment: str) -> tuple[tuple[str, ...], str]:
         if tail in table and len(tail) > 2:
             # Two-letter codes only as exact segments, never as suffixes ("Kings Co").
             head_words = words[:start]
-            if len(tail) <= 3 and not all(w in _DIRECTION_PREFIXES for w in head_words):
-                if tail not in ("usa", "uk", "rsa", "drc", "prc", "uae"):
-                    continue
+            if (len(tail) <= 3 and not all(w in _DIRECTION_PREFIXES for w in head_words)
+                    and tail not in ("usa", "uk", "rsa", "drc", "prc", "uae", "nsw", "qld")):
+                continue
             return table[tail], tail
     return (), ""
 

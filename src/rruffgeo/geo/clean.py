@@ -35,9 +35,11 @@ _SYNTHETIC_RE = re.compile("|".join(SYNTHETIC_PATTERNS), re.IGNORECASE)
 #: Whole cleaned localities that name no place (compared after `norm`).
 NON_LOCALITIES: frozenset[str] = frozenset(
     {
-        "", "unknown", "unknown locality", "locality unknown", "unknown origin", "not known",
+        "", "unknown", "unknown locality", "locality unknown", "unknown origin",
+        "not known",
         "no locality", "none", "n/a", "na", "not given", "not specified", "unspecified", "?",
-        "mining concentrate", "concentrate", "biogenic", "various", "commercial", "commercial sample",
+        "mining concentrate", "concentrate", "biogenic", "various", "commercial",
+        "commercial sample",
         "mineral dealer", "from a dealer", "unknown, unknown", "-", "--", "no data",
     }
 )
@@ -78,7 +80,9 @@ def clean_locality(text: object) -> str:
     s = s.replace("\t", " ").replace("\r", " ").replace("\n", " ")
     # Nested parentheses: resolve inner ones first.
     for _ in range(3):
-        s = _PAREN_RE.sub(lambda m: f" ({m.group(1).strip()})" if _keep_paren(m.group(1)) else " ", s)
+        s = _PAREN_RE.sub(
+            lambda m: f" ({m.group(1).strip()})" if _keep_paren(m.group(1)) else " ", s
+        )
         if "(" not in s or not _PAREN_RE.search(s):
             break
     s = s.replace("(", " ").replace(")", " ") if s.count("(") != s.count(")") else s
@@ -96,10 +100,7 @@ def segments(cleaned: str) -> list[str]:
 
 def is_synthetic(locality: object, mineral: object = "") -> bool:
     """True when the locality or the mineral name marks a laboratory-made sample."""
-    for text in (locality, mineral):
-        if isinstance(text, str) and _SYNTHETIC_RE.search(text):
-            return True
-    return False
+    return any(isinstance(t, str) and bool(_SYNTHETIC_RE.search(t)) for t in (locality, mineral))
 
 
 def is_missing_locality(cleaned: str) -> bool:

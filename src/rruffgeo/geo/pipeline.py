@@ -76,13 +76,12 @@ def make_geocoder(settings: GeoSettings, offline: OfflineGeocoder | None = None)
 class Placer:
     """Cleaned locality -> `Placed`: geocoder, then the country decision."""
 
-    def __init__(self, settings: GeoSettings = GeoSettings(),
+    def __init__(self, settings: GeoSettings | None = None,
                  geocoder: Geocoder | None = None) -> None:
+        settings = settings or GeoSettings()
         self.settings = settings
-        self.offline = OfflineGeocoder() if geocoder is None or settings.online else None
-        if isinstance(geocoder, OfflineGeocoder):
-            self.offline = geocoder
-        self.offline = self.offline or OfflineGeocoder()
+        # The offline reader also tells which country the text names, whatever geocodes.
+        self.offline = geocoder if isinstance(geocoder, OfflineGeocoder) else OfflineGeocoder()
         self.geocoder = geocoder or make_geocoder(settings, self.offline)
         self.countries: CountryIndex = country_index()
 
@@ -126,7 +125,7 @@ class Placer:
                       iso2, note)
 
 
-def geocode_localities(localities: list[str], settings: GeoSettings = GeoSettings(),
+def geocode_localities(localities: list[str], settings: GeoSettings | None = None,
                        progress: bool = False, geocoder: Geocoder | None = None) -> pd.DataFrame:
     """Geocode a plain list of localities, in input order.
 
@@ -134,6 +133,7 @@ def geocode_localities(localities: list[str], settings: GeoSettings = GeoSetting
     source (empty / NaN where there is no answer). A line that cannot be read never stops it.
     """
     placer = Placer(settings, geocoder)
+    settings = placer.settings
     cache: dict[str, Placed] = {}
     rows = []
     for text in tqdm(localities, desc="geocode", unit="locality", disable=not progress):
@@ -169,7 +169,7 @@ def specimens_of(catalog: pd.DataFrame) -> pd.DataFrame:
     }).reset_index()
 
 
-def geocode_specimens(specimens: pd.DataFrame, settings: GeoSettings = GeoSettings(),
+def geocode_specimens(specimens: pd.DataFrame, settings: GeoSettings | None = None,
                       progress: bool = True, geocoder: Geocoder | None = None) -> pd.DataFrame:
     """Flags and places for a frame with specimen_id, mineral, locality, n_points."""
     placer = Placer(settings, geocoder)
@@ -239,7 +239,7 @@ def _json(value: object) -> object:
     return str(value)
 
 
-def geocode_catalog(workdir: WorkDir | str | Path, settings: GeoSettings = GeoSettings(),
+def geocode_catalog(workdir: WorkDir | str | Path, settings: GeoSettings | None = None,
                     progress: bool = True, geocoder: Geocoder | None = None) -> pd.DataFrame:
     """Read catalog.parquet, write geocoded.parquet + geocoded.csv + geocoded.geojson.
 
@@ -248,7 +248,7 @@ def geocode_catalog(workdir: WorkDir | str | Path, settings: GeoSettings = GeoSe
     wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir)
     catalog = pd.read_parquet(wd.require(CATALOG, "ingest"),
                               columns=["specimen_id", "mineral", "locality", "n_points"])
-    df = geocode_specimens(specimens_of(catalog), settings, progress, geocoder)
+    df = geocode_specimens(specimens_of(catalog), settings or GeoSettings(), progress, geocoder)
     write_parquet_atomic(wd.geocoded, df)
     export(df, wd)
     return df
