@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 #: Words in a locality or mineral name that mark a synthetic (laboratory-made) sample.
 SYNTHETIC_PATTERNS: tuple[str, ...] = (
@@ -87,7 +88,7 @@ def clean_locality(text: object) -> str:
             break
     s = s.replace("(", " ").replace(")", " ") if s.count("(") != s.count(")") else s
     s = s.replace("[", " ").replace("]", " ")
-    s = re.sub(r"\s*;\s*|\s+-\s+|\s*/\s*|\s*\|\s*", ", ", s)
+    s = re.sub(r"\s*;\s*|\s+-\s+|\s+/\s+|(?<=\w\w)/(?=\w\w)|\s*\|\s*", ", ", s)
     s = _SPACE_RE.sub(" ", s)
     parts = [p.strip(" .:,") for p in s.split(",")]
     return ", ".join(p for p in parts if p)
@@ -105,11 +106,16 @@ def is_synthetic(locality: object, mineral: object = "") -> bool:
 
 def is_missing_locality(cleaned: str) -> bool:
     """True when the (cleaned) locality names no place: empty, "Unknown", "Mining concentrate"..."""
-    key = norm(cleaned)
-    if key in NON_LOCALITIES:
+    known = _non_localities()
+    if norm(cleaned) in known:
         return True
     parts = [norm(p) for p in segments(cleaned)]
-    return bool(parts) and all(p in NON_LOCALITIES for p in parts)
+    return bool(parts) and all(p in known for p in parts)
+
+
+@lru_cache(maxsize=1)
+def _non_localities() -> frozenset[str]:
+    return frozenset(norm(x) for x in NON_LOCALITIES)
 
 
 __all__ = [
