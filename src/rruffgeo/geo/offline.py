@@ -90,8 +90,10 @@ class OfflineGeocoder:
         hits = [h for h in self.gaz.lookup(seg, levels) if not cc or h.cc == cc]
         if admin1:
             hits = [h for h in hits if h.admin1 in admin1]
-        if admin2 and len(hits) > 1:
-            hits = [h for h in hits if h.admin2 in admin2] or hits
+        if admin2 and len(hits) > 1 and hits[0].precision == "place":
+            # Among same-named places, prefer the one in the district the text names.
+            inside = [h for h in hits if h.precision == "place" and h.admin2 in admin2]
+            hits = inside + [h for h in hits if h not in inside]
         return hits
 
     def locate(self, segs: list[str], iso3: str, upto: int) -> GazetteerHit | None:

@@ -175,7 +175,8 @@ def make_online_chain(settings: GeoSettings, adapter_factory: Any = None,
     for name in settings.online_chain:
         svc = _service(name, settings, adapter_factory)
         limited = RateLimiter(svc.geocode, min_delay_seconds=settings.min_delay_s,
-                              max_retries=settings.max_retries, error_wait_seconds=settings.error_wait_s,
+                              max_retries=settings.max_retries,
+                              error_wait_seconds=settings.error_wait_s,
                               swallow_exceptions=False)
         services.append(CachedGeocoder(name, limited, cache))
     return OnlineChain(services)
