@@ -36,6 +36,8 @@ class TextCountry:
     index: int
     key: str
     candidates: tuple[str, ...]
+    #: Set when the name was ambiguous and nothing else in the text settled it.
+    note: str = ""
 
 
 def _segment_text(seg: str) -> str:
@@ -64,12 +66,18 @@ class OfflineGeocoder:
         for i in range(len(segs) - 1, -1, -1):
             cands, key = find_country_in_segment(segs[i])
             if cands:
-                iso3 = cands[0] if len(cands) == 1 else self._choose(cands, segs[:i])
-                return TextCountry(iso3, i, key, cands)
+                if len(cands) == 1:
+                    return TextCountry(cands[0], i, key, cands)
+                iso3, settled = self._choose(cands, segs[:i])
+                note = "" if settled else (
+                    f"{segs[i]!r} may be {' or '.join(cands)}; {iso3} assumed")
+                return TextCountry(iso3, i, key, cands, note)
         return TextCountry("", -1, "", ())
 
-    def _choose(self, cands: tuple[str, ...], before: list[str]) -> str:
-        """Pick among ambiguous candidates with the earlier segments; default the first."""
+    def _choose(self, cands: tuple[str, ...], before: list[str]) -> tuple[str, bool]:
+        """Pick among ambiguous candidates with the earlier segments; default the first.
+
+        Returns (iso3, settled): settled is False when no segment favoured one candidate."""
         score = dict.fromkeys(cands, 0)
         for seg in before:
             sub, _ = find_country_in_segment(seg)
@@ -82,7 +90,8 @@ class OfflineGeocoder:
                 if c in score:
                     score[c] += 1
         best = max(score.values())
-        return next(c for c in cands if score[c] == best)
+        winners = [c for c in cands if score[c] == best]
+        return winners[0], best > 0 and len(winners) == 1
 
     # -- point inside the country -----------------------------------------------------------
     def _hits_in(self, seg: str, cc: str, admin1: set[str], admin2: set[str],

@@ -91,10 +91,8 @@ class Placer:
         except Exception as exc:  # one bad answer never stops a run
             log.warning("geocoding %r failed: %s", cleaned, exc)
             loc = None
-        if isinstance(self.geocoder, OfflineGeocoder) and loc is not None:
-            text_iso3 = loc.raw.get("text_country_iso3", "")
-        else:
-            text_iso3 = self.offline.text_country(segments(cleaned)).iso3
+        text = self.offline.text_country(segments(cleaned))
+        text_iso3 = text.iso3
         if loc is None:
             if not text_iso3:
                 return Placed()
@@ -103,7 +101,8 @@ class Placer:
             if lat_lon is None:
                 return Placed()
             name, iso2 = self.countries.info(text_iso3)
-            return Placed(lat_lon[0], lat_lon[1], "country", "text", text_iso3, name, iso2)
+            return Placed(lat_lon[0], lat_lon[1], "country", "text", text_iso3, name, iso2,
+                          text.note)
         raw = loc.raw if isinstance(loc.raw, dict) else {}
         precision = raw.get("precision", "place")
         source = raw.get("geocoder", type(self.geocoder).__name__)
@@ -121,6 +120,7 @@ class Placer:
             if offshore:
                 note = "point offshore: nearest country taken"
         name, iso2 = self.countries.info(iso3) if iso3 else ("", "")
+        note = "; ".join(n for n in (text.note, note) if n)
         return Placed(float(loc.latitude), float(loc.longitude), precision, source, iso3, name,
                       iso2, note)
 

@@ -1,0 +1,77 @@
+"""Offline geocoding speed: gazetteer + country polygons load time, then all distinct localities.
+
+Usage:
+  python benchmarks/bench_geocode.py --workdir WORK      (localities from WORK/catalog.parquet)
+  python benchmarks/bench_geocode.py --input FILE        (one locality per line)
+
+Goals (issue 3): loading under 5 s and all ~1,900 distinct RRUFF localities under 5 s on 2 cores.
+Each stage is timed in this one process from a cold start (nothing cached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--input", type=Path, default=None)
+    args = ap.parse_args(argv)
+
+    t0 = time.perf_counter()
+    import pandas as pd
+
+    from rruffgeo.geo.clean import clean_locality, is_missing_locality, is_synthetic
+    from rruffgeo.geo.countries import country_index
+    from rruffgeo.geo.gazetteer import load_gazetteer
+    from rruffgeo.geo.pipeline import Placer
+
+    t_import = time.perf_counter() - t0
+
+    if args.input is not None:
+        localities = args.input.read_text(encoding="utf-8", errors="replace").splitlines()
+    elif args.workdir is not None:
+        cat = pd.read_parquet(args.workdir / "catalog.parquet", columns=["locality"])
+        localities = cat["locality"].fillna("").astype(str).tolist()
+    else:
+        ap.error("give --workdir (with catalog.parquet) or --input")
+    distinct = list(dict.fromkeys(localities))
+
+    t = time.perf_counter()
+    gaz = load_gazetteer()
+    t_gaz = time.perf_counter() - t
+    t = time.perf_counter()
+    country_index()
+    t_poly = time.perf_counter() - t
+    t = time.perf_counter()
+    placer = Placer()
+    t_rest = time.perf_counter() - t
+
+    t = time.perf_counter()
+    cleaned = [clean_locality(s) for s in distinct]
+    todo = list(dict.fromkeys(c for s, c in zip(distinct, cleaned, strict=True)
+                              if not is_synthetic(s) and not is_missing_locality(c)))
+    placed = [placer.place(c) for c in todo]
+    t_geo = time.perf_counter() - t
+    n_country = sum(1 for p in placed if p.country_iso3)
+
+    print(f"cpus available: {len(os.sched_getaffinity(0))}, load average: "
+          f"{os.getloadavg()[0]:.1f} (shared machine: figures are upper bounds)")
+    print(f"imports: {t_import:.2f} s")
+    print(f"load gazetteer ({len(gaz):,} places): {t_gaz:.2f} s")
+    print(f"load country polygons + STRtree: {t_poly:.2f} s")
+    print(f"load total (gazetteer + polygons + geocoder): {t_gaz + t_poly + t_rest:.2f} s "
+          f"(goal < 5 s)")
+    print(f"geocode {len(distinct):,} distinct localities ({len(todo):,} geocodable, "
+          f"{n_country:,} with a country): {t_geo:.2f} s (goal < 5 s), "
+          f"{1000 * t_geo / max(len(distinct), 1):.2f} ms each")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
