@@ -26,6 +26,9 @@ from rruffgeo.geo.aliases import find_country_in_segment
         (None, ""),
         ("Broken (unbalanced, Australia", "Broken unbalanced, Australia"),
         ("Ouro Preto/Minas Gerais/Brazil", "Ouro Preto, Minas Gerais, Brazil"),
+        ("Joaquina 1<sup>a</sup> mine, Tarragona, Spain", "Joaquina 1a mine, Tarragona, Spain"),
+        ("&#34;Glory Hole&#34;, Tooele County, Utah, USA", "Glory Hole, Tooele County, Utah, USA"),
+        ("C & B mine, Hayden, Arizona", "C & B mine, Hayden, Arizona"),
     ],
 )
 def test_clean_locality(raw, cleaned):

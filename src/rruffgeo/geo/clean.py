@@ -9,6 +9,7 @@ Synthetic samples and non-localities are flagged so they never receive a guessed
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from functools import lru_cache
@@ -49,6 +50,7 @@ NON_LOCALITIES: frozenset[str] = frozenset(
 _CONGO_HINTS = {"kinshasa", "brazzaville", "zaire", "drc", "dr congo", "belgian congo"}
 _PAREN_RE = re.compile(r"\(([^()]*)\)")
 _SPACE_RE = re.compile(r"\s+")
+_TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,40}>")
 
 
 def norm(text: str) -> str:
@@ -77,7 +79,9 @@ def clean_locality(text: object) -> str:
     """
     if text is None or (isinstance(text, float) and text != text):
         return ""
-    s = unicodedata.normalize("NFC", str(text)).replace("\ufeff", "")
+    # Labels exported from web pages carry HTML: "1<sup>a</sup>", "&#34;Glory Hole&#34;".
+    s = html.unescape(_TAG_RE.sub("", str(text)))
+    s = unicodedata.normalize("NFC", s).replace("\ufeff", "").replace('"', "")
     s = s.replace("\t", " ").replace("\r", " ").replace("\n", " ")
     # Nested parentheses: resolve inner ones first.
     for _ in range(3):
