@@ -3,6 +3,9 @@
 Usage:
   python benchmarks/bench_geocode.py --workdir WORK      (localities from WORK/catalog.parquet)
   python benchmarks/bench_geocode.py --input FILE        (one locality per line)
+  python benchmarks/bench_geocode.py                     (./rruffgeo-work if it has a catalog,
+                                                          else the LOCALITY headers of the zips
+                                                          in $RRUFFGEO_DATA or ../shared/rruff)
 
 Goals (issue 3): loading under 5 s and all ~1,900 distinct RRUFF localities under 5 s on 2 cores.
 Each stage is timed in this one process from a cold start (nothing cached).
@@ -14,7 +17,23 @@ import argparse
 import os
 import sys
 import time
+import zipfile
 from pathlib import Path
+
+
+def _zip_localities(path: Path) -> list[str]:
+    """LOCALITY header of every RRUFF file in a zip (first 4 kB of each member only)."""
+    out = []
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            if name.endswith(".txt"):
+                with zf.open(name) as fh:
+                    head = fh.read(4096).decode("utf-8", errors="replace")
+                for line in head.splitlines():
+                    if line.startswith("##LOCALITY="):
+                        out.append(line.split("=", 1)[1].strip())
+                        break
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,11 +54,17 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.input is not None:
         localities = args.input.read_text(encoding="utf-8", errors="replace").splitlines()
-    elif args.workdir is not None:
-        cat = pd.read_parquet(args.workdir / "catalog.parquet", columns=["locality"])
+    elif args.workdir is not None or Path("rruffgeo-work/catalog.parquet").exists():
+        wd = args.workdir or Path("rruffgeo-work")
+        cat = pd.read_parquet(wd / "catalog.parquet", columns=["locality"])
         localities = cat["locality"].fillna("").astype(str).tolist()
     else:
-        ap.error("give --workdir (with catalog.parquet) or --input")
+        folder = Path(os.environ.get("RRUFFGEO_DATA") or "../shared/rruff")
+        zips = sorted(folder.glob("*.zip")) if folder.is_dir() else []
+        if not zips:
+            print(f"no catalog (--workdir) and no RRUFF zips in {folder}: nothing to measure")
+            return 0
+        localities = [loc for z in zips for loc in _zip_localities(z)]
     distinct = list(dict.fromkeys(localities))
 
     t = time.perf_counter()
