@@ -153,3 +153,14 @@ def test_online_answers_get_countries_like_offline_ones(tmp_path):
     assert list(df["country_iso3"]) == ["USA", "", ""]
     assert list(df["source"]) == ["nominatim", "", ""]
     assert all(q.startswith("Bisbee") for _, q, _ in log)  # flagged rows are never sent
+
+
+def test_all_services_down_stops_with_a_clear_error(tmp_path):
+    from rruffgeo.geo.online import GeocodersUnavailable
+
+    log = []
+    c, settings = chain(tmp_path, {"nominatim": {"tsumeb, namibia"}}, log,
+                        failing=("nominatim", "photon", "arcgis"))
+    with pytest.raises(GeocodersUnavailable, match="run again later"):
+        geocode_localities(["Tsumeb, Namibia", "Kolwezi, Katanga, Congo"], settings, geocoder=c)
+    assert len(log) == 9  # three failures a service, then the run stops

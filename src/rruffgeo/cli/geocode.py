@@ -46,6 +46,16 @@ def _read_lines(path: Path) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rruffgeo.geo.online import GeocodersUnavailable
+
+    try:
+        return _run(args)
+    except GeocodersUnavailable as exc:
+        print(f"rruffgeo geocode: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     from rruffgeo.geo import geocode_catalog, geocode_localities
     from rruffgeo.workdir import write_csv_atomic
 

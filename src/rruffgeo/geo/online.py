@@ -119,26 +119,43 @@ def _service(name: str, settings: GeoSettings, adapter_factory: Any = None) -> A
     raise ValueError(f"unknown online geocoder {name!r}: choose from nominatim, photon, arcgis")
 
 
+class GeocodersUnavailable(RuntimeError):
+    """Every online service failed repeatedly: the network or the services are down."""
+
+
 class OnlineChain:
     """Nominatim -> Photon -> ArcGIS with partial matching; ``geocode(query) -> Location|None``.
 
-    ``Location.raw`` is the service's own answer plus ``precision`` and ``geocoder``.
+    ``Location.raw`` is the service's own answer plus ``precision`` and ``geocoder``. A service
+    that fails ``max_failures`` times in a row (after its retries) is dropped for the run; when
+    all are dropped, `GeocodersUnavailable` stops the run (answers so far stay cached).
     """
 
     name = "online"
 
-    def __init__(self, services: list[CachedGeocoder]) -> None:
+    def __init__(self, services: list[CachedGeocoder], max_failures: int = 3) -> None:
         self.services = services
+        self.max_failures = max_failures
+        self._failures = dict.fromkeys((s.name for s in services), 0)
 
     def geocode(self, query: str) -> Location | None:
         segs = segments(clean_locality(query))
         for start in range(len(segs)):
             sub = ", ".join(segs[start:])
             for svc in self.services:
+                if self._failures[svc.name] >= self.max_failures:
+                    continue
                 try:
                     loc = svc.geocode(sub)
+                    self._failures[svc.name] = 0
                 except GeopyError as exc:
+                    self._failures[svc.name] += 1
                     log.warning("%s failed on %r: %s", svc.name, sub, exc)
+                    if all(n >= self.max_failures for n in self._failures.values()):
+                        raise GeocodersUnavailable(
+                            f"online geocoders {', '.join(self._failures)} failed "
+                            f"{self.max_failures} times in a row (last: {exc}); answers so far "
+                            "are cached: run again later, or without --online") from exc
                     continue
                 if loc is not None:
                     raw = dict(loc.raw) if isinstance(loc.raw, dict) else {}
@@ -182,4 +199,5 @@ def make_online_chain(settings: GeoSettings, adapter_factory: Any = None,
     return OnlineChain(services)
 
 
-__all__ = ["CachedGeocoder", "GeocodeCache", "OnlineChain", "make_online_chain"]
+__all__ = ["CachedGeocoder", "GeocodeCache", "GeocodersUnavailable", "OnlineChain",
+           "make_online_chain"]

@@ -88,6 +88,8 @@ class Placer:
     def place(self, cleaned: str) -> Placed:
         try:
             loc = self.geocoder.geocode(cleaned)
+        except RuntimeError:  # GeocodersUnavailable: the whole online chain is down
+            raise
         except Exception as exc:  # one bad answer never stops a run
             log.warning("geocoding %r failed: %s", cleaned, exc)
             loc = None
