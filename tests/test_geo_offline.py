@@ -69,3 +69,19 @@ def test_text_country_reads_from_the_end():
     tc = g.text_country(["Equador", "Rio Grande do Norte", "Brazil"])
     assert (tc.iso3, tc.index) == ("BRA", 2)
     assert g.text_country(["Tsumeb mine", "Tsumeb"]).iso3 == ""
+
+
+def test_coordinates_written_in_the_text_win():
+    from rruffgeo.geo import geocode_localities
+
+    df = geocode_localities([
+        "Suizhou L6 chondrite, Dayanpo, Hubei Province, China (35°18’N, 113°35’E)",
+        "Capao mine, Minas Gerais, Brazil, GPS Coordinates: 20 25 58 S, 43 38 25 W, 3694 ft",
+        "Level 5 N, 3 E, Tsumeb, Namibia",
+    ])
+    assert df.loc[0, "lat"] == pytest.approx(35.3)
+    assert df.loc[0, "lon"] == pytest.approx(113.583, abs=1e-3)
+    assert df.loc[0, "source"] == "coordinates in text" and df.loc[0, "country_iso3"] == "CHN"
+    assert df.loc[1, "lat"] == pytest.approx(-20.4328, abs=1e-3)
+    assert df.loc[1, "country_iso3"] == "BRA"
+    assert df.loc[2, "source"] == "offline" and df.loc[2, "country_iso3"] == "NAM"

@@ -98,6 +98,34 @@ def clean_locality(text: object) -> str:
     return ", ".join(p for p in parts if p)
 
 
+_NUM = r"(\d{1,3}(?:\.\d+)?)"
+_PART = (rf"{_NUM}\s*[°º]?\s*(?:(\d{{1,2}}(?:\.\d+)?)\s*['’′]?\s*)?"
+         rf"(?:(\d{{1,2}}(?:\.\d+)?)\s*[\"”″]?\s*)?")
+_COORD_RE = re.compile(rf"(?<![\d.]){_PART}([NS])\b[\s,;/]{{0,3}}{_PART}([EW])\b")
+
+
+def explicit_coordinates(text: object) -> tuple[float, float] | None:
+    """(lat, lon) written in the locality ("35°18'N, 113°35'E", "20 18 18 S, 43 28 37 W"),
+    or None. Only hemisphere-lettered forms count, so distances ("12.5 km") never match."""
+    if not isinstance(text, str):
+        return None
+    m = _COORD_RE.search(text)
+    if not m:
+        return None
+    g = m.groups()
+    if not (("°" in m.group(0) or "º" in m.group(0)) or (g[1] and g[5])):
+        return None  # "Level 5 N, 3 E": bare numbers are not coordinates
+
+    def dms(d: str, mi: str | None, se: str | None) -> float | None:
+        deg, mins, secs = float(d), float(mi or 0), float(se or 0)
+        return None if mins >= 60 or secs >= 60 else deg + mins / 60 + secs / 3600
+
+    lat, lon = dms(g[0], g[1], g[2]), dms(g[4], g[5], g[6])
+    if lat is None or lon is None or lat > 90 or lon > 180:
+        return None
+    return (-lat if g[3] == "S" else lat), (-lon if g[7] == "W" else lon)
+
+
 def segments(cleaned: str) -> list[str]:
     """Comma-separated parts of a cleaned locality, most specific first."""
     return [p.strip() for p in cleaned.split(",") if p.strip()]
@@ -126,6 +154,7 @@ __all__ = [
     "NON_LOCALITIES",
     "SYNTHETIC_PATTERNS",
     "clean_locality",
+    "explicit_coordinates",
     "is_missing_locality",
     "is_synthetic",
     "norm",

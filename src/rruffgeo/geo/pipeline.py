@@ -20,7 +20,13 @@ from geopy.location import Location
 from tqdm.auto import tqdm
 
 from rruffgeo.config import GeoSettings
-from rruffgeo.geo.clean import clean_locality, is_missing_locality, is_synthetic, segments
+from rruffgeo.geo.clean import (
+    clean_locality,
+    explicit_coordinates,
+    is_missing_locality,
+    is_synthetic,
+    segments,
+)
 from rruffgeo.geo.countries import CountryIndex, country_index
 from rruffgeo.geo.offline import OfflineGeocoder
 from rruffgeo.workdir import (
@@ -85,7 +91,11 @@ class Placer:
         self.geocoder = geocoder or make_geocoder(settings, self.offline)
         self.countries: CountryIndex = country_index()
 
-    def place(self, cleaned: str) -> Placed:
+    def place(self, cleaned: str, coords: tuple[float, float] | None = None) -> Placed:
+        """Place one cleaned locality; ``coords`` written in the original text win."""
+        if coords is not None:
+            return self._decide(cleaned, Location(cleaned, coords, {
+                "precision": "place", "geocoder": "coordinates in text"}))
         try:
             loc = self.geocoder.geocode(cleaned)
         except RuntimeError:  # GeocodersUnavailable: the whole online chain is down
@@ -93,6 +103,9 @@ class Placer:
         except Exception as exc:  # one bad answer never stops a run
             log.warning("geocoding %r failed: %s", cleaned, exc)
             loc = None
+        return self._decide(cleaned, loc)
+
+    def _decide(self, cleaned: str, loc: Location | None) -> Placed:
         text = self.offline.text_country(segments(cleaned))
         text_iso3 = text.iso3
         if loc is None:
@@ -136,7 +149,7 @@ def geocode_localities(localities: list[str], settings: GeoSettings | None = Non
     """
     placer = Placer(settings, geocoder)
     settings = placer.settings
-    cache: dict[str, Placed] = {}
+    cache: dict[tuple[str, tuple[float, float] | None], Placed] = {}
     rows = []
     for text in tqdm(localities, desc="geocode", unit="locality", disable=not progress):
         text = "" if text is None else str(text)
@@ -144,9 +157,10 @@ def geocode_localities(localities: list[str], settings: GeoSettings | None = Non
         synthetic = is_synthetic(text)
         placed = Placed()
         if not synthetic and not is_missing_locality(cleaned):
-            if cleaned not in cache:
-                cache[cleaned] = placer.place(cleaned)
-            placed = cache[cleaned]
+            key = (cleaned, explicit_coordinates(text))
+            if key not in cache:
+                cache[key] = placer.place(*key)
+            placed = cache[key]
         rows.append({"locality": text, "country_iso3": placed.country_iso3,
                      "country_name": placed.country_name, "lat": placed.lat,
                      "lon": placed.lon, "precision": placed.precision,
@@ -188,17 +202,18 @@ def geocode_specimens(specimens: pd.DataFrame, settings: GeoSettings | None = No
             reason = "no mineral name"
         elif not (rec.n_points and rec.n_points > 0):
             reason = "no spectrum (n_points == 0)"
-        flags.append((synthetic, missing, reason))
+        key = (cleaned, explicit_coordinates(rec.locality))
+        flags.append((synthetic, missing, reason, key))
         if not (synthetic or missing or reason):
-            todo.append(cleaned)
-    placed: dict[str, Placed] = {}
-    for cleaned in tqdm(list(dict.fromkeys(todo)), desc="geocode", unit="locality",
-                        disable=not progress):
-        placed[cleaned] = placer.place(cleaned)
-    for rec, cleaned, (synthetic, missing, reason) in zip(
+            todo.append(key)
+    placed: dict[tuple[str, tuple[float, float] | None], Placed] = {}
+    for key in tqdm(list(dict.fromkeys(todo)), desc="geocode", unit="locality",
+                    disable=not progress):
+        placed[key] = placer.place(*key)
+    for rec, cleaned, (synthetic, missing, reason, key) in zip(
         specimens.itertuples(index=False), cleaned_all, flags, strict=True
     ):
-        p = placed.get(cleaned, Placed()) if not (synthetic or missing or reason) else Placed()
+        p = placed.get(key, Placed()) if not (synthetic or missing or reason) else Placed()
         rows.append({
             "specimen_id": rec.specimen_id, "mineral": rec.mineral or "",
             "locality": rec.locality or "", "locality_clean": cleaned,
