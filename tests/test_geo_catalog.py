@@ -77,3 +77,8 @@ def test_cli_geocode_list_keeps_order_and_survives_bad_lines(tmp_path):
                                 "precision", "synthetic", "source"]
     assert list(df["country_iso3"]) == ["USA", "", "", "NAM", "", "COD"]
     assert df.loc[1, "synthetic"] and df.loc[1, "lat"] == ""
+
+
+def test_cli_geocode_list_missing_file(tmp_path, capsys):
+    assert main(["geocode", "--input", str(tmp_path / "nope.txt"), "--no-progress"]) == 1
+    assert "nope.txt" in capsys.readouterr().err

@@ -85,3 +85,9 @@ def test_coordinates_written_in_the_text_win():
     assert df.loc[1, "lat"] == pytest.approx(-20.4328, abs=1e-3)
     assert df.loc[1, "country_iso3"] == "BRA"
     assert df.loc[2, "source"] == "offline" and df.loc[2, "country_iso3"] == "NAM"
+
+
+def test_lone_ambiguous_place_name_is_noted(placer):
+    p = placer.place("Franklin")
+    assert p.country_iso3 and "countries" in p.country_note
+    assert placer.place("Tsumeb").country_note == ""

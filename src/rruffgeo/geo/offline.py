@@ -56,6 +56,7 @@ class OfflineGeocoder:
     def __init__(self, gazetteer: Gazetteer | None = None,
                  countries: CountryIndex | None = None) -> None:
         self.gaz = gazetteer or load_gazetteer()
+        self.last_note = ""
         self.countries = countries or country_index()
         self._iso3_to_iso2 = {v: k for k, v in self.countries.iso2_to_iso3.items()}
         self._iso3_to_iso2.setdefault("KOS", "XK")
@@ -145,17 +146,26 @@ class OfflineGeocoder:
                 continue
             if hits:
                 if not cc and len({h.cc for h in hits}) > 1:
-                    hits = self._majority(hits, texts[j + 1:])
+                    hits, settled = self._majority(hits, texts[j + 1:])
+                    if not settled:
+                        self.last_note = (f"{t!r} names places in {len({h.cc for h in hits})} "
+                                          f"countries; the first in the gazetteer taken")
                 return hits[0]
         return state_hit
 
-    def _majority(self, hits: list[GazetteerHit], rest: list[str]) -> list[GazetteerHit]:
-        """Without a country, prefer hits whose country the later segments also match."""
+    def _majority(self, hits: list[GazetteerHit], rest: list[str],
+                  ) -> tuple[list[GazetteerHit], bool]:
+        """Without a country, prefer hits whose country the later segments also match.
+
+        Returns the hits best first and whether one country had the most support."""
         support: dict[str, int] = {}
         for t in rest:
             for h in self.gaz.lookup(t) if t else ():
                 support[h.cc] = support.get(h.cc, 0) + 1
-        return sorted(hits, key=lambda h: -support.get(h.cc, 0))
+        ranked = sorted(hits, key=lambda h: -support.get(h.cc, 0))
+        top = support.get(ranked[0].cc, 0)
+        rivals = {h.cc for h in ranked if support.get(h.cc, 0) == top}
+        return ranked, top > 0 and len(rivals) == 1
 
     # -- the protocol ------------------------------------------------------------------------
     def geocode(self, query: str) -> Location | None:
@@ -165,11 +175,14 @@ class OfflineGeocoder:
         if not segs:
             return None
         tc = self.text_country(segs)
+        self.last_note = ""
         hit = self.locate(segs, tc.iso3, tc.index if tc.iso3 else -1)
         if hit is not None:
             iso3 = tc.iso3 or self.countries.iso2_to_iso3.get(hit.cc, "")
             raw = {"precision": hit.precision, "matched": hit.name, "country_iso3": iso3,
                    "text_country_iso3": tc.iso3, "geocoder": self.name}
+            if self.last_note:
+                raw["note"] = self.last_note
             return Location(cleaned, (hit.lat, hit.lon), raw)
         if tc.iso3:
             pt = self.countries.representative_point(tc.iso3)

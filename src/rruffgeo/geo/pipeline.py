@@ -135,7 +135,7 @@ class Placer:
             if offshore:
                 note = "point offshore: nearest country taken"
         name, iso2 = self.countries.info(iso3) if iso3 else ("", "")
-        note = "; ".join(n for n in (text.note, note) if n)
+        note = "; ".join(n for n in (text.note, raw.get("note", ""), note) if n)
         return Placed(float(loc.latitude), float(loc.longitude), precision, source, iso3, name,
                       iso2, note)
 
