@@ -309,7 +309,10 @@ def run(
         def do_learn(split: str = split) -> str:
             from rruffgeo import model
 
-            fn = model.run_cv if cv else model.run_train
+            name = "run_cv" if cv else "run_train"
+            fn = getattr(model, name, None)
+            if fn is None:
+                raise ImportError(f"rruffgeo.model.{name} is not available")
             res = fn(wd, settings, split=split, progress=progress)
             return _learn_detail(res)
 
