@@ -291,7 +291,9 @@ def run(
         st = write_stats(wd, settings)
         return f"{len(st.files)} files in {tables_dir}"
 
-    r.stage("stats", [catalog, geocoded], [settings.train.min_samples_per_country],
+    # Table 3 needs the learning stage: redo the tables once it is installed.
+    has_learning = _has_learning_table()
+    r.stage("stats", [catalog, geocoded], [settings.train.min_samples_per_country, has_learning],
             [tables_dir / "tables.md"], do_stats)
 
     fig_dir = wd.root / FIGURES_DIR
@@ -342,6 +344,14 @@ def run(
     result.report = report if report.exists() else None
     result.headline = headline_metrics(wd)
     return result
+
+
+def _has_learning_table() -> bool:
+    try:
+        from rruffgeo.model import learning_table  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def headline_metrics(workdir: WorkDir) -> dict[str, dict]:
