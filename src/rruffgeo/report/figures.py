@@ -78,7 +78,8 @@ def fig_country_map(samples: pd.DataFrame, out_base: Path) -> list[Path]:
         ax = fig.add_subplot()
         draw_choropleth(ax, counts.astype(float).to_dict(), cmap="viridis", log=True,
                         vmin=1.0, vmax=float(max(counts.max(), 10)),
-                        colorbar_label="natural spectra per country (log scale); grey: none", fig=fig)
+                        colorbar_label="natural spectra per country (log scale); grey: none",
+                        fig=fig)
         ax.set_title(f"Sample density by country: {len(sub):,} natural spectra of "
                      f"{sub['specimen_id'].nunique():,} specimens in {len(counts)} countries")
         return style.save_figure(fig, out_base)

@@ -199,8 +199,9 @@ def plot_prediction_map(
         raise ValueError(f"probabilities must lie in [0, 1]; got {bad[:5]}")
     fig = Figure(figsize=(10, 5.8), layout="constrained")
     ax = fig.add_subplot()
-    draw_choropleth(ax, probs, cmap="YlOrRd", vmin=0.0, vmax=max(probs.values(), default=1.0)
-                    or 1.0, colorbar_label="predicted probability (grey: not a class of the model)", fig=fig)
+    vmax = max(probs.values(), default=1.0) or 1.0
+    draw_choropleth(ax, probs, cmap="YlOrRd", vmin=0.0, vmax=vmax, fig=fig,
+                    colorbar_label="predicted probability (grey: not a class of the model)")
     top = sorted(probs.items(), key=lambda kv: kv[1], reverse=True)[:5]
     names = dict(zip(country_shapes().iso3, country_shapes().names, strict=True))
     lines = [f"{i + 1}. {names.get(k, k)} ({k}): {v:.1%}" for i, (k, v) in enumerate(top)]
