@@ -28,6 +28,26 @@ _SKIP = re.compile(
     r"\b(?:asl|a s l|elevation)\b", re.IGNORECASE)
 
 
+_STATE_WORDS = re.compile(
+    r"\b(?:oblast|province|provincia|state|estado|region|krai|kray|territory|prefecture|"
+    r"perfecture|republic|canton|voivodeship|governorate|departamento?)\b", re.IGNORECASE)
+_DISTRICT_WORDS = re.compile(r"\b(?:county|co|district|municipality|municipio|parish|raion|"
+                             r"rayon|borough|kreis|bezirk)\b\.?", re.IGNORECASE)
+
+
+def _levels_for(text: str, last_before_country: bool) -> tuple[str, ...]:
+    """Which gazetteer level to try first for one segment: what the segment says it is
+    ("Murmanskaya Oblast" is a state, "Rusk County" a district), else a place, except that
+    the segment right before the country is most often its state ("Oaxaca, Mexico")."""
+    if _STATE_WORDS.search(text):
+        return ("state", "district", "place")
+    if _DISTRICT_WORDS.search(text):
+        return ("district", "state", "place")
+    if last_before_country:
+        return ("state", "place", "district")
+    return ("place", "district", "state")
+
+
 @dataclass(frozen=True)
 class TextCountry:
     """The country a locality names: ISO3 (empty when none), the segment index and the key."""
@@ -137,9 +157,7 @@ class OfflineGeocoder:
             t = texts[j]
             if not t:
                 continue
-            last_before_country = j == end - 1
-            levels = (("state", "place", "district") if last_before_country
-                      else ("place", "district", "state"))
+            levels = _levels_for(t, last_before_country=j == end - 1)
             hits = self._hits_in(t, cc, admin1, admin2, levels)
             if not hits and admin1:
                 # The place may sit in a neighbouring state the label does not name.
