@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="use the online chain Nominatim -> Photon -> ArcGIS (cached, rate-limited)")
     p.add_argument("--cache", type=Path, default=None,
                    help="SQLite cache of online answers (default: per-user cache folder)")
+    p.add_argument("--user-agent", default=None,
+                   help="user agent sent to the online services (Nominatim's policy asks for "
+                   "one naming your application and a contact)")
     p.add_argument("--input", type=Path, default=None,
                    help="a UTF-8 text file, one locality per line, instead of the catalog")
     p.add_argument("--output", type=Path, default=None,
@@ -62,6 +65,8 @@ def _run(args: argparse.Namespace) -> int:
     settings = GeoSettings(online=args.online)
     if args.cache is not None:
         settings = replace(settings, cache_path=args.cache)
+    if args.user_agent:
+        settings = replace(settings, user_agent=args.user_agent)
     progress = not args.no_progress
     if args.input is not None:
         lines = _read_lines(args.input)
