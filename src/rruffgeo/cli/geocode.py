@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--user-agent", default=None,
                    help="user agent sent to the online services (Nominatim's policy asks for "
                    "one naming your application and a contact)")
+    p.add_argument("--server", action="append", default=[], metavar="NAME=URL",
+                   help="use another server for one online geocoder, e.g. "
+                   "nominatim=http://localhost:8080 for a self-hosted Nominatim (repeatable)")
     p.add_argument("--input", type=Path, default=None,
                    help="a UTF-8 text file, one locality per line, instead of the catalog")
     p.add_argument("--output", type=Path, default=None,
@@ -67,6 +70,15 @@ def _run(args: argparse.Namespace) -> int:
         settings = replace(settings, cache_path=args.cache)
     if args.user_agent:
         settings = replace(settings, user_agent=args.user_agent)
+    if args.server:
+        pairs = []
+        for item in args.server:
+            name, sep, url = item.partition("=")
+            if not sep or name not in settings.online_chain:
+                raise ValueError(f"--server {item!r}: expected NAME=URL with NAME one of "
+                                 f"{', '.join(settings.online_chain)}")
+            pairs.append((name, url))
+        settings = replace(settings, online_servers=tuple(pairs))
     progress = not args.no_progress
     if args.input is not None:
         lines = _read_lines(args.input)
