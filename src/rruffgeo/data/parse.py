@@ -103,8 +103,8 @@ def add_record(out: ChunkResult, rec: RruffRecord, member: str, category: str, s
     kind = kind_of(h.get("FILETYPE", "")) or info.kind or "unknown"
     orientation, angle, rotation = _orientation(category, h, info)
     w = rec.wavenumber_cm1
-    finite = w[np.isfinite(w)]
     n = int(w.size)
+    finite = w if "non-finite wavenumbers" not in " ".join(defects) else w[np.isfinite(w)]
     row = {
         "spectrum_id": f"{category or prefix}/{member}",
         "specimen_id": specimen,
@@ -120,10 +120,10 @@ def add_record(out: ChunkResult, rec: RruffRecord, member: str, category: str, s
         "source": source,
         "member": member,
         "n_points": n,
-        "wavenumber_min_cm1": float(finite.min()) if finite.size else math.nan,
-        "wavenumber_max_cm1": float(finite.max()) if finite.size else math.nan,
-        "wavenumber_step_median_cm1": float(np.median(np.diff(finite)))
-        if finite.size > 1 else math.nan,
+        # ``w`` is sorted: the ends are the range.
+        "wavenumber_min_cm1": float(finite[0]) if finite.size else math.nan,
+        "wavenumber_max_cm1": float(finite[-1]) if finite.size else math.nan,
+        "wavenumber_step_median_cm1": _median_step(finite),
         "headers_json": json.dumps(h, ensure_ascii=False),
         "defects": "; ".join(defects),
         "encoding_repair": rec.encoding_repair,
@@ -134,6 +134,18 @@ def add_record(out: ChunkResult, rec: RruffRecord, member: str, category: str, s
         out.columns[c].append(row[c])
     out.wavenumber.append(w)
     out.intensity.append(rec.intensity)
+
+
+def _median_step(w: np.ndarray) -> float:
+    """Median spacing of a sorted axis (np.median without its per-call overhead)."""
+    if w.size < 2:
+        return math.nan
+    d = np.diff(w)
+    k = d.size // 2
+    if d.size % 2:
+        return float(np.partition(d, k)[k])
+    part = np.partition(d, (k - 1, k))
+    return float((part[k - 1] + part[k]) / 2)
 
 
 _OPEN_ZIPS: dict[str, zipfile.ZipFile] = {}
