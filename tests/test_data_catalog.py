@@ -224,3 +224,18 @@ def test_cli_ingest_and_summary(tmp_path):
     bad = run_cli("ingest", "--data", str(tmp_path / "nothing"), "--workdir",
                   str(tmp_path / "w"), check=False)
     assert bad.returncode == 1 and "not found" in bad.stderr
+
+
+def test_source_resolution_order(tmp_path, monkeypatch):
+    from rruffgeo.config import RRUFF_RAMAN_URL
+    from rruffgeo.data.catalog import resolve_source
+
+    monkeypatch.delenv("RRUFFGEO_DATA", raising=False)
+    (tmp_path / "repo").mkdir()
+    monkeypatch.chdir(tmp_path / "repo")
+    assert resolve_source(None) == RRUFF_RAMAN_URL  # nothing local: download
+    (tmp_path / "shared" / "rruff").mkdir(parents=True)
+    assert resolve_source(None) == (tmp_path / "shared" / "rruff").resolve()
+    monkeypatch.setenv("RRUFFGEO_DATA", str(tmp_path / "elsewhere.zip"))
+    assert resolve_source(None) == (tmp_path / "elsewhere.zip").resolve()
+    assert resolve_source("http://127.0.0.1:1/raman/") == "http://127.0.0.1:1/raman/"
