@@ -1,11 +1,13 @@
 """Ingestion: every RRUFF file of a source -> ``catalog.parquet`` + ``rejects.csv``.
 
 Each unit of the source (a zip, or a folder's loose ``.txt`` files) is parsed in parallel worker
-processes and cached in the work folder (``cache/ingest/``) under a key made of its files'
-names, sizes and modification times and the parser version. A second run re-parses only the
-units that changed, and gives the identical catalog (rows sorted by ``spectrum_id``). Every file
-is written atomically, so an interrupted run leaves the previous outputs and finished units'
-caches intact, and the next run resumes from them.
+processes under a key made of its files' names, sizes and modification times and the parser
+version. The catalog records each unit's key (Parquet metadata), so a second run re-parses only
+the units that changed, takes the other rows from the catalog, and gives the identical catalog
+(rows sorted by ``spectrum_id``); when nothing changed it leaves the catalog untouched. While a
+run parses, each finished unit is cached in the work folder (``cache/ingest/``, Arrow IPC), so
+an interrupted run resumes from the units it finished; the caches go once the catalog holds
+them. Every file is written atomically: an interrupted run never leaves a corrupt output.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from rruffgeo.data import parse
 from rruffgeo.data.parse import FLOAT_COLUMNS, INT_COLUMNS, SCALAR_COLUMNS, ChunkResult
 from rruffgeo.data.rruff_file import PARSER_VERSION
 from rruffgeo.data.sources import Unit, is_url, local_units, zip_members
-from rruffgeo.workdir import REJECTS, WorkDir, atomic_path, write_csv_atomic
+from rruffgeo.workdir import CATALOG, REJECTS, WorkDir, atomic_path, write_csv_atomic
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ MIN_FILES_FOR_POOL = 400
 
 _META_KEY = b"rruffgeo.ingest.key"
 _META_REJECTS = b"rruffgeo.ingest.rejects"
+_META_UNITS = b"rruffgeo.ingest.units"
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,21 @@ def _read_cache(path: Path, key: str) -> tuple[pa.Table, list[tuple[str, str]]] 
         return None
     rejects = [tuple(r) for r in json.loads(meta.get(_META_REJECTS, b"[]"))]
     return table.replace_schema_metadata(None), rejects  # type: ignore[return-value]
+
+
+def _catalog_units(path: Path) -> dict[str, dict]:
+    """Units recorded in an existing catalog: ``{label: {"key": ..., "rejects": [...]}}``."""
+    if not path.exists():
+        return {}
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException):
+        return {}
+    raw = (schema.metadata or {}).get(_META_UNITS)
+    if not raw or schema.remove_metadata() != catalog_schema():
+        return {}
+    return {k: {"key": v["key"], "rejects": [tuple(r) for r in v["rejects"]]}
+            for k, v in json.loads(raw).items()}
 
 
 def _write_cache(path: Path, key: str, table: pa.Table, rejects: list[tuple[str, str]]) -> None:
@@ -291,37 +309,67 @@ def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None
     settings = settings or IngestSettings()
     src = resolve_source(source)
     units = source_units(src, settings, progress)
-    parts: dict[int, tuple[pa.Table, list[tuple[str, str]]]] = {}
+    keys = {u.label: _unit_key(u) for u in units}
+    known = _catalog_units(wd.root / CATALOG)
+    reused = [i for i, u in enumerate(units) if known.get(u.label, {}).get("key") == keys[u.label]]
+    if len(reused) == len(units) == len(known) and (wd.root / REJECTS).exists():
+        # Nothing changed since the catalog was written: keep it as it is.
+        n_rejects = sum(len(known[u.label]["rejects"]) for u in units)
+        return IngestResult(
+            catalog_path=wd.catalog, rejects_path=wd.path(REJECTS),
+            n_spectra=pq.read_metadata(wd.catalog).num_rows, n_rejects=n_rejects,
+            n_units_parsed=0, n_units_cached=len(units), source=str(src),
+            elapsed_s=time.perf_counter() - t0)
+    tables: list[pa.Table] = []
+    rejects_set: set[tuple[str, str]] = set()
+    if reused:
+        labels = [units[i].label for i in reused]
+        old = pq.read_table(wd.root / CATALOG).replace_schema_metadata(None)
+        tables.append(old.filter(pc.is_in(old.column("source"), value_set=pa.array(labels))))
+        rejects_set.update(tuple(r) for lb in labels for r in known[lb]["rejects"])
+    unit_rejects: dict[str, list[tuple[str, str]]] = {
+        units[i].label: list(known[units[i].label]["rejects"]) for i in reused}
     todo: list[int] = []
     for i, unit in enumerate(units):
-        cached = _read_cache(_cache_path(wd, unit), _unit_key(unit))
+        if i in reused:
+            continue
+        cached = _read_cache(_cache_path(wd, unit), keys[unit.label])
         if cached is None:
             todo.append(i)
         else:
-            parts[i] = cached
+            tables.append(cached[0])
+            unit_rejects[unit.label] = cached[1]
     if todo:
         parsed = _parse_units([units[i] for i in todo], wd, settings, progress)
         for k, i in enumerate(todo):
-            parts[i] = parsed[k]
-    tables = [parts[i][0] for i in range(len(units))]
+            tables.append(parsed[k][0])
+            unit_rejects[units[i].label] = parsed[k][1]
+    for rj in unit_rejects.values():
+        rejects_set.update(rj)
     table = pa.concat_tables(tables) if tables else catalog_schema().empty_table()
     order = pc.sort_indices(table, sort_keys=[("spectrum_id", "ascending"),
                                               ("source", "ascending")]).to_numpy()
     if not np.array_equal(order, np.arange(table.num_rows)):
         table = table.take(order)
     table = _deduplicate_ids(table)
-    rejects = sorted({r for i in range(len(units)) for r in parts[i][1]})
-    rejects_df = pd.DataFrame(rejects, columns=["file", "reason"])
+    rejects = sorted(rejects_set)
+    meta = {_META_UNITS: json.dumps(
+        {u.label: {"key": keys[u.label], "rejects": unit_rejects[u.label]} for u in units},
+        sort_keys=True).encode()}
     with atomic_path(wd.catalog) as tmp:
         # Spectra arrays barely compress (float64 noise); compressing only the text columns
         # halves the write time for a ~20% larger file.
         compression = {c: "none" if c in ("wavenumber_cm1", "intensity") else "snappy"
                        for c in table.column_names}
-        pq.write_table(table, tmp, compression=compression,
+        pq.write_table(table.replace_schema_metadata(meta), tmp, compression=compression,
                        use_dictionary=["specimen_id", "mineral", "locality", "kind", "orientation",
                                        "orientation_rotation", "category", "source"],
                        write_statistics=list(SCALAR_COLUMNS))
-    write_csv_atomic(wd.path(REJECTS), rejects_df)
+    write_csv_atomic(wd.path(REJECTS), pd.DataFrame(rejects, columns=["file", "reason"]))
+    # The catalog now holds every unit (and its key): the per-unit caches, which only serve to
+    # resume an interrupted run, are no longer needed.
+    for unit in units:
+        _cache_path(wd, unit).unlink(missing_ok=True)
     result = IngestResult(
         catalog_path=wd.catalog, rejects_path=wd.path(REJECTS), n_spectra=table.num_rows,
         n_rejects=len(rejects), n_units_parsed=len(todo), n_units_cached=len(units) - len(todo),
