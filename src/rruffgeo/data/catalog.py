@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,8 @@ class IngestResult:
     n_units_cached: int
     source: str
     elapsed_s: float
+    #: CPU seconds: this process plus the parser processes' work on their chunks.
+    cpu_s: float = 0.0
 
 
 def catalog_schema() -> pa.Schema:
@@ -198,9 +201,23 @@ def _n_workers(settings: IngestSettings) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings,
-                 progress: bool) -> dict[int, tuple[pa.Table, list[tuple[str, str]]]]:
-    """Parse the units (in parallel), caching each one as soon as it is complete."""
+def _mp_context() -> BaseContext:
+    """How to start parser processes: ``forkserver`` with the parser module preloaded (each
+    worker is forked from a server that imported it once; plain ``fork`` is unsafe once NumPy's
+    and Arrow's threads run), else ``spawn``."""
+    if "forkserver" in get_all_start_methods():
+        ctx = get_context("forkserver")
+        ctx.set_forkserver_preload(["rruffgeo.data.parse"])
+        return ctx
+    return get_context("spawn")
+
+
+def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings, progress: bool,
+                 worker_cpu: list[float]) -> dict[int, tuple[pa.Table, list[tuple[str, str]]]]:
+    """Parse the units (in parallel), caching each one as soon as it is complete.
+
+    ``worker_cpu[0]`` is increased by the CPU seconds the parser processes spent.
+    """
     from tqdm.auto import tqdm
 
     plan: dict[int, tuple[list[tuple], list[tuple[str, str]]]] = {}
@@ -216,20 +233,24 @@ def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings,
 
     def finish(i: int) -> None:
         chunks = [r for r in results[i] if r is not None]
+        if use_pool:
+            worker_cpu[0] += sum(r.cpu_s for r in chunks)
         rejects = list(plan[i][1]) + [rj for r in chunks for rj in r.rejects]
         table = _table_of(chunks)
         _write_cache(_cache_path(wd, units[i]), _unit_key(units[i]), table, rejects)
         done[i] = (table, rejects)
         results[i] = []
 
+    flat = [(i, j, t) for i, (tasks, _) in plan.items() for j, t in enumerate(tasks)]
+    workers = min(_n_workers(settings), len(flat))
+    use_pool = workers > 1 and total >= MIN_FILES_FOR_POOL
     for i in plan:
         if remaining[i] == 0:
             finish(i)
-    flat = [(i, j, t) for i, (tasks, _) in plan.items() for j, t in enumerate(tasks)]
-    workers = min(_n_workers(settings), len(flat))
-    bar = tqdm(total=total, desc="ingest", unit="file", disable=not progress)
+    # With a pool, the progress bar (and its monitor thread) starts after the workers do.
+    bar = tqdm(total=total, desc="ingest", unit="file", disable=not progress or use_pool)
     try:
-        if workers <= 1 or total < MIN_FILES_FOR_POOL:
+        if not use_pool:
             for i, j, task in flat:
                 results[i][j] = parse.run_task(task)
                 bar.update(len(task[2]))
@@ -238,8 +259,9 @@ def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings,
                     finish(i)
         else:
             try:
-                with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                with ProcessPoolExecutor(workers, mp_context=_mp_context()) as pool:
                     futures = {pool.submit(parse.run_task, task): (i, j) for i, j, task in flat}
+                    bar = tqdm(total=total, desc="ingest", unit="file", disable=not progress)
                     try:
                         for fut in as_completed(futures):
                             i, j = futures[fut]
@@ -304,7 +326,8 @@ def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None
     -------
     IngestResult
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
+    worker_cpu = [0.0]
     wd = workdir if workdir is not None else WorkDir()
     settings = settings or IngestSettings()
     src = resolve_source(source)
@@ -319,7 +342,7 @@ def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None
             catalog_path=wd.catalog, rejects_path=wd.path(REJECTS),
             n_spectra=pq.read_metadata(wd.catalog).num_rows, n_rejects=n_rejects,
             n_units_parsed=0, n_units_cached=len(units), source=str(src),
-            elapsed_s=time.perf_counter() - t0)
+            elapsed_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0)
     tables: list[pa.Table] = []
     rejects_set: set[tuple[str, str]] = set()
     if reused:
@@ -340,7 +363,7 @@ def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None
             tables.append(cached[0])
             unit_rejects[unit.label] = cached[1]
     if todo:
-        parsed = _parse_units([units[i] for i in todo], wd, settings, progress)
+        parsed = _parse_units([units[i] for i in todo], wd, settings, progress, worker_cpu)
         for k, i in enumerate(todo):
             tables.append(parsed[k][0])
             unit_rejects[units[i].label] = parsed[k][1]
@@ -374,6 +397,7 @@ def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None
         catalog_path=wd.catalog, rejects_path=wd.path(REJECTS), n_spectra=table.num_rows,
         n_rejects=len(rejects), n_units_parsed=len(todo), n_units_cached=len(units) - len(todo),
         source=str(src), elapsed_s=time.perf_counter() - t0,
+        cpu_s=time.process_time() - c0 + worker_cpu[0],
     )
     log.debug("ingest: %s", result)
     return result
