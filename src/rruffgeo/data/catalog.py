@@ -237,7 +237,10 @@ def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings, progr
             worker_cpu[0] += sum(r.cpu_s for r in chunks)
         rejects = list(plan[i][1]) + [rj for r in chunks for rj in r.rejects]
         table = _table_of(chunks)
-        _write_cache(_cache_path(wd, units[i]), _unit_key(units[i]), table, rejects)
+        if any(remaining.values()):
+            # Only needed to resume an interrupted run: the last unit to finish goes straight
+            # into the catalog.
+            _write_cache(_cache_path(wd, units[i]), _unit_key(units[i]), table, rejects)
         done[i] = (table, rejects)
         results[i] = []
 
