@@ -350,9 +350,14 @@ def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None
     rejects_set: set[tuple[str, str]] = set()
     if reused:
         labels = [units[i].label for i in reused]
-        old = pq.read_table(wd.root / CATALOG).replace_schema_metadata(None)
-        tables.append(old.filter(pc.is_in(old.column("source"), value_set=pa.array(labels))))
-        rejects_set.update(tuple(r) for lb in labels for r in known[lb]["rejects"])
+        try:
+            old = pq.read_table(wd.root / CATALOG).replace_schema_metadata(None)
+        except (OSError, pa.ArrowException) as exc:
+            log.warning("%s is unreadable (%s); parsing everything again", wd.catalog, exc)
+            reused = []
+        else:
+            tables.append(old.filter(pc.is_in(old.column("source"), value_set=pa.array(labels))))
+            rejects_set.update(tuple(r) for lb in labels for r in known[lb]["rejects"])
     unit_rejects: dict[str, list[tuple[str, str]]] = {
         units[i].label: list(known[units[i].label]["rejects"]) for i in reused}
     todo: list[int] = []
