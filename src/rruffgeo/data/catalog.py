@@ -8,6 +8,12 @@ the units that changed, takes the other rows from the catalog, and gives the ide
 run parses, each finished unit is cached in the work folder (``cache/ingest/``, Arrow IPC), so
 an interrupted run resumes from the units it finished; the caches go once the catalog holds
 them. Every file is written atomically: an interrupted run never leaves a corrupt output.
+
+Columns: those listed in ``rruffgeo.workdir`` plus ``orientation_angle_deg`` (NaN when
+unoriented), ``orientation_rotation`` ("ccw" / "cw" / ""), ``file_name_id`` (the RRUFF ID as
+the file name writes it, e.g. ``R050016_b``) and ``file_id`` (the name's last field).
+``orientation`` is "unoriented", "oriented" or "" (unknown); ``kind`` is "raw", "processed"
+or "unknown".
 """
 
 from __future__ import annotations
