@@ -27,9 +27,9 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
 def _settings_from(args: argparse.Namespace) -> Settings:
     s = Settings()
     train = replace(s.train, min_samples_per_country=args.min_samples_per_country)
-    for name in ("epochs", "batch_size", "n_folds", "seed", "device", "lr"):
+    for name in ("epochs", "batch_size", "n_folds", "seed", "device", "lr", "threads"):
         value = getattr(args, name, None)
-        if value is not None:
+        if value is not None and hasattr(train, name):
             train = replace(train, **{name: value})
     spectra = replace(s.spectra, grid_points=args.grid_points)
     geo = replace(s.geo, online=True) if getattr(args, "online", False) else s.geo
@@ -132,6 +132,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=None, help="learning rate (default 1e-3)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for training (default: one per core; 1 on a busy machine)")
     p.add_argument("--workers", type=int, default=None,
                    help="ingest worker processes (default: one per CPU core)")
     p.add_argument("--online", action="store_true",
