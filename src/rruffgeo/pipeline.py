@@ -78,7 +78,7 @@ class PipelineResult:
             lines.append(f"  {s.name:<{width}}  {s.status:<11} {s.seconds:8.1f} s  {s.detail}")
         for split, h in self.headline.items():
             lines.append(
-                f"  accuracy ({h['protocol']}, split by {split}): network {h['network']:.3f}, "
+                f"  accuracy, {h['protocol']}: network {h['network']:.3f}, "
                 f"1-NN baseline {h['baseline_1nn']:.3f}"
             )
         if self.report is not None:
