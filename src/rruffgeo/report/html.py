@@ -157,7 +157,10 @@ def evaluation_table(evals: dict[str, Evaluation]) -> pd.DataFrame:
             for model in MODELS:
                 col = f"{split}: {MODEL_LABELS[model]}"
                 try:
-                    row[col] = f"{ev.mean(model, metric):.3f} ± {ev.std(model, metric):.3f}"
+                    text = f"{ev.mean(model, metric):.3f}"
+                    if len(ev.doc.get("folds", [])) > 1:
+                        text += f" ± {ev.std(model, metric):.3f}"
+                    row[col] = text
                 except KeyError:
                     row[col] = ""
         rows.append(row)
@@ -188,10 +191,18 @@ def _evaluation_section(evals: dict[str, Evaluation], fig_dir: Path,
     if set(evals) == {"spectrum", "specimen"}:
         a = evals["spectrum"].mean("network", "accuracy")
         b = evals["specimen"].mean("network", "accuracy")
-        parts.append(f"<p>Network accuracy: <b>{a:.1%}</b> split by spectrum (the paper's "
-                     f"protocol) vs <b>{b:.1%}</b> grouped by specimen.</p>")
+        line = (f"<p>Network accuracy: <b>{a:.1%}</b> split by spectrum (the paper's "
+                f"protocol) vs <b>{b:.1%}</b> grouped by specimen")
+        try:
+            c = evals["spectrum"].mean("baseline_1nn", "accuracy")
+            d = evals["specimen"].mean("baseline_1nn", "accuracy")
+            line += f"; 1-NN baseline: {c:.1%} vs {d:.1%}"
+        except KeyError:
+            pass
+        parts.append(line + ".</p>")
     parts.append(table_html(_eval_facts(evals)))
-    parts.append("<p>Mean ± standard deviation over folds (columns: protocol and model):</p>")
+    parts.append("<p>Test metrics, mean ± standard deviation over folds where there are several "
+                 "(columns: protocol and model):</p>")
     parts.append(table_html(evaluation_table(evals)))
     parts.append(_figures_section(fig_dir, EVAL_FIGURES, skipped))
     return "\n".join(parts)
