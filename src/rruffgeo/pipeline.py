@@ -76,7 +76,7 @@ class PipelineResult:
         lines = [f"rruffgeo run: work folder {self.workdir.root}"]
         for s in self.stages:
             lines.append(f"  {s.name:<{width}}  {s.status:<11} {s.seconds:8.1f} s  {s.detail}")
-        for split, h in self.headline.items():
+        for h in self.headline.values():
             lines.append(
                 f"  accuracy, {h['protocol']}: network {h['network']:.3f}, "
                 f"1-NN baseline {h['baseline_1nn']:.3f}"

@@ -269,7 +269,7 @@ def fig_metric_by_country(evals: list[Evaluation], metric: str, out_base: Path) 
         axes[0].invert_yaxis()
         axes[0].set_ylim(n - 0.5, -0.5)
         fig.suptitle(f"Mean {metric.replace('f1', 'F1')} per country "
-                     "(country: test samples over all folds)")
+                     "(in brackets: the country's spectra)")
         return style.save_figure(fig, out_base)
 
 
