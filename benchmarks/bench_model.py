@@ -8,11 +8,15 @@ measured interleaved (alternating order) after a warm-up, and the medians over r
 reported, so background load affects both alike.
 
     python benchmarks/bench_model.py [--grid 2048] [--batch 64] [--threads 2] [--repeats 5]
+
+``--bf16`` adds the fast network under ``torch.autocast("cpu", torch.bfloat16)`` as a third
+contender (not numerically equivalent: reported with its largest logit difference).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -44,10 +48,16 @@ def make_optimizer(
                              weight_decay=train.weight_decay)
 
 
+def precision(bf16: bool):
+    """bf16 autocast on the CPU, or nothing."""
+    return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
 def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor,
-               y: torch.Tensor, clip: float) -> None:
+               y: torch.Tensor, clip: float, bf16: bool = False) -> None:
     """One optimisation step exactly as training does it."""
-    loss = F.cross_entropy(model(x), y)
+    with precision(bf16):
+        loss = F.cross_entropy(model(x), y)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
@@ -73,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--infer-steps", type=int, default=4, help="inference batches per round")
     ap.add_argument("--optimizer", choices=("schedulefree", "adamw"), default="schedulefree")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bf16", action="store_true", help="also time the fast network in bf16")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -82,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
               head_dropout=ms.head_dropout, layer_scale_init=ms.layer_scale_init)
     models = {"reference": ReferenceConvNeXt1D(args.classes, **kw),
               "fast": ConvNeXt1D(args.classes, **kw)}
-    models["fast"].load_state_dict(models["reference"].state_dict())
+    if args.bf16:
+        models["fast bf16"] = ConvNeXt1D(args.classes, **kw)
+    for k in models:
+        models[k].load_state_dict(models["reference"].state_dict())
+    bf16 = {k: k.endswith("bf16") for k in models}
     n_params = sum(p.numel() for p in models["fast"].parameters())
     x = torch.randn(args.batch, 1, args.grid)
     y = torch.randint(0, args.classes, (args.batch,))
@@ -90,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     with torch.inference_mode():
         for m in models.values():
             m.eval()
-        diff = (models["reference"](x) - models["fast"](x)).abs().max().item()
+        expected = models["reference"](x)
+        diff = {}
+        for k, m in models.items():
+            with precision(bf16[k]):
+                diff[k] = (m(x).float() - expected).abs().max().item()
 
     opts = {k: make_optimizer(m, args.optimizer, ts) for k, m in models.items()}
     train = {k: [] for k in models}
@@ -101,12 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         for k in order if r % 2 else order[::-1]:
             m = models[k]
             m.train()
-            sec = timed(lambda m=m, k=k: train_step(m, opts[k], x, y, ts.grad_clip_norm),
+            sec = timed(lambda m=m, k=k: train_step(m, opts[k], x, y, ts.grad_clip_norm, bf16[k]),
                         1 if r == 0 else args.train_steps)
             if r:
                 train[k].append(args.batch / sec)
             m.eval()
-            with torch.inference_mode():
+            with torch.inference_mode(), precision(bf16[k]):
                 sec = timed(lambda m=m: m(x), 1 if r == 0 else args.infer_steps)
             if r:
                 infer[k].append(args.batch / sec)
@@ -117,11 +136,16 @@ def main(argv: list[str] | None = None) -> int:
           f"drop_path {ms.drop_path_rate}, head dropout {ms.head_dropout}; "
           f"medians of {args.repeats} interleaved rounds ({time.perf_counter() - t0:.0f} s)")
     print(f"parameters: {n_params:,}")
-    print(f"max |output difference| (eval, same weights): {diff:.3g}")
+    print(f"max |output difference| from the reference (eval, same weights): {diff['fast']:.3g}")
     for label, i in (("training", 0), ("inference", 1)):
         ref, fast = med["reference"][i], med["fast"][i]
         print(f"{label:9s} spectra/s: reference {ref:8.1f}   fast {fast:8.1f}   "
               f"ratio {fast / ref:5.2f}x")
+    if args.bf16:
+        tr, inf = med["fast bf16"]
+        print(f"fast + bf16 autocast: training {tr:.1f} ({tr / med['reference'][0]:.2f}x), "
+              f"inference {inf:.1f} ({inf / med['reference'][1]:.2f}x) spectra/s; "
+              f"max |logit difference| {diff['fast bf16']:.3g} (not equivalent)")
     return 0
 
 

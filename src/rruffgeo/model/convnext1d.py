@@ -90,10 +90,19 @@ def _conv_cl(
     return y.squeeze(2).transpose(1, 2)
 
 
+def _cpu_autocast_enabled() -> bool:
+    """``torch.is_autocast_enabled("cpu")`` across torch versions (the fused path is fp32 only)."""
+    try:
+        return torch.is_autocast_enabled("cpu")
+    except TypeError:  # torch < 2.4
+        return torch.is_autocast_cpu_enabled()
+
+
 def _fused_gelu_available(x: torch.Tensor) -> bool:
     """Whether the forward-only oneDNN conv + GELU kernel may be used for ``x`` (no autograd)."""
-    return (x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
-            and _MKLDNN_POINTWISE is not None)
+    return (_MKLDNN_POINTWISE is not None and x.device.type == "cpu"
+            and x.dtype == torch.float32 and not torch.is_grad_enabled()
+            and not _cpu_autocast_enabled())
 
 
 def _conv_gelu_cl(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
