@@ -64,12 +64,12 @@ def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tens
     opt.step()
 
 
-def timed(fn, steps: int) -> float:
+def timed(fn, steps: int, clock=time.perf_counter) -> float:
     """Seconds per call of ``fn`` over ``steps`` calls."""
-    start = time.perf_counter()
+    start = clock()
     for _ in range(steps):
         fn()
-    return (time.perf_counter() - start) / steps
+    return (clock() - start) / steps
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--optimizer", choices=("schedulefree", "adamw"), default="schedulefree")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--bf16", action="store_true", help="also time the fast network in bf16")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall time, or process CPU time (robust to other load with --threads 1)")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -115,32 +117,35 @@ def main(argv: list[str] | None = None) -> int:
     train = {k: [] for k in models}
     infer = {k: [] for k in models}
     order = list(models)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     t0 = time.perf_counter()
     for r in range(args.repeats + 1):  # round 0 is the warm-up
         for k in order if r % 2 else order[::-1]:
             m = models[k]
             m.train()
             sec = timed(lambda m=m, k=k: train_step(m, opts[k], x, y, ts.grad_clip_norm, bf16[k]),
-                        1 if r == 0 else args.train_steps)
+                        1 if r == 0 else args.train_steps, clock)
             if r:
                 train[k].append(args.batch / sec)
             m.eval()
             with torch.inference_mode(), precision(bf16[k]):
-                sec = timed(lambda m=m: m(x), 1 if r == 0 else args.infer_steps)
+                sec = timed(lambda m=m: m(x), 1 if r == 0 else args.infer_steps, clock)
             if r:
                 infer[k].append(args.batch / sec)
 
     med = {k: (statistics.median(train[k]), statistics.median(infer[k])) for k in models}
     print(f"ConvNeXt1D grid {args.grid}, batch {args.batch}, {args.classes} classes, "
           f"{torch.get_num_threads()} threads, {args.optimizer}, "
-          f"drop_path {ms.drop_path_rate}, head dropout {ms.head_dropout}; "
+          f"drop_path {ms.drop_path_rate}, head dropout {ms.head_dropout}, {args.clock} clock; "
           f"medians of {args.repeats} interleaved rounds ({time.perf_counter() - t0:.0f} s)")
     print(f"parameters: {n_params:,}")
     print(f"max |output difference| from the reference (eval, same weights): {diff['fast']:.3g}")
-    for label, i in (("training", 0), ("inference", 1)):
-        ref, fast = med["reference"][i], med["fast"][i]
-        print(f"{label:9s} spectra/s: reference {ref:8.1f}   fast {fast:8.1f}   "
-              f"ratio {fast / ref:5.2f}x")
+    for label, series in (("training", train), ("inference", infer)):
+        ref, fast = series["reference"], series["fast"]
+        ratios = [f / r for f, r in zip(fast, ref, strict=True)]
+        print(f"{label:9s} spectra/s: reference {statistics.median(ref):8.1f}   "
+              f"fast {statistics.median(fast):8.1f}   ratio {statistics.median(ratios):5.2f}x "
+              f"(median of per-round ratios; rounds {min(ratios):.2f}-{max(ratios):.2f}x)")
     if args.bf16:
         tr, inf = med["fast bf16"]
         print(f"fast + bf16 autocast: training {tr:.1f} ({tr / med['reference'][0]:.2f}x), "

@@ -66,6 +66,14 @@ def drop_path_mask(x: torch.Tensor, p: float, training: bool) -> torch.Tensor | 
     return mask / keep
 
 
+def _as_nchw_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``(N, L, C)`` -> the ``(N, C, 1, L)`` view, which is channels_last when x is contiguous."""
+    x4 = x.transpose(1, 2).unsqueeze(2)
+    if not x4.is_contiguous(memory_format=torch.channels_last):
+        x4 = x4.contiguous(memory_format=torch.channels_last)
+    return x4
+
+
 def _conv_cl(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -82,11 +90,8 @@ def _conv_cl(
     MKL's sgemm behind ``nn.Linear`` takes its AVX2 path on this AMD CPU: a 1x1 convolution here
     is 1.5-2x the GEMM rate of the same ``F.linear``, forward and backward.
     """
-    x4 = x.transpose(1, 2).unsqueeze(2)
-    if not x4.is_contiguous(memory_format=torch.channels_last):
-        x4 = x4.contiguous(memory_format=torch.channels_last)
-    y = F.conv2d(x4, weight.unsqueeze(2), bias, stride=(1, stride), padding=(0, padding),
-                 groups=groups)
+    y = F.conv2d(_as_nchw_channels_last(x), weight.unsqueeze(2), bias, stride=(1, stride),
+                 padding=(0, padding), groups=groups)
     return y.squeeze(2).transpose(1, 2)
 
 
@@ -113,11 +118,8 @@ def _conv_gelu_cl(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
     write of the 4x-wide hidden tensor, the largest activation of each block (GELU alone was a
     quarter of inference time).
     """
-    x4 = x.transpose(1, 2).unsqueeze(2)
-    if not x4.is_contiguous(memory_format=torch.channels_last):
-        x4 = x4.contiguous(memory_format=torch.channels_last)
-    y = _MKLDNN_POINTWISE(x4, weight.unsqueeze(2), bias, [0, 0], [1, 1], [1, 1], 1, "gelu", [],
-                          approximate)
+    y = _MKLDNN_POINTWISE(_as_nchw_channels_last(x), weight.unsqueeze(2), bias, [0, 0], [1, 1],
+                          [1, 1], 1, "gelu", [], approximate)
     return y.squeeze(2).transpose(1, 2)
 
 
@@ -153,7 +155,7 @@ class Stem(nn.Sequential):
 class Downsample(nn.Sequential):
     """LayerNorm + ``Conv1d(k2, s2)`` between stages, channels-last in and out.
 
-    The LayerNorm's affine is folded into the convolution's GEMM.
+    The strided convolution reads the channels-last LayerNorm output in place (``_conv_cl``).
     """
 
     def __init__(self, dim_in: int, dim_out: int, stride: int = 2) -> None:
