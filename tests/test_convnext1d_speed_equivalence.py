@@ -124,3 +124,21 @@ def test_inference_path_matches_the_reference():
         torch.testing.assert_close(fast(x), expected, rtol=RTOL, atol=ATOL)
     with torch.inference_mode():
         torch.testing.assert_close(fast(x), expected, rtol=RTOL, atol=ATOL)
+
+
+def test_the_speed_benchmark_runs_and_reports_its_figures(capsys):
+    """Smoke run of benchmarks/bench_model.py at toy size (its figures are not checked here)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_model.py"
+    spec = importlib.util.spec_from_file_location("bench_model", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--grid", "128", "--batch", "2", "--classes", "3", "--threads", "1",
+                       "--repeats", "1", "--train-steps", "1", "--infer-steps", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "training  spectra/s: reference" in out
+    assert "inference spectra/s: reference" in out
+    diff = float(out.split("(eval, same weights): ")[1].split()[0])
+    assert diff < 1e-4
