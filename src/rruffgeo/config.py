@@ -53,12 +53,17 @@ class GeoSettings:
     online: bool = False
     #: Order of the online geocoders.
     online_chain: tuple[str, ...] = ("nominatim", "photon", "arcgis")
+    #: Other servers for the online geocoders, as (name, "scheme://host[:port]") pairs, e.g.
+    #: (("nominatim", "http://localhost:8080"),) for a self-hosted Nominatim; () = public ones.
+    online_servers: tuple[tuple[str, str], ...] = ()
     #: User agent sent to Nominatim (its usage policy requires one).
     user_agent: str = "rruffgeo/0.1 (https://github.com/rruffgeo)"
     #: Seconds between requests to one online service (Nominatim allows 1 request/s).
     min_delay_s: float = 1.0
     #: Retries per online request on transient errors.
     max_retries: int = 2
+    #: Seconds to wait before retrying after a transient error.
+    error_wait_s: float = 5.0
     #: Persistent SQLite cache of online answers.
     cache_path: Path = field(default_factory=lambda: default_cache_dir() / "geocode.sqlite")
     #: Largest distance (degrees) from a polygon for the offshore nearest-country fallback.
