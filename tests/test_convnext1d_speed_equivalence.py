@@ -142,3 +142,16 @@ def test_the_speed_benchmark_runs_and_reports_its_figures(capsys):
     assert "inference spectra/s: reference" in out
     diff = float(out.split("(eval, same weights): ")[1].split()[0])
     assert diff < 1e-4
+
+
+def test_depthwise_convolution_gradients_pass_gradcheck():
+    """The hand-written weight gradient of the channels-last depthwise conv, in float64."""
+    from rruffgeo.model.convnext1d import _DepthwiseConvCL
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 9, 3, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 1, 7, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(_DepthwiseConvCL.apply, (x, w, b, 3))
+    expected = F.conv1d(x.transpose(1, 2), w, b, padding=3, groups=3).transpose(1, 2)
+    torch.testing.assert_close(_DepthwiseConvCL.apply(x, w, b, 3), expected)
