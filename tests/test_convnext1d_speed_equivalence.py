@@ -144,14 +144,17 @@ def test_the_speed_benchmark_runs_and_reports_its_figures(capsys):
     assert diff < 1e-4
 
 
-def test_depthwise_convolution_gradients_pass_gradcheck():
-    """The hand-written weight gradient of the channels-last depthwise conv, in float64."""
-    from rruffgeo.model.convnext1d import _DepthwiseConvCL
+@pytest.mark.parametrize(("c_out", "k", "stride", "padding", "groups"),
+                         [(3, 7, 1, 3, 3), (5, 1, 1, 0, 1), (4, 2, 2, 0, 1)])
+def test_channels_last_convolution_gradients_pass_gradcheck(c_out, k, stride, padding, groups):
+    """The hand-written backward of the channels-last conv (depthwise, pointwise, strided)."""
+    from rruffgeo.model.convnext1d import _ConvCL
 
     torch.manual_seed(0)
-    x = torch.randn(2, 9, 3, dtype=torch.float64, requires_grad=True)
-    w = torch.randn(3, 1, 7, dtype=torch.float64, requires_grad=True)
-    b = torch.randn(3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(_DepthwiseConvCL.apply, (x, w, b, 3))
-    expected = F.conv1d(x.transpose(1, 2), w, b, padding=3, groups=3).transpose(1, 2)
-    torch.testing.assert_close(_DepthwiseConvCL.apply(x, w, b, 3), expected)
+    x = torch.randn(2, 10, 3, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(c_out, 3 // groups, k, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(c_out, dtype=torch.float64, requires_grad=True)
+    args = (x, w, b, stride, padding, groups)
+    assert torch.autograd.gradcheck(_ConvCL.apply, args)
+    expected = F.conv1d(x.transpose(1, 2), w, b, stride=stride, padding=padding, groups=groups)
+    torch.testing.assert_close(_ConvCL.apply(*args), expected.transpose(1, 2))

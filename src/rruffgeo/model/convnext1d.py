@@ -23,8 +23,8 @@ the straightforward form spends most of its time moving memory rather than multi
   so the 1x1 convolutions reach 1.5-2x the GEMM rate of the same ``F.linear``, forward and
   backward (84-177 against 59-90 GFLOP/s on one core, larger at the wider stages). oneDNN's NHWC
   depthwise kernel is also 4-10x faster than the reference's channels-first ``Conv1d(groups=C)``
-  (forward+backward, batch 64); its weight gradient is computed by hand
-  (:class:`_DepthwiseConvCL`), where oneDNN falls back to a generic grouped kernel.
+  (forward+backward, batch 64). Backward: see :class:`_ConvCL` (bias gradients kept out of
+  oneDNN's backward-weights kernels).
 * **Stem as a GEMM.** The k4 s4 stem on one input channel is a reshape to ``(N, L/4, 4*C_in)``
   and a Linear with the conv weight permuted to ``(C_out, 4*C_in)`` (its state-dict shape stays
   the ``Conv1d`` one); this produces channels-last directly whatever ``C_in``.
@@ -137,44 +137,43 @@ def _patchify_cl(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
     return F.linear(x, weight, conv.bias)
 
 
-class _DepthwiseConvCL(torch.autograd.Function):
-    """Depthwise Conv1d on channels-last ``(N, L, C)`` with a cheaper weight gradient.
+class _ConvCL(torch.autograd.Function):
+    """``_conv_cl`` with a leaner backward: one oneDNN call for the input and weight gradients,
+    and the bias gradient as a plain sum.
 
-    Forward and input gradient are oneDNN's NHWC depthwise kernels (``_conv_cl``). For the
-    weight gradient of a depthwise NHWC convolution, oneDNN picks its generic grouped kernel with
-    16x16 weight blocks (~5 ms per block at batch 64, mostly wasted on a diagonal); the k-tap
-    gradient ``dW[c, j] = sum_{n,l} x_pad[n, l + j, c] * dy[n, l, c]`` as k batched dot products
-    over contiguous channels measured ~4-5 % faster per whole training step.
+    Asking oneDNN's backward-weights kernels for the bias gradient as well slows them by 10-30 %
+    (measured on every convolution of the network, 1 thread, batch 64), more than the separate
+    ``sum`` costs; for the depthwise convolution it roughly halves the backward-weights time.
+    Together about 6-8 % of a whole training step.
     """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                padding: int) -> torch.Tensor:
+                stride: int, padding: int, groups: int) -> torch.Tensor:
         ctx.save_for_backward(x, weight)
-        ctx.padding = padding
-        ctx.has_bias = bias is not None
-        return _conv_cl(x, weight, bias, padding=padding, groups=x.shape[-1])
+        ctx.conf = (stride, padding, groups, bias is not None)
+        return _conv_cl(x, weight, bias, stride=stride, padding=padding, groups=groups)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out: torch.Tensor):
         x, weight = ctx.saved_tensors
-        p, c, k = ctx.padding, x.shape[-1], weight.shape[-1]
+        stride, padding, groups, has_bias = ctx.conf
         grad_out = grad_out.contiguous()
         grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_x = torch.ops.aten.convolution_backward(
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if need_x or need_w:
+            grad_x, grad_w, _ = torch.ops.aten.convolution_backward(
                 _as_nchw_channels_last(grad_out), _as_nchw_channels_last(x), weight.unsqueeze(2),
-                None, [1, 1], [0, p], [1, 1], False, [0, 0], c, [True, False, False])[0]
-            grad_x = grad_x.squeeze(2).transpose(1, 2)
-        if ctx.needs_input_grad[1]:
-            x_pad = F.pad(x, (0, 0, p, p))
-            l_out = grad_out.shape[1]
-            grad_w = torch.stack([torch.linalg.vecdot(x_pad[:, j:j + l_out], grad_out, dim=1).sum(0)
-                                  for j in range(k)], 1).unsqueeze(1)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
+                None, [1, stride], [0, padding], [1, 1], False, [0, 0], groups,
+                [need_x, need_w, False])
+            if need_x:
+                grad_x = grad_x.squeeze(2).transpose(1, 2)
+            if need_w:
+                grad_w = grad_w.squeeze(2)
+        if has_bias and need_b:
             grad_b = grad_out.sum((0, 1))
-        return grad_x, grad_w, grad_b, None
+        return grad_x, grad_w, grad_b, None, None, None
 
 
 class Stem(nn.Sequential):
@@ -196,7 +195,7 @@ class Stem(nn.Sequential):
 class Downsample(nn.Sequential):
     """LayerNorm + ``Conv1d(k2, s2)`` between stages, channels-last in and out.
 
-    The strided convolution reads the channels-last LayerNorm output in place (``_conv_cl``).
+    The strided convolution reads the channels-last LayerNorm output in place (``_ConvCL``).
     """
 
     def __init__(self, dim_in: int, dim_out: int, stride: int = 2) -> None:
@@ -208,7 +207,7 @@ class Downsample(nn.Sequential):
         c_in, k = x.shape[-1], conv.kernel_size[0]
         l_out = x.shape[1] // k
         x = F.layer_norm(x[:, : l_out * k], (c_in,), norm.weight, norm.bias, norm.eps)
-        return _conv_cl(x, conv.weight, conv.bias, stride=k)
+        return _ConvCL.apply(x, conv.weight, conv.bias, k, 0, 1)
 
 
 class Block(nn.Module):
@@ -226,17 +225,16 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = x.shape[-1]
-        h = _DepthwiseConvCL.apply(x, self.dwconv.weight, self.dwconv.bias,
-                                   self.dwconv.padding[0])
+        h = _ConvCL.apply(x, self.dwconv.weight, self.dwconv.bias, 1, self.dwconv.padding[0], c)
         h = F.layer_norm(h, (c,), self.norm.weight, self.norm.bias, self.norm.eps)
         w1, b1 = self.pwconv1.weight, self.pwconv1.bias
         if _fused_gelu_available(h):
             h = _conv_gelu_cl(h, w1[:, :, None], b1, self.act.approximate)
         else:
-            h = self.act(_conv_cl(h, w1[:, :, None], b1))
+            h = self.act(_ConvCL.apply(h, w1[:, :, None], b1, 1, 0, 1))
         w2 = self.pwconv2.weight * self.gamma[:, None]
         b2 = self.pwconv2.bias * self.gamma
-        h = _conv_cl(h, w2[:, :, None], b2)
+        h = _ConvCL.apply(h, w2[:, :, None], b2, 1, 0, 1)
         mask = drop_path_mask(x, self.drop_path, self.training)
         if mask is None:
             return x + h
