@@ -1,5 +1,4 @@
 from helpers import run_cli
-
 from rruffgeo.cli import main
 
 
