@@ -114,6 +114,10 @@ class TrainSettings:
     seed: int = 0
     #: "auto" = CUDA when present, else CPU.
     device: str = "auto"
+    #: CPU threads for torch; 0 = one per usable core. Use 1 when several jobs share the cores:
+    #: OpenMP threads spin-wait, and on a busy 2-core machine a 2-thread training step was
+    #: measured 4-5x slower than a 1-thread one.
+    threads: int = 0
 
 
 @dataclass(frozen=True)

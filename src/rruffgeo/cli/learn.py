@@ -56,6 +56,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--grid-points", type=int, default=None)
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (default: one per core; 1 when other jobs share the cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -65,7 +67,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if getattr(args, "grid_points", None):
         s = replace(s, spectra=replace(s.spectra, grid_points=args.grid_points))
     overrides = {name: getattr(args, name, None)
-                 for name in ("epochs", "batch_size", "lr", "seed", "device")}
+                 for name in ("epochs", "batch_size", "lr", "seed", "device", "threads")}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     return replace(s, train=replace(s.train, **overrides)) if overrides else s
 

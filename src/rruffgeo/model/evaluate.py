@@ -119,8 +119,10 @@ def _run(workdir: WorkDir, settings: Settings, ds: Dataset, protocol: str,
          model_dir: Callable[[int], Path]) -> dict[str, Any]:
     t_start = time.perf_counter()
     split = settings.train.split
-    device = select_device(settings.train.device)
-    train_cfg = {k: v for k, v in to_dict(settings.train).items() if k != "device"}
+    device = select_device(settings.train.device, settings.train.threads)
+    # Where and how fast it runs does not change the result: not part of the key.
+    train_cfg = {k: v for k, v in to_dict(settings.train).items()
+                 if k not in ("device", "threads")}
     key = fingerprint(ds.key, settings.spectra, settings.model, train_cfg, protocol)
     results: dict[int, dict[str, Any]] = {}
     # Finished folds of earlier calls (same key) count too, so --folds runs add up.

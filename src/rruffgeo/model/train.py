@@ -33,8 +33,8 @@ from rruffgeo.workdir import atomic_path
 log = logging.getLogger(__name__)
 
 
-def select_device(name: str = "auto") -> torch.device:
-    """``auto`` = CUDA when present, else CPU; on CPU set threads to the usable cores."""
+def select_device(name: str = "auto", threads: int = 0) -> torch.device:
+    """``auto`` = CUDA when present, else CPU; on CPU use ``threads`` (0 = usable cores)."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)
@@ -42,7 +42,7 @@ def select_device(name: str = "auto") -> torch.device:
         raise ValueError("--device cuda requested but no CUDA device is available")
     if device.type == "cpu":
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        torch.set_num_threads(max(1, int(cores or 1)))
+        torch.set_num_threads(threads if threads > 0 else max(1, int(cores or 1)))
     return device
 
 
@@ -115,7 +115,7 @@ def fit_network(
     Returns the model in eval mode (averaged weights) and the per-epoch history.
     """
     ts = settings.train
-    device = device or select_device(ts.device)
+    device = device or select_device(ts.device, ts.threads)
     set_determinism(device)
     torch.manual_seed(ts.seed)
     model = build_network(n_classes, settings.model).to(device)
