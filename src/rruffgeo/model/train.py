@@ -141,11 +141,13 @@ def fit_network(
     if device.type == "cuda":
         Xt, yt = Xt.to(device), yt.to(device)
     n = len(yt)
-    bar = tqdm(range(start, ts.epochs), desc=desc, initial=start, total=ts.epochs,
-               disable=not progress, leave=True, unit="epoch", dynamic_ncols=True)
+    n_batches = max(1, -(-n // ts.batch_size))
+    bar = tqdm(desc=desc, initial=start * n_batches, total=ts.epochs * n_batches,
+               disable=not progress, leave=True, unit="batch", dynamic_ncols=True)
+    postfix: dict[str, float] = {}
     model.eval()
     opt.eval()
-    for epoch in bar:
+    for epoch in range(start, ts.epochs):
         t0 = time.perf_counter()
         torch.manual_seed(ts.seed * 1_000_003 + epoch + 1)
         order = torch.randperm(n, generator=torch.Generator().manual_seed(ts.seed * 7919 + epoch))
@@ -172,6 +174,10 @@ def fit_network(
                 opt.step()
             total += float(loss.detach()) * len(yb)
             count += len(yb)
+            bar.update(1)
+            if progress:
+                postfix.update(epoch=epoch + 1, loss=round(total / count, 4))
+                bar.set_postfix(postfix, refresh=False)
         model.eval()
         opt.eval()
         row: dict[str, float] = {"epoch": epoch + 1, "loss": total / max(count, 1),
@@ -181,8 +187,10 @@ def fit_network(
             row.update(val_accuracy=m["accuracy"], val_f1_macro=m["f1_macro"])
         row["epoch_s"] = time.perf_counter() - t0
         history.append(row)
-        bar.set_postfix({k: round(v, 4) for k, v in row.items()
-                         if k in ("loss", "val_accuracy", "val_f1_macro")})
+        postfix.update({k: round(v, 4) for k, v in row.items()
+                        if k in ("val_accuracy", "val_f1_macro")})
+        bar.set_postfix(postfix)
+        log.debug("%s epoch %d: %s", desc, epoch + 1, row)
         if checkpoint is not None:
             _save_checkpoint(checkpoint, model, opt, epoch + 1, history, key)
         if on_epoch is not None:
