@@ -1,0 +1,358 @@
+"""Ingestion: every RRUFF file of a source -> ``catalog.parquet`` + ``rejects.csv``.
+
+Each unit of the source (a zip, or a folder's loose ``.txt`` files) is parsed in parallel worker
+processes and cached in the work folder (``cache/ingest/``) under a key made of its files'
+names, sizes and modification times and the parser version. A second run re-parses only the
+units that changed, and gives the identical catalog (rows sorted by ``spectrum_id``). Every file
+is written atomically, so an interrupted run leaves the previous outputs and finished units'
+caches intact, and the next run resumes from them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+
+from rruffgeo.config import DATA_ENV, RRUFF_RAMAN_URL, IngestSettings
+from rruffgeo.data import parse
+from rruffgeo.data.parse import FLOAT_COLUMNS, INT_COLUMNS, SCALAR_COLUMNS, ChunkResult
+from rruffgeo.data.rruff_file import PARSER_VERSION
+from rruffgeo.data.sources import Unit, is_url, local_units, zip_members
+from rruffgeo.workdir import REJECTS, WorkDir, atomic_path, write_csv_atomic
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR = ("cache", "ingest")
+#: Files per worker task: small enough for a smooth progress bar, large enough to amortise IPC.
+CHUNK_FILES = 100
+#: Below this many files, parse in this process (starting workers would cost more).
+MIN_FILES_FOR_POOL = 400
+
+_META_KEY = b"rruffgeo.ingest.key"
+_META_REJECTS = b"rruffgeo.ingest.rejects"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What ``ingest`` wrote and how it got there."""
+
+    catalog_path: Path
+    rejects_path: Path
+    n_spectra: int
+    n_rejects: int
+    #: Units (zips / folders of loose files) parsed this run, and re-used from the cache.
+    n_units_parsed: int
+    n_units_cached: int
+    source: str
+    elapsed_s: float
+
+
+def catalog_schema() -> pa.Schema:
+    cols = []
+    for c in SCALAR_COLUMNS:
+        t = pa.float64() if c in FLOAT_COLUMNS else pa.int64() if c in INT_COLUMNS else pa.string()
+        cols.append(pa.field(c, t))
+    cols += [pa.field("wavenumber_cm1", pa.list_(pa.float64())),
+             pa.field("intensity", pa.list_(pa.float64()))]
+    return pa.schema(cols)
+
+
+def resolve_source(source: str | os.PathLike[str] | None) -> str | Path:
+    """``source`` > ``$RRUFFGEO_DATA`` > ``../shared/rruff`` (from the cwd) > the RRUFF URL."""
+    if source is None or str(source) == "":
+        env = os.environ.get(DATA_ENV)
+        if env:
+            source = env
+        elif (Path.cwd().parent / "shared" / "rruff").is_dir():
+            source = Path.cwd().parent / "shared" / "rruff"
+        else:
+            source = RRUFF_RAMAN_URL
+    if is_url(source):
+        return str(source)
+    return Path(source).expanduser().resolve()
+
+
+def source_units(source: str | Path, settings: IngestSettings, progress: bool) -> list[Unit]:
+    """Units to read; a URL is first downloaded (zips of ``settings.categories``) to the cache."""
+    if isinstance(source, str) and is_url(source):
+        from rruffgeo.data.download import download_rruff_zips
+
+        zips = download_rruff_zips(source, settings.categories, settings.cache_dir,
+                                   progress=progress)
+        return local_units_of_zips(zips)
+    return local_units(Path(source), settings.categories)
+
+
+def local_units_of_zips(zips: Sequence[Path]) -> list[Unit]:
+    from rruffgeo.data.sources import zip_unit
+
+    return [zip_unit(z) for z in zips]
+
+
+def _cache_path(wd: WorkDir, unit: Unit) -> Path:
+    import hashlib
+
+    tag = hashlib.sha256(f"{unit.kind}:{unit.path}".encode()).hexdigest()[:12]
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in unit.path.name)[:60]
+    return wd.dir(*CACHE_DIR) / f"{safe}-{tag}.arrow"
+
+
+def _unit_key(unit: Unit) -> str:
+    return f"{unit.key}:{PARSER_VERSION}:{unit.kind}"
+
+
+def _read_cache(path: Path, key: str) -> tuple[pa.Table, list[tuple[str, str]]] | None:
+    """The cached table of a unit when its key matches, else None (stale or unreadable)."""
+    if not path.exists():
+        return None
+    try:
+        with pa.memory_map(str(path)) as source:
+            table = ipc.open_file(source).read_all()
+    except (OSError, pa.ArrowException):
+        return None
+    meta = table.schema.metadata or {}
+    if meta.get(_META_KEY, b"").decode() != key:
+        return None
+    if table.schema.remove_metadata() != catalog_schema():
+        return None
+    rejects = [tuple(r) for r in json.loads(meta.get(_META_REJECTS, b"[]"))]
+    return table.replace_schema_metadata(None), rejects  # type: ignore[return-value]
+
+
+def _write_cache(path: Path, key: str, table: pa.Table, rejects: list[tuple[str, str]]) -> None:
+    meta = {_META_KEY: key.encode(), _META_REJECTS: json.dumps(rejects).encode()}
+    table = table.replace_schema_metadata(meta)
+    with atomic_path(path) as tmp, ipc.new_file(str(tmp), table.schema) as writer:
+        writer.write_table(table)
+
+
+def _table_of(results: Sequence[ChunkResult]) -> pa.Table:
+    """Chunk results (in order) -> one Arrow table with the catalog schema."""
+    schema = catalog_schema()
+    arrays = []
+    for c in SCALAR_COLUMNS:
+        values = [v for r in results for v in r.columns[c]]
+        arrays.append(pa.array(values, type=schema.field(c).type))
+    lengths = [r.flat() for r in results]
+    lens = np.concatenate([x[0] for x in lengths]) if lengths else np.empty(0, np.int64)
+    offsets = np.zeros(lens.size + 1, dtype=np.int32)
+    np.cumsum(lens, out=offsets[1:])
+    for j in (1, 2):
+        flat = np.concatenate([x[j] for x in lengths]) if lengths else np.empty(0)
+        arrays.append(pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.float64())))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _tasks(unit: Unit) -> tuple[list[tuple], list[tuple[str, str]], int]:
+    """Worker tasks of one unit, rejects found while listing it, and its number of files."""
+    if unit.kind == "zip":
+        names, rejects = zip_members(unit.path)
+        tasks = [("zip", str(unit.path), names[i:i + CHUNK_FILES], unit.category)
+                 for i in range(0, len(names), CHUNK_FILES)]
+        return tasks, rejects, len(names)
+    files, cats = unit.files, unit.file_categories
+    tasks = [("files", str(unit.path), files[i:i + CHUNK_FILES], cats[i:i + CHUNK_FILES])
+             for i in range(0, len(files), CHUNK_FILES)]
+    return tasks, [], len(files)
+
+
+def _n_workers(settings: IngestSettings) -> int:
+    if settings.workers > 0:
+        return settings.workers
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings,
+                 progress: bool) -> dict[int, tuple[pa.Table, list[tuple[str, str]]]]:
+    """Parse the units (in parallel), caching each one as soon as it is complete."""
+    from tqdm.auto import tqdm
+
+    plan: dict[int, tuple[list[tuple], list[tuple[str, str]]]] = {}
+    total = 0
+    for i, unit in enumerate(units):
+        tasks, rejects, n = _tasks(unit)
+        plan[i] = (tasks, rejects)
+        total += n
+    done: dict[int, tuple[pa.Table, list[tuple[str, str]]]] = {}
+    results: dict[int, list[ChunkResult | None]] = {
+        i: [None] * len(t) for i, (t, _) in plan.items()}
+    remaining = {i: len(t) for i, (t, _) in plan.items()}
+
+    def finish(i: int) -> None:
+        chunks = [r for r in results[i] if r is not None]
+        rejects = list(plan[i][1]) + [rj for r in chunks for rj in r.rejects]
+        table = _table_of(chunks)
+        _write_cache(_cache_path(wd, units[i]), _unit_key(units[i]), table, rejects)
+        done[i] = (table, rejects)
+        results[i] = []
+
+    for i in plan:
+        if remaining[i] == 0:
+            finish(i)
+    flat = [(i, j, t) for i, (tasks, _) in plan.items() for j, t in enumerate(tasks)]
+    workers = min(_n_workers(settings), len(flat))
+    bar = tqdm(total=total, desc="ingest", unit="file", disable=not progress)
+    try:
+        if workers <= 1 or total < MIN_FILES_FOR_POOL:
+            for i, j, task in flat:
+                results[i][j] = parse.run_task(task)
+                bar.update(len(task[2]))
+                remaining[i] -= 1
+                if remaining[i] == 0:
+                    finish(i)
+        else:
+            try:
+                with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                    futures = {pool.submit(parse.run_task, task): (i, j) for i, j, task in flat}
+                    try:
+                        for fut in as_completed(futures):
+                            i, j = futures[fut]
+                            results[i][j] = fut.result()
+                            bar.update(results[i][j].n_files)  # type: ignore[union-attr]
+                            remaining[i] -= 1
+                            if remaining[i] == 0:
+                                finish(i)
+                    except BaseException:
+                        for f in futures:
+                            f.cancel()
+                        raise
+            except BrokenProcessPool as exc:
+                # Worker processes cannot start here (e.g. a script read from stdin): go on
+                # in this process with what is left.
+                log.warning("parser processes failed (%s); parsing in this process", exc)
+                for i, j, task in flat:
+                    if results[i][j] is None and remaining[i] > 0:
+                        results[i][j] = parse.run_task(task)
+                        bar.update(len(task[2]))
+                        remaining[i] -= 1
+                        if remaining[i] == 0:
+                            finish(i)
+    finally:
+        bar.close()
+    return done
+
+
+def _deduplicate_ids(table: pa.Table) -> pa.Table:
+    """Make ``spectrum_id`` unique (sorted table): later duplicates get ``#2``, ``#3``..."""
+    ids = table.column("spectrum_id").to_pylist()
+    if len(set(ids)) == len(ids):
+        return table
+    defects = table.column("defects").to_pylist()
+    seen: dict[str, int] = {}
+    for k, sid in enumerate(ids):
+        n = seen.get(sid, 0) + 1
+        seen[sid] = n
+        if n > 1:
+            ids[k] = f"{sid}#{n}"
+            note = f"duplicate spectrum_id {sid} (same category and member name in two sources)"
+            defects[k] = f"{defects[k]}; {note}" if defects[k] else note
+    table = table.set_column(table.schema.get_field_index("spectrum_id"), "spectrum_id",
+                             pa.array(ids, pa.string()))
+    return table.set_column(table.schema.get_field_index("defects"), "defects",
+                            pa.array(defects, pa.string()))
+
+
+def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None = None,
+           settings: IngestSettings | None = None, progress: bool = True) -> IngestResult:
+    """Read every RRUFF spectrum of ``source`` into ``catalog.parquet`` and ``rejects.csv``.
+
+    Parameters
+    ----------
+    source : folder (of ``.txt`` files and/or RRUFF zips), ``.zip``, ``.txt`` or the RRUFF URL;
+        None resolves ``$RRUFFGEO_DATA``, then ``../shared/rruff``, then downloads.
+    workdir : work folder (default ``./rruffgeo-work``).
+    settings : categories (for URL sources and mirror folders), cache folder, workers.
+    progress : show progress bars.
+
+    Returns
+    -------
+    IngestResult
+    """
+    t0 = time.perf_counter()
+    wd = workdir if workdir is not None else WorkDir()
+    settings = settings or IngestSettings()
+    src = resolve_source(source)
+    units = source_units(src, settings, progress)
+    parts: dict[int, tuple[pa.Table, list[tuple[str, str]]]] = {}
+    todo: list[int] = []
+    for i, unit in enumerate(units):
+        cached = _read_cache(_cache_path(wd, unit), _unit_key(unit))
+        if cached is None:
+            todo.append(i)
+        else:
+            parts[i] = cached
+    if todo:
+        parsed = _parse_units([units[i] for i in todo], wd, settings, progress)
+        for k, i in enumerate(todo):
+            parts[i] = parsed[k]
+    tables = [parts[i][0] for i in range(len(units))]
+    table = pa.concat_tables(tables) if tables else catalog_schema().empty_table()
+    order = pc.sort_indices(table, sort_keys=[("spectrum_id", "ascending"),
+                                              ("source", "ascending")]).to_numpy()
+    if not np.array_equal(order, np.arange(table.num_rows)):
+        table = table.take(order)
+    table = _deduplicate_ids(table)
+    rejects = sorted({r for i in range(len(units)) for r in parts[i][1]})
+    rejects_df = pd.DataFrame(rejects, columns=["file", "reason"])
+    with atomic_path(wd.catalog) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    write_csv_atomic(wd.path(REJECTS), rejects_df)
+    result = IngestResult(
+        catalog_path=wd.catalog, rejects_path=wd.path(REJECTS), n_spectra=table.num_rows,
+        n_rejects=len(rejects), n_units_parsed=len(todo), n_units_cached=len(units) - len(todo),
+        source=str(src), elapsed_s=time.perf_counter() - t0,
+    )
+    log.debug("ingest: %s", result)
+    return result
+
+
+def load_catalog(workdir: WorkDir | str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """The catalog as a DataFrame (spectra columns hold float64 NumPy arrays)."""
+    wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir or WorkDir().root)
+    return pd.read_parquet(wd.require("catalog.parquet", "ingest"))
+
+
+def load_rejects(workdir: WorkDir | str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir or WorkDir().root)
+    p = wd.require(REJECTS, "ingest")
+    return pd.read_csv(p, keep_default_na=False, dtype=str)
+
+
+def summary(workdir: WorkDir | str | os.PathLike[str] | None = None) -> dict:
+    """Counts of the catalog: spectra, specimens, minerals, kinds, lasers, categories, rejects."""
+    wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir or WorkDir().root)
+    cat = pd.read_parquet(wd.require("catalog.parquet", "ingest"),
+                          columns=["specimen_id", "mineral", "kind", "laser_nm", "category",
+                                   "defects", "encoding_repair"])
+    rejects = load_rejects(wd)
+    lasers = cat["laser_nm"].map(lambda v: "unknown" if pd.isna(v) else f"{v:g} nm")
+    return {
+        "spectra": int(len(cat)),
+        "specimens": int(cat["specimen_id"].replace("", pd.NA).nunique()),
+        "minerals": int(cat["mineral"].replace("", pd.NA).nunique()),
+        "kinds": {str(k): int(v) for k, v in cat["kind"].value_counts().sort_index().items()},
+        "lasers": {str(k): int(v) for k, v in lasers.value_counts().sort_index().items()},
+        "categories": {str(k or "(none)"): int(v)
+                       for k, v in cat["category"].value_counts().sort_index().items()},
+        "with_defects": int((cat["defects"] != "").sum()),
+        "encoding_repaired": int((cat["encoding_repair"] != "").sum()),
+        "rejects": int(len(rejects)),
+    }

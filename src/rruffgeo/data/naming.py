@@ -1,0 +1,115 @@
+"""What an RRUFF file name says: mineral, RRUFF ID, laser, orientation, raw or processed.
+
+Two namings are in use (fields separated by ``__``)::
+
+    old: Abelsonite__R070007__Raman__532__0__unoriented__Raman_Data_Processed__27040.txt
+    new: Actinolite__R040063-4__Raman__514__0-000____Raman_Data_Processed__c801aaca84d8.txt
+         Aegirine__R050074-6__Raman__514__45-000__ccw__Raman_Data_RAW__631bf683464b.txt
+
+The name is only a fallback: the ``##`` headers are the authority where they say the same thing.
+Names that follow neither pattern give empty fields rather than an error, because a user's own
+``.txt`` file may be named anything.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+_ID_RE = re.compile(r"^[A-Za-z]{1,3}\d{3,}")
+_ANGLE_RE = re.compile(r"^(\d+)(?:-(\d+))?$")
+
+
+@dataclass(frozen=True)
+class FileNameInfo:
+    """Fields parsed from one RRUFF file name (empty / NaN where the name does not say)."""
+
+    mineral: str = ""
+    rruff_id: str = ""
+    technique: str = ""
+    laser_nm: float = math.nan
+    #: "unoriented", "oriented" or "" (unknown).
+    orientation: str = ""
+    orientation_angle_deg: float = math.nan
+    #: Rotation sense of the orientation angle ("ccw", "cw") or "".
+    orientation_rotation: str = ""
+    #: "raw", "processed" or "".
+    kind: str = ""
+    file_id: str = ""
+
+
+def base_rruff_id(rruff_id: str) -> str:
+    """The specimen part of an RRUFF ID: ``R040063-4`` -> ``R040063``, ``R050016_b`` -> ``R050016``.
+
+    IDs that do not look like RRUFF IDs (letters then digits) are returned stripped, unchanged.
+    """
+    rruff_id = rruff_id.strip()
+    m = _ID_RE.match(rruff_id)
+    return m.group(0) if m else rruff_id
+
+
+def kind_of(text: str) -> str:
+    """``"raw"`` / ``"processed"`` from a file-name token or a ``##FILETYPE`` value, else ``""``."""
+    low = text.lower()
+    if "raw" in low.replace("_", " ").split() or low.endswith("_raw") or low == "raw":
+        return "raw"
+    if "processed" in low:
+        return "processed"
+    return ""
+
+
+def _float_or_nan(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def parse_file_name(name: str) -> FileNameInfo:
+    """Parse an RRUFF file name (a path or bare name, with or without ``.txt``)."""
+    stem = PurePosixPath(name.replace("\\", "/")).name
+    if stem.lower().endswith(".txt"):
+        stem = stem[:-4]
+    parts = stem.split("__")
+    if len(parts) < 4:
+        return FileNameInfo()
+    mineral, rruff_id, technique = parts[0].strip(), parts[1].strip(), parts[2].strip()
+    rest = parts[3:]
+    kind = ""
+    kind_idx = -1
+    for i, tok in enumerate(rest):
+        k = kind_of(tok)
+        if k and "data" in tok.lower():
+            kind, kind_idx = k, i
+            break
+    laser_nm = _float_or_nan(rest[0]) if rest else math.nan
+    # Between the laser and the kind token: angle, then "unoriented" / "" / "ccw" / "cw".
+    middle = rest[1:kind_idx] if kind_idx > 0 else rest[1:]
+    file_id = rest[kind_idx + 1] if 0 <= kind_idx < len(rest) - 1 else ""
+    orientation, angle, rotation = "", math.nan, ""
+    angle_text = middle[0] if middle else ""
+    flags = [t.lower() for t in middle[1:]]
+    m = _ANGLE_RE.match(angle_text)
+    if "unoriented" in flags:
+        orientation = "unoriented"
+    elif m and (m.group(2) is not None or any(f in ("ccw", "cw") for f in flags)):
+        # New naming ("45-000"): an oriented measurement at that angle.
+        orientation = "oriented"
+        angle = float(m.group(1)) + (float("0." + m.group(2)) if m.group(2) else 0.0)
+        rotation = next((f for f in flags if f in ("ccw", "cw")), "")
+    elif "oriented" in flags:
+        orientation = "oriented"
+        angle = float(m.group(1)) if m else math.nan
+    return FileNameInfo(
+        mineral=mineral,
+        rruff_id=rruff_id,
+        technique=technique,
+        laser_nm=laser_nm,
+        orientation=orientation,
+        orientation_angle_deg=angle,
+        orientation_rotation=rotation,
+        kind=kind,
+        file_id=file_id,
+    )

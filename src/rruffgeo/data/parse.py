@@ -1,0 +1,218 @@
+"""Turn files into catalog rows; the part of ingestion that runs in worker processes.
+
+Kept free of pandas / pyarrow imports so that worker processes start quickly. A chunk of files
+becomes one ``ChunkResult``: column lists of scalars plus the spectra concatenated into two flat
+arrays (cheap to send between processes), and the rejects.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rruffgeo.data.naming import FileNameInfo, base_rruff_id, kind_of, parse_file_name
+from rruffgeo.data.rruff_file import RruffFormatError, RruffRecord, parse_rruff_bytes
+from rruffgeo.data.sources import MAX_MEMBER_BYTES, member_label
+
+#: Scalar catalog columns in order (the spectra columns follow them).
+SCALAR_COLUMNS: tuple[str, ...] = (
+    "spectrum_id", "specimen_id", "sample_id", "mineral", "locality", "kind", "laser_nm",
+    "orientation", "orientation_angle_deg", "orientation_rotation", "category", "source",
+    "member", "n_points", "wavenumber_min_cm1", "wavenumber_max_cm1",
+    "wavenumber_step_median_cm1", "headers_json", "defects", "encoding_repair",
+    "file_name_id", "file_id",
+)
+FLOAT_COLUMNS = frozenset({"laser_nm", "orientation_angle_deg", "wavenumber_min_cm1",
+                           "wavenumber_max_cm1", "wavenumber_step_median_cm1"})
+INT_COLUMNS = frozenset({"n_points"})
+
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d*)?")
+
+
+@dataclass
+class ChunkResult:
+    """Rows of one chunk of files; spectra flattened (``lengths`` splits them)."""
+
+    columns: dict[str, list] = field(default_factory=lambda: {c: [] for c in SCALAR_COLUMNS})
+    wavenumber: list[np.ndarray] = field(default_factory=list)
+    intensity: list[np.ndarray] = field(default_factory=list)
+    rejects: list[tuple[str, str]] = field(default_factory=list)
+    n_files: int = 0
+    _flat: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Lengths and the concatenated wavenumbers and intensities (computed once)."""
+        if self._flat is None:
+            lengths = np.array([a.size for a in self.wavenumber], dtype=np.int64)
+            w = np.concatenate(self.wavenumber) if self.wavenumber else np.empty(0)
+            y = np.concatenate(self.intensity) if self.intensity else np.empty(0)
+            self._flat = (lengths, w, y)
+            self.wavenumber, self.intensity = [], []
+        return self._flat
+
+
+def _laser(headers: dict[str, str], info: FileNameInfo) -> float:
+    m = _NUMBER.search(headers.get("RAMAN WAVELENGTH", ""))
+    return float(m.group(0)) if m else info.laser_nm
+
+
+def _orientation(category: str, headers: dict[str, str],
+                 info: FileNameInfo) -> tuple[str, float, str]:
+    """Orientation class, angle and rotation: the zip's category first, then name and headers."""
+    if category.endswith("_unoriented") or info.orientation == "unoriented":
+        return "unoriented", math.nan, ""
+    if category.endswith("_oriented") or info.orientation == "oriented" or "ORIENTATION" in headers:
+        return "oriented", info.orientation_angle_deg, info.orientation_rotation
+    return "", math.nan, ""
+
+
+def _ids(headers: dict[str, str], info: FileNameInfo, defects: list[str]) -> tuple[str, str]:
+    """specimen_id, sample_id: ``##RRUFFID`` is the authority over the file name."""
+    hid = headers.get("RRUFFID", "").strip()
+    name_id = info.rruff_id
+    if hid:
+        specimen = base_rruff_id(hid)
+        if name_id and base_rruff_id(name_id) == specimen and name_id.startswith(hid):
+            return specimen, name_id
+        if name_id and base_rruff_id(name_id) != specimen:
+            defects.append(f"file name ID {name_id} differs from ##RRUFFID={hid} (header used)")
+        return specimen, hid
+    if name_id:
+        defects.append("no ##RRUFFID header (ID taken from the file name)")
+        return base_rruff_id(name_id), name_id
+    defects.append("no RRUFF ID (no ##RRUFFID header, file name not in RRUFF naming)")
+    return "", ""
+
+
+def add_record(out: ChunkResult, rec: RruffRecord, member: str, category: str, source: str,
+               prefix: str) -> None:
+    """Append the catalog row of one parsed file."""
+    info = parse_file_name(member)
+    h = rec.headers
+    defects = list(rec.defects)
+    specimen, sample = _ids(h, info, defects)
+    mineral = h.get("NAMES", "").strip() or info.mineral
+    kind = kind_of(h.get("FILETYPE", "")) or info.kind or "unknown"
+    orientation, angle, rotation = _orientation(category, h, info)
+    w = rec.wavenumber_cm1
+    finite = w[np.isfinite(w)]
+    n = int(w.size)
+    row = {
+        "spectrum_id": f"{category or prefix}/{member}",
+        "specimen_id": specimen,
+        "sample_id": sample,
+        "mineral": mineral,
+        "locality": h.get("LOCALITY", "").strip(),
+        "kind": kind,
+        "laser_nm": _laser(h, info),
+        "orientation": orientation,
+        "orientation_angle_deg": angle,
+        "orientation_rotation": rotation,
+        "category": category,
+        "source": source,
+        "member": member,
+        "n_points": n,
+        "wavenumber_min_cm1": float(finite.min()) if finite.size else math.nan,
+        "wavenumber_max_cm1": float(finite.max()) if finite.size else math.nan,
+        "wavenumber_step_median_cm1": float(np.median(np.diff(finite)))
+        if finite.size > 1 else math.nan,
+        "headers_json": json.dumps(h, ensure_ascii=False),
+        "defects": "; ".join(defects),
+        "encoding_repair": rec.encoding_repair,
+        "file_name_id": info.rruff_id,
+        "file_id": info.file_id,
+    }
+    for c in SCALAR_COLUMNS:
+        out.columns[c].append(row[c])
+    out.wavenumber.append(w)
+    out.intensity.append(rec.intensity)
+
+
+_OPEN_ZIPS: dict[str, zipfile.ZipFile] = {}
+
+
+def _zip(path: str) -> zipfile.ZipFile:
+    """One open handle per zip and process (reading the central directory once).
+
+    Keyed by size and modification time too, so a zip replaced since it was opened is re-read.
+    """
+    st = os.stat(path)
+    key = f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
+    zf = _OPEN_ZIPS.get(key)
+    if zf is None:
+        for old in [k for k in _OPEN_ZIPS if k.startswith(path + "\0")]:
+            _OPEN_ZIPS.pop(old).close()
+        zf = _OPEN_ZIPS[key] = zipfile.ZipFile(path)
+    return zf
+
+
+def parse_zip_chunk(zip_path: str, members: list[str], category: str) -> ChunkResult:
+    """Parse some members of one zip."""
+    out = ChunkResult()
+    zf = _zip(zip_path)
+    prefix = Path(zip_path).stem
+    for member in members:
+        out.n_files += 1
+        where = member_label(zip_path, member)
+        try:
+            with zf.open(member) as fh:
+                data = fh.read(MAX_MEMBER_BYTES + 1)
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError,
+                NotImplementedError) as exc:
+            out.rejects.append((where, f"corrupt zip member: {exc}"))
+            continue
+        try:
+            rec = parse_rruff_bytes(data, member)
+        except RruffFormatError as exc:
+            out.rejects.append((where, _reason(exc, member)))
+            continue
+        add_record(out, rec, member, category, zip_path, prefix)
+    return out
+
+
+def parse_files_chunk(root: str, rel_paths: list[str], categories: list[str]) -> ChunkResult:
+    """Parse some loose text files under one folder."""
+    out = ChunkResult()
+    prefix = Path(root).name
+    for rel, category in zip(rel_paths, categories, strict=True):
+        out.n_files += 1
+        path = os.path.join(root, rel)
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_MEMBER_BYTES + 1)
+        except OSError as exc:
+            out.rejects.append((path, f"cannot read file: {exc.strerror or exc}"))
+            continue
+        if len(data) > MAX_MEMBER_BYTES:
+            out.rejects.append((path, f"file too large (> {MAX_MEMBER_BYTES} bytes)"))
+            continue
+        try:
+            rec = parse_rruff_bytes(data, rel)
+        except RruffFormatError as exc:
+            out.rejects.append((path, _reason(exc, rel)))
+            continue
+        add_record(out, rec, rel, category, root, prefix)
+    return out
+
+
+def _reason(exc: Exception, name: str) -> str:
+    """The error message without the leading file name (rejects have a file column)."""
+    msg = str(exc)
+    return msg[len(name) + 2:] if msg.startswith(f"{name}: ") else msg
+
+
+def run_task(task: tuple) -> ChunkResult:
+    """Entry point of worker processes: ``(kind, path, names, category_or_categories)``."""
+    kind, path, names, cats = task
+    out = parse_zip_chunk(path, names, cats) if kind == "zip" else parse_files_chunk(
+        path, names, cats)
+    out.flat()  # concatenate here, in the worker: fewer, larger arrays to send back
+    return out

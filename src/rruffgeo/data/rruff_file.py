@@ -1,0 +1,314 @@
+"""Read one RRUFF Raman ``.txt`` file: ``##KEY=value`` headers, then ``wavenumber, intensity`` rows.
+
+The numeric block is parsed in one call to NumPy's C reader (``np.loadtxt``), not line by line
+in Python, which is what makes ingesting tens of thousands of files take seconds. The reader is
+strict where strictness protects the data (every row must hold exactly two numbers, or the file
+is refused with the row named) and lenient where files in the wild differ harmlessly (CRLF or CR
+line ends, comma / semicolon / tab / space separators, a column-title line, text that is not
+UTF-8, headers after the data).
+
+Nothing is thrown away silently: every header is kept (unknown keys too), the arrays are kept as
+read (only sorted by wavenumber), and what was odd about the file goes into ``defects``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+#: Bumped whenever parsing changes what ends up in the catalog (invalidates ingest caches).
+PARSER_VERSION = "1"
+
+_NUMBER_START = re.compile(r"^[\s]*[-+]?(?:\d|\.\d|nan|inf)", re.IGNORECASE)
+
+
+class RruffFormatError(ValueError):
+    """A file that cannot be read as a spectrum; the message names the file and the problem."""
+
+
+@dataclass
+class RruffRecord:
+    """One spectrum as read from a file.
+
+    Attributes
+    ----------
+    headers : every ``##KEY=value`` header in file order (``KEY (2)`` for a repeated key).
+    wavenumber_cm1, intensity : float64 arrays as read, sorted by wavenumber (stable).
+    defects : what was odd about the file (descending or non-monotonic axis, duplicates,
+        non-finite values, ...); empty when nothing was.
+    encoding_repair : how the text was decoded / repaired when it was not clean UTF-8, else "".
+    name : the file (or archive member) the record was read from.
+    """
+
+    headers: dict[str, str]
+    wavenumber_cm1: np.ndarray
+    intensity: np.ndarray
+    defects: list[str] = field(default_factory=list)
+    encoding_repair: str = ""
+    name: str = ""
+
+
+def decode_text(data: bytes, name: str = "") -> tuple[str, str]:
+    """Bytes -> text, and a note of any repair ("" when the bytes were clean UTF-8).
+
+    Tries UTF-8 (with or without BOM), UTF-16 when a BOM says so, else cp1252 (falling back to
+    Latin-1, which decodes any byte). Files with NUL bytes and no UTF-16 BOM are binary.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "decoded as UTF-16 (byte-order mark)"
+        except UnicodeDecodeError as exc:
+            raise RruffFormatError(f"{name}: invalid UTF-16 text ({exc.reason})") from None
+    if b"\x00" in data:
+        raise RruffFormatError(f"{name}: binary file (contains NUL bytes), not a text spectrum")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), ""
+    except UnicodeDecodeError as exc:
+        where = f"byte 0x{data[exc.start]:02x} at offset {exc.start}"
+        for encoding in ("cp1252", "latin-1"):
+            try:
+                return data.decode(encoding), f"not valid UTF-8 ({where}); decoded as {encoding}"
+            except UnicodeDecodeError:
+                continue
+    raise AssertionError("latin-1 decodes any byte")  # pragma: no cover
+
+
+def _fix_mojibake(headers: dict[str, str]) -> list[str]:
+    """Repair UTF-8-read-as-cp1252 text in header values in place ("MazarrÃ³n" -> "Mazarrón").
+
+    Uses ftfy's ``fix_encoding`` (only the encoding step, no quote or width changes); returns a
+    note per repaired header.
+    """
+    notes: list[str] = []
+    todo = [k for k, v in headers.items() if not v.isascii()]
+    if not todo:
+        return notes
+    import ftfy  # imported lazily: most files are ASCII
+
+    for key in todo:
+        fixed = ftfy.fix_encoding(headers[key])
+        if fixed != headers[key]:
+            notes.append(f"mojibake fixed in ##{key}: {headers[key]!r} -> {fixed!r}")
+            headers[key] = fixed
+    return notes
+
+
+def _add_header(headers: dict[str, str], line: str) -> str:
+    """Store one ``#``/``##`` line; returns its key."""
+    if line.startswith("##"):
+        key, _, value = line[2:].partition("=")
+        key, value = key.strip(), value.strip()
+    else:
+        key, value = "COMMENT", line.lstrip("#").strip()
+    base, n = key, 2
+    while key in headers:
+        key = f"{base} ({n})"
+        n += 1
+    headers[key] = value
+    return base
+
+
+def _split(text: str) -> tuple[dict[str, str], str, int, list[str]]:
+    """Headers, the numeric block, the block's first line number and defects of the layout."""
+    headers: dict[str, str] = {}
+    defects: list[str] = []
+    blocks: list[str] = []
+    n = len(text)
+    pos = 0
+    first_line = 0
+    line_no = 1
+    seen_end = False
+    ignored_after_end = 0
+    in_header = True
+    while pos < n:
+        if in_header:
+            end = text.find("\n", pos)
+            end = n if end < 0 else end
+            stripped = text[pos:end].strip()
+            if stripped.startswith("#"):
+                if _add_header(headers, stripped).upper() == "END":
+                    seen_end = True
+            elif stripped:
+                if seen_end:
+                    ignored_after_end += 1
+                else:
+                    in_header = False
+                    continue
+            pos = end + 1
+            line_no += 1
+        else:
+            # A data run: up to the next line that starts with '#'.
+            nxt = text.find("\n#", pos)
+            stop = n if nxt < 0 else nxt + 1
+            if not first_line:
+                first_line = line_no
+            block = text[pos:stop]
+            blocks.append(block)
+            line_no += block.count("\n")
+            pos = stop
+            in_header = True
+    if ignored_after_end:
+        defects.append(f"{ignored_after_end} non-header lines after ##END= ignored")
+    if headers and not seen_end:
+        if not text.rstrip(" \t").endswith("\n"):
+            raise RruffFormatError("truncated file: no ##END= line and the last line is cut off "
+                                   "(no line end)")
+        defects.append("no ##END= line (the file may be truncated)")
+    return headers, "".join(blocks), first_line, defects
+
+
+def _delimiter(first: str) -> str | None:
+    if "," in first:
+        return ","
+    if ";" in first:
+        return ";"
+    return None  # any whitespace
+
+
+_CONVERT_RE = re.compile(r"could not convert string (.*) to float64 at row (\d+), column (\d+)")
+_COLUMNS_RE = re.compile(r"number of columns changed from (\d+) to (\d+) at row (\d+)")
+
+
+def _describe_loadtxt_error(msg: str, first_line: int) -> str:
+    """NumPy's loadtxt message -> one naming the file line (loadtxt counts data rows)."""
+    m = _CONVERT_RE.search(msg)
+    if m:
+        line = first_line + int(m.group(2))
+        return f"malformed number {m.group(1).strip()} in column {m.group(3)} at line {line}"
+    m = _COLUMNS_RE.search(msg)
+    if m:
+        line = first_line + int(m.group(3)) - 1
+        return (f"truncated or malformed row at line {line}: {m.group(2)} value(s) where the rows "
+                f"before have {m.group(1)}")
+    return f"malformed data ({msg.rstrip('.')}; data starts at line {first_line})"
+
+
+def _parse_block(block: str, name: str, first_line: int) -> tuple[np.ndarray, list[str]]:
+    defects: list[str] = []
+    stripped = block.lstrip()
+    if not stripped:
+        raise RruffFormatError(f"{name}: no data rows (headers only)")
+    nl = stripped.find("\n")
+    first = stripped if nl < 0 else stripped[:nl]
+    if not _NUMBER_START.match(first):
+        # A column-title line ("Wavenumber, Intensity") before the numbers.
+        if nl < 0 or not stripped[nl + 1 :].strip():
+            raise RruffFormatError(f"{name}: no numeric data rows (first line {first.strip()!r})")
+        defects.append(f"column-title line {first.strip()!r} skipped")
+        stripped = stripped[nl + 1 :].lstrip()
+        nl = stripped.find("\n")
+        first = stripped if nl < 0 else stripped[:nl]
+        first_line += 1
+    delim = _delimiter(first)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = np.loadtxt(io.StringIO(stripped), delimiter=delim, comments="#",
+                             dtype=np.float64, ndmin=2)
+    except ValueError as exc:
+        raise RruffFormatError(f"{name}: {_describe_loadtxt_error(str(exc), first_line)}") from None
+    if arr.shape[0] == 0:
+        raise RruffFormatError(f"{name}: no data rows")
+    if arr.shape[1] != 2:
+        raise RruffFormatError(
+            f"{name}: expected 2 columns (wavenumber, intensity), found {arr.shape[1]}"
+        )
+    return arr, defects
+
+
+def _axis_defects(w: np.ndarray, y: np.ndarray) -> list[str]:
+    defects: list[str] = []
+    bad_w = int(np.count_nonzero(~np.isfinite(w)))
+    bad_y = int(np.count_nonzero(~np.isfinite(y)))
+    if bad_w:
+        defects.append(f"{bad_w} non-finite wavenumbers (NaN/inf)")
+    if bad_y:
+        defects.append(f"{bad_y} non-finite intensities (NaN/inf)")
+    neg = int(np.count_nonzero(w < 0))
+    if neg:
+        defects.append(f"{neg} negative wavenumbers")
+    if w.size == 1:
+        defects.append("only 1 data point")
+    return defects
+
+
+def record_from_text(text: str, name: str, encoding_repair: str = "") -> RruffRecord:
+    """Parse decoded text (see ``parse_rruff_bytes``)."""
+    # NumPy's reader takes CRLF as it is; only lone CRs (old Mac files) need converting.
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        headers, block, first_line, defects = _split(text)
+    except RruffFormatError as exc:
+        raise RruffFormatError(f"{name}: {exc}") from None
+    arr, block_defects = _parse_block(block, name, first_line)
+    defects += block_defects
+    w = np.ascontiguousarray(arr[:, 0])
+    y = np.ascontiguousarray(arr[:, 1])
+    defects += _axis_defects(w, y)
+    if w.size > 1:
+        d = np.diff(w)
+        if not np.all(d > 0):
+            dec = int(np.count_nonzero(d < 0))
+            if dec == d.size:
+                defects.append("wavenumbers in descending order (sorted)")
+            elif dec:
+                defects.append(f"non-monotonic wavenumbers ({dec} decreases; sorted)")
+            order = np.argsort(w, kind="stable")
+            w, y = w[order], y[order]
+            dup = int(np.count_nonzero(np.diff(w) == 0))
+            if dup:
+                defects.append(f"{dup} duplicate wavenumbers")
+    repairs = [encoding_repair] if encoding_repair else []
+    repairs += _fix_mojibake(headers)
+    return RruffRecord(headers=headers, wavenumber_cm1=w, intensity=y, defects=defects,
+                       encoding_repair="; ".join(repairs), name=name)
+
+
+def parse_rruff_bytes(data: bytes, name: str = "<bytes>") -> RruffRecord:
+    """Parse the bytes of one RRUFF file; ``name`` is used in messages.
+
+    Raises
+    ------
+    RruffFormatError
+        Empty or binary file, no data rows, a malformed or truncated row, not two columns.
+    """
+    if not data.strip():
+        raise RruffFormatError(f"{name}: empty file")
+    text, repair = decode_text(data, name)
+    return record_from_text(text, name, repair)
+
+
+def read_rruff_file(path: str | os.PathLike[str]) -> RruffRecord:
+    """Read one RRUFF ``.txt`` file (or any two-column Raman text file).
+
+    Raises
+    ------
+    RruffFormatError
+        When the file cannot be read as a spectrum; the message names the file and the problem.
+    """
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise RruffFormatError(f"{p}: cannot read file ({exc.strerror or exc})") from None
+    return parse_rruff_bytes(data, str(p))
+
+
+__all__ = [
+    "PARSER_VERSION",
+    "RruffFormatError",
+    "RruffRecord",
+    "decode_text",
+    "parse_rruff_bytes",
+    "read_rruff_file",
+    "record_from_text",
+]

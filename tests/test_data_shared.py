@@ -1,0 +1,45 @@
+"""The acceptance run: all of ../shared/rruff ingests with no rejects, and re-runs from cache."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rruffgeo.config import IngestSettings
+from rruffgeo.data import ingest, load_catalog, summary
+from rruffgeo.data.rruff_file import read_rruff_file
+from rruffgeo.workdir import WorkDir
+
+pytestmark = [pytest.mark.shared, pytest.mark.slow]
+
+
+def test_whole_shared_folder_ingests_without_rejects(shared_rruff, tmp_path):
+    wd = WorkDir(tmp_path / "w")
+    res = ingest(shared_rruff, wd, IngestSettings(cache_dir=tmp_path / "c"), progress=False)
+    assert (res.n_spectra, res.n_rejects) == (5133, 0)
+    counts = summary(wd)
+    assert counts["specimens"] == 2586 and counts["minerals"] == 1626
+    assert counts["categories"] == {"excellent_oriented": 198, "excellent_unoriented": 4935}
+    cat = load_catalog(wd)
+    assert cat["spectrum_id"].is_unique
+    assert cat["specimen_id"].str.match(r"^[RX]\d{6}$").all()
+    assert (cat["n_points"] == cat["wavenumber_cm1"].map(len)).all()
+    assert all(np.all(np.diff(w) >= 0) for w in cat["wavenumber_cm1"].head(500))
+    new = cat[cat["category"] == "excellent_oriented"]
+    assert new["sample_id"].str.contains("-").all() and set(new["kind"]) == {"raw", "processed"}
+    assert set(new["orientation_angle_deg"]) == {0.0, 45.0, 90.0}
+    again = ingest(shared_rruff, wd, IngestSettings(cache_dir=tmp_path / "c"), progress=False)
+    assert (again.n_units_parsed, again.n_units_cached) == (0, 2)
+    pd.testing.assert_frame_equal(cat, load_catalog(wd))
+
+
+def test_read_rruff_file_on_an_extracted_real_file(shared_rruff, tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(shared_rruff / "excellent_unoriented.zip") as zf:
+        name = zf.namelist()[0]
+        path = tmp_path / name
+        path.write_bytes(zf.read(name))
+    rec = read_rruff_file(path)
+    assert rec.headers["RRUFFID"].startswith("R") and rec.wavenumber_cm1.size > 100
+    assert rec.wavenumber_cm1.dtype == np.float64
+    assert rec.intensity.shape == rec.wavenumber_cm1.shape
