@@ -32,7 +32,7 @@ class ConvNeXt1DClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, depths: Sequence[int] = (2, 2, 3, 2),
                  dims: Sequence[int] = (32, 64, 128, 256), drop_path_rate: float = 0.1,
-                 head_dropout: float = 0.1, epochs: int = 30, batch_size: int = 64,
+                 head_dropout: float = 0.1, epochs: int = 15, batch_size: int = 64,
                  lr: float = 1e-3, weight_decay: float = 0.35, grad_clip_norm: float = 1.0,
                  warmup_steps: int = 100, device: str = "auto", random_state: int | None = 0,
                  verbose: bool = False) -> None:
