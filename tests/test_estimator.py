@@ -44,3 +44,9 @@ def test_unfitted_estimator_refuses_to_predict():
 
     with pytest.raises(NotFittedError):
         _small().predict(np.zeros((2, 64)))
+
+
+def test_too_short_spectra_are_refused_with_a_reason():
+    X, y = _data(grid=64)
+    with pytest.raises(ValueError, match="needs at least 8"):
+        _small().fit(X[:, :4], y)

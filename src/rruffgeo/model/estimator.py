@@ -65,6 +65,10 @@ class ConvNeXt1DClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y) -> ConvNeXt1DClassifier:
         """Train on spectra ``X`` (n_samples, n_points) and labels ``y``; returns self."""
         X, y = validate_data(self, X, y, dtype=np.float32)
+        min_points = 4 * 2 ** (len(self.dims) - 1)  # stem stride 4, then stride 2 per stage
+        if X.shape[1] < min_points:
+            raise ValueError(f"spectra have {X.shape[1]} points; this network needs at least "
+                             f"{min_points} (resample them onto a longer grid)")
         self._encoder = LabelEncoder().fit(y)
         self.classes_ = self._encoder.classes_
         self._device = select_device(self.device)
