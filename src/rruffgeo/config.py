@@ -59,6 +59,8 @@ class GeoSettings:
     min_delay_s: float = 1.0
     #: Retries per online request on transient errors.
     max_retries: int = 2
+    #: Seconds to wait before retrying after a transient error.
+    error_wait_s: float = 5.0
     #: Persistent SQLite cache of online answers.
     cache_path: Path = field(default_factory=lambda: default_cache_dir() / "geocode.sqlite")
     #: Largest distance (degrees) from a polygon for the offshore nearest-country fallback.

@@ -1,0 +1,82 @@
+"""``rruffgeo geocode``: place every specimen of the catalog, or a plain list of localities."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from rruffgeo.cli.common import add_workdir, workdir_of
+from rruffgeo.config import GeoSettings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "geocode",
+        help="locality -> coordinates and country for every specimen (or a list of localities)",
+        description="Clean each specimen's locality, flag synthetic samples and non-localities, "
+        "geocode (offline gazetteer by default, --online for Nominatim -> Photon -> ArcGIS) and "
+        "assign the country. Writes geocoded.parquet, geocoded.csv and geocoded.geojson in the "
+        "work folder; with --input, geocodes a plain list (one locality per line) to --output.",
+    )
+    add_workdir(p)
+    p.add_argument("--online", action="store_true",
+                   help="use the online chain Nominatim -> Photon -> ArcGIS (cached, rate-limited)")
+    p.add_argument("--cache", type=Path, default=None,
+                   help="SQLite cache of online answers (default: per-user cache folder)")
+    p.add_argument("--input", type=Path, default=None,
+                   help="a UTF-8 text file, one locality per line, instead of the catalog")
+    p.add_argument("--output", type=Path, default=None,
+                   help="CSV written for --input (default: INPUT with .geocoded.csv)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run)
+
+
+def _read_lines(path: Path) -> list[str]:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        print(f"{path}: not valid UTF-8; undecodable bytes replaced", file=sys.stderr)
+        text = data.decode("utf-8", errors="replace")
+    return text.splitlines()
+
+
+def run(args: argparse.Namespace) -> int:
+    from rruffgeo.geo.online import GeocodersUnavailable
+
+    try:
+        return _run(args)
+    except GeocodersUnavailable as exc:
+        print(f"rruffgeo geocode: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rruffgeo.geo import geocode_catalog, geocode_localities
+    from rruffgeo.workdir import write_csv_atomic
+
+    settings = GeoSettings(online=args.online)
+    if args.cache is not None:
+        settings = replace(settings, cache_path=args.cache)
+    progress = not args.no_progress
+    if args.input is not None:
+        lines = _read_lines(args.input)
+        out = args.output or args.input.with_suffix(".geocoded.csv")
+        df = geocode_localities(lines, settings, progress=progress)
+        write_csv_atomic(out, df)
+        n_country = int((df["country_iso3"] != "").sum())
+        print(f"{len(df)} localities, {n_country} with a country, "
+              f"{int(df['synthetic'].sum())} synthetic -> {out}")
+        return 0
+    wd = workdir_of(args)
+    df = geocode_catalog(wd, settings, progress=progress)
+    natural = df[~df["synthetic"] & ~df["locality_missing"] & (df["excluded_reason"] == "")]
+    print(f"{len(df)} specimens: {len(natural)} natural with a locality, "
+          f"{int((natural['country_iso3'] != '').sum())} with a country; "
+          f"{int(df['synthetic'].sum())} synthetic, {int(df['locality_missing'].sum())} without "
+          f"locality, {int((df['excluded_reason'] != '').sum())} excluded -> {wd.geocoded}")
+    return 0
