@@ -130,6 +130,7 @@ def _run(workdir: WorkDir, settings: Settings, ds: Dataset, protocol: str,
         done = _load_result(model_dir(k) / "result.json", key) if k not in wanted else None
         if done is not None:
             results[k] = done
+    report: dict[str, Any] = {}
     for k in wanted:
         folder = model_dir(k)
         done = _load_result(folder / "result.json", key)
@@ -138,9 +139,16 @@ def _run(workdir: WorkDir, settings: Settings, ds: Dataset, protocol: str,
             desc = f"{protocol} {split} fold {k + 1}/{len(splits)}"
             done = _run_fold(ds, settings, k, tr, te, folder, key, desc, progress, device)
         results[k] = done
+        # Metrics over the folds finished so far, so a long run can be read while it goes on.
+        report = _write_metrics(workdir, ds, settings, protocol, results, t_start)
+    return report
+
+
+def _write_metrics(workdir: WorkDir, ds: Dataset, settings: Settings, protocol: str,
+                   results: dict[int, dict[str, Any]], t_start: float) -> dict[str, Any]:
     folds = [results[k] for k in sorted(results)]
     report = _report(ds, settings, protocol, folds, t_start)
-    stem = f"{protocol}_{split}"
+    stem = f"{protocol}_{settings.train.split}"
     write_json_atomic(workdir.path(METRICS_DIR, f"{stem}.json"), report)
     write_csv_atomic(workdir.path(METRICS_DIR, f"{stem}_per_country.csv"),
                      _per_country(ds, folds))
