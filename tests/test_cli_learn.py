@@ -1,4 +1,6 @@
 import json
+import sys
+import types
 
 import numpy as np
 import pandas as pd
@@ -7,7 +9,7 @@ from rruffgeo.cli import main
 from synthetic_learn import make_workdir, spectrum
 
 
-def test_spectra_train_cv_predict_commands(tmp_path, capsys):
+def test_spectra_train_cv_predict_commands(tmp_path, capsys, monkeypatch):
     wd = tmp_path / "wd"
     make_workdir(wd)
     assert main(["spectra", "--workdir", str(wd), "--grid-points", "64"]) == 0
@@ -38,3 +40,18 @@ def test_spectra_train_cv_predict_commands(tmp_path, capsys):
     out_json = tmp_path / "pred.json"
     assert main(["predict", "--model", model, "--output", str(out_json), str(bad)]) == 1
     assert json.loads(out_json.read_text())["refused"][0]["file"] == str(bad)
+
+    # --map hands every class probability to the report stage's map function.
+    calls = []
+
+    def plot_prediction_map(probabilities, title, out_base):
+        calls.append((dict(probabilities), title, out_base))
+        return [out_base.with_suffix(".png")]
+
+    fake = types.ModuleType("rruffgeo.report.maps")
+    fake.plot_prediction_map = plot_prediction_map
+    monkeypatch.setitem(sys.modules, "rruffgeo.report.maps", fake)
+    assert main(["predict", "--model", model, "--map", str(tmp_path / "maps"), str(good)]) == 0
+    (probs, title, out_base), = calls
+    assert set(probs) == {"USA", "BRA", "ITA"} and abs(sum(probs.values()) - 1) < 1e-4
+    assert "good.csv" in title and out_base == tmp_path / "maps" / "good"
