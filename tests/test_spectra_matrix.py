@@ -56,3 +56,20 @@ def test_matrix_needs_catalog(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="rruffgeo ingest"):
         build_matrix(WorkDir(tmp_path))
+
+
+@pytest.mark.shared
+def test_real_rruff_spectra_resample_like_the_reference(shared_rruff):
+    import zipfile
+
+    from rruffgeo.data.rruff_file import parse_rruff_bytes
+
+    with zipfile.ZipFile(shared_rruff / "excellent_oriented.zip") as zf:
+        names = [n for n in zf.namelist() if n.endswith(".txt")][:40]
+        records = [parse_rruff_bytes(zf.read(n), n) for n in names]
+    cleaned = [clean_axis(r.wavenumber_cm1, r.intensity) for r in records]
+    grid = make_grid(0, 4250, 2048)
+    X, errors = resample_many(cleaned, grid)
+    assert errors == [None] * len(records)
+    for i in (0, len(records) // 2, len(records) - 1):
+        np.testing.assert_allclose(X[i], resample_spectrum(*cleaned[i], grid), atol=1e-5)
