@@ -22,6 +22,11 @@ def placer():
         ("Mohave County, Arizona, USA", "district", 35.0, -114.2),
         ("Tiger, Arizona", "state", 33.7, -111.5),
         ("Lovozero Massif, Russia", "country", None, None),
+        # a place named like a state must not pull the point to that state
+        ("Texas, Lancaster County, Pennsylvania, USA", "district", 40.0, -76.3),
+        ("Oaxaca, Mexico", "state", 17.0, -96.6),  # the state, not the State of Mexico
+        ("Mexico", "country", 23.6, -102.3),
+        ("Sardinia", "state", 40.0, 9.0),
     ],
 )
 def test_precision_levels(placer, text, precision, lat, lon):

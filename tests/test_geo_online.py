@@ -164,3 +164,49 @@ def test_all_services_down_stops_with_a_clear_error(tmp_path):
     with pytest.raises(GeocodersUnavailable, match="run again later"):
         geocode_localities(["Tsumeb, Namibia", "Kolwezi, Katanga, Congo"], settings, geocoder=c)
     assert len(log) == 9  # three failures a service, then the run stops
+
+
+def test_cli_online_against_a_local_nominatim(tmp_path):
+    """`rruffgeo geocode --online --server nominatim=http://127.0.0.1:PORT` end to end."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import pandas as pd
+
+    from rruffgeo.cli import main
+
+    seen = []
+
+    class Nominatim(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            params = parse_qs(urlparse(self.path).query)
+            query = params["q"][0]
+            seen.append((query, self.headers.get("User-Agent")))
+            body = json.dumps(nominatim_json(PLACES.get(query.lower()))).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Nominatim)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        src = tmp_path / "in.txt"
+        src.write_text("Tsumeb, Namibia\nSynthetic\n", encoding="utf-8")
+        out = tmp_path / "out.csv"
+        port = server.server_address[1]
+        rc = main(["geocode", "--online", "--input", str(src), "--output", str(out),
+                   "--server", f"nominatim=http://127.0.0.1:{port}", "--no-progress",
+                   "--cache", str(tmp_path / "c.sqlite"), "--user-agent", "rruffgeo-test/2"])
+    finally:
+        server.shutdown()
+    assert rc == 0
+    df = pd.read_csv(out, keep_default_na=False)
+    assert list(df["country_iso3"]) == ["NAM", ""]
+    assert df.loc[0, "source"] == "nominatim"
+    assert seen == [("Tsumeb, Namibia", "rruffgeo-test/2")]

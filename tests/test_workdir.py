@@ -25,3 +25,8 @@ def test_parquet_written_atomically_opens_with_pandas(tmp_path):
 def test_require_names_the_stage_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="rruffgeo ingest"):
         WorkDir(tmp_path).require("catalog.parquet", "ingest")
+
+
+def test_atomic_write_gives_ordinary_permissions(tmp_path):
+    write_parquet_atomic(tmp_path / "t.parquet", pd.DataFrame({"a": [1]}))
+    assert (tmp_path / "t.parquet").stat().st_mode & 0o044 == 0o044

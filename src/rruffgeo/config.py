@@ -53,6 +53,9 @@ class GeoSettings:
     online: bool = False
     #: Order of the online geocoders.
     online_chain: tuple[str, ...] = ("nominatim", "photon", "arcgis")
+    #: Other servers for the online geocoders, as (name, "scheme://host[:port]") pairs, e.g.
+    #: (("nominatim", "http://localhost:8080"),) for a self-hosted Nominatim; () = public ones.
+    online_servers: tuple[tuple[str, str], ...] = ()
     #: User agent sent to Nominatim (its usage policy requires one).
     user_agent: str = "rruffgeo/0.1 (https://github.com/rruffgeo)"
     #: Seconds between requests to one online service (Nominatim allows 1 request/s).

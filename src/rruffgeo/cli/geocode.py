@@ -25,6 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="use the online chain Nominatim -> Photon -> ArcGIS (cached, rate-limited)")
     p.add_argument("--cache", type=Path, default=None,
                    help="SQLite cache of online answers (default: per-user cache folder)")
+    p.add_argument("--user-agent", default=None,
+                   help="user agent sent to the online services (Nominatim's policy asks for "
+                   "one naming your application and a contact)")
+    p.add_argument("--server", action="append", default=[], metavar="NAME=URL",
+                   help="use another server for one online geocoder, e.g. "
+                   "nominatim=http://localhost:8080 for a self-hosted Nominatim (repeatable)")
     p.add_argument("--input", type=Path, default=None,
                    help="a UTF-8 text file, one locality per line, instead of the catalog")
     p.add_argument("--output", type=Path, default=None,
@@ -62,6 +68,17 @@ def _run(args: argparse.Namespace) -> int:
     settings = GeoSettings(online=args.online)
     if args.cache is not None:
         settings = replace(settings, cache_path=args.cache)
+    if args.user_agent:
+        settings = replace(settings, user_agent=args.user_agent)
+    if args.server:
+        pairs = []
+        for item in args.server:
+            name, sep, url = item.partition("=")
+            if not sep or name not in settings.online_chain:
+                raise ValueError(f"--server {item!r}: expected NAME=URL with NAME one of "
+                                 f"{', '.join(settings.online_chain)}")
+            pairs.append((name, url))
+        settings = replace(settings, online_servers=tuple(pairs))
     progress = not args.no_progress
     if args.input is not None:
         lines = _read_lines(args.input)

@@ -204,6 +204,23 @@ def alias_table() -> dict[str, tuple[str, ...]]:
     return table
 
 
+@lru_cache(maxsize=1)
+def _country_names() -> frozenset[str]:
+    from rruffgeo.geo.countries import load_country_polygons
+
+    names = {norm(str(n or "")) for row in load_country_polygons().itertuples(index=False)
+             for n in (row.name, row.name_long, row.admin, row.formal_en, row.name_en)}
+    return frozenset(names | {k for k, v in COUNTRY_ALIASES.items() if len(v) > 1 or k in (
+        "usa", "us", "u s a", "united states", "uk", "u k", "ussr", "u s s r", "zaire", "burma",
+        "czechoslovakia", "yugoslavia", "england", "scotland", "wales", "northern ireland")})
+
+
+def is_country_name(key: str) -> bool:
+    """True for a (normalised) name of a whole country, as opposed to a state or region
+    that only implies one ("Arizona", "Sardinia")."""
+    return key in _country_names()
+
+
 def country_candidates(key: str) -> tuple[str, ...]:
     """ISO3 candidates for one normalised name (empty when it names no country)."""
     return alias_table().get(key, ())
@@ -259,4 +276,5 @@ __all__ = [
     "alias_table",
     "country_candidates",
     "find_country_in_segment",
+    "is_country_name",
 ]

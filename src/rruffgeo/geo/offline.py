@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from geopy.location import Location
 
-from rruffgeo.geo.aliases import find_country_in_segment
+from rruffgeo.geo.aliases import find_country_in_segment, is_country_name
 from rruffgeo.geo.clean import clean_locality, segments
 from rruffgeo.geo.countries import CountryIndex, country_index
 from rruffgeo.geo.gazetteer import Gazetteer, GazetteerHit, load_gazetteer
@@ -26,6 +26,26 @@ _PAREN = re.compile(r"\([^()]*\)")
 _SKIP = re.compile(
     r"^\s*(?:\d+(?:st|nd|rd|th)? level|level \d+|\d+ ?(?:m|ft|km|mi)\b|[a-z] stope|stope)|"
     r"\b(?:asl|a s l|elevation)\b", re.IGNORECASE)
+
+
+_STATE_WORDS = re.compile(
+    r"\b(?:oblast|province|provincia|state|estado|region|krai|kray|territory|prefecture|"
+    r"perfecture|republic|canton|voivodeship|governorate|departamento?)\b", re.IGNORECASE)
+_DISTRICT_WORDS = re.compile(r"\b(?:county|co|district|municipality|municipio|parish|raion|"
+                             r"rayon|borough|kreis|bezirk)\b\.?", re.IGNORECASE)
+
+
+def _levels_for(text: str, last_before_country: bool) -> tuple[str, ...]:
+    """Which gazetteer level to try first for one segment: what the segment says it is
+    ("Murmanskaya Oblast" is a state, "Rusk County" a district), else a place, except that
+    the segment right before the country is most often its state ("Oaxaca, Mexico")."""
+    if _STATE_WORDS.search(text):
+        return ("state", "district", "place")
+    if _DISTRICT_WORDS.search(text):
+        return ("district", "state", "place")
+    if last_before_country:
+        return ("state", "place", "district")
+    return ("place", "district", "state")
 
 
 @dataclass(frozen=True)
@@ -106,24 +126,28 @@ class OfflineGeocoder:
             hits = inside + [h for h in hits if h not in inside]
         return hits
 
-    def locate(self, segs: list[str], iso3: str, upto: int) -> GazetteerHit | None:
+    def locate(self, segs: list[str], iso3: str, upto: int,
+               country_segment_is_country: bool = True) -> GazetteerHit | None:
         """Most specific gazetteer hit among ``segs[:upto]`` (plus the country segment as a
-        state when it is one), inside ``iso3`` when given."""
+        state when it names a state, not a country), inside ``iso3`` when given."""
         cc = self._iso3_to_iso2.get(iso3, "") if iso3 else ""
         texts = [_segment_text(s) for s in segs]
         texts = [t if not _SKIP.search(t) else "" for t in texts]
-        # States and districts named anywhere narrow the place search.
+        # The state named nearest the country narrows the place search; earlier segments that
+        # happen to share a state's name ("Texas, Lancaster County, Pennsylvania") do not.
         admin1: set[str] = set()
         admin2: set[str] = set()
         state_hit: GazetteerHit | None = None
+        state_idx = -1
         scope = range(len(texts)) if upto < 0 else range(min(upto + 1, len(texts)))
-        for j in scope:
-            if not texts[j]:
+        for j in reversed(scope):
+            if not texts[j] or (j == upto and country_segment_is_country):
                 continue
             st = [h for h in self.gaz.lookup(texts[j], ("state",)) if not cc or h.cc == cc]
-            if len(st) == 1 or (st and cc):
-                admin1.add(st[0].admin1)
-                state_hit = state_hit or st[0]
+            if len({h.cc for h in st}) == 1:
+                admin1.update(h.admin1 for h in st)
+                state_hit, state_idx = st[0], j
+                break
         for j in scope:
             if not texts[j]:
                 continue
@@ -137,10 +161,10 @@ class OfflineGeocoder:
             t = texts[j]
             if not t:
                 continue
-            last_before_country = j == end - 1
-            levels = (("state", "place", "district") if last_before_country
-                      else ("place", "district", "state"))
+            levels = _levels_for(t, last_before_country=j == end - 1)
             hits = self._hits_in(t, cc, admin1, admin2, levels)
+            if state_idx >= 0 and j != state_idx:
+                hits = [h for h in hits if h.precision != "state"]
             if not hits and admin1:
                 # The place may sit in a neighbouring state the label does not name.
                 continue
@@ -176,7 +200,8 @@ class OfflineGeocoder:
             return None
         tc = self.text_country(segs)
         self.last_note = ""
-        hit = self.locate(segs, tc.iso3, tc.index if tc.iso3 else -1)
+        hit = self.locate(segs, tc.iso3, tc.index if tc.iso3 else -1,
+                          country_segment_is_country=is_country_name(tc.key))
         if hit is not None:
             iso3 = tc.iso3 or self.countries.iso2_to_iso3.get(hit.cc, "")
             raw = {"precision": hit.precision, "matched": hit.name, "country_iso3": iso3,

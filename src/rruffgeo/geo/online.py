@@ -110,6 +110,13 @@ def _service(name: str, settings: GeoSettings, adapter_factory: Any = None) -> A
     kwargs: dict[str, Any] = {"user_agent": settings.user_agent, "timeout": 10}
     if adapter_factory is not None:
         kwargs["adapter_factory"] = adapter_factory
+    server = dict(settings.online_servers).get(name)
+    if server:
+        scheme, _, domain = server.partition("://")
+        if not domain:
+            raise ValueError(f"online server for {name} must look like http://host:port, "
+                             f"not {server!r}")
+        kwargs.update(scheme=scheme, domain=domain.rstrip("/"))
     if name == "nominatim":
         return Nominatim(**kwargs)
     if name == "photon":

@@ -29,6 +29,7 @@ from rruffgeo.geo.clean import (
 )
 from rruffgeo.geo.countries import CountryIndex, country_index
 from rruffgeo.geo.offline import OfflineGeocoder
+from rruffgeo.geo.online import GeocodersUnavailable
 from rruffgeo.workdir import (
     CATALOG,
     GEOCODED_CSV,
@@ -98,7 +99,7 @@ class Placer:
                 "precision": "place", "geocoder": "coordinates in text"}))
         try:
             loc = self.geocoder.geocode(cleaned)
-        except RuntimeError:  # GeocodersUnavailable: the whole online chain is down
+        except GeocodersUnavailable:  # the whole online chain is down: stop, keep the cache
             raise
         except Exception as exc:  # one bad answer never stops a run
             log.warning("geocoding %r failed: %s", cleaned, exc)
