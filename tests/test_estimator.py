@@ -50,3 +50,15 @@ def test_too_short_spectra_are_refused_with_a_reason():
     X, y = _data(grid=64)
     with pytest.raises(ValueError, match="needs at least 8"):
         _small().fit(X[:, :4], y)
+
+
+@pytest.mark.parametrize("check", [
+    "check_estimator_cloneable", "check_estimator_repr", "check_get_params_invariance",
+    "check_set_params", "check_no_attributes_set_in_init",
+    "check_parameters_default_constructible", "check_do_not_raise_errors_in_init_or_set_params",
+    "check_estimators_unfitted",
+])
+def test_sklearn_api_checks(check):
+    from sklearn.utils import estimator_checks
+
+    getattr(estimator_checks, check)("ConvNeXt1DClassifier", _small())
