@@ -116,8 +116,11 @@ class TrainSettings:
     #: The paper gives none. Chosen so a full 5-fold CV fits 45 minutes on 2 CPU cores: the
     #: paper-size network at 2,048 points trains ~140 spectra/s and infers ~500/s there (idle,
     #: 2 threads), so an epoch over ~3,700 training spectra plus validation of ~900 takes ~29 s
-    #: and 5 folds x 15 epochs ~36 min, leaving margin for load. On a busy shared machine one
-    #: epoch was measured at 112 s (1 thread); use --epochs to trade time for accuracy.
+    #: and 5 folds x 15 epochs ~36 min, leaving margin for load. On the busy shared machine
+    #: (five jobs on 2 cores) one epoch over the real data took 127-514 s (1 thread). At the
+    #: paper's lr the network stayed at the majority-class share for its first 8 epochs on the
+    #: real data: 15 is what the CPU budget allows, not a converged schedule; on a GPU or with
+    #: a faster network raise --epochs.
     epochs: int = 15
     #: The paper gives none. 64 gives ~60 optimizer steps per epoch on ~3,700 spectra (enough
     #: updates within 15 epochs) and keeps a batch's activations small on CPU.
