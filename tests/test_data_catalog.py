@@ -224,3 +224,51 @@ def test_cli_ingest_and_summary(tmp_path):
     bad = run_cli("ingest", "--data", str(tmp_path / "nothing"), "--workdir",
                   str(tmp_path / "w"), check=False)
     assert bad.returncode == 1 and "not found" in bad.stderr
+
+
+def test_source_resolution_order(tmp_path, monkeypatch):
+    from rruffgeo.config import RRUFF_RAMAN_URL
+    from rruffgeo.data.catalog import resolve_source
+
+    monkeypatch.delenv("RRUFFGEO_DATA", raising=False)
+    (tmp_path / "repo").mkdir()
+    monkeypatch.chdir(tmp_path / "repo")
+    assert resolve_source(None) == RRUFF_RAMAN_URL  # nothing local: download
+    (tmp_path / "shared" / "rruff").mkdir(parents=True)
+    assert resolve_source(None) == (tmp_path / "shared" / "rruff").resolve()
+    monkeypatch.setenv("RRUFFGEO_DATA", str(tmp_path / "elsewhere.zip"))
+    assert resolve_source(None) == (tmp_path / "elsewhere.zip").resolve()
+    assert resolve_source("http://127.0.0.1:1/raman/") == "http://127.0.0.1:1/raman/"
+
+
+def test_interrupted_parse_resumes_from_finished_units(tmp_path, monkeypatch):
+    import rruffgeo.data.parse as parse
+
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    write_zip(folder / "excellent_unoriented.zip", good_files())
+    write_zip(folder / "fair_unoriented.zip", {OLD_NAME: rruff_text(n=5)})
+    wd = WorkDir(tmp_path / "w")
+    real = parse.run_task
+
+    def interrupted(task):
+        if task[1].endswith("fair_unoriented.zip"):
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(parse, "run_task", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(folder, wd, settings(tmp_path), progress=False)
+    assert not wd.catalog.exists()
+    assert len(list((wd.root / "cache" / "ingest").iterdir())) == 1  # the finished zip
+    monkeypatch.setattr(parse, "run_task", real)
+    res = ingest(folder, wd, settings(tmp_path), progress=False)
+    assert (res.n_units_parsed, res.n_units_cached, res.n_spectra) == (1, 1, 4)
+    assert list((wd.root / "cache" / "ingest").iterdir()) == []  # the catalog holds them now
+    fresh = WorkDir(tmp_path / "fresh")
+    ingest(folder, fresh, settings(tmp_path), progress=False)
+    pd.testing.assert_frame_equal(load_catalog(wd), load_catalog(fresh))
+    # Nothing changed: the catalog file is left as it is.
+    mtime = wd.catalog.stat().st_mtime_ns
+    assert ingest(folder, wd, settings(tmp_path), progress=False).n_units_parsed == 0
+    assert wd.catalog.stat().st_mtime_ns == mtime

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 _ID_RE = re.compile(r"^[A-Za-z]{1,3}\d{3,}")
 _ANGLE_RE = re.compile(r"^(\d+)(?:-(\d+))?$")
@@ -69,7 +68,7 @@ def _float_or_nan(text: str) -> float:
 
 def parse_file_name(name: str) -> FileNameInfo:
     """Parse an RRUFF file name (a path or bare name, with or without ``.txt``)."""
-    stem = PurePosixPath(name.replace("\\", "/")).name
+    stem = name.replace("\\", "/").rsplit("/", 1)[-1]
     if stem.lower().endswith(".txt"):
         stem = stem[:-4]
     parts = stem.split("__")

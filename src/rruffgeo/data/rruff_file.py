@@ -150,9 +150,7 @@ def _split(text: str) -> tuple[dict[str, str], str, int, list[str]]:
             stop = n if nxt < 0 else nxt + 1
             if not first_line:
                 first_line = line_no
-            block = text[pos:stop]
-            blocks.append(block)
-            line_no += block.count("\n")
+            blocks.append(text[pos:stop])
             pos = stop
             in_header = True
     if ignored_after_end:
@@ -242,14 +240,21 @@ def _axis_defects(w: np.ndarray, y: np.ndarray) -> list[str]:
 
 def record_from_text(text: str, name: str, encoding_repair: str = "") -> RruffRecord:
     """Parse decoded text (see ``parse_rruff_bytes``)."""
-    # NumPy's reader takes CRLF as it is; only lone CRs (old Mac files) need converting.
-    if "\r" in text and text.count("\r") != text.count("\r\n"):
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # NumPy's reader takes CRLF as it is; lone CRs (old Mac files, or mixed line ends, which
+    # the reader reports as an embedded newline) are converted, which costs a copy.
+    if "\r" in text and "\n" not in text:
+        text = text.replace("\r", "\n")
     try:
         headers, block, first_line, defects = _split(text)
     except RruffFormatError as exc:
         raise RruffFormatError(f"{name}: {exc}") from None
-    arr, block_defects = _parse_block(block, name, first_line)
+    try:
+        arr, block_defects = _parse_block(block, name, first_line)
+    except RruffFormatError as exc:
+        if "embedded newline" in str(exc) and "\r" in text:
+            return record_from_text(text.replace("\r\n", "\n").replace("\r", "\n"), name,
+                                    encoding_repair)
+        raise
     defects += block_defects
     w = np.ascontiguousarray(arr[:, 0])
     y = np.ascontiguousarray(arr[:, 1])
