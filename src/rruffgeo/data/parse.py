@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rruffgeo.data.naming import FileNameInfo, base_rruff_id, kind_of, parse_file_name
-from rruffgeo.data.rruff_file import RruffFormatError, RruffRecord, parse_rruff_bytes
+from rruffgeo.data.rruff_file import RruffRecord, parse_rruff_batch
 from rruffgeo.data.sources import MAX_MEMBER_BYTES, member_label
 
 #: Scalar catalog columns in order (the spectra columns follow them).
@@ -169,11 +169,22 @@ def _zip(path: str) -> zipfile.ZipFile:
     return zf
 
 
+def _parse_read(out: ChunkResult, read: list[tuple[bytes, str, str]], source: str,
+                prefix: str, categories: list[str]) -> None:
+    """Parse files read as ``(bytes, name, reject label)`` in one batch; rows or rejects."""
+    results = parse_rruff_batch([(data, name) for data, name, _ in read])
+    for (_, name, where), category, res in zip(read, categories, results, strict=True):
+        if isinstance(res, RruffRecord):
+            add_record(out, res, name, category, source, prefix)
+        else:
+            out.rejects.append((where, _reason(res, name)))
+
+
 def parse_zip_chunk(zip_path: str, members: list[str], category: str) -> ChunkResult:
     """Parse some members of one zip."""
     out = ChunkResult()
     zf = _zip(zip_path)
-    prefix = Path(zip_path).stem
+    read: list[tuple[bytes, str, str]] = []
     for member in members:
         out.n_files += 1
         where = member_label(zip_path, member)
@@ -184,19 +195,16 @@ def parse_zip_chunk(zip_path: str, members: list[str], category: str) -> ChunkRe
                 NotImplementedError) as exc:
             out.rejects.append((where, f"corrupt zip member: {exc}"))
             continue
-        try:
-            rec = parse_rruff_bytes(data, member)
-        except RruffFormatError as exc:
-            out.rejects.append((where, _reason(exc, member)))
-            continue
-        add_record(out, rec, member, category, zip_path, prefix)
+        read.append((data, member, where))
+    _parse_read(out, read, zip_path, Path(zip_path).stem, [category] * len(read))
     return out
 
 
 def parse_files_chunk(root: str, rel_paths: list[str], categories: list[str]) -> ChunkResult:
     """Parse some loose text files under one folder."""
     out = ChunkResult()
-    prefix = Path(root).name
+    read: list[tuple[bytes, str, str]] = []
+    cats: list[str] = []
     for rel, category in zip(rel_paths, categories, strict=True):
         out.n_files += 1
         path = os.path.join(root, rel)
@@ -209,12 +217,9 @@ def parse_files_chunk(root: str, rel_paths: list[str], categories: list[str]) ->
         if len(data) > MAX_MEMBER_BYTES:
             out.rejects.append((path, f"file too large (> {MAX_MEMBER_BYTES} bytes)"))
             continue
-        try:
-            rec = parse_rruff_bytes(data, rel)
-        except RruffFormatError as exc:
-            out.rejects.append((path, _reason(exc, rel)))
-            continue
-        add_record(out, rec, rel, category, root, prefix)
+        read.append((data, rel, path))
+        cats.append(category)
+    _parse_read(out, read, root, Path(root).name, cats)
     return out
 
 
