@@ -116,6 +116,21 @@ def _add_header(headers: dict[str, str], line: str) -> str:
     return base
 
 
+def _next_hash_line(text: str, pos: int) -> int:
+    """Start of the first line from ``pos`` on that begins with '#' (or the text's length).
+
+    Looks for '#' alone (a fast single-character scan; it is rare in data rows), then checks
+    that a line end precedes it.
+    """
+    while True:
+        i = text.find("#", pos)
+        if i < 0:
+            return len(text)
+        if i > 0 and text[i - 1] == "\n":
+            return i
+        pos = i + 1
+
+
 def _split(text: str) -> tuple[dict[str, str], str, int, list[str]]:
     """Headers, the numeric block, the block's first line number and defects of the layout."""
     headers: dict[str, str] = {}
@@ -146,8 +161,7 @@ def _split(text: str) -> tuple[dict[str, str], str, int, list[str]]:
             line_no += 1
         else:
             # A data run: up to the next line that starts with '#'.
-            nxt = text.find("\n#", pos)
-            stop = n if nxt < 0 else nxt + 1
+            stop = _next_hash_line(text, pos)
             if not first_line:
                 first_line = line_no
             blocks.append(text[pos:stop])
@@ -344,17 +358,16 @@ _BULK_CHARS = b"0123456789.eE+-, \r\n"
 def _bulk_block(prep: _Prepared) -> bytes | None:
     """The block as bytes for the bulk reader, or None when it needs the per-file reader.
 
-    Only plain comma-separated rows with CRLF or LF ends and no blank lines qualify: for these
-    one row per line end holds, which is how the bulk result is split back into files.
+    Only plain comma-separated numbers qualify. Lone CRs, blank lines and rows of other than two
+    fields make the bulk reader fail or find more rows than the blocks' line ends (it checks),
+    and the batch then goes through the per-file reader.
     """
     if prep.delim != "," or not prep.block.isascii():
         return None
     b = prep.block.rstrip().encode("ascii")
-    if b.translate(None, _BULK_CHARS) or b"\n\n" in b or b"\n\r\n" in b:
+    if b.translate(None, _BULK_CHARS):
         return None
-    if b.count(b"\r") != b.count(b"\r\n"):
-        return None
-    return b + b"\n"
+    return b
 
 
 def _bulk_parse(blocks: list[bytes]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -413,11 +426,11 @@ def parse_rruff_batch(items: list[tuple[bytes, str]]) -> list[RruffRecord | Rruf
             slow.append((k, prep))
         else:
             bulk.append((k, prep))
-            blocks.append(b)
-            rows.append(b.count(b"\n"))
+            blocks += (b, b"\n")
+            rows.append(b.count(b"\n") + 1)
     parsed = _bulk_parse(blocks) if blocks else None
     if parsed is not None and parsed[0].size != sum(rows):
-        parsed = None
+        parsed = None  # a lone CR somewhere (one more row than line ends)
     if parsed is None:
         slow += bulk
     else:
