@@ -208,12 +208,12 @@ def _n_workers(settings: IngestSettings) -> int:
 
 
 def _mp_context() -> BaseContext:
-    """How to start parser processes: ``forkserver`` with the parser module preloaded (each
-    worker is forked from a server that imported it once; plain ``fork`` is unsafe once NumPy's
-    and Arrow's threads run), else ``spawn``."""
+    """How to start parser processes: ``forkserver`` with the parser module and Arrow's CSV
+    reader preloaded (each worker is forked from a server that imported them once; plain
+    ``fork`` is unsafe once NumPy's and Arrow's threads run), else ``spawn``."""
     if "forkserver" in get_all_start_methods():
         ctx = get_context("forkserver")
-        ctx.set_forkserver_preload(["rruffgeo.data.parse"])
+        ctx.set_forkserver_preload(["rruffgeo.data.parse", "pyarrow.csv"])
         return ctx
     return get_context("spawn")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 #: Bumped whenever parsing changes what ends up in the catalog (invalidates ingest caches).
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 
 _NUMBER_START = re.compile(r"^[\s]*[-+]?(?:\d|\.\d|nan|inf)", re.IGNORECASE)
 
