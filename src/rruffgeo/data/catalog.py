@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -39,7 +40,7 @@ import pyarrow.parquet as pq
 
 from rruffgeo.config import DATA_ENV, RRUFF_RAMAN_URL, IngestSettings
 from rruffgeo.data import parse
-from rruffgeo.data.parse import FLOAT_COLUMNS, INT_COLUMNS, SCALAR_COLUMNS, ChunkResult
+from rruffgeo.data.parse import SCALAR_COLUMNS, ChunkResult
 from rruffgeo.data.rruff_file import PARSER_VERSION
 from rruffgeo.data.sources import Unit, is_url, local_units, zip_members
 from rruffgeo.workdir import CATALOG, REJECTS, WorkDir, atomic_path, write_csv_atomic
@@ -75,13 +76,8 @@ class IngestResult:
 
 
 def catalog_schema() -> pa.Schema:
-    cols = []
-    for c in SCALAR_COLUMNS:
-        t = pa.float64() if c in FLOAT_COLUMNS else pa.int64() if c in INT_COLUMNS else pa.string()
-        cols.append(pa.field(c, t))
-    cols += [pa.field("wavenumber_cm1", pa.list_(pa.float64())),
-             pa.field("intensity", pa.list_(pa.float64()))]
-    return pa.schema(cols)
+    """The catalog's Arrow schema."""
+    return parse.catalog_schema()
 
 
 def resolve_source(source: str | os.PathLike[str] | None) -> str | Path:
@@ -169,14 +165,8 @@ def _write_cache(path: Path, key: str, table: pa.Table, rejects: list[tuple[str,
 
 
 def _batch_of(result: ChunkResult, schema: pa.Schema) -> pa.RecordBatch:
-    """One chunk's rows as an Arrow batch; the spectra arrays are wrapped, not copied."""
-    arrays = [pa.array(result.columns[c], type=schema.field(c).type) for c in SCALAR_COLUMNS]
-    lengths, w, y = result.flat()
-    offsets = np.zeros(lengths.size + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    for flat in (w, y):
-        arrays.append(pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.float64())))
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+    """One chunk's rows as an Arrow batch (mapped from the worker's file when it wrote one)."""
+    return parse.record_batch(result, schema)
 
 
 def _table_of(results: Sequence[ChunkResult]) -> pa.Table:
@@ -267,33 +257,38 @@ def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings, progr
                 if remaining[i] == 0:
                     finish(i)
         else:
-            try:
-                with ProcessPoolExecutor(workers, mp_context=_mp_context()) as pool:
-                    futures = {pool.submit(parse.run_task, task): (i, j) for i, j, task in flat}
-                    bar = tqdm(total=total, desc="ingest", unit="file", disable=not progress)
-                    try:
-                        for fut in as_completed(futures):
-                            i, j = futures[fut]
-                            results[i][j] = fut.result()
-                            bar.update(results[i][j].n_files)  # type: ignore[union-attr]
+            # Workers write their rows here (see parse._spool); removed when all is read.
+            with tempfile.TemporaryDirectory(prefix="spool-", dir=wd.dir(*CACHE_DIR),
+                                             ignore_cleanup_errors=True) as spool:
+                try:
+                    with ProcessPoolExecutor(workers, mp_context=_mp_context()) as pool:
+                        futures = {pool.submit(parse.run_task, task, spool): (i, j)
+                                   for i, j, task in flat}
+                        bar = tqdm(total=total, desc="ingest", unit="file",
+                                   disable=not progress)
+                        try:
+                            for fut in as_completed(futures):
+                                i, j = futures[fut]
+                                results[i][j] = fut.result()
+                                bar.update(results[i][j].n_files)  # type: ignore[union-attr]
+                                remaining[i] -= 1
+                                if remaining[i] == 0:
+                                    finish(i)
+                        except BaseException:
+                            for f in futures:
+                                f.cancel()
+                            raise
+                except BrokenProcessPool as exc:
+                    # Worker processes cannot start here (e.g. a script read from stdin): go
+                    # on in this process with what is left.
+                    log.warning("parser processes failed (%s); parsing in this process", exc)
+                    for i, j, task in flat:
+                        if results[i][j] is None and remaining[i] > 0:
+                            results[i][j] = parse.run_task(task)
+                            bar.update(len(task[2]))
                             remaining[i] -= 1
                             if remaining[i] == 0:
                                 finish(i)
-                    except BaseException:
-                        for f in futures:
-                            f.cancel()
-                        raise
-            except BrokenProcessPool as exc:
-                # Worker processes cannot start here (e.g. a script read from stdin): go on
-                # in this process with what is left.
-                log.warning("parser processes failed (%s); parsing in this process", exc)
-                for i, j, task in flat:
-                    if results[i][j] is None and remaining[i] > 0:
-                        results[i][j] = parse.run_task(task)
-                        bar.update(len(task[2]))
-                        remaining[i] -= 1
-                        if remaining[i] == 0:
-                            finish(i)
     finally:
         bar.close()
     return done

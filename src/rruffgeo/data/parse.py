@@ -56,6 +56,8 @@ class ChunkResult:
     n_files: int = 0
     #: CPU seconds the chunk took (where it ran), for the benchmark's accounting.
     cpu_s: float = 0.0
+    #: Where a worker wrote the rows (Arrow IPC) instead of sending them back; "" when not.
+    spool_path: str = ""
     _flat: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -270,18 +272,76 @@ def parse_files_chunk(root: str, rel_paths: list[str], categories: list[str]) ->
     return out
 
 
+def catalog_schema():  # -> pa.Schema (pyarrow is imported lazily: see the module docstring)
+    """The catalog's columns: the scalar columns, then the two spectra list columns."""
+    import pyarrow as pa
+
+    cols = []
+    for c in SCALAR_COLUMNS:
+        t = pa.float64() if c in FLOAT_COLUMNS else pa.int64() if c in INT_COLUMNS else pa.string()
+        cols.append(pa.field(c, t))
+    cols += [pa.field("wavenumber_cm1", pa.list_(pa.float64())),
+             pa.field("intensity", pa.list_(pa.float64()))]
+    return pa.schema(cols)
+
+
+def record_batch(result: ChunkResult, schema=None):  # -> pa.RecordBatch
+    """One chunk's rows as an Arrow batch; the spectra arrays are wrapped, not copied."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    schema = schema if schema is not None else catalog_schema()
+    if result.spool_path:
+        with pa.memory_map(result.spool_path) as source:
+            return ipc.open_file(source).get_batch(0)
+    arrays = [pa.array(result.columns[c], type=schema.field(c).type) for c in SCALAR_COLUMNS]
+    lengths, w, y = result.flat()
+    offsets = np.zeros(lengths.size + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    for flat in (w, y):
+        arrays.append(pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.float64())))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _spool(out: ChunkResult, spool_dir: str) -> None:
+    """Write the chunk's rows to an Arrow IPC file and drop them from ``out``.
+
+    A worker that sends megabytes of arrays back through a pipe waits for the main process to
+    read them, chunk by chunk; on a loaded machine each of those hand-overs waits for the
+    scheduler. A file (in the page cache) needs no hand-over; the main process maps it.
+    """
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    batch = record_batch(out)
+    path = os.path.join(spool_dir, f"{os.getpid()}-{time.monotonic_ns()}.arrow")
+    try:
+        with pa.OSFile(path, "wb") as sink, ipc.new_file(sink, batch.schema) as writer:
+            writer.write_batch(batch)
+    except (OSError, pa.ArrowException):  # no room: send the rows back instead
+        if os.path.exists(path):
+            os.unlink(path)
+        return
+    out.spool_path = path
+    out.columns = {c: [] for c in SCALAR_COLUMNS}
+    out._flat = None
+
+
 def _reason(exc: Exception, name: str) -> str:
     """The error message without the leading file name (rejects have a file column)."""
     msg = str(exc)
     return msg[len(name) + 2:] if msg.startswith(f"{name}: ") else msg
 
 
-def run_task(task: tuple) -> ChunkResult:
-    """Entry point of worker processes: ``(kind, path, names, category_or_categories)``."""
+def run_task(task: tuple, spool_dir: str | None = None) -> ChunkResult:
+    """Entry point of worker processes: ``(kind, path, names, category_or_categories)``;
+    with ``spool_dir`` the rows are written there (see ``_spool``)."""
     kind, path, names, cats = task
     t0 = time.process_time()
     out = parse_zip_chunk(path, names, cats) if kind == "zip" else parse_files_chunk(
         path, names, cats)
     out.flat()  # concatenate here, in the worker: fewer, larger arrays to send back
+    if spool_dir is not None:
+        _spool(out, spool_dir)
     out.cpu_s = time.process_time() - t0
     return out
