@@ -198,14 +198,28 @@ def _n_workers(settings: IngestSettings) -> int:
 
 
 def _mp_context() -> BaseContext:
-    """How to start parser processes: ``forkserver`` with the parser module and Arrow's CSV
-    reader preloaded (each worker is forked from a server that imported them once; plain
-    ``fork`` is unsafe once NumPy's and Arrow's threads run), else ``spawn``."""
+    """How to start parser processes: ``forkserver`` (plain ``fork`` is unsafe once NumPy's and
+    Arrow's threads run), else ``spawn``.
+
+    The server imports the main module, the parser and Arrow's CSV reader once, and each worker
+    is forked from it with them loaded. Without ``__main__`` in that list every worker would
+    run the main module's imports again (pandas, the CLI...) before its first file, which
+    costs seconds on a loaded machine.
+    """
     if "forkserver" in get_all_start_methods():
         ctx = get_context("forkserver")
-        ctx.set_forkserver_preload(["rruffgeo.data.parse", "pyarrow.csv"])
+        ctx.set_forkserver_preload(["__main__", "rruffgeo.data.parse", "pyarrow.csv"])
         return ctx
     return get_context("spawn")
+
+
+def _spool_root(wd: WorkDir) -> Path:
+    """Where workers write their rows: shared memory where there is some (no disk writeback,
+    which a loaded disk turns into stalls), else the work folder's cache."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
+        return shm
+    return wd.dir(*CACHE_DIR)
 
 
 def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings, progress: bool,
@@ -258,7 +272,7 @@ def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings, progr
                     finish(i)
         else:
             # Workers write their rows here (see parse._spool); removed when all is read.
-            with tempfile.TemporaryDirectory(prefix="spool-", dir=wd.dir(*CACHE_DIR),
+            with tempfile.TemporaryDirectory(prefix="rruffgeo-spool-", dir=_spool_root(wd),
                                              ignore_cleanup_errors=True) as spool:
                 try:
                     with ProcessPoolExecutor(workers, mp_context=_mp_context()) as pool:
