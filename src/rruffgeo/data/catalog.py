@@ -23,8 +23,8 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_all_start_methods, get_context
@@ -222,6 +222,36 @@ def _spool_root(wd: WorkDir) -> Path:
     return wd.dir(*CACHE_DIR)
 
 
+def _run_pool(futures: dict[Future, tuple[int, int]],
+              flat: list[tuple[int, int, tuple]]) -> Iterator[tuple[int, int, ChunkResult]]:
+    """Results ``(i, j, chunk)`` of the pool's tasks as they complete; meanwhile this process
+    runs tasks too, taking them from the end of the queue (any a worker has not started yet).
+
+    Workers take a while to start (seconds on a loaded machine) and this process would only
+    wait for them: this way it parses from the first moment, and the workers and it meet in
+    the middle. A task taken here is cancelled in the pool first, so it runs exactly once.
+    """
+    tasks = {(i, j): task for i, j, task in flat}
+    pending = set(futures)
+    order = list(futures)  # submission order: workers start at the front
+    while pending:
+        for fut in [f for f in pending if f.done()]:
+            pending.discard(fut)
+            i, j = futures[fut]
+            yield i, j, fut.result()
+        while order and (order[-1].done() or order[-1].running()):
+            order.pop()
+        if order and order[-1].cancel():
+            fut = order.pop()
+            pending.discard(fut)
+            i, j = futures[fut]
+            res = parse.run_task(tasks[(i, j)])
+            res.cpu_s = 0.0  # already in this process's CPU time
+            yield i, j, res
+        elif pending:
+            wait(pending, return_when=FIRST_COMPLETED)
+
+
 def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings, progress: bool,
                  worker_cpu: list[float]) -> dict[int, tuple[pa.Table, list[tuple[str, str]]]]:
     """Parse the units (in parallel), caching each one as soon as it is complete.
@@ -281,10 +311,9 @@ def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings, progr
                         bar = tqdm(total=total, desc="ingest", unit="file",
                                    disable=not progress)
                         try:
-                            for fut in as_completed(futures):
-                                i, j = futures[fut]
-                                results[i][j] = fut.result()
-                                bar.update(results[i][j].n_files)  # type: ignore[union-attr]
+                            for i, j, res in _run_pool(futures, flat):
+                                results[i][j] = res
+                                bar.update(res.n_files)
                                 remaining[i] -= 1
                                 if remaining[i] == 0:
                                     finish(i)
