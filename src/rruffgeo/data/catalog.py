@@ -48,8 +48,10 @@ from rruffgeo.workdir import CATALOG, REJECTS, WorkDir, atomic_path, write_csv_a
 log = logging.getLogger(__name__)
 
 CACHE_DIR = ("cache", "ingest")
-#: Files per worker task: small enough for a smooth progress bar, large enough to amortise IPC.
-CHUNK_FILES = 100
+#: Files per worker task: small enough for a smooth progress bar and an even finish, large
+#: enough to amortise each task's fixed costs (measured: 200 files take ~13% less CPU per file
+#: than 100; 300 no less than 200).
+CHUNK_FILES = 200
 #: Below this many files, parse in this process (starting workers would cost more).
 MIN_FILES_FOR_POOL = 400
 
