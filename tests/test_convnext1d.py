@@ -1,6 +1,9 @@
+import pytest
 import torch
+import torch.nn.functional as F
 
 from rruffgeo.model.convnext1d import ConvNeXt1D
+from rruffgeo.model.reference import ReferenceConvNeXt1D
 
 
 def test_paper_configuration_parameter_count_and_shapes():
@@ -19,3 +22,49 @@ def test_layer_scale_and_init_follow_the_paper():
     assert torch.allclose(block.gamma, torch.full_like(block.gamma, 1e-6))
     assert torch.count_nonzero(model.head.bias) == 0
     assert model.head.weight.std().item() < 0.03
+
+
+def test_mismatched_depths_and_dims_are_refused():
+    with pytest.raises(ValueError, match="differ in length"):
+        ConvNeXt1D(num_classes=3, depths=(2, 2), dims=(32, 64, 128))
+
+
+def test_stage_shapes_and_state_dict_layout_match_the_reference():
+    model = ConvNeXt1D(num_classes=4)
+    ref = ReferenceConvNeXt1D(num_classes=4)
+    assert {k: v.shape for k, v in model.state_dict().items()} == {
+        k: v.shape for k, v in ref.state_dict().items()}
+    x = torch.randn(2, 1, 2048)
+    lengths = []
+    for down, stage in zip(model.downsample_layers, model.stages, strict=True):
+        x = stage(down(x))
+        lengths.append(tuple(x.shape[1:]))
+    # channels-last (N, L, C): stem /4, then /2 per stage
+    assert lengths == [(512, 32), (256, 64), (128, 128), (64, 256)]
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: on the shared 2-core machine, 2 contended threads are ~20x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_paper_network_overfits_a_tiny_batch(one_thread):
+    torch.manual_seed(0)
+    model = ConvNeXt1D(num_classes=4)
+    x = torch.randn(16, 1, 256)
+    y = torch.arange(16) % 4
+    opt = torch.optim.AdamW(model.parameters(), lr=4e-3, weight_decay=0.0)
+    for _ in range(30):
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        logits = model(x)
+    assert F.cross_entropy(logits, y).item() < 0.01
+    assert (logits.argmax(1) == y).all()

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from rruffgeo import __version__
 
 #: Modules of ``rruffgeo.cli`` that add subcommands, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("ingest", "geocode", "report")
+COMMAND_MODULES: tuple[str, ...] = ("ingest", "geocode", "learn", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -124,10 +124,16 @@ def files_unit(root: Path, rel_paths: list[str]) -> Unit:
     rel_paths = sorted(rel_paths)
     stats = []
     cats = []
+    base = str(root)
+    by_parent: dict[str, str] = {}  # thousands of files share a few folders
     for rel in rel_paths:
-        st = (root / rel).stat()
+        st = os.stat(os.path.join(base, rel))
         stats.append((rel, st.st_size, st.st_mtime_ns))
-        cats.append(_category_of(PurePosixPath(rel).parent, root))
+        parent = rel.rpartition("/")[0]
+        cat = by_parent.get(parent)
+        if cat is None:
+            cat = by_parent[parent] = _category_of(PurePosixPath(parent), root)
+        cats.append(cat)
     return Unit("files", root, _stat_key(stats), files=rel_paths, file_categories=cats)
 
 
@@ -137,15 +143,16 @@ def _walk(root: Path) -> tuple[list[Path], list[str]]:
     txts: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "__MACOSX")))
+        rel_dir = Path(dirpath).relative_to(root).as_posix()
+        prefix = "" if rel_dir == "." else rel_dir + "/"
         for fn in sorted(filenames):
             if fn.startswith("."):
                 continue
-            p = Path(dirpath) / fn
             low = fn.lower()
             if low.endswith(".zip"):
-                zips.append(p)
+                zips.append(Path(dirpath) / fn)
             elif low.endswith(".txt"):
-                txts.append(p.relative_to(root).as_posix())
+                txts.append(prefix + fn)
     return zips, txts
 
 

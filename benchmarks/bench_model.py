@@ -1,0 +1,158 @@
+"""ConvNeXt1D speed: the fast network against the straightforward reference, side by side.
+
+Prints training throughput (a full training step: forward, cross-entropy, backward, gradient
+clipping, schedule-free AdamW step, as ``rruffgeo.model`` trains) and inference throughput
+(eval mode under ``torch.inference_mode``) of ``ReferenceConvNeXt1D`` and ``ConvNeXt1D`` with the
+same weights, their ratios, the parameter count and the largest output difference. The two are
+measured interleaved (alternating order) after a warm-up, and the medians over repeats are
+reported, so background load affects both alike.
+
+    python benchmarks/bench_model.py [--grid 2048] [--batch 64] [--threads 2] [--repeats 5]
+
+``--bf16`` adds the fast network under ``torch.autocast("cpu", torch.bfloat16)`` as a third
+contender (not numerically equivalent: reported with its largest logit difference).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from rruffgeo.config import ModelSettings, TrainSettings  # noqa: E402
+from rruffgeo.model.convnext1d import ConvNeXt1D  # noqa: E402
+from rruffgeo.model.reference import ReferenceConvNeXt1D  # noqa: E402
+
+
+def make_optimizer(
+    model: torch.nn.Module, name: str, train: TrainSettings
+) -> torch.optim.Optimizer:
+    """The training optimiser: schedule-free AdamW (paper 4.3), or torch AdamW for comparison."""
+    if name == "schedulefree":
+        import schedulefree
+
+        opt = schedulefree.AdamWScheduleFree(model.parameters(), lr=train.lr, betas=train.betas,
+                                             weight_decay=train.weight_decay,
+                                             warmup_steps=train.warmup_steps)
+        opt.train()
+        return opt
+    return torch.optim.AdamW(model.parameters(), lr=train.lr, betas=train.betas,
+                             weight_decay=train.weight_decay)
+
+
+def precision(bf16: bool):
+    """bf16 autocast on the CPU, or nothing."""
+    return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
+def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor,
+               y: torch.Tensor, clip: float, bf16: bool = False) -> None:
+    """One optimisation step exactly as training does it."""
+    with precision(bf16):
+        loss = F.cross_entropy(model(x), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+
+
+def timed(fn, steps: int, clock=time.perf_counter) -> float:
+    """Seconds per call of ``fn`` over ``steps`` calls."""
+    start = clock()
+    for _ in range(steps):
+        fn()
+    return (clock() - start) / steps
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--grid", type=int, default=2048, help="spectrum length (points)")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--classes", type=int, default=101)
+    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    ap.add_argument("--repeats", type=int, default=5, help="timed rounds; medians are reported")
+    ap.add_argument("--train-steps", type=int, default=2, help="training steps per round")
+    ap.add_argument("--infer-steps", type=int, default=4, help="inference batches per round")
+    ap.add_argument("--optimizer", choices=("schedulefree", "adamw"), default="schedulefree")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bf16", action="store_true", help="also time the fast network in bf16")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall time, or process CPU time (robust to other load with --threads 1)")
+    args = ap.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    ms, ts = ModelSettings(), TrainSettings()
+    kw = dict(depths=ms.depths, dims=ms.dims, drop_path_rate=ms.drop_path_rate,
+              head_dropout=ms.head_dropout, layer_scale_init=ms.layer_scale_init)
+    models = {"reference": ReferenceConvNeXt1D(args.classes, **kw),
+              "fast": ConvNeXt1D(args.classes, **kw)}
+    if args.bf16:
+        models["fast bf16"] = ConvNeXt1D(args.classes, **kw)
+    for k in models:
+        models[k].load_state_dict(models["reference"].state_dict())
+    bf16 = {k: k.endswith("bf16") for k in models}
+    n_params = sum(p.numel() for p in models["fast"].parameters())
+    x = torch.randn(args.batch, 1, args.grid)
+    y = torch.randint(0, args.classes, (args.batch,))
+
+    with torch.inference_mode():
+        for m in models.values():
+            m.eval()
+        expected = models["reference"](x)
+        diff = {}
+        for k, m in models.items():
+            with precision(bf16[k]):
+                diff[k] = (m(x).float() - expected).abs().max().item()
+
+    opts = {k: make_optimizer(m, args.optimizer, ts) for k, m in models.items()}
+    train = {k: [] for k in models}
+    infer = {k: [] for k in models}
+    order = list(models)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    t0 = time.perf_counter()
+    for r in range(args.repeats + 1):  # round 0 is the warm-up
+        for k in order if r % 2 else order[::-1]:
+            m = models[k]
+            m.train()
+            sec = timed(lambda m=m, k=k: train_step(m, opts[k], x, y, ts.grad_clip_norm, bf16[k]),
+                        1 if r == 0 else args.train_steps, clock)
+            if r:
+                train[k].append(args.batch / sec)
+            m.eval()
+            with torch.inference_mode(), precision(bf16[k]):
+                sec = timed(lambda m=m: m(x), 1 if r == 0 else args.infer_steps, clock)
+            if r:
+                infer[k].append(args.batch / sec)
+
+    med = {k: (statistics.median(train[k]), statistics.median(infer[k])) for k in models}
+    print(f"ConvNeXt1D grid {args.grid}, batch {args.batch}, {args.classes} classes, "
+          f"{torch.get_num_threads()} threads, {args.optimizer}, "
+          f"drop_path {ms.drop_path_rate}, head dropout {ms.head_dropout}, {args.clock} clock; "
+          f"medians of {args.repeats} interleaved rounds ({time.perf_counter() - t0:.0f} s)")
+    print(f"parameters: {n_params:,}")
+    print(f"max |output difference| from the reference (eval, same weights): {diff['fast']:.3g}")
+    for label, series in (("training", train), ("inference", infer)):
+        ref, fast = series["reference"], series["fast"]
+        ratios = [f / r for f, r in zip(fast, ref, strict=True)]
+        print(f"{label:9s} spectra/s: reference {statistics.median(ref):8.1f}   "
+              f"fast {statistics.median(fast):8.1f}   ratio {statistics.median(ratios):5.2f}x "
+              f"(median of per-round ratios; rounds {min(ratios):.2f}-{max(ratios):.2f}x)")
+    if args.bf16:
+        tr, inf = med["fast bf16"]
+        print(f"fast + bf16 autocast: training {tr:.1f} ({tr / med['reference'][0]:.2f}x), "
+              f"inference {inf:.1f} ({inf / med['reference'][1]:.2f}x) spectra/s; "
+              f"max |logit difference| {diff['fast bf16']:.3g} (not equivalent)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""``rruffgeo spectra | train | cv | predict``: the learning stage's commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rruffgeo.cli.common import add_workdir, workdir_of
+from rruffgeo.config import Settings, replace
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("spectra", help="resample every catalog spectrum onto the global grid")
+    add_workdir(p)
+    p.add_argument("--grid-points", type=int, default=None, help="grid length (default 2048)")
+    p.add_argument("--force", action="store_true", help="rebuild even when the cache is valid")
+    p.set_defaults(func=cmd_spectra)
+
+    p = sub.add_parser("train", help="train ConvNeXt1D on an 80/20 split (paper 4.3) and "
+                       "evaluate it beside a 1-NN baseline")
+    _add_training_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("cv", help="stratified k-fold cross-validation of ConvNeXt1D and the "
+                       "1-NN baseline (paper B.1)")
+    _add_training_options(p)
+    p.add_argument("--folds", default=None,
+                   help="run only these folds, 1-based and comma-separated (e.g. 1,2); "
+                   "finished folds of earlier runs with the same settings are kept")
+    p.set_defaults(func=cmd_cv)
+
+    p = sub.add_parser("predict", help="predict the country of RRUFF .txt or CSV spectra")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--model", type=Path, required=True,
+                   help="model folder, e.g. WORKDIR/models/holdout_specimen")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--output", type=Path, default=None,
+                   help="write predictions to OUT.csv or OUT.json (default: print a table)")
+    p.add_argument("--map", type=Path, default=None, metavar="DIR",
+                   help="also draw a probability map per file into DIR")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.set_defaults(func=cmd_predict)
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    add_workdir(p)
+    p.add_argument("--split", choices=("spectrum", "specimen"), default="spectrum",
+                   help="spectrum: random over spectra (the paper's protocol); specimen: "
+                   "grouped by RRUFF ID, no specimen on both sides")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--grid-points", type=int, default=None)
+    p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (default: one per core; 1 when other jobs share the cores)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Default settings with the command-line overrides applied."""
+    s = Settings()
+    if getattr(args, "grid_points", None):
+        s = replace(s, spectra=replace(s.spectra, grid_points=args.grid_points))
+    overrides = {name: getattr(args, name, None)
+                 for name in ("epochs", "batch_size", "lr", "seed", "device", "threads")}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    return replace(s, train=replace(s.train, **overrides)) if overrides else s
+
+
+def cmd_spectra(args: argparse.Namespace) -> int:
+    from rruffgeo.spectra import build_matrix
+
+    m = build_matrix(workdir_of(args), settings_from_args(args), force=args.force)
+    print(f"{m.X.shape[0]} spectra on {m.X.shape[1]} points over "
+          f"{m.grid_cm1[0]:.1f}-{m.grid_cm1[-1]:.1f} cm-1; {len(m.failures)} could not be "
+          f"resampled (listed in {args.workdir / 'spectra' / 'failures.csv'})")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from rruffgeo.model import run_train
+
+    report = run_train(workdir_of(args), settings_from_args(args), split=args.split,
+                       progress=not args.no_progress)
+    _print_summary(report)
+    return 0
+
+
+def cmd_cv(args: argparse.Namespace) -> int:
+    from rruffgeo.model import run_cv
+
+    folds = None
+    if args.folds:
+        try:
+            folds = [int(f) - 1 for f in args.folds.split(",") if f.strip()]
+        except ValueError:
+            raise ValueError(f"--folds {args.folds!r}: expected numbers such as 1,2") from None
+    report = run_cv(workdir_of(args), settings_from_args(args), split=args.split,
+                    progress=not args.no_progress, folds=folds)
+    _print_summary(report)
+    return 0
+
+
+def _print_summary(report: dict[str, Any]) -> None:
+    print(f"{report['protocol']} split={report['split']}: {report['n_samples']} spectra, "
+          f"{report['n_specimens']} specimens, {report['n_classes']} countries, folds "
+          f"{[f + 1 for f in report['folds_run']]}")
+    print(f"{'metric':<18} {'ConvNeXt1D':>17} {'1-NN cosine':>17}")
+    net, base = report["summary"]["network"], report["summary"]["baseline_1nn"]
+    for m in net:
+        print(f"{m:<18} {net[m]['mean']:>8.3f} +/- {net[m]['std']:.3f} "
+              f"{base[m]['mean']:>8.3f} +/- {base[m]['std']:.3f}")
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from rruffgeo.model import Predictor
+
+    predictor = Predictor(args.model, device=args.device)
+    names, proba, refused = predictor.predict_paths(args.files)
+    table = predictor.top_k(names, proba, args.top_k)
+    for f, reason in refused:
+        print(f"refused {f}: {reason}", file=sys.stderr)
+    if args.output is not None:
+        suffix = args.output.suffix.lower()
+        if suffix == ".json":
+            records = {n: table[table["file"] == n].drop(columns="file").to_dict("records")
+                       for n in names}
+            payload = {"predictions": records,
+                       "refused": [{"file": f, "reason": r} for f, r in refused]}
+            args.output.write_text(json.dumps(payload, indent=2) + "\n")
+        elif suffix == ".csv":
+            table.to_csv(args.output, index=False)
+        else:
+            raise ValueError(f"--output {args.output}: use a .csv or .json file name")
+        print(f"{len(names)} predicted, {len(refused)} refused -> {args.output}")
+    else:
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+              if len(table) else "no file could be predicted")
+    if args.map is not None and names:
+        try:
+            from rruffgeo.report.maps import plot_prediction_map
+        except ImportError as exc:
+            raise ValueError(f"--map needs the report stage (rruffgeo.report.maps): {exc}"
+                             ) from None
+        args.map.mkdir(parents=True, exist_ok=True)
+        for name, p in zip(names, proba, strict=True):
+            probs = {c: float(v) for c, v in zip(predictor.classes, p, strict=True)}
+            out = plot_prediction_map(probs, f"Predicted origin: {Path(name).name}",
+                                      args.map / Path(name).stem)
+            print(f"map: {', '.join(str(o) for o in out)}")
+    return 0 if names else 1

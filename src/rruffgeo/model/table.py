@@ -1,0 +1,43 @@
+"""The learning table: which spectra the country classifier learns from (paper 5.1)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from rruffgeo.config import Settings
+from rruffgeo.workdir import CATALOG, GEOCODED, WorkDir
+
+CATALOG_COLUMNS = ["spectrum_id", "specimen_id", "mineral", "kind", "laser_nm"]
+GEO_COLUMNS = ["specimen_id", "synthetic", "excluded_reason", "country_iso3", "country_name"]
+
+
+def learning_table(workdir: WorkDir, settings: Settings | None = None) -> pd.DataFrame:
+    """Catalog joined with geocoded on specimen_id: natural, geolocated spectra of kept countries.
+
+    A spectrum is kept when its specimen is not synthetic, has no ``excluded_reason`` and has a
+    country; then countries with fewer than ``settings.train.min_samples_per_country`` spectra
+    are dropped (paper 5.1 keeps countries with at least 2 samples).
+
+    Returns
+    -------
+    DataFrame with spectrum_id, specimen_id, mineral, kind, laser_nm, country_iso3,
+    country_name, sorted by spectrum_id so downstream order does not depend on file order.
+    """
+    settings = settings or Settings()
+    catalog = pd.read_parquet(workdir.require(CATALOG, "ingest"),
+                              columns=CATALOG_COLUMNS)
+    geo = pd.read_parquet(workdir.require(GEOCODED, "geocode"), columns=GEO_COLUMNS)
+    geo = geo.drop_duplicates("specimen_id")
+    df = catalog.merge(geo, on="specimen_id", how="inner", validate="many_to_one")
+    natural = ~df["synthetic"].fillna(True).astype(bool)
+    kept = df["excluded_reason"].fillna("").astype(str).eq("")
+    located = df["country_iso3"].fillna("").astype(str).str.len().gt(0)
+    df = df[natural & kept & located].drop(columns=["synthetic", "excluded_reason"])
+    df = keep_frequent_countries(df, settings.train.min_samples_per_country)
+    return df.sort_values("spectrum_id", kind="stable").reset_index(drop=True)
+
+
+def keep_frequent_countries(df: pd.DataFrame, min_samples: int) -> pd.DataFrame:
+    """Rows whose country has at least ``min_samples`` rows."""
+    counts = df["country_iso3"].map(df["country_iso3"].value_counts())
+    return df[counts >= min_samples].reset_index(drop=True)

@@ -1,0 +1,209 @@
+"""Training loop: cross-entropy, schedule-free AdamW, clipping, per-epoch atomic checkpoints.
+
+Determinism: the weights start from ``torch.manual_seed(seed)``; each epoch re-seeds the global
+generator (dropout, stochastic depth) and draws its shuffle from its own generator, both from
+``(seed, epoch)``. An interrupted run resumed from its last checkpoint therefore takes exactly the
+same steps as an uninterrupted one. Validation is reported each epoch but never used to pick
+epochs or weights (that would leak the test fold into the model).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import schedulefree
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from rruffgeo.config import Settings, TrainSettings
+from rruffgeo.model.convnext1d import ConvNeXt1D
+from rruffgeo.model.metrics import fold_metrics
+from rruffgeo.model.modelio import build_network
+from rruffgeo.workdir import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+def select_device(name: str = "auto", threads: int = 0) -> torch.device:
+    """``auto`` = CUDA when present, else CPU; on CPU use ``threads`` (0 = usable cores)."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda requested but no CUDA device is available")
+    if device.type == "cpu":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        torch.set_num_threads(threads if threads > 0 else max(1, int(cores or 1)))
+    return device
+
+
+def set_determinism(device: torch.device) -> None:
+    """Ask torch for deterministic kernels (warn, not fail, where none exists)."""
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    """bf16 (or fp16) mixed precision on CUDA; full precision on CPU."""
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def make_optimizer(model: torch.nn.Module, ts: TrainSettings) -> schedulefree.AdamWScheduleFree:
+    """Schedule-free AdamW; weight decay on conv/linear weights only.
+
+    Norm weights and biases, all biases and the layer-scale ``gamma`` (every parameter with
+    fewer than two dimensions) are not decayed: decaying gamma towards 0 would switch blocks off
+    and decaying norm scales fights the normalisation (as in timm's ConvNeXt recipe).
+    """
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": ts.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return schedulefree.AdamWScheduleFree(groups, lr=ts.lr, betas=tuple(ts.betas),
+                                          weight_decay=ts.weight_decay,
+                                          warmup_steps=ts.warmup_steps)
+
+
+@torch.no_grad()
+def predict_proba(model: ConvNeXt1D, X: np.ndarray, device: torch.device,
+                  batch_size: int = 256) -> np.ndarray:
+    """Class probabilities (n, n_classes) for spectra X (n, grid); model must be in eval mode."""
+    out = []
+    for lo in range(0, len(X), batch_size):
+        xb = torch.as_tensor(np.asarray(X[lo:lo + batch_size], dtype=np.float32)).unsqueeze(1)
+        with autocast(device):
+            logits = model(xb.to(device))
+        out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    if not out:
+        return np.zeros((0, model.num_classes), dtype=np.float32)
+    return np.concatenate(out)
+
+
+def fit_network(
+    X: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    settings: Settings,
+    *,
+    X_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+    checkpoint: Path | None = None,
+    key: str = "",
+    progress: bool = True,
+    desc: str = "train",
+    device: torch.device | None = None,
+    on_epoch: Callable[[int], None] | None = None,
+) -> tuple[ConvNeXt1D, list[dict[str, float]]]:
+    """Train a ConvNeXt1D on ``X`` (n, grid) float32 and class indices ``y``.
+
+    With ``checkpoint``, the state after every epoch is written there atomically (optimizer in
+    eval mode, as schedule-free requires) and a matching checkpoint (same ``key``) is resumed.
+    Returns the model in eval mode (averaged weights) and the per-epoch history.
+    """
+    ts = settings.train
+    device = device or select_device(ts.device, ts.threads)
+    set_determinism(device)
+    torch.manual_seed(ts.seed)
+    model = build_network(n_classes, settings.model).to(device)
+    opt = make_optimizer(model, ts)
+    scaler = (torch.amp.GradScaler("cuda") if device.type == "cuda"
+              and not torch.cuda.is_bf16_supported() else None)
+    history: list[dict[str, float]] = []
+    start = 0
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        if state.get("key") == key:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            start = int(state["epoch"])
+            history = json.loads(state["history_json"])
+            log.info("%s: resuming after epoch %d from %s", desc, start, checkpoint)
+        else:
+            log.warning("%s: checkpoint %s is from other data/settings; starting over",
+                        desc, checkpoint)
+
+    Xt = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32)).unsqueeze(1)
+    yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
+    if device.type == "cuda":
+        Xt, yt = Xt.to(device), yt.to(device)
+    n = len(yt)
+    n_batches = max(1, -(-n // ts.batch_size))
+    bar = tqdm(desc=desc, initial=start * n_batches, total=ts.epochs * n_batches,
+               disable=not progress, leave=True, unit="batch", dynamic_ncols=True)
+    postfix: dict[str, float] = {}
+    model.eval()
+    opt.eval()
+    for epoch in range(start, ts.epochs):
+        t0 = time.perf_counter()
+        torch.manual_seed(ts.seed * 1_000_003 + epoch + 1)
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(ts.seed * 7919 + epoch))
+        model.train()
+        opt.train()
+        total, count = 0.0, 0
+        for lo in range(0, n, ts.batch_size):
+            idx = order[lo:lo + ts.batch_size].to(Xt.device)
+            xb, yb = Xt[idx].to(device, non_blocking=True), yt[idx].to(device)
+            with autocast(device):
+                loss = F.cross_entropy(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
+            else:
+                loss.backward()
+            if ts.grad_clip_norm > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), ts.grad_clip_norm)
+            if scaler is not None:
+                scaler.step(opt)
+                scaler.update()
+            else:
+                opt.step()
+            total += float(loss.detach()) * len(yb)
+            count += len(yb)
+            bar.update(1)
+            if progress:
+                postfix.update(epoch=epoch + 1, loss=round(total / count, 4))
+                bar.set_postfix(postfix, refresh=False)
+        model.eval()
+        opt.eval()
+        row: dict[str, float] = {"epoch": epoch + 1, "loss": total / max(count, 1),
+                                 "train_s": time.perf_counter() - t0}
+        if X_val is not None and y_val is not None and len(y_val):
+            m = fold_metrics(np.asarray(y_val), predict_proba(model, X_val, device))
+            row.update(val_accuracy=m["accuracy"], val_f1_macro=m["f1_macro"])
+        row["epoch_s"] = time.perf_counter() - t0
+        history.append(row)
+        postfix.update({k: round(v, 4) for k, v in row.items()
+                        if k in ("val_accuracy", "val_f1_macro")})
+        bar.set_postfix(postfix)
+        log.debug("%s epoch %d: %s", desc, epoch + 1, row)
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, model, opt, epoch + 1, history, key)
+        if on_epoch is not None:
+            on_epoch(epoch + 1)
+    bar.close()
+    model.eval()
+    opt.eval()
+    return model, history
+
+
+def _save_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                     epoch: int, history: list[dict[str, float]], key: str) -> None:
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+             "history_json": json.dumps(history), "key": key}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)

@@ -1,0 +1,68 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from rruffgeo.model import Predictor, load_model, predict_files, run_train
+from rruffgeo.model.train import predict_proba
+from synthetic_learn import make_workdir, spectrum, tiny_settings
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wd")
+    run_train(make_workdir(root), tiny_settings(epochs=2), split="specimen", progress=False)
+    return root / "models" / "holdout_specimen"
+
+
+def _write_csv(path, x, y, header=True, sep=","):
+    lines = (["wavenumber,intensity"] if header else []) + [f"{a}{sep}{b}" for a, b in
+                                                            zip(x, y, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_model_round_trip_without_pickle(model_dir):
+    files = sorted(p.name for p in model_dir.iterdir())
+    assert "model.safetensors" in files and "model.json" in files
+    assert not any(f.endswith((".pt", ".pkl", ".pickle")) for f in files)
+    meta = json.loads((model_dir / "model.json").read_text())
+    assert meta["classes"] == ["BRA", "ITA", "USA"] and meta["grid_cm1"]["points"] == 64
+    a, b = load_model(model_dir), load_model(model_dir)
+    X = np.random.default_rng(0).random((5, 64)).astype(np.float32)
+    pa = predict_proba(a.model, X, torch.device("cpu"))
+    np.testing.assert_array_equal(pa, predict_proba(b.model, X, torch.device("cpu")))
+    np.testing.assert_allclose(pa.sum(1), 1, rtol=1e-5)
+
+
+def test_predict_refuses_bad_files_and_predicts_the_rest(model_dir, tmp_path):
+    rng = np.random.default_rng(5)
+    good = _write_csv(tmp_path / "good.csv", *spectrum(1, rng))
+    bare = _write_csv(tmp_path / "bare.txt.csv", *spectrum(0, rng), header=False, sep=";")
+    text = tmp_path / "text.csv"
+    text.write_text("wavenumber,intensity\n100,1\n200,abc\n")
+    few = _write_csv(tmp_path / "few.csv", [100, 200, 300, 400, 500], [1, 2, 3, 2, 1])
+    far = _write_csv(tmp_path / "far.csv", *spectrum(0, rng, lo=5000, hi=6000))
+    missing = tmp_path / "missing.csv"
+    table, refused = predict_files(model_dir, [good, text, few, bare, far, missing], top_k=2)
+    assert list(table.columns) == ["file", "rank", "country_iso3", "country_name",
+                                   "probability"]
+    assert table["file"].unique().tolist() == [str(good), str(bare)]
+    assert table.groupby("file")["rank"].apply(list).tolist() == [[1, 2], [1, 2]]
+    reasons = dict(refused)
+    assert "line 3" in reasons[str(text)] and "abc" in reasons[str(text)]
+    assert "need at least" in reasons[str(few)]
+    assert "does not overlap" in reasons[str(far)]
+    assert str(missing) in reasons
+    assert (table["probability"].diff().fillna(-1)[table["rank"] == 2] <= 0).all()
+
+
+def test_predictor_reads_rruff_txt(model_dir, tmp_path):
+    pytest.importorskip("rruffgeo.data.rruff_file")
+    x, y = spectrum(2, np.random.default_rng(0))
+    body = "\n".join(f"{a:.2f}, {b:.4f}" for a, b in zip(x, y, strict=True))
+    f = tmp_path / "Quartz__R000001__Raman__532__0__unoriented__Raman_Data_Processed__1.txt"
+    f.write_text(f"##NAMES=Quartz\n##RRUFFID=R000001\n##LOCALITY=Italy\n{body}\n##END=\n")
+    names, proba, refused = Predictor(model_dir).predict_paths([f])
+    assert refused == [] and proba.shape == (1, 3)
