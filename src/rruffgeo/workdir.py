@@ -28,6 +28,9 @@ Files and their columns
 ``models/<name>/`` (model stage): weights (safetensors), classes, grid and settings.
 ``metrics/`` (model stage): ``{train,cv}_{spectrum,specimen}.json`` and ``*_per_country.csv``.
 ``tables/``, ``figures/``, ``report.html`` (report stage).
+``run_settings.json`` and ``stamps/`` (``rruffgeo run``): the settings of the last run, and one
+stamp per stage (its inputs' sizes and times plus its settings) so unchanged stages are skipped.
+``cache/`` (data stage): per-unit parse results kept until the catalog is written (resume).
 """
 
 from __future__ import annotations
