@@ -55,6 +55,8 @@ def test_predict_refuses_bad_files_and_predicts_the_rest(model_dir, tmp_path):
     assert "need at least" in reasons[str(few)]
     assert "does not overlap" in reasons[str(far)]
     assert str(missing) in reasons
+    # The CLI prints reasons alone, so each must name its own file.
+    assert all(f in reason for f, reason in refused)
     assert (table["probability"].diff().fillna(-1)[table["rank"] == 2] <= 0).all()
 
 

@@ -123,8 +123,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     predictor = Predictor(args.model, device=args.device)
     names, proba, refused = predictor.predict_paths(args.files)
     table = predictor.top_k(names, proba, args.top_k)
-    for f, reason in refused:
-        print(f"refused {f}: {reason}", file=sys.stderr)
+    for _file, reason in refused:
+        print(f"refused: {reason}", file=sys.stderr)  # every reason names its file
     if args.output is not None:
         suffix = args.output.suffix.lower()
         if suffix == ".json":

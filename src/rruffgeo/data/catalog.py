@@ -294,14 +294,19 @@ def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings, progr
             finish(i)
     # With a pool, the progress bar (and its monitor thread) starts after the workers do.
     bar = tqdm(total=total, desc="ingest", unit="file", disable=not progress or use_pool)
+
+    def record(i: int, j: int, result: object, n_files: int) -> None:
+        """Keep a finished task's result; finish its unit once all of the unit's tasks are in."""
+        results[i][j] = result
+        bar.update(n_files)
+        remaining[i] -= 1
+        if remaining[i] == 0:
+            finish(i)
+
     try:
         if not use_pool:
             for i, j, task in flat:
-                results[i][j] = parse.run_task(task)
-                bar.update(len(task[2]))
-                remaining[i] -= 1
-                if remaining[i] == 0:
-                    finish(i)
+                record(i, j, parse.run_task(task), len(task[2]))
         else:
             # Workers write their rows here (see parse._spool); removed when all is read.
             with tempfile.TemporaryDirectory(prefix="rruffgeo-spool-", dir=_spool_root(wd),
@@ -314,11 +319,7 @@ def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings, progr
                                    disable=not progress)
                         try:
                             for i, j, res in _run_pool(futures, flat):
-                                results[i][j] = res
-                                bar.update(res.n_files)
-                                remaining[i] -= 1
-                                if remaining[i] == 0:
-                                    finish(i)
+                                record(i, j, res, res.n_files)
                         except BaseException:
                             for f in futures:
                                 f.cancel()
@@ -329,11 +330,7 @@ def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings, progr
                     log.warning("parser processes failed (%s); parsing in this process", exc)
                     for i, j, task in flat:
                         if results[i][j] is None and remaining[i] > 0:
-                            results[i][j] = parse.run_task(task)
-                            bar.update(len(task[2]))
-                            remaining[i] -= 1
-                            if remaining[i] == 0:
-                                finish(i)
+                            record(i, j, parse.run_task(task), len(task[2]))
     finally:
         bar.close()
     return done
