@@ -20,8 +20,11 @@ def test_spectra_train_cv_predict_commands(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "1-NN cosine" in out and "folds [2]" in out
     assert json.loads((wd / "metrics/cv_specimen.json").read_text())["folds"][0]["fold"] == 1
-    assert main(["train", *common]) == 0
+    # The hold-out model uses the flatten head: it must save, reload and predict like "avg".
+    assert main(["train", "--head", "flatten", *common]) == 0
     capsys.readouterr()
+    meta = json.loads((wd / "models/holdout_spectrum/model.json").read_text())
+    assert meta["settings"]["model"]["head_pool"] == "flatten"
 
     good = tmp_path / "good.csv"
     x, y = spectrum(0, np.random.default_rng(0))

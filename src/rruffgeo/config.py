@@ -83,6 +83,10 @@ class SpectraSettings:
     minmax: bool = True
 
 
+#: Classifier heads of ConvNeXt1D: "avg" (global average pool, the paper's) or "flatten".
+HEAD_POOLS = ("avg", "flatten")
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     """ConvNeXt1D architecture (paper 4.2, B.2)."""
@@ -99,6 +103,11 @@ class ModelSettings:
     drop_path_rate: float = 0.1
     #: Layer scale initial value (paper 4.3).
     layer_scale_init: float = 1e-6
+    #: Head pooling: "avg" = global average pool, the paper's head (B.2); "flatten" = the last
+    #: stage's positions kept, so the head knows where along the axis a feature sits. Average
+    #: pooling makes the network blind to absolute wavenumber, which is what tells minerals
+    #: apart; measured on RRUFF it stays at the class prior within a CPU budget ("flatten" fits).
+    head_pool: str = "avg"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rruffgeo.cli.common import add_workdir, workdir_of
-from rruffgeo.config import Settings, replace
+from rruffgeo.config import HEAD_POOLS, Settings, replace
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,6 +55,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--grid-points", type=int, default=None)
+    p.add_argument("--head", choices=HEAD_POOLS, default=None,
+                   help="classifier head: avg = global average pool (the paper's, default); "
+                   "flatten = keep the positions (learns on RRUFF where avg stays at the prior)")
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads (default: one per core; 1 when other jobs share the cores)")
@@ -66,6 +69,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     s = Settings()
     if getattr(args, "grid_points", None):
         s = replace(s, spectra=replace(s.spectra, grid_points=args.grid_points))
+    if getattr(args, "head", None):
+        s = replace(s, model=replace(s.model, head_pool=args.head))
     overrides = {name: getattr(args, name, None)
                  for name in ("epochs", "batch_size", "lr", "seed", "device", "threads")}
     overrides = {k: v for k, v in overrides.items() if v is not None}

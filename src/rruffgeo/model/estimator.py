@@ -22,7 +22,8 @@ class ConvNeXt1DClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    depths, dims, drop_path_rate, head_dropout : architecture (see ``ModelSettings``).
+    depths, dims, drop_path_rate, head_dropout, head_pool : architecture (see
+        ``ModelSettings``; ``head_pool="flatten"`` is the head that learns on RRUFF).
     epochs, batch_size, lr, weight_decay, grad_clip_norm, warmup_steps : training
         (see ``TrainSettings``).
     device : "auto", "cpu" or "cuda".
@@ -32,7 +33,8 @@ class ConvNeXt1DClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, depths: Sequence[int] = (2, 2, 3, 2),
                  dims: Sequence[int] = (32, 64, 128, 256), drop_path_rate: float = 0.1,
-                 head_dropout: float = 0.1, epochs: int = 15, batch_size: int = 64,
+                 head_dropout: float = 0.1, head_pool: str = "avg", epochs: int = 15,
+                 batch_size: int = 64,
                  lr: float = 1e-3, weight_decay: float = 0.35, grad_clip_norm: float = 1.0,
                  warmup_steps: int = 100, device: str = "auto", random_state: int | None = 0,
                  verbose: bool = False) -> None:
@@ -40,6 +42,7 @@ class ConvNeXt1DClassifier(ClassifierMixin, BaseEstimator):
         self.dims = dims
         self.drop_path_rate = drop_path_rate
         self.head_dropout = head_dropout
+        self.head_pool = head_pool
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -55,7 +58,7 @@ class ConvNeXt1DClassifier(ClassifierMixin, BaseEstimator):
         return Settings(
             model=ModelSettings(depths=tuple(self.depths), dims=tuple(self.dims),
                                 drop_path_rate=self.drop_path_rate,
-                                head_dropout=self.head_dropout),
+                                head_dropout=self.head_dropout, head_pool=self.head_pool),
             train=TrainSettings(lr=self.lr, weight_decay=self.weight_decay,
                                 warmup_steps=self.warmup_steps, epochs=self.epochs,
                                 batch_size=self.batch_size, grad_clip_norm=self.grad_clip_norm,

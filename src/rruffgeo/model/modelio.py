@@ -37,11 +37,12 @@ class ModelBundle:
     meta: dict[str, Any]
 
 
-def build_network(n_classes: int, ms: ModelSettings) -> ConvNeXt1D:
-    """The paper's ConvNeXt1D with the settings' sizes and regularisation."""
+def build_network(n_classes: int, ms: ModelSettings, input_length: int) -> ConvNeXt1D:
+    """The paper's ConvNeXt1D with the settings' sizes, head and regularisation."""
     return ConvNeXt1D(n_classes, in_chans=1, depths=ms.depths, dims=ms.dims,
                       drop_path_rate=ms.drop_path_rate, head_dropout=ms.head_dropout,
-                      layer_scale_init=ms.layer_scale_init)
+                      layer_scale_init=ms.layer_scale_init, head_pool=ms.head_pool,
+                      input_length=input_length)
 
 
 def save_model(folder: Path, model: torch.nn.Module, classes: list[str], class_names: list[str],
@@ -76,9 +77,9 @@ def load_model(folder: Path, device: str | torch.device = "cpu") -> ModelBundle:
     meta = json.loads((folder / META).read_text())
     ms = from_dict(ModelSettings, meta["settings"]["model"])
     sp = from_dict(SpectraSettings, meta["settings"]["spectra"])
-    model = build_network(len(meta["classes"]), ms)
+    g = meta["grid_cm1"]
+    model = build_network(len(meta["classes"]), ms, int(g["points"]))
     model.load_state_dict(load_file(str(folder / WEIGHTS), device="cpu"))
     model.to(device).eval()
-    g = meta["grid_cm1"]
     grid = np.linspace(g["start"], g["stop"], g["points"])
     return ModelBundle(model, meta["classes"], meta["class_names"], grid, sp, meta)

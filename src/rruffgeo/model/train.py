@@ -118,7 +118,7 @@ def fit_network(
     device = device or select_device(ts.device, ts.threads)
     set_determinism(device)
     torch.manual_seed(ts.seed)
-    model = build_network(n_classes, settings.model).to(device)
+    model = build_network(n_classes, settings.model, int(np.shape(X)[1])).to(device)
     opt = make_optimizer(model, ts)
     scaler = (torch.amp.GradScaler("cuda") if device.type == "cuda"
               and not torch.cuda.is_bf16_supported() else None)
