@@ -9,8 +9,11 @@ reported, so background load affects both alike.
 
     python benchmarks/bench_model.py [--grid 2048] [--batch 64] [--threads 2] [--repeats 5]
 
-``--bf16`` adds the fast network under ``torch.autocast("cpu", torch.bfloat16)`` as a third
-contender (not numerically equivalent: reported with its largest logit difference).
+``--bf16`` adds the fast network in bfloat16 as a third contender: training under
+``torch.autocast("cpu", torch.bfloat16)`` (mixed precision, fp32 weights), inference with the
+network cast to bf16 as ``rruffgeo predict --precision bf16`` runs it. Not numerically
+equivalent: reported with its largest logit difference. ``--infer-batch`` sets the inference
+batch (default: the training batch; ``predict`` uses 256).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from rruffgeo.config import ModelSettings, TrainSettings  # noqa: E402
 from rruffgeo.model.convnext1d import ConvNeXt1D  # noqa: E402
 from rruffgeo.model.reference import ReferenceConvNeXt1D  # noqa: E402
+from rruffgeo.model.train import inference_network  # noqa: E402
 
 
 def make_optimizer(
@@ -84,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--optimizer", choices=("schedulefree", "adamw"), default="schedulefree")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--bf16", action="store_true", help="also time the fast network in bf16")
+    ap.add_argument("--infer-batch", type=int, default=0,
+                    help="inference batch (0 = --batch; rruffgeo predict uses 256)")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="wall time, or process CPU time (robust to other load with --threads 1)")
     args = ap.parse_args(argv)
@@ -103,15 +109,18 @@ def main(argv: list[str] | None = None) -> int:
     n_params = sum(p.numel() for p in models["fast"].parameters())
     x = torch.randn(args.batch, 1, args.grid)
     y = torch.randint(0, args.classes, (args.batch,))
+    infer_batch = args.infer_batch or args.batch
+    xi = torch.randn(infer_batch, 1, args.grid)
+    # Inference runs each network as prediction does: bf16 as a copy cast to bfloat16.
+    for m in models.values():
+        m.eval()
+    infer_models = {k: inference_network(m, "bf16" if bf16[k] else "fp32")
+                    for k, m in models.items()}
 
     with torch.inference_mode():
-        for m in models.values():
-            m.eval()
-        expected = models["reference"](x)
-        diff = {}
-        for k, m in models.items():
-            with precision(bf16[k]):
-                diff[k] = (m(x).float() - expected).abs().max().item()
+        expected = models["reference"](xi)
+        diff = {k: (m(xi.to(next(m.parameters()).dtype)).float() - expected).abs().max().item()
+                for k, m in infer_models.items()}
 
     opts = {k: make_optimizer(m, args.optimizer, ts) for k, m in models.items()}
     train = {k: [] for k in models}
@@ -128,14 +137,18 @@ def main(argv: list[str] | None = None) -> int:
             if r:
                 train[k].append(args.batch / sec)
             m.eval()
-            with torch.inference_mode(), precision(bf16[k]):
-                sec = timed(lambda m=m: m(x), 1 if r == 0 else args.infer_steps, clock)
+            mi = infer_models[k]
+            xk = xi.to(next(mi.parameters()).dtype)
+            with torch.inference_mode():
+                sec = timed(lambda mi=mi, xk=xk: mi(xk), 1 if r == 0 else args.infer_steps,
+                            clock)
             if r:
-                infer[k].append(args.batch / sec)
+                infer[k].append(infer_batch / sec)
 
     med = {k: (statistics.median(train[k]), statistics.median(infer[k])) for k in models}
     print(f"ConvNeXt1D grid {args.grid}, batch {args.batch}, {args.classes} classes, "
           f"{torch.get_num_threads()} threads, {args.optimizer}, "
+          f"inference batch {infer_batch}, "
           f"drop_path {ms.drop_path_rate}, head dropout {ms.head_dropout}, {args.clock} clock; "
           f"medians of {args.repeats} interleaved rounds ({time.perf_counter() - t0:.0f} s)")
     print(f"parameters: {n_params:,}")
@@ -148,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
               f"(median of per-round ratios; rounds {min(ratios):.2f}-{max(ratios):.2f}x)")
     if args.bf16:
         tr, inf = med["fast bf16"]
-        print(f"fast + bf16 autocast: training {tr:.1f} ({tr / med['reference'][0]:.2f}x), "
-              f"inference {inf:.1f} ({inf / med['reference'][1]:.2f}x) spectra/s; "
+        print(f"fast + bf16: training (autocast) {tr:.1f} ({tr / med['reference'][0]:.2f}x), "
+              f"inference (bf16 network) {inf:.1f} ({inf / med['reference'][1]:.2f}x) "
+              f"spectra/s; "
               f"max |logit difference| {diff['fast bf16']:.3g} (not equivalent)")
     return 0
 

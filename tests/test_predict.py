@@ -68,3 +68,16 @@ def test_predictor_reads_rruff_txt(model_dir, tmp_path):
     f.write_text(f"##NAMES=Quartz\n##RRUFFID=R000001\n##LOCALITY=Italy\n{body}\n##END=\n")
     names, proba, refused = Predictor(model_dir).predict_paths([f])
     assert refused == [] and proba.shape == (1, 3)
+
+
+def test_bf16_prediction_is_close_to_fp32(model_dir):
+    X = np.random.default_rng(3).random((40, 64)).astype(np.float32)
+    fp32 = Predictor(model_dir).predict_proba(X)
+    fast = Predictor(model_dir, precision="bf16")
+    assert next(fast.network.parameters()).dtype == torch.bfloat16
+    bf16 = fast.predict_proba(X)
+    assert bf16.dtype == np.float32
+    np.testing.assert_allclose(bf16, fp32, atol=2e-2)
+    np.testing.assert_allclose(bf16.sum(1), 1, rtol=1e-5)
+    with pytest.raises(ValueError, match="choose one of fp32, bf16"):
+        Predictor(model_dir, precision="fp16")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rruffgeo.cli.common import add_workdir, workdir_of
-from rruffgeo.config import HEAD_POOLS, Settings, replace
+from rruffgeo.config import HEAD_POOLS, PRECISIONS, Settings, replace
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--map", type=Path, default=None, metavar="DIR",
                    help="also draw a probability map per file into DIR")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="fp32 (default; the reference network's numbers) or bf16 (about 2x "
+                   "faster on CPUs with bfloat16 units; probabilities within ~1e-2)")
     p.set_defaults(func=cmd_predict)
 
 
@@ -125,7 +128,7 @@ def _print_summary(report: dict[str, Any]) -> None:
 def cmd_predict(args: argparse.Namespace) -> int:
     from rruffgeo.model import Predictor
 
-    predictor = Predictor(args.model, device=args.device)
+    predictor = Predictor(args.model, device=args.device, precision=args.precision)
     names, proba, refused = predictor.predict_paths(args.files)
     table = predictor.top_k(names, proba, args.top_k)
     for _file, reason in refused:

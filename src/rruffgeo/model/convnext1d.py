@@ -33,7 +33,8 @@ the straightforward form spends most of its time moving memory rather than multi
   backward; autograd differentiates through the fold, so training sees the reference's gradients.
   (Folding the LayerNorm affine into pwconv1 the same way was measured and dropped: PyTorch's CPU
   LayerNorm runs about 2x slower *without* an affine than with one.)
-* **Fused GELU at inference**: with autograd off, pwconv1 + GELU is one oneDNN call.
+* **Fused GELU at inference**: with autograd off, pwconv1 + GELU is one oneDNN call, in fp32
+  and, for a network cast to bfloat16 (``predict --precision bf16``), in bf16.
 * The residual add (with drop-path, one ``addcmul``) stays separate: oneDNN's fused "add"
   post-op measured no faster. Drop-path draws its Bernoulli masks in the same order and shape as
   the reference, so the same seed gives the same network output in training mode too.
@@ -107,9 +108,13 @@ def _cpu_autocast_enabled() -> bool:
 
 
 def _fused_gelu_available(x: torch.Tensor) -> bool:
-    """Whether the forward-only oneDNN conv + GELU kernel may be used for ``x`` (no autograd)."""
+    """Whether the forward-only oneDNN conv + GELU kernel may be used for ``x`` (no autograd).
+
+    fp32, or bf16 when the whole network was cast to bf16 (under autocast the weights stay fp32
+    and the unfused path lets autocast pick each op's precision).
+    """
     return (_MKLDNN_POINTWISE is not None and x.device.type == "cpu"
-            and x.dtype == torch.float32 and not torch.is_grad_enabled()
+            and x.dtype in (torch.float32, torch.bfloat16) and not torch.is_grad_enabled()
             and not _cpu_autocast_enabled())
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from rruffgeo.model.modelio import load_model
-from rruffgeo.model.train import predict_proba, select_device
+from rruffgeo.model.train import inference_network, predict_proba, select_device
 from rruffgeo.spectra.resample import clean_axis, resample_spectrum
 
 #: Fewest distinct points accepted: fewer cannot describe Raman bands on a ~2 cm-1 grid.
@@ -70,9 +70,12 @@ def read_spectrum(path: Path) -> tuple[np.ndarray, np.ndarray]:
 class Predictor:
     """A model folder loaded once, for predicting many spectra or files."""
 
-    def __init__(self, model_dir: str | Path, device: str = "cpu") -> None:
+    def __init__(self, model_dir: str | Path, device: str = "cpu",
+                 precision: str = "fp32") -> None:
         self.device = select_device(device)
         self.bundle = load_model(Path(model_dir), self.device)
+        self.precision = precision
+        self.network = inference_network(self.bundle.model, precision)
         self.classes = self.bundle.classes
         self.class_names = self.bundle.class_names
         self.grid_cm1 = self.bundle.grid_cm1
@@ -93,8 +96,7 @@ class Predictor:
     def predict_proba(self, spectra: np.ndarray) -> np.ndarray:
         """Probabilities (n, n_classes) for spectra already on ``grid_cm1``."""
         with torch.inference_mode():
-            return predict_proba(self.bundle.model, np.asarray(spectra, np.float32),
-                                 self.device)
+            return predict_proba(self.network, np.asarray(spectra, np.float32), self.device)
 
     def predict_paths(self, files: Sequence[str | Path]
                       ) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
@@ -128,8 +130,8 @@ class Predictor:
         return self.top_k(names, proba, top_k), refused
 
 
-def predict_files(model_dir: str | Path, files: Sequence[str | Path], top_k: int = 3
-                  ) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+def predict_files(model_dir: str | Path, files: Sequence[str | Path], top_k: int = 3,
+                  precision: str = "fp32") -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """Top-k countries per file (file, rank, country_iso3, country_name, probability) and the
     refused files with reasons."""
-    return Predictor(model_dir).predict_files(files, top_k)
+    return Predictor(model_dir, precision=precision).predict_files(files, top_k)

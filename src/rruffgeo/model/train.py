@@ -10,6 +10,7 @@ epochs or weights (that would leak the test fold into the model).
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from rruffgeo.config import Settings, TrainSettings
+from rruffgeo.config import PRECISIONS, Settings, TrainSettings
 from rruffgeo.model.convnext1d import ConvNeXt1D
 from rruffgeo.model.metrics import fold_metrics
 from rruffgeo.model.modelio import build_network
@@ -78,13 +79,28 @@ def make_optimizer(model: torch.nn.Module, ts: TrainSettings) -> schedulefree.Ad
                                           warmup_steps=ts.warmup_steps)
 
 
+def inference_network(model: ConvNeXt1D, precision: str = "fp32") -> ConvNeXt1D:
+    """The network to predict with: itself for fp32, a bfloat16 copy (eval mode) for bf16."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return model
+    return copy.deepcopy(model).to(torch.bfloat16).eval()
+
+
 @torch.no_grad()
 def predict_proba(model: ConvNeXt1D, X: np.ndarray, device: torch.device,
                   batch_size: int = 256) -> np.ndarray:
-    """Class probabilities (n, n_classes) for spectra X (n, grid); model must be in eval mode."""
+    """Class probabilities (n, n_classes) for spectra X (n, grid); model must be in eval mode.
+
+    Spectra are fed in the network's own dtype (fp32, or bf16 for ``inference_network(...,
+    "bf16")``); probabilities are always float32.
+    """
     out = []
+    dtype = next(model.parameters()).dtype
     for lo in range(0, len(X), batch_size):
         xb = torch.as_tensor(np.asarray(X[lo:lo + batch_size], dtype=np.float32)).unsqueeze(1)
+        xb = xb.to(dtype)
         with autocast(device):
             logits = model(xb.to(device))
         out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
