@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from rruffgeo.cli.common import add_data, add_workdir, workdir_of
-from rruffgeo.config import Settings, replace
+from rruffgeo.config import HEAD_POOLS, Settings, replace
 
 
 def _add_progress(p: argparse.ArgumentParser) -> None:
@@ -36,7 +36,8 @@ def _settings_from(args: argparse.Namespace) -> Settings:
     ingest = s.ingest
     if getattr(args, "workers", None) is not None:
         ingest = replace(ingest, workers=args.workers)
-    return replace(s, train=train, spectra=spectra, geo=geo, ingest=ingest)
+    model = replace(s.model, head_pool=args.head) if getattr(args, "head", None) else s.model
+    return replace(s, train=train, spectra=spectra, geo=geo, ingest=ingest, model=model)
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
@@ -124,7 +125,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--splits", default=None,
                    help="split protocols to evaluate, comma-separated (default: "
                         "spectrum,specimen)")
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 30)")
+    d = Settings()
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"training epochs (default {d.train.epochs})")
+    p.add_argument("--head", choices=HEAD_POOLS, default=None,
+                   help="classifier head: avg = global average pool (the paper's, default); "
+                        "flatten = keep the positions (learns on RRUFF where avg stays at the "
+                        "prior)")
     p.add_argument("--batch-size", dest="batch_size", type=int, default=None,
                    help="batch size (default 64)")
     p.add_argument("--folds", dest="n_folds", type=int, default=None,
