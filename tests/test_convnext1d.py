@@ -52,18 +52,23 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def test_paper_network_overfits_a_tiny_batch(one_thread):
-    torch.manual_seed(0)
-    model = ConvNeXt1D(num_classes=4)
-    x = torch.randn(16, 1, 256)
-    y = torch.arange(16) % 4
+def _fit(model: ConvNeXt1D, x: torch.Tensor, y: torch.Tensor, steps: int) -> None:
+    """Full-batch AdamW (lr 4e-3, no decay) for ``steps`` steps; leaves the model in eval mode."""
     opt = torch.optim.AdamW(model.parameters(), lr=4e-3, weight_decay=0.0)
-    for _ in range(30):
+    for _ in range(steps):
         loss = F.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
     model.eval()
+
+
+def test_paper_network_overfits_a_tiny_batch(one_thread):
+    torch.manual_seed(0)
+    model = ConvNeXt1D(num_classes=4)
+    x = torch.randn(16, 1, 256)
+    y = torch.arange(16) % 4
+    _fit(model, x, y, steps=30)
     with torch.no_grad():
         logits = model(x)
     assert F.cross_entropy(logits, y).item() < 0.01
@@ -101,13 +106,7 @@ def _accuracy_on_band_position(head_pool: str) -> float:
     length = 256
     model = ConvNeXt1D(num_classes=2, head_pool=head_pool, input_length=length)
     x, y = _peak_position_task(32, length, seed=1)
-    opt = torch.optim.AdamW(model.parameters(), lr=4e-3, weight_decay=0.0)
-    for _ in range(40):
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
+    _fit(model, x, y, steps=40)
     x_new, y_new = _peak_position_task(64, length, seed=2)
     with torch.no_grad():
         return (model(x_new).argmax(1) == y_new).float().mean().item()
