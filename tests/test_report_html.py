@@ -105,3 +105,17 @@ def test_chromium_check_flags_a_broken_figure(tmp_path):
                           "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
                          capture_output=True, text=True, timeout=90, check=True).stdout
     assert 'data-figures-loaded="missing"' in dom
+
+
+def test_the_network_is_labelled_with_its_head_when_not_the_papers(tmp_path):
+    from rruffgeo.report.evaluation import Evaluation
+
+    def evaluation(settings):
+        return Evaluation("specimen", "cv", {"settings": settings}, None, tmp_path / "m.json")
+
+    assert evaluation({}).model_label("network") == "ConvNeXt1D"
+    paper = evaluation({"model": {"head_pool": "avg"}})
+    assert paper.head == "avg" and paper.model_label("network") == "ConvNeXt1D"
+    flat = evaluation({"model": {"head_pool": "flatten"}})
+    assert flat.model_label("network") == "ConvNeXt1D (flatten head)"
+    assert flat.model_label("baseline_1nn") == "1-NN (cosine) baseline"

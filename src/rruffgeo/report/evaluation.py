@@ -42,6 +42,18 @@ class Evaluation:
         how = f"{n}-fold CV" if self.protocol == "cv" else "80/20 hold-out"
         return f"{SPLIT_LABELS.get(self.split, self.split)}, {how}"
 
+    @property
+    def head(self) -> str:
+        """The network's classifier head ("avg" = the paper's; older files have none: "avg")."""
+        return str(self.doc.get("settings", {}).get("model", {}).get("head_pool", "avg"))
+
+    def model_label(self, model: str) -> str:
+        """Legend name of ``model``; the network's names its head when it is not the paper's."""
+        label = MODEL_LABELS.get(model, model)
+        if model == "network" and self.head != "avg":
+            label += f" ({self.head} head)"
+        return label
+
     def mean(self, model: str, metric: str) -> float:
         return float(self.doc["summary"][model][metric]["mean"])
 

@@ -23,7 +23,6 @@ from rruffgeo.config import Settings
 from rruffgeo.report import style
 from rruffgeo.report.evaluation import (
     METRICS,
-    MODEL_LABELS,
     MODELS,
     SPLIT_LABELS,
     Evaluation,
@@ -291,7 +290,7 @@ def fig_overall_metrics(evals: list[Evaluation], out_base: Path) -> list[Path]:
                 means = [ev.mean(model, m) for m in metrics]
                 stds = [ev.std(model, m) for m in metrics]
                 ax.bar(x + off, means, w * 0.95, yerr=stds, capsize=2,
-                       color=style.MODEL_COLORS[model], label=MODEL_LABELS[model], alpha=0.85)
+                       color=style.MODEL_COLORS[model], label=ev.model_label(model), alpha=0.85)
                 for fold in ev.doc.get("folds", []):
                     vals = [fold.get(model, {}).get(m, np.nan) for m in metrics]
                     ax.scatter(x + off, vals, s=9, color="black", zorder=3, lw=0)

@@ -22,7 +22,6 @@ from rruffgeo import __version__
 from rruffgeo.config import Settings, from_dict, to_dict
 from rruffgeo.report.evaluation import (
     METRICS,
-    MODEL_LABELS,
     MODELS,
     SPLIT_LABELS,
     Evaluation,
@@ -155,7 +154,7 @@ def evaluation_table(evals: dict[str, Evaluation]) -> pd.DataFrame:
         row: dict[str, str] = {"metric": metric}
         for split, ev in evals.items():
             for model in MODELS:
-                col = f"{split}: {MODEL_LABELS[model]}"
+                col = f"{split}: {ev.model_label(model)}"
                 try:
                     text = f"{ev.mean(model, metric):.3f}"
                     if len(ev.doc.get("folds", [])) > 1:
@@ -174,6 +173,7 @@ def _eval_facts(evals: dict[str, Evaluation]) -> pd.DataFrame:
         rows.append({
             "protocol": SPLIT_LABELS.get(split, split),
             "evaluation": "cross-validation" if ev.protocol == "cv" else "80/20 hold-out",
+            "network head": ev.head,
             "folds": len(d.get("folds", [])), "spectra": d.get("n_samples"),
             "specimens": d.get("n_specimens"), "countries": d.get("n_classes"),
             "time (s)": round(float(d.get("elapsed_s", float("nan"))), 1),
