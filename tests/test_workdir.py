@@ -30,3 +30,13 @@ def test_require_names_the_stage_to_run(tmp_path):
 def test_atomic_write_gives_ordinary_permissions(tmp_path):
     write_parquet_atomic(tmp_path / "t.parquet", pd.DataFrame({"a": [1]}))
     assert (tmp_path / "t.parquet").stat().st_mode & 0o044 == 0o044
+
+
+def test_read_json_treats_missing_and_broken_files_as_absent(tmp_path):
+    from rruffgeo.workdir import read_json, write_json_atomic
+
+    assert read_json(tmp_path / "missing.json") is None
+    (tmp_path / "cut.json").write_text('{"key": "ab')  # an interrupted non-atomic write
+    assert read_json(tmp_path / "cut.json") is None
+    write_json_atomic(tmp_path / "ok.json", {"key": "ab", "n": [1, 2]})
+    assert read_json(tmp_path / "ok.json") == {"key": "ab", "n": [1, 2]}

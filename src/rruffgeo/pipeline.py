@@ -12,7 +12,6 @@ to the report, so finished work is never lost; ingest and geocode failures stop 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import time
@@ -30,6 +29,7 @@ from rruffgeo.workdir import (
     REPORT,
     TABLES_DIR,
     WorkDir,
+    read_json,
     write_json_atomic,
 )
 
@@ -133,13 +133,10 @@ def _stamp_path(workdir: WorkDir, stage: str) -> Path:
 
 
 def is_up_to_date(workdir: WorkDir, stage: str, key: str, outputs: Sequence[Path]) -> bool:
-    path = _stamp_path(workdir, stage)
-    if not path.exists() or not all(Path(o).exists() for o in outputs):
+    if not all(Path(o).exists() for o in outputs):
         return False
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("key") == key
-    except ValueError:
-        return False
+    stamp = read_json(_stamp_path(workdir, stage))
+    return isinstance(stamp, dict) and stamp.get("key") == key
 
 
 def write_stamp(workdir: WorkDir, stage: str, key: str, outputs: Sequence[Path]) -> None:

@@ -136,6 +136,15 @@ def write_json_atomic(target: str | os.PathLike[str], obj: Any) -> None:
     write_text_atomic(target, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def read_json(path: str | os.PathLike[str]) -> Any | None:
+    """The JSON document at ``path``; None when it is missing or not valid JSON (a cache or
+    stamp written by an older or interrupted run is treated as absent, not as an error)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 def write_parquet_atomic(target: str | os.PathLike[str], df: pd.DataFrame) -> None:
     with atomic_path(target) as tmp:
         df.to_parquet(tmp, index=False)

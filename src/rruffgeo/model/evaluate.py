@@ -14,7 +14,6 @@ last epoch.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -38,7 +37,14 @@ from rruffgeo.model.splits import cv_splits, holdout_split
 from rruffgeo.model.table import keep_frequent_countries, learning_table
 from rruffgeo.model.train import fit_network, predict_proba, select_device
 from rruffgeo.spectra.matrix import build_matrix
-from rruffgeo.workdir import METRICS_DIR, MODELS_DIR, WorkDir, write_csv_atomic, write_json_atomic
+from rruffgeo.workdir import (
+    METRICS_DIR,
+    MODELS_DIR,
+    WorkDir,
+    read_json,
+    write_csv_atomic,
+    write_json_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -186,13 +192,9 @@ def _run_fold(ds: Dataset, settings: Settings, k: int, tr: np.ndarray, te: np.nd
 
 
 def _load_result(path: Path, key: str) -> dict[str, Any] | None:
-    if not path.exists():
-        return None
-    try:
-        result = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return None
-    return result if result.get("key") == key else None
+    """A finished fold's result.json when it was made with ``key``, else None."""
+    result = read_json(path)
+    return result if isinstance(result, dict) and result.get("key") == key else None
 
 
 def _report(ds: Dataset, settings: Settings, protocol: str, folds: list[dict[str, Any]],

@@ -11,7 +11,6 @@ call with the same catalog file and settings loads the cache instead of rebuildi
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from rruffgeo.workdir import (
     SPECTRA_DIR,
     WorkDir,
     atomic_path,
+    read_json,
     write_csv_atomic,
     write_json_atomic,
     write_parquet_atomic,
@@ -181,12 +181,8 @@ def build_matrix(
 
 def load_matrix(folder: Path, expect: str | None = None) -> SpectraMatrix | None:
     """The cached matrix in ``folder`` (memory-mapped), or None when absent or stale."""
-    meta_path = folder / META
-    if not meta_path.exists():
-        return None
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError:
+    meta = read_json(folder / META)
+    if not isinstance(meta, dict):
         return None
     if expect is not None and meta.get("fingerprint") != expect:
         return None
