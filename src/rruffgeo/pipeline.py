@@ -173,23 +173,20 @@ class _Runner:
         t0 = time.perf_counter()
         try:
             detail = work() or ""
-        except ImportError as exc:
-            out = StageOutcome(name, "unavailable", time.perf_counter() - t0,
-                               f"stage not installed: {exc}")
-            self.result.stages.append(out)
-            if fatal:
-                raise StageError(f"{name}: {out.detail}", self.result) from exc
-            log.warning("%s: %s", name, out.detail)
-            return out
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:
-            out = StageOutcome(name, "failed", time.perf_counter() - t0,
-                               f"{type(exc).__name__}: {exc}")
+            # A stage whose optional dependencies are missing is "unavailable", not broken.
+            missing = isinstance(exc, ImportError)
+            out = StageOutcome(name, "unavailable" if missing else "failed",
+                               time.perf_counter() - t0,
+                               f"stage not installed: {exc}" if missing
+                               else f"{type(exc).__name__}: {exc}")
             self.result.stages.append(out)
             if fatal:
-                raise StageError(f"{name} failed: {out.detail}", self.result) from exc
-            log.error("%s failed: %s", name, out.detail)
+                raise StageError(f"{name} {out.status}: {out.detail}", self.result) from exc
+            log.log(logging.WARNING if missing else logging.ERROR, "%s %s: %s", name,
+                    out.status, out.detail)
             return out
         write_stamp(self.workdir, name, key, outputs)
         out = StageOutcome(name, "ran", time.perf_counter() - t0, detail)
