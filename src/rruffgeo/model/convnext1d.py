@@ -307,7 +307,7 @@ class ConvNeXt1D(nn.Module):
         self.downsample_layers = nn.ModuleList([Stem(in_chans, dims[0])])
         for i in range(len(dims) - 1):
             self.downsample_layers.append(Downsample(dims[i], dims[i + 1]))
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        rates = drop_path_rates(depths, drop_path_rate)
         self.stages = nn.ModuleList()
         start = 0
         for i, depth in enumerate(depths):
@@ -319,7 +319,7 @@ class ConvNeXt1D(nn.Module):
         self.norm = nn.LayerNorm(dims[-1], eps=LN_EPS)
         self.head_drop = nn.Dropout(head_dropout)
         self.head = nn.Linear(dims[-1] * self.positions, num_classes)
-        self.apply(_init_weights)
+        self.apply(init_weights)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled, normalised features ``(N, dims[-1])`` of ``(N, in_chans, L)`` spectra."""
@@ -350,7 +350,12 @@ def feature_positions(input_length: int, n_stages: int, patch: int = 4) -> int:
     return length
 
 
-def _init_weights(module: nn.Module) -> None:
+def drop_path_rates(depths: Sequence[int], max_rate: float) -> list[float]:
+    """Stochastic-depth rate of every block, rising linearly from 0 to ``max_rate`` (ConvNeXt)."""
+    return torch.linspace(0, max_rate, sum(depths)).tolist()
+
+
+def init_weights(module: nn.Module) -> None:
     """Truncated normal std 0.02 for conv and linear weights, zero biases (paper eq. 7)."""
     if isinstance(module, (nn.Conv1d, nn.Linear)):
         nn.init.trunc_normal_(module.weight, std=0.02)

@@ -3,7 +3,8 @@
 This is the original ``rruffgeo.model.convnext1d`` verbatim, kept as the numerical reference and
 the baseline that ``benchmarks/bench_model.py`` measures the fast
 :class:`rruffgeo.model.convnext1d.ConvNeXt1D` against. Both have identical ``state_dict`` keys
-and shapes, so weights load either way. Do not optimise this file.
+and shapes, so weights load either way, and share the weight initialisation and the
+stochastic-depth schedule (not timed). Do not optimise this file.
 
 Layout follows the official ConvNeXt / timm code: patchify stem (Conv1d k4 s4 + LayerNorm),
 four stages of blocks with LayerNorm + Conv1d k2 s2 downsampling between them, head of global
@@ -18,6 +19,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from rruffgeo.model.convnext1d import drop_path_rates, init_weights
 
 
 class LayerNorm1d(nn.Module):
@@ -97,7 +100,7 @@ class ReferenceConvNeXt1D(nn.Module):
                 nn.Sequential(LayerNorm1d(dims[i]),
                               nn.Conv1d(dims[i], dims[i + 1], kernel_size=2, stride=2))
             )
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        rates = drop_path_rates(depths, drop_path_rate)
         self.stages = nn.ModuleList()
         start = 0
         for i, depth in enumerate(depths):
@@ -109,7 +112,7 @@ class ReferenceConvNeXt1D(nn.Module):
         self.norm = nn.LayerNorm(dims[-1], eps=1e-6)
         self.head_drop = nn.Dropout(head_dropout)
         self.head = nn.Linear(dims[-1], num_classes)
-        self.apply(_init_weights)
+        self.apply(init_weights)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         for down, stage in zip(self.downsample_layers, self.stages, strict=True):
@@ -122,10 +125,3 @@ class ReferenceConvNeXt1D(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
-
-def _init_weights(module: nn.Module) -> None:
-    """Truncated normal std 0.02 for conv and linear weights, zero biases (paper eq. 7)."""
-    if isinstance(module, (nn.Conv1d, nn.Linear)):
-        nn.init.trunc_normal_(module.weight, std=0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
