@@ -84,7 +84,8 @@ class SpectraSettings:
 
 
 #: Inference precisions: "fp32" (same results as the reference network) or "bf16" (the network
-#: cast to bfloat16: ~2x faster on CPUs with AVX512-BF16/AMX, probabilities within ~1e-2).
+#: cast to bfloat16: 1.5-1.8x faster on the 2-core AVX512-BF16 machine, logits within ~0.01;
+#: README, "Network speed").
 PRECISIONS = ("fp32", "bf16")
 #: Classifier heads of ConvNeXt1D: "avg" (global average pool, the paper's) or "flatten".
 HEAD_POOLS = ("avg", "flatten")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rruffgeo.config import HEAD_POOLS
 from rruffgeo.workdir import DEFAULT_WORKDIR, WorkDir
 
 
@@ -24,6 +25,17 @@ def add_data(parser: argparse.ArgumentParser) -> None:
         help="RRUFF data: a folder (of .txt files or of the official zips), a .zip, a .txt file "
         "or the RRUFF download URL; default $RRUFFGEO_DATA, else ../shared/rruff when present, "
         "else download the official zips",
+    )
+
+
+def add_head(parser: argparse.ArgumentParser) -> None:
+    """``--head``: the network's classifier head (``ModelSettings.head_pool``)."""
+    parser.add_argument(
+        "--head",
+        choices=HEAD_POOLS,
+        default=None,
+        help="classifier head: avg = global average pool (the paper's, default); flatten = "
+        "keep the positions (learns on RRUFF where avg stays at the prior)",
     )
 
 

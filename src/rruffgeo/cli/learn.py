@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rruffgeo.cli.common import add_workdir, workdir_of
-from rruffgeo.config import HEAD_POOLS, PRECISIONS, Settings, replace
+from rruffgeo.cli.common import add_head, add_workdir, workdir_of
+from rruffgeo.config import PRECISIONS, Settings, replace
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,8 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also draw a probability map per file into DIR")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                   help="fp32 (default; the reference network's numbers) or bf16 (about 2x "
-                   "faster on CPUs with bfloat16 units; probabilities within ~1e-2)")
+                   help="fp32 (default; the reference network's numbers) or bf16 (1.5-1.8x "
+                   "faster on a CPU with AVX512-BF16; logits within ~0.01)")
     p.set_defaults(func=cmd_predict)
 
 
@@ -58,9 +58,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--grid-points", type=int, default=None)
-    p.add_argument("--head", choices=HEAD_POOLS, default=None,
-                   help="classifier head: avg = global average pool (the paper's, default); "
-                   "flatten = keep the positions (learns on RRUFF where avg stays at the prior)")
+    add_head(p)
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads (default: one per core; 1 when other jobs share the cores)")

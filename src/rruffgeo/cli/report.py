@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rruffgeo.cli.common import add_data, add_workdir, workdir_of
-from rruffgeo.config import HEAD_POOLS, Settings, replace
+from rruffgeo.cli.common import add_data, add_head, add_workdir, workdir_of
+from rruffgeo.config import Settings, replace
 
 
 def _add_progress(p: argparse.ArgumentParser) -> None:
@@ -128,10 +128,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = Settings()
     p.add_argument("--epochs", type=int, default=None,
                    help=f"training epochs (default {d.train.epochs})")
-    p.add_argument("--head", choices=HEAD_POOLS, default=None,
-                   help="classifier head: avg = global average pool (the paper's, default); "
-                        "flatten = keep the positions (learns on RRUFF where avg stays at the "
-                        "prior)")
+    add_head(p)
     p.add_argument("--batch-size", dest="batch_size", type=int, default=None,
                    help="batch size (default 64)")
     p.add_argument("--folds", dest="n_folds", type=int, default=None,
