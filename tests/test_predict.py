@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rruffgeo.model import Predictor, load_model, predict_files, run_train
-from rruffgeo.model.train import predict_proba
+from rruffgeo.model.train import cpu_bf16_unsupported_reason, predict_proba
 from synthetic_learn import make_workdir, spectrum, tiny_settings
 
 
@@ -71,6 +71,9 @@ def test_predictor_reads_rruff_txt(model_dir, tmp_path):
 
 
 def test_bf16_prediction_is_close_to_fp32(model_dir):
+    reason = cpu_bf16_unsupported_reason()
+    if reason is not None:
+        pytest.skip(f"needs bf16 CPU kernels (AVX512-BW/VL/DQ or AVX-NE-CONVERT): {reason}")
     X = np.random.default_rng(3).random((40, 64)).astype(np.float32)
     fp32 = Predictor(model_dir).predict_proba(X)
     fast = Predictor(model_dir, precision="bf16")
@@ -81,3 +84,32 @@ def test_bf16_prediction_is_close_to_fp32(model_dir):
     np.testing.assert_allclose(bf16.sum(1), 1, rtol=1e-5)
     with pytest.raises(ValueError, match="choose one of fp32, bf16"):
         Predictor(model_dir, precision="fp16")
+
+
+def test_bf16_falls_back_to_fp32_with_a_warning_where_the_cpu_has_no_bf16(model_dir):
+    if cpu_bf16_unsupported_reason() is None:
+        pytest.skip("this CPU runs bf16 convolutions; the fallback is for AVX2-only CPUs")
+    X = np.random.default_rng(3).random((10, 64)).astype(np.float32)
+    with pytest.warns(UserWarning, match="falls back to fp32"):
+        fast = Predictor(model_dir, precision="bf16")
+    assert next(fast.network.parameters()).dtype == torch.float32
+    np.testing.assert_array_equal(fast.predict_proba(X), Predictor(model_dir).predict_proba(X))
+
+
+def test_cli_predict_bf16_never_ends_in_a_traceback(model_dir, tmp_path, capsys):
+    import contextlib
+    import warnings
+
+    from rruffgeo.cli import main
+
+    x, y = spectrum(1, np.random.default_rng(5))
+    f = tmp_path / "s.csv"
+    f.write_text("\n".join(f"{a},{b}" for a, b in zip(x, y, strict=True)))
+    falls_back = cpu_bf16_unsupported_reason() is not None
+    expect = pytest.warns(UserWarning, match="falls back to fp32") if falls_back \
+        else contextlib.nullcontext()
+    with expect:
+        rc = main(["predict", str(f), "--model", str(model_dir), "--precision", "bf16"])
+    assert rc == 0 and "Traceback" not in capsys.readouterr().err
+    shown = warnings.formatwarning("bf16 falls back", UserWarning, "x.py", 1)
+    assert shown == "rruffgeo: warning: bf16 falls back\n"

@@ -75,7 +75,7 @@ class Predictor:
         self.device = select_device(device)
         self.bundle = load_model(Path(model_dir), self.device)
         self.precision = precision
-        self.network = inference_network(self.bundle.model, precision)
+        self.network = inference_network(self.bundle.model, precision, self.device)
         self.classes = self.bundle.classes
         self.class_names = self.bundle.class_names
         self.grid_cm1 = self.bundle.grid_cm1

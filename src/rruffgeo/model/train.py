@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import logging
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -79,12 +81,41 @@ def make_optimizer(model: torch.nn.Module, ts: TrainSettings) -> schedulefree.Ad
                                           warmup_steps=ts.warmup_steps)
 
 
-def inference_network(model: ConvNeXt1D, precision: str = "fp32") -> ConvNeXt1D:
-    """The network to predict with: itself for fp32, a bfloat16 copy (eval mode) for bf16."""
+@functools.cache
+def cpu_bf16_unsupported_reason() -> str | None:
+    """Why oneDNN cannot run bf16 convolutions on this CPU, or None when it can.
+
+    oneDNN's bf16 kernels need AVX512-BW/VL/DQ or AVX-NE-CONVERT; on an AVX2-only CPU they raise
+    at the first call. A tiny network takes every kernel path once per process, so the choice is
+    made from what the CPU really does rather than from a list of flags.
+    """
+    capability = torch.backends.cpu.get_cpu_capability()
+    probe = ConvNeXt1D(2, depths=(1, 1), dims=(8, 16)).to(torch.bfloat16).eval()
+    try:
+        with torch.no_grad():
+            probe(torch.zeros(1, 1, 64, dtype=torch.bfloat16))
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return f"this CPU ({capability}) has no bf16 convolution kernels: {first}"
+    return None
+
+
+def inference_network(model: ConvNeXt1D, precision: str = "fp32",
+                      device: torch.device | None = None) -> ConvNeXt1D:
+    """The network to predict with: itself for fp32, a bfloat16 copy (eval mode) for bf16.
+
+    bf16 on a CPU whose oneDNN has no bf16 kernels (AVX2-only machines) falls back to fp32 with
+    a one-line warning rather than failing deep inside the first convolution.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     if precision == "fp32":
         return model
+    if device is None or device.type == "cpu":
+        reason = cpu_bf16_unsupported_reason()
+        if reason is not None:
+            warnings.warn(f"--precision bf16 falls back to fp32: {reason}", stacklevel=2)
+            return model
     return copy.deepcopy(model).to(torch.bfloat16).eval()
 
 
