@@ -31,6 +31,7 @@ from rruffgeo.report.evaluation import (
 from rruffgeo.report.maps import draw_choropleth
 from rruffgeo.report.stats import country_table, load_samples, mineral_table
 from rruffgeo.spectra.resample import clean_axis, make_grid, resample_spectrum
+from rruffgeo.spectra.window import GridWindow, global_window
 from rruffgeo.workdir import CATALOG, FIGURES_DIR, WorkDir
 
 log = logging.getLogger(__name__)
@@ -177,12 +178,18 @@ def fig_example_spectra(workdir: WorkDir, samples: pd.DataFrame, out_base: Path)
         return style.save_figure(fig, out_base)
 
 
-def global_window(samples: pd.DataFrame, settings: Settings) -> tuple[float, float]:
-    """The grid's window: the configured one, else min/max wavenumber over the catalog."""
-    if settings.spectra.window_cm1 is not None:
-        lo, hi = settings.spectra.window_cm1
-        return float(lo), float(hi)
-    return float(samples["wavenumber_min_cm1"].min()), float(samples["wavenumber_max_cm1"].max())
+def grid_window(samples: pd.DataFrame, settings: Settings) -> tuple[GridWindow, pd.DataFrame]:
+    """The model's grid window and the spectra inside it.
+
+    The window comes from ``rruffgeo.spectra.window.global_window``, the function the matrix
+    builder uses, over the spectra it can resample (at least 4 points); spectra it leaves out
+    (implausible Raman-shift range) are dropped from the returned samples too.
+    """
+    usable = samples[samples["n_points"] >= 4]
+    window = global_window(usable["wavenumber_min_cm1"].to_numpy(float),
+                           usable["wavenumber_max_cm1"].to_numpy(float),
+                           settings.spectra.window_cm1)
+    return window, usable[[r is None for r in window.outliers]]
 
 
 def pick_resampling_example(samples: pd.DataFrame) -> pd.Series:
@@ -204,10 +211,11 @@ def pick_resampling_example(samples: pd.DataFrame) -> pd.Series:
 def fig_resampling(workdir: WorkDir, samples: pd.DataFrame, settings: Settings,
                    out_base: Path) -> list[Path]:
     """Figure 5: one spectrum raw and resampled onto the global grid, padding shaded."""
-    row = pick_resampling_example(samples)
+    window, inside = grid_window(samples, settings)
+    lo, hi = window.bounds
+    row = pick_resampling_example(inside)
     x, y = read_spectra(workdir, [row["spectrum_id"]])[row["spectrum_id"]]
     x, y = clean_axis(x, y)
-    lo, hi = global_window(samples, settings)
     grid = make_grid(lo, hi, settings.spectra.grid_points)
     res = resample_spectrum(x, y, grid, minmax=settings.spectra.minmax)
     with mpl.rc_context(style.RC):

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from rruffgeo.config import Settings, SpectraSettings, fingerprint, to_dict
 from rruffgeo.spectra.resample import clean_axis, make_grid, resample_many
+from rruffgeo.spectra.window import GridWindow, global_window
 from rruffgeo.workdir import (
     CATALOG,
     SPECTRA_DIR,
@@ -41,7 +42,7 @@ GRID = "grid.npy"
 FAILURES = "failures.csv"
 META = "meta.json"
 #: Bump when the resampling rules change, so old caches are rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -97,13 +98,6 @@ def read_catalog_spectra(catalog: Path) -> tuple[pd.DataFrame, list[np.ndarray],
     return ids, out[0], out[1]
 
 
-def global_window(axes: Sequence[np.ndarray]) -> tuple[float, float]:
-    """Smallest window covering every usable spectrum (paper A.4)."""
-    lo = min(float(x[0]) for x in axes)
-    hi = max(float(x[-1]) for x in axes)
-    return lo, hi
-
-
 def build_matrix(
     workdir: WorkDir, settings: Settings | SpectraSettings | None = None, force: bool = False
 ) -> SpectraMatrix:
@@ -144,11 +138,12 @@ def build_matrix(
             cleaned.append(None)
             continue
         cleaned.append((cx, cy))
-    usable = [c for c in cleaned if c is not None]
-    if not usable:
+    if not any(c is not None for c in cleaned):
         raise ValueError(f"{catalog}: no spectrum can be resampled ({len(failures)} failures)")
-    window = sp.window_cm1 or global_window([c[0] for c in usable])
-    grid = make_grid(window[0], window[1], sp.grid_points)
+    window = _window_dropping_outliers(ids["spectrum_id"].tolist(), cleaned, failures,
+                                       sp.window_cm1)
+    usable = [c for c in cleaned if c is not None]
+    grid = make_grid(window.start_cm1, window.stop_cm1, sp.grid_points)
 
     X, errors = resample_many(usable, grid, minmax=sp.minmax)
     keep_mask = np.array([c is not None for c in cleaned])
@@ -177,6 +172,24 @@ def build_matrix(
     log.info("spectra: %d resampled onto %d points over %.1f-%.1f cm-1, %d failures",
              len(index), len(grid), grid[0], grid[-1], len(fail_df))
     return load_matrix(folder, expect=key) or SpectraMatrix(X, index, grid, fail_df, key)
+
+
+def _window_dropping_outliers(spectrum_ids: list[str],
+                              cleaned: list[tuple[np.ndarray, np.ndarray] | None],
+                              failures: list[tuple[str, str]],
+                              configured: Sequence[float] | None) -> GridWindow:
+    """The global window of the cleaned spectra; those it leaves out are set to None in
+    ``cleaned`` and listed with the reason in ``failures`` (hence in ``failures.csv``)."""
+    rows = [i for i, c in enumerate(cleaned) if c is not None]
+    axes = [cleaned[i][0] for i in rows]  # type: ignore[index]
+    window = global_window([x[0] for x in axes], [x[-1] for x in axes], configured)
+    for pos in window.outlier_rows():
+        failures.append((spectrum_ids[rows[pos]], window.outliers[pos] or ""))
+        cleaned[rows[pos]] = None
+    if window.outlier_rows():
+        log.warning("spectra: %d spectra left out of the grid window (implausible Raman-shift "
+                    "range), listed in %s", len(window.outlier_rows()), FAILURES)
+    return window
 
 
 def load_matrix(folder: Path, expect: str | None = None) -> SpectraMatrix | None:
