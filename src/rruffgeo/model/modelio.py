@@ -68,6 +68,18 @@ def save_model(folder: Path, model: torch.nn.Module, classes: list[str], class_n
     return folder
 
 
+def check_finite_weights(state: dict[str, torch.Tensor], source: Path | str) -> None:
+    """ValueError naming ``source`` when a floating-point tensor holds NaN or inf.
+
+    Such a model predicts NaN for every spectrum; refusing it at load time costs one pass over
+    the weights (a few million numbers).
+    """
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"{source}: {len(bad)} of {len(state)} weight tensors hold NaN or inf "
+                         f"(first: {bad[0]}); the model is corrupt, retrain or restore it")
+
+
 def load_model(folder: Path, device: str | torch.device = "cpu") -> ModelBundle:
     """Load a model folder written by ``save_model`` (no code is executed from the files)."""
     folder = Path(folder)
@@ -79,7 +91,9 @@ def load_model(folder: Path, device: str | torch.device = "cpu") -> ModelBundle:
     sp = from_dict(SpectraSettings, meta["settings"]["spectra"])
     g = meta["grid_cm1"]
     model = build_network(len(meta["classes"]), ms, int(g["points"]))
-    model.load_state_dict(load_file(str(folder / WEIGHTS), device="cpu"))
+    state = load_file(str(folder / WEIGHTS), device="cpu")
+    check_finite_weights(state, folder / WEIGHTS)
+    model.load_state_dict(state)
     model.to(device).eval()
     grid = np.linspace(g["start"], g["stop"], g["points"])
     return ModelBundle(model, meta["classes"], meta["class_names"], grid, sp, meta)

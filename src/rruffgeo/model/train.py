@@ -14,6 +14,7 @@ import copy
 import functools
 import json
 import logging
+import math
 import os
 import time
 import warnings
@@ -140,6 +141,18 @@ def predict_proba(model: ConvNeXt1D, X: np.ndarray, device: torch.device,
     return np.concatenate(out)
 
 
+class NonFiniteLossError(ValueError):
+    """The training loss became NaN or inf: training stops rather than save a broken model."""
+
+
+def check_finite_inputs(X: np.ndarray, what: str) -> None:
+    """ValueError when rows of ``X`` hold NaN or inf (they would turn every weight into NaN)."""
+    finite = np.isfinite(np.asarray(X)).reshape(len(X), -1).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"{what}: {int((~finite).sum())} of {len(X)} rows hold NaN or inf "
+                         f"(first row {int(np.flatnonzero(~finite)[0])})")
+
+
 def fit_network(
     X: np.ndarray,
     y: np.ndarray,
@@ -162,6 +175,7 @@ def fit_network(
     Returns the model in eval mode (averaged weights) and the per-epoch history.
     """
     ts = settings.train
+    check_finite_inputs(X, "training spectra")
     device = device or select_device(ts.device, ts.threads)
     set_determinism(device)
     torch.manual_seed(ts.seed)
@@ -206,6 +220,11 @@ def fit_network(
             xb, yb = Xt[idx].to(device, non_blocking=True), yt[idx].to(device)
             with autocast(device):
                 loss = F.cross_entropy(model(xb), yb)
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise NonFiniteLossError(f"{desc}: training loss became {loss_value} at epoch "
+                                         f"{epoch + 1}, batch {lo // ts.batch_size + 1}; "
+                                         f"stopped (lower --lr, or check the spectra)")
             opt.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
@@ -219,7 +238,7 @@ def fit_network(
                 scaler.update()
             else:
                 opt.step()
-            total += float(loss.detach()) * len(yb)
+            total += loss_value * len(yb)
             count += len(yb)
             bar.update(1)
             if progress:

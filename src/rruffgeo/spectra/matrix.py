@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from rruffgeo.config import Settings, SpectraSettings, fingerprint, to_dict
+from rruffgeo.spectra.integrity import mark_verified, matrix_problem
 from rruffgeo.spectra.resample import clean_axis, make_grid, resample_many
 from rruffgeo.spectra.window import GridWindow, global_window
 from rruffgeo.workdir import (
@@ -118,7 +119,7 @@ def build_matrix(
     key = matrix_fingerprint(catalog, sp)
     folder = workdir.dir(SPECTRA_DIR)
     if not force:
-        cached = load_matrix(folder, expect=key)
+        cached = load_matrix(folder, expect=key, verify=True)
         if cached is not None:
             log.info("spectra: using cached matrix %s (%d x %d)", folder / MATRIX,
                      *cached.X.shape)
@@ -157,6 +158,7 @@ def build_matrix(
     index.insert(0, "row", np.arange(len(index), dtype=np.int64))
     fail_df = pd.DataFrame(failures, columns=["spectrum_id", "reason"])
 
+    sha256 = hashlib.sha256(np.ascontiguousarray(X).tobytes()).hexdigest()
     with atomic_path(folder / MATRIX) as tmp, open(tmp, "wb") as fh:
         np.save(fh, X)
     with atomic_path(folder / GRID) as tmp, open(tmp, "wb") as fh:
@@ -167,8 +169,9 @@ def build_matrix(
         "fingerprint": key, "n_spectra": int(len(index)), "grid_points": int(len(grid)),
         "window_cm1": [float(grid[0]), float(grid[-1])], "n_failures": int(len(fail_df)),
         "settings": to_dict(sp), "catalog": catalog_key(catalog),
-        "matrix_sha256": hashlib.sha256(np.ascontiguousarray(X).tobytes()).hexdigest(),
+        "matrix_sha256": sha256,
     })
+    mark_verified(folder / MATRIX, sha256)
     log.info("spectra: %d resampled onto %d points over %.1f-%.1f cm-1, %d failures",
              len(index), len(grid), grid[0], grid[-1], len(fail_df))
     return load_matrix(folder, expect=key) or SpectraMatrix(X, index, grid, fail_df, key)
@@ -192,8 +195,13 @@ def _window_dropping_outliers(spectrum_ids: list[str],
     return window
 
 
-def load_matrix(folder: Path, expect: str | None = None) -> SpectraMatrix | None:
-    """The cached matrix in ``folder`` (memory-mapped), or None when absent or stale."""
+def load_matrix(folder: Path, expect: str | None = None, verify: bool = False
+                ) -> SpectraMatrix | None:
+    """The cached matrix in ``folder`` (memory-mapped), or None when absent or stale.
+
+    With ``verify``, also None (and a warning saying why) when ``matrix.npy`` no longer has the
+    SHA-256 recorded in ``meta.json`` or holds NaN/inf (``rruffgeo.spectra.integrity``).
+    """
     meta = read_json(folder / META)
     if not isinstance(meta, dict):
         return None
@@ -207,6 +215,10 @@ def load_matrix(folder: Path, expect: str | None = None) -> SpectraMatrix | None
     fail = (pd.read_csv(folder / FAILURES, keep_default_na=False) if (folder / FAILURES).exists()
             else pd.DataFrame(columns=["spectrum_id", "reason"]))
     if X.shape != (len(index), len(grid)):
+        return None
+    problem = matrix_problem(folder / MATRIX, X, meta.get("matrix_sha256")) if verify else None
+    if problem is not None:
+        log.warning("spectra: cached matrix not trusted, rebuilding it: %s", problem)
         return None
     return SpectraMatrix(X, index, grid, fail, meta["fingerprint"])
 

@@ -6,8 +6,9 @@ One function, :func:`global_window`, decides the window for both the model's mat
 Rule. The paper's window covers every spectrum: from the smallest start to the largest end.
 Taken literally, one spectrum in the wrong units (a file whose axis reads 10,000-99,950 cm-1)
 stretches the grid for everyone: on the shared RRUFF data (2,048 points) the median number
-of grid points inside a spectrum's own range falls from 572 to 24. So the window covers every spectrum whose range is
-a plausible Raman shift, and the others are flagged with the reason and left out.
+of grid points inside a spectrum's own range falls from 572 to 24. So the window covers every
+spectrum whose range is a plausible Raman shift; the others are flagged with the reason and
+left out.
 
 Plausible is a physical bound, not a quantile of the data:
 
