@@ -138,7 +138,9 @@ def read_spectra(
 
 
 def _describe(row: pd.Series) -> str:
-    where = row["country_name"] or ("synthetic" if row["synthetic"] else "no country")
+    where = row["country_name"] or ("synthetic" if row["synthetic"] else
+                                    "extraterrestrial" if row.get("extraterrestrial", False)
+                                    else "no country")
     laser = f", {row['laser_nm']:.0f} nm" if np.isfinite(row["laser_nm"]) else ""
     return f"{row['mineral']} {row['specimen_id']} ({where}; {row['kind']}{laser})"
 
