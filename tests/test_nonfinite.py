@@ -89,6 +89,10 @@ def test_training_stops_when_the_loss_is_not_finite():
     s = tiny_settings(epochs=2)
     with pytest.raises(NonFiniteLossError, match="loss became nan at epoch 1"):
         fit_network(X, y, 3, replace(s, train=replace(s.train, lr=1e30)), progress=False)
+    # One step that blows the weights up, no batch after it to show a NaN loss.
+    with pytest.raises(NonFiniteLossError, match="weights became NaN or inf in epoch 1"):
+        fit_network(X[:8], y[:8], 3, replace(s, train=replace(s.train, lr=1e30, epochs=1)),
+                    progress=False)
     X[4, 7] = np.nan
-    with pytest.raises(ValueError, match="1 of 32 rows hold NaN"):
+    with pytest.raises(ValueError, match=r"1 of 32 row\(s\) hold NaN"):
         fit_network(X, y, 3, s, progress=False)

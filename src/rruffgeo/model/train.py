@@ -149,8 +149,23 @@ def check_finite_inputs(X: np.ndarray, what: str) -> None:
     """ValueError when rows of ``X`` hold NaN or inf (they would turn every weight into NaN)."""
     finite = np.isfinite(np.asarray(X)).reshape(len(X), -1).all(axis=1)
     if not finite.all():
-        raise ValueError(f"{what}: {int((~finite).sum())} of {len(X)} rows hold NaN or inf "
+        raise ValueError(f"{what}: {int((~finite).sum())} of {len(X)} row(s) hold NaN or inf "
                          f"(first row {int(np.flatnonzero(~finite)[0])})")
+
+
+def check_finite_model(model: torch.nn.Module, probe: torch.Tensor, desc: str,
+                       epoch: int) -> None:
+    """NonFiniteLossError when the weights, or the logits of ``probe`` (a few training
+    spectra, eval mode), hold NaN or inf: the last steps of an epoch can blow the weights up
+    with no later batch to show it in the loss. Such a state is never checkpointed or saved."""
+    bad = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]
+    if not bad:
+        with torch.no_grad():
+            if not torch.isfinite(model(probe)).all():
+                bad = ["the logits of training spectra"]
+    if bad:
+        raise NonFiniteLossError(f"{desc}: weights became NaN or inf in epoch {epoch} (first: "
+                                 f"{bad[0]}); stopped (lower --lr, or check the spectra)")
 
 
 def fit_network(
@@ -246,6 +261,7 @@ def fit_network(
                 bar.set_postfix(postfix, refresh=False)
         model.eval()
         opt.eval()
+        check_finite_model(model, Xt[:8].to(device), desc, epoch + 1)
         row: dict[str, float] = {"epoch": epoch + 1, "loss": total / max(count, 1),
                                  "train_s": time.perf_counter() - t0}
         if X_val is not None and y_val is not None and len(y_val):

@@ -65,7 +65,7 @@ def matrix_problem(path: Path, X: np.ndarray, expected_sha256: object) -> str | 
         return None
     digest, bad_rows = matrix_digest(X)
     if bad_rows:
-        return f"{path}: {bad_rows} rows hold NaN or inf"
+        return f"{path}: {bad_rows} row(s) hold NaN or inf"
     if digest != expected_sha256:
         return f"{path}: SHA-256 differs from the one recorded in meta.json (file changed)"
     _verified.add(key)
