@@ -13,6 +13,7 @@ from rruffgeo.report.architecture import (
     trained_class_count,
 )
 from rruffgeo.workdir import WorkDir
+from synthetic_learn import make_workdir
 
 
 def _settings(head: str = "flatten") -> Settings:
@@ -39,14 +40,15 @@ def test_boxes_follow_the_configuration():
 
 
 def test_class_count_comes_from_a_matching_trained_model(tmp_path):
-    wd = WorkDir(tmp_path / "work")
+    wd = make_workdir(tmp_path / "work")  # 3 countries in the learning table
     s = _settings()
-    assert trained_class_count(wd, s) is None
+    assert trained_class_count(wd, s) == 3
     net = build_network(7, s.model, 256)
     save_model(wd.root / "models" / "holdout_specimen", net, list("ABCDEFG"), list("ABCDEFG"),
                np.linspace(0, 1000, 256), s)
     assert trained_class_count(wd, s) == 7
-    assert trained_class_count(wd, _settings("avg")) is None  # other configuration
+    assert trained_class_count(wd, _settings("avg")) == 3  # other configuration
+    assert trained_class_count(WorkDir(tmp_path / "empty"), s) is None
 
 
 def test_figure_written_with_the_configuration_in_it(tmp_path):

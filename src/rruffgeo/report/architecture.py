@@ -125,7 +125,8 @@ def _draw_column(ax: Axes, boxes: list[Box], title: str, residual: bool = False)
 
 
 def trained_class_count(workdir: WorkDir, settings: Settings) -> int | None:
-    """Classes of a trained model in ``workdir/models`` built with these settings, if any."""
+    """Classes of a trained model in ``workdir/models`` built with these settings, else the
+    countries of the learning table (what training will see), else None."""
     want = json.loads(json.dumps(to_dict(settings.model)))
     for meta_path in sorted((workdir.root / MODELS_DIR).glob("*/model.json")):
         try:
@@ -135,7 +136,12 @@ def trained_class_count(workdir: WorkDir, settings: Settings) -> int | None:
                 return len(meta["classes"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
-    return None
+    try:
+        from rruffgeo.model import learning_table  # lazy: the learning stage is optional here
+
+        return int(learning_table(workdir, settings)["country_iso3"].nunique()) or None
+    except (ImportError, OSError, ValueError, KeyError):
+        return None
 
 
 def fig_architecture(settings: Settings, out_base: Path, n_classes: int | None = None
