@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
+import pyarrow.parquet as pq
 from geopy.location import Location
 from tqdm.auto import tqdm
 
@@ -294,8 +295,11 @@ def geocode_catalog(workdir: WorkDir | str | Path, settings: GeoSettings | None 
     One row per specimen_id (columns in `rruffgeo.workdir`). Returns the frame written.
     """
     wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir)
-    catalog = pd.read_parquet(wd.require(CATALOG, "ingest"), columns=[
-        "specimen_id", "mineral", "locality", "n_points", "headers_json"])
+    path = wd.require(CATALOG, "ingest")
+    columns = ["specimen_id", "mineral", "locality", "n_points"]
+    if "headers_json" in pq.read_schema(path).names:  # descriptions name meteorites too
+        columns.append("headers_json")
+    catalog = pd.read_parquet(path, columns=columns)
     df = geocode_specimens(specimens_of(catalog), settings or GeoSettings(), progress, geocoder)
     write_parquet_atomic(wd.geocoded, df)
     export(df, wd)
