@@ -67,8 +67,8 @@ class Predictor:
             raise ValueError(f"{source}: only {len(x)} distinct finite points; "
                              f"need at least {MIN_POINTS}")
         try:
-            return resample_spectrum(wavenumber, intensity, self.grid_cm1,
-                                     minmax=self.bundle.spectra.minmax)
+            row = resample_spectrum(wavenumber, intensity, self.grid_cm1,
+                                    minmax=self.bundle.spectra.minmax)
         except ValueError as exc:
             raise ValueError(f"{source}: {exc} (the model's training window)") from None
         coverage = window_coverage(x, self.grid_cm1)
@@ -79,6 +79,7 @@ class Predictor:
         if coverage < WARN_COVERAGE:
             warnings.warn(f"{source}: covers only {coverage:.0%} of the model's window "
                           f"{window}; the prediction is less reliable", stacklevel=2)
+        return row
 
     def predict_proba(self, spectra: np.ndarray) -> np.ndarray:
         """Probabilities (n, n_classes) for spectra already on ``grid_cm1``."""
