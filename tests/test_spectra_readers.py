@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rruffgeo.spectra.readers import iter_inputs, read_bytes, read_spectra
 from rruffgeo.spectra.readers import inputs as inputs_module
+from rruffgeo.spectra.readers import iter_inputs, read_bytes, read_spectra
 from rruffgeo.spectra.readers.inputs import read_input
 from rruffgeo.spectra.readers.jcampdx import block_xy, decode_asdf, split_blocks
 
@@ -147,7 +147,7 @@ def test_comma_delimiter_with_possible_decimal_commas_is_refused():
 
 
 def test_wavelength_column_is_converted_with_the_laser():
-    text = "Wavelength (nm);Intensity\n540;1\n550;2\n560;3\n".encode()
+    text = b"Wavelength (nm);Intensity\n540;1\n550;2\n560;3\n"
     with pytest.raises(ValueError, match="--laser-nm"):
         read_bytes(text, "w.csv")
     (s,) = read_bytes(text, "w.csv", laser_nm=532)
