@@ -185,3 +185,16 @@ def test_inputs_walk_folders_and_zips_and_check_members(tmp_path, monkeypatch):
     assert "no such file" in refused["missing"]
     (s,) = read_input(next(i for i in items if i.name.endswith("b.csv")))
     assert s.source == f"{archive}/ok/b.csv"
+
+
+def test_linked_jcamp_with_a_peak_table_reads_the_continuous_spectrum():
+    # Hand-written LINK file (JCAMP-DX 4.24): a peak table block and a spectrum block.
+    spectrum_block = (DATA / "tannic_acid.jdx").read_text()
+    peaks = ("##TITLE=peaks\n##JCAMP-DX=4.24\n##DATA TYPE=RAMAN PEAK TABLE\n"
+             "##PEAK TABLE=(XY..XY)\n100.0, 5\n200.0, 7\n##END=\n")
+    text = f"##TITLE=link\n##JCAMP-DX=4.24\n##DATA TYPE=LINK\n##BLOCKS=2\n{peaks}" \
+           f"{spectrum_block}##END=\n"
+    (s,) = read_bytes(text.encode(), "link.jdx")
+    assert len(s.wavenumber_cm1) == 1949
+    with pytest.raises(ValueError, match="peaks.jdx: ##PEAKTABLE"):
+        read_bytes(peaks.encode(), "peaks.jdx")

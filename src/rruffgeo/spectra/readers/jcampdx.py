@@ -237,10 +237,15 @@ def block_spectrum(block: JcampBlock, source: str, laser_nm: float | None) -> Sp
 
 
 def read_jcamp(text: str, source: str, laser_nm: float | None = None) -> list[Spectrum]:
-    """Every continuous spectrum of a JCAMP-DX file (``file#2`` etc. for later blocks)."""
+    """Every continuous spectrum of a JCAMP-DX file (``file#2`` etc. for later blocks).
+
+    Peak tables beside a continuous spectrum (LINKed files) are passed over; a file with no
+    continuous spectrum is refused with the reason of its first block.
+    """
     blocks = split_blocks(text)
     if not blocks:
         raise ValueError(f"{source}: no ##XYDATA or ##XYPOINTS table in this JCAMP-DX file")
-    names = [source] if len(blocks) == 1 else [f"{source}#{i}" for i in
-                                                 range(1, len(blocks) + 1)]
-    return [block_spectrum(b, n, laser_nm) for b, n in zip(blocks, names, strict=True)]
+    continuous = [b for b in blocks if b.data_label in ("XYDATA", "XYPOINTS")] or blocks[:1]
+    names = [source] if len(continuous) == 1 else [f"{source}#{i}" for i in
+                                                     range(1, len(continuous) + 1)]
+    return [block_spectrum(b, n, laser_nm) for b, n in zip(continuous, names, strict=True)]
