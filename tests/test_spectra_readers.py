@@ -198,3 +198,21 @@ def test_linked_jcamp_with_a_peak_table_reads_the_continuous_spectrum():
     assert len(s.wavenumber_cm1) == 1949
     with pytest.raises(ValueError, match="peaks.jdx: ##PEAKTABLE"):
         read_bytes(peaks.encode(), "peaks.jdx")
+
+
+def test_labspec_map_export_gives_one_spectrum_per_row(tmp_path):
+    # Hand-written in LabSpec's map layout: the first row is the axis after two empty
+    # coordinate cells; every other row is X, Y, then the intensities.
+    axis = np.linspace(100, 400, 40)
+    lines = ["\t\t" + "\t".join(f"{a:.2f}" for a in axis)]
+    for i, (px, py) in enumerate([(0.0, 0.0), (0.5, 0.0), (0.0, 0.5)]):
+        lines.append(f"{px}\t{py}\t" + "\t".join(str(i + j) for j in range(40)))
+    f = tmp_path / "map.txt"
+    f.write_text("\n".join(lines) + "\n")
+    spectra = read_spectra(f)
+    assert [s.source for s in spectra] == [f"{f}#1", f"{f}#2", f"{f}#3"]
+    np.testing.assert_allclose(spectra[1].wavenumber_cm1, np.round(axis, 2))
+    assert spectra[1].intensity[0] == 1 and spectra[1].metadata["coordinates"] == [0.5, 0.0]
+    # Two columns of numbers stay one spectrum (x, y), however many rows.
+    (one,) = read_bytes("\n".join(f"{100 + i};{i}" for i in range(40)).encode(), "two.csv")
+    assert len(one.intensity) == 40

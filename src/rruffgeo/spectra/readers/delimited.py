@@ -141,8 +141,42 @@ def _check_comma_ambiguity(rows: list[list[float]], lines: list[str], delim: str
                          "re-export with ';' or tab between columns, or '.' decimals")
 
 
-def read_delimited(text: str, source: str, laser_nm: float | None = None) -> Spectrum:
-    """One spectrum from delimited text; ValueError naming ``source`` and the line otherwise."""
+#: More columns than this, with a monotonic first row, means one spectrum per row.
+MIN_ROW_POINTS = 16
+
+
+def row_layout(table: np.ndarray) -> int | None:
+    """How many coordinate columns lead each row when spectra are stored one per row (LabSpec
+    map and "spectra in rows" exports: the first row is the axis), else None."""
+    if table.shape[1] <= MIN_ROW_POINTS or table.shape[0] < 2 \
+            or table.shape[0] > table.shape[1]:
+        return None
+    first = table[0]
+    lead = int(np.argmax(np.isfinite(first)))
+    axis = first[lead:]
+    steps = np.diff(axis)
+    if lead > 2 or not np.isfinite(axis).all() or not ((steps > 0).all() or (steps < 0).all()):
+        return None
+    if lead and not np.isfinite(table[1:, :lead]).all():
+        return None
+    return lead
+
+
+def _row_spectra(table: np.ndarray, lead: int, source: str, meta: dict) -> list[Spectrum]:
+    shift = to_raman_shift(table[0, lead:], meta["x_units"], meta["laser_nm"], source)
+    rows = table[1:]
+    out = []
+    for i, row in enumerate(rows, 1):
+        name = source if len(rows) == 1 else f"{source}#{i}"
+        coords = {"coordinates": row[:lead].tolist()} if lead else {}
+        out.append(Spectrum(shift, row[lead:], {**meta, "source": name, **coords,
+                                                 "layout": "spectra in rows"}))
+    return out
+
+
+def read_delimited(text: str, source: str, laser_nm: float | None = None) -> list[Spectrum]:
+    """Spectra of delimited text (one, or one per row for map exports); ValueError naming
+    ``source`` and the line otherwise."""
     lines = text.lstrip("\ufeff").splitlines()
     try:
         delim = _choose_delimiter(lines)
@@ -162,16 +196,19 @@ def read_delimited(text: str, source: str, laser_nm: float | None = None) -> Spe
         data_lines.append(line)
     previous = [ln for ln in lines[:start] if ln.strip()]
     header = _split(previous[-1].lstrip("#"), delim) if previous else []
+    table = np.asarray(rows, dtype=np.float64)
+    laser = _laser(_headers(lines[:start])) or laser_nm
+    meta = {"source": source, "format": "delimited text", "laser_nm": laser,
+            "x_units": "", "delimiter": delim or "whitespace"}
+    lead = row_layout(table)
+    if lead is not None:
+        return _row_spectra(table, lead, source, meta)
     try:
         _check_comma_ambiguity(rows, data_lines, delim, header)
         x_col, y_col, unit = _columns(header, len(rows[0]))
     except ValueError as exc:
         raise ValueError(f"{source}: {exc}") from None
-    table = np.asarray(rows, dtype=np.float64)
-    headers = _headers(lines[:start])
-    laser = _laser(headers) or laser_nm
     shift = to_raman_shift(table[:, x_col], unit, laser, source)
-    return Spectrum(shift, table[:, y_col], {
-        "source": source, "format": "delimited text", "laser_nm": laser,
-        "x_units": unit or "cm-1 (assumed)", "delimiter": delim or "whitespace",
-        "columns": [header[x_col], header[y_col]] if len(header) == len(rows[0]) else []})
+    named = [header[x_col], header[y_col]] if len(header) == len(rows[0]) else []
+    return [Spectrum(shift, table[:, y_col], {**meta, "x_units": unit or "cm-1 (assumed)",
+                                              "columns": named})]

@@ -84,4 +84,4 @@ def read_bytes(data: bytes, name: str, laser_nm: float | None = None) -> list[Sp
             except ValueError:
                 laser = None
         return [spectrum.with_values(laser_nm=laser or laser_nm)]
-    return [read_delimited(_decode(data), name, laser_nm)]
+    return read_delimited(_decode(data), name, laser_nm)
