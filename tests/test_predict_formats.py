@@ -101,6 +101,9 @@ def test_cli_refuses_bad_options_in_one_line(model_dir, format_folder, capsys):
     assert rc == 1 and "--preprocess step 'wavelet'" in err and "Traceback" not in err
     rc = main(["predict", str(format_folder), "--model", str(model_dir), "--output", "x.xlsx"])
     assert rc == 1 and ".parquet" in capsys.readouterr().err
+    rc = main(["predict", str(format_folder), "--model", str(model_dir), "--laser-nm", "5"])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.count("\n") == 1 and "--laser-nm: laser wavelength 5 nm" in err
 
 
 def test_little_coverage_of_the_window_warns_then_refuses(model_dir):

@@ -24,6 +24,7 @@ from rruffgeo.spectra.interop import as_spectrum
 from rruffgeo.spectra.preprocess import Step, apply_steps, parse_steps
 from rruffgeo.spectra.readers import iter_inputs
 from rruffgeo.spectra.readers.inputs import read_input
+from rruffgeo.spectra.readers.units import check_laser
 from rruffgeo.spectra.resample import clean_axis, resample_spectrum
 from rruffgeo.spectra.spectrum import Spectrum
 
@@ -111,6 +112,7 @@ class Predictor:
         """Probabilities of every usable spectrum in files, folders and zips, and (file,
         reason) for each refused one. ``preprocess``: ``auto``, ``none`` or steps."""
         steps = parse_steps(preprocess)
+        laser_nm = check_laser(laser_nm, "--laser-nm")  # once, before any file is read
 
         def spectra() -> Iterable[Spectrum | tuple[str, str]]:
             for item in iter_inputs(files):
