@@ -94,14 +94,15 @@ def _as_unprivileged() -> list[str]:
     return prefix
 
 
-def _in_tiny_tmpfs(folder: Path, size: str = "48k") -> list[str]:
-    """Command prefix that mounts a ``size`` tmpfs on ``folder`` in a private mount namespace
-    and then runs the rest of the command there."""
+def _in_tiny_tmpfs(folder: Path, size: str = "48k", fill_from: Path | None = None) -> list[str]:
+    """Command prefix that mounts a ``size`` tmpfs on ``folder`` in a private mount namespace,
+    copies ``fill_from``'s files into it, then runs the rest of the command there."""
     unshare = shutil.which("unshare")
     if unshare is None:
         pytest.skip("unshare not found: cannot mount a small tmpfs to fill")
+    fill = f' && cp -r "{fill_from}/." "$0"/' if fill_from is not None else ""
     prefix = [unshare, "--mount", "--map-root-user", "sh", "-c",
-              f'mount -t tmpfs -o size={size} tmpfs "$0" && exec "$@"', str(folder)]
+              f'mount -t tmpfs -o size={size} tmpfs "$0"{fill} && exec "$@"', str(folder)]
     probe = subprocess.run([*prefix, "true"], capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs in a user namespace here: {probe.stderr.strip()}")
@@ -216,21 +217,29 @@ def test_disk_full_during_ingest(world_dir):
     assert res.returncode != 0 and "Traceback" in res.stderr
 
 
-def test_disk_full_during_a_checkpoint_save(tmp_path, capsys, monkeypatch):
-    """torch's archive writer reports a full disk as 'unexpected pos' (a RuntimeError)."""
-    wd = tmp_path / "wd"
-    make_workdir(wd)
-    assert main(["spectra", "--workdir", str(wd), "--grid-points", "64"]) == 0
+def test_disk_full_during_a_checkpoint_save(world_dir):
+    """torch's archive writer reports a full disk as 'unexpected pos' (a RuntimeError): the work
+    folder is a 2 MB tmpfs holding the matrix, where the first checkpoint does not fit."""
+    staged = world_dir / "staged"
+    make_workdir(staged)
+    assert main(["spectra", "--workdir", str(staged), "--grid-points", "64"]) == 0
+    work = world_dir / "work"
+    work.mkdir()
+    prefix = _in_tiny_tmpfs(work, "2m", fill_from=staged)
+    res = subprocess.run([*prefix, sys.executable, "-m", "rruffgeo", "cv", "--workdir",
+                          str(work), "--grid-points", "64", "--epochs", "1", "--batch-size", "16",
+                          "--device", "cpu", "--threads", "1", "--no-progress", "--folds", "1"],
+                         capture_output=True, text=True, env=_cli_env(world_dir))
+    line = _one_error_line(res.stderr, "cv")
+    assert res.returncode == 1
+    assert str(work) in line and "disk full" in line and "0.0 MB free" in line
 
-    def full_disk(obj, f, *args, **kwargs):
-        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534")
 
-    monkeypatch.setattr(torch, "save", full_disk)
-    capsys.readouterr()
-    rc = main(["cv", "--workdir", str(wd), "--grid-points", "64", "--epochs", "1",
-               "--batch-size", "16", "--device", "cpu", "--no-progress", "--folds", "1"])
-    line = _one_error_line(capsys.readouterr().err, "cv")
-    assert rc == 1 and str(wd) in line and "disk full" in line
+def test_torch_write_failure_is_described_as_a_full_disk(tmp_path):
+    exc = RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534")
+    line = describe(exc, tmp_path)
+    assert line.startswith(f"{tmp_path}: writing a checkpoint or model failed: disk full?")
+    assert describe(RuntimeError("a bug")) is None  # anything else keeps its traceback
 
 
 # ------------------------------------------------------------------ item 8: model folders
