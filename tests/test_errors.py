@@ -30,7 +30,7 @@ import torch
 
 from helpers import SRC, run_cli
 from rruffgeo.cli import main
-from rruffgeo.config import GeoSettings, ModelSettings, Settings, SpectraSettings
+from rruffgeo.config import GeoSettings, ModelSettings, Settings, SpectraSettings, replace
 from rruffgeo.errors import UserError, describe
 from rruffgeo.model.modelio import META, WEIGHTS, build_network, load_model, save_model
 from synthetic_learn import make_workdir, spectrum, tiny_settings
@@ -306,9 +306,11 @@ def test_truncated_checkpoint_is_ignored_and_the_fold_starts_again(tmp_path, cap
     X = rng.random((24, 64)).astype(np.float32)
     y = np.arange(24) % 2
     settings = tiny_settings(epochs=2)
+    settings = replace(settings, train=replace(settings.train, threads=1))
     fresh, fresh_history = fit_network(X, y, 2, settings, progress=False)
     ckpt = tmp_path / "checkpoint.pt"
-    fit_network(X, y, 2, tiny_settings(epochs=1), checkpoint=ckpt, key="k", progress=False)
+    one_epoch = replace(settings, train=replace(settings.train, epochs=1))
+    fit_network(X, y, 2, one_epoch, checkpoint=ckpt, key="k", progress=False)
     ckpt.write_bytes(ckpt.read_bytes()[:1000])  # killed while copying, or a full disk
     with caplog.at_level(logging.WARNING):
         model, history = fit_network(X, y, 2, settings, checkpoint=ckpt, key="k",
