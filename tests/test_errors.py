@@ -198,6 +198,23 @@ def test_read_only_work_folder_as_an_unprivileged_user(world_dir):
     assert str(work) in line and "permission denied" in line
 
 
+def test_unwritable_geocoder_cache_as_an_unprivileged_user(world_dir):
+    prefix = _as_unprivileged()
+    home = world_dir / "home"
+    home.mkdir()
+    home.chmod(0o777)
+    (home / "in.txt").write_text("Tsumeb, Namibia\n")
+    (home / "in.txt").chmod(0o644)
+    locked = world_dir / "locked"
+    locked.mkdir(mode=0o755)  # root's: the cache database cannot be created there
+    res = subprocess.run([*prefix, sys.executable, "-m", "rruffgeo", "geocode", "--online",
+                          "--cache", str(locked / "c.sqlite"), "--input", str(home / "in.txt"),
+                          "--server", "nominatim=http://127.0.0.1:9", "--no-progress"],
+                         capture_output=True, text=True, env=_cli_env(home), cwd=home)
+    line = _one_error_line(res.stderr, "geocode")
+    assert res.returncode == 1 and f"geocoder cache {locked / 'c.sqlite'}" in line
+
+
 def test_disk_full_during_ingest(world_dir):
     work = world_dir / "work"
     work.mkdir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -67,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     except GeocodersUnavailable as exc:
         print(f"rruffgeo geocode: error: {exc}", file=sys.stderr)
         return 1
+    except sqlite3.Error as exc:  # the answers cache: unwritable folder, full disk, not SQLite
+        cache = args.cache or GeoSettings().cache_path
+        raise UserError(f"geocoder cache {cache}: {exc}") from exc
 
 
 def _run(args: argparse.Namespace) -> int:
