@@ -11,6 +11,7 @@ from safetensors.torch import load_file, save_file
 import rruffgeo.spectra.integrity as integrity
 from rruffgeo.cli import main
 from rruffgeo.config import SpectraSettings, replace
+from rruffgeo.errors import UserError
 from rruffgeo.model.modelio import WEIGHTS, build_network, load_model, save_model
 from rruffgeo.model.train import NonFiniteLossError, fit_network
 from rruffgeo.spectra import build_matrix
@@ -71,7 +72,7 @@ def test_model_with_nan_weights_is_refused_in_one_line(tmp_path, capsys):
     state = load_file(str(folder / WEIGHTS))
     state["head.weight"][0, 0] = float("nan")
     save_file(state, str(folder / WEIGHTS))
-    with pytest.raises(ValueError, match="head.weight"):
+    with pytest.raises(UserError, match="head.weight"):
         load_model(folder)
     x, y = spectrum(0, np.random.default_rng(0))
     csv = tmp_path / "s.csv"
