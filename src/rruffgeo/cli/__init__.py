@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from rruffgeo import __version__
 
 #: Modules of ``rruffgeo.cli`` that add subcommands, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("ingest", "geocode", "learn", "report")
+COMMAND_MODULES: tuple[str, ...] = ("ingest", "geocode", "learn", "provenance", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -165,7 +165,8 @@ class KNNCountry(_NeighbourModel):
         keep = keep & (np.cumsum(keep, axis=1) <= self.k)
         w = np.exp((nb.sim - nb.sim[:, :1]) / self.tau) * keep
         flat = np.arange(n)[:, None] * n_classes + self.y_[nb.index]
-        votes = np.bincount(flat.ravel(), weights=w.ravel(), minlength=n * n_classes)
+        votes = np.bincount(flat.ravel(), weights=w.ravel(),
+                            minlength=n * n_classes).astype(np.float64)
         votes = votes.reshape(n, n_classes)
         votes /= np.maximum(votes.sum(1, keepdims=True), 1e-300)
         return (1 - self.lam) * votes + self.lam * self.prior_

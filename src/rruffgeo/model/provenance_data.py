@@ -48,8 +48,11 @@ def load_provenance_data(workdir: WorkDir, settings: Settings | None = None) -> 
     table = keep_frequent_countries(table, settings.train.min_samples_per_country)
     if table.empty:
         raise ValueError(f"{workdir.root}: no natural, geolocated spectra to learn from")
-    geo = pd.read_parquet(workdir.require(GEOCODED, "geocode"),
-                          columns=["specimen_id", "locality", "lat", "lon"])
+    geo = pd.read_parquet(workdir.require(GEOCODED, "geocode"))
+    for col, empty in (("locality", ""), ("lat", np.nan), ("lon", np.nan)):
+        if col not in geo.columns:
+            geo[col] = empty  # a geocoded table without places still gives countries
+    geo = geo[["specimen_id", "locality", "lat", "lon"]]
     table = table.merge(geo.drop_duplicates("specimen_id"), on="specimen_id", how="left",
                         validate="many_to_one").reset_index(drop=True)
     classes = sorted(table["country_iso3"].unique())
