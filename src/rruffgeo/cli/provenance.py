@@ -103,7 +103,8 @@ def print_report(report: dict[str, Any]) -> None:
           f"{report['n_specimens']} specimens, {report['n_classes']} countries, "
           f"{report['n_folds']} folds ({report['wall_s']:.0f} s)")
     print(f"{'model':<21} {'top-1 (maj.)':>13} {'top-3 (maj.)':>13} {'macro-F1':>15} "
-          f"{'log-loss (prior) [95% CI of diff]':>34} {'ECE':>6} {'cov90':>6} {'size90':>6}")
+          f"{'log-loss (prior) [95% CI of diff]':>34} {'ECE':>6} {'cov90':>6} {'size90':>6} "
+          "most predicted")
     for name, r in report["models"].items():
         v = r["vs_majority"]
         ll = v["log_loss"]
@@ -112,7 +113,8 @@ def print_report(report: dict[str, Any]) -> None:
               f"{v['macro_f1']['value']:.3f} ({v['macro_f1']['baseline']:.3f}) "
               f"{ll['value']:.3f} ({ll['baseline']:.3f}) [{ll['diff_lo']:+.3f},"
               f"{ll['diff_hi']:+.3f}] {r['ece']:.3f} {r['conformal']['0.9']['coverage']:.3f} "
-              f"{r['conformal']['0.9']['mean_size']:6.1f}"
+              f"{r['conformal']['0.9']['mean_size']:6.1f} {r['most_predicted']['class']} "
+              f"{r['most_predicted']['share']:.0%}"
               + (f"  <- {r['one_class']}" if r["one_class"] else ""))
     for evidence, w in report["winners"].items():
         met = ", ".join(f"{g} {'met' if v['met'] else 'NOT met'}" for g, v in w["goals"].items())

@@ -34,6 +34,7 @@ from rruffgeo.model.provenance_cv import (
 from rruffgeo.model.provenance_data import ProvenanceData, load_provenance_data
 from rruffgeo.model.provenance_metrics import (
     compare_to_baseline,
+    most_predicted,
     one_class_note,
     summary_row,
     top_share,
@@ -128,6 +129,7 @@ def score_model(data: ProvenanceData, splits: list[tuple[np.ndarray, np.ndarray]
         "reliability_uncalibrated": reliability_table(raw, data.y),
         "conformal": conformal,
         "one_class": one_class_note(cal, data.classes),
+        "most_predicted": most_predicted(cal, data.classes),
         "params_per_fold": [f[name]["params"] for f in folds],
     }
 
@@ -179,6 +181,8 @@ def models_table(report: dict[str, Any]) -> pd.DataFrame:
                "ece_uncalibrated": r["ece_uncalibrated"], "ece": r["ece"]}
         for lv, c in r["conformal"].items():
             row[f"coverage_{lv}"], row[f"set_size_{lv}"] = c["coverage"], c["mean_size"]
+        row["most_predicted"] = r["most_predicted"]["class"]
+        row["most_predicted_share"] = r["most_predicted"]["share"]
         row["note"] = r["one_class"]
         rows.append(row)
     return pd.DataFrame(rows)

@@ -95,6 +95,13 @@ def one_class_note(proba: np.ndarray, class_names: list[str]) -> str:
     return ""
 
 
+def most_predicted(proba: np.ndarray, classes: list[str]) -> dict[str, float | str]:
+    """The class predicted most often and its share of the predictions."""
+    counts = np.bincount(proba.argmax(axis=1), minlength=proba.shape[1])
+    top = int(counts.argmax())
+    return {"class": classes[top], "share": float(counts[top] / max(counts.sum(), 1))}
+
+
 def top_share(y: np.ndarray, k: int = 3) -> float:
     """Share of spectra in the ``k`` most common classes."""
     counts = np.sort(np.bincount(np.asarray(y)))[::-1]
