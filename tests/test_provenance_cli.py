@@ -158,3 +158,17 @@ def test_network_fold_models_join_the_comparison(tmp_path):
     assert "network" in report["models"]
     weights = report["models"]["combination"]["params_per_fold"][0]["weights"]
     assert "network" in weights
+
+
+def test_provenance_fit_never_picks_the_network():
+    from rruffgeo.cli.provenance import best_refittable
+
+    def model(loss: float, evidence: str = "spectrum") -> dict:
+        return {"evidence": evidence, "vs_majority": {"log_loss": {"value": loss}}}
+
+    cv = {"winners": {"spectrum": {"model": "network"},
+                      "spectrum+mineral": {"model": "combination+mineral"}},
+          "models": {"network": model(1.0), "prior": model(3.0), "knn_specimens": model(2.0),
+                     "combination+mineral": model(1.5, "spectrum+mineral")}}
+    assert best_refittable(cv) == {"spectrum": "knn_specimens",
+                                   "spectrum+mineral": "combination+mineral"}

@@ -121,6 +121,17 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"best by log-loss ({evidence}): {w['model']}; goals: {met}")
 
 
+def best_refittable(cv: dict[str, Any]) -> dict[str, str]:
+    """Per evidence, the model with the lowest CV log-loss that can be refitted (not the
+    network, which ``provenance-fit`` does not train)."""
+    out = {}
+    for evidence in cv["winners"]:
+        pool = {n: r for n, r in cv["models"].items()
+                if n != "network" and (r["evidence"] == evidence or n == "prior")}
+        out[evidence] = min(pool, key=lambda n: pool[n]["vs_majority"]["log_loss"]["value"])
+    return out
+
+
 def cmd_provenance_fit(args: argparse.Namespace) -> int:
     from rruffgeo.model.provenance_final import fit_final
     from rruffgeo.workdir import METRICS_DIR, read_json
@@ -130,11 +141,15 @@ def cmd_provenance_fit(args: argparse.Namespace) -> int:
         models = {"spectrum": args.model}
     else:
         cv = read_json(wd.root / METRICS_DIR / "provenance_cv_specimen.json")
-        models = ({ev: w["model"] for ev, w in cv["winners"].items()} if isinstance(cv, dict)
-                  else None)
-        if models and any(m == "network" for m in models.values()):
-            print("the network won; it is not refitted here: saving the best other model")
+        if not isinstance(cv, dict):
+            print("no metrics/provenance_cv_specimen.json: fitting the combinations "
+                  "(run `rruffgeo provenance-cv` to choose by log-loss)")
             models = None
+        else:
+            models = best_refittable(cv)
+            if any(w["model"] == "network" for w in cv["winners"].values()):
+                print("the network won the CV; it is not refitted here, so the best other "
+                      f"models are saved: {models}")
     folder = fit_final(wd, Settings(), models)
     print(f"final provenance model saved in {folder} (predict with --model {folder})")
     return 0
