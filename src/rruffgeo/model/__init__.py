@@ -9,9 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from rruffgeo.model.table import learning_table as learning_table  # torch-free
+
 _WHERE = {
     "Predictor": "rruffgeo.model.predict",
-    "learning_table": "rruffgeo.model.table",
     "load_dataset": "rruffgeo.model.evaluate",
     "load_model": "rruffgeo.model.modelio",
     "predict_files": "rruffgeo.model.predict",
@@ -20,7 +21,7 @@ _WHERE = {
     "save_model": "rruffgeo.model.modelio",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = sorted([*_WHERE, "learning_table"])
 
 
 def __getattr__(name: str) -> Any:
