@@ -170,9 +170,16 @@ def add_predict_options(p: argparse.ArgumentParser) -> None:
 
 
 def wants_provenance(args: argparse.Namespace) -> bool:
+    """True for a provenance model folder; for a network model, warn about unused options."""
     from rruffgeo.model.provenance_final import is_provenance_model
 
-    return is_provenance_model(args.model)
+    if is_provenance_model(args.model):
+        return True
+    if getattr(args, "mineral", None):
+        print(f"rruffgeo predict: warning: --mineral is used by provenance models "
+              f"(models/final) only; {args.model} is a network model and ignores it",
+              file=sys.stderr)
+    return False
 
 
 def _mineral_of(path: Path, option: str | None) -> str:
