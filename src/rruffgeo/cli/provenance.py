@@ -182,36 +182,55 @@ def wants_provenance(args: argparse.Namespace) -> bool:
     return False
 
 
-def _mineral_of(path: Path, option: str | None) -> str:
+def _mineral_of(spectrum: Any, option: str | None) -> str:
+    """The mineral evidence of one spectrum: the given name, or its file's ##NAMES (auto)."""
     if not option:
         return ""
     if option != "auto":
         return option
-    if path.suffix.lower() != ".txt":
-        return ""
-    from rruffgeo.data.rruff_file import read_rruff_file
+    return str(spectrum.metadata.get("names", "")).split(",")[0].strip()
 
-    return read_rruff_file(path).headers.get("NAMES", "").split(",")[0].strip()
+
+def read_for_provenance(args: argparse.Namespace, predictor: Any
+                        ) -> tuple[list[str], list[Any], list[str], list[tuple[str, str]]]:
+    """Names, rows on the model's grid, mineral evidence, and (source, reason) refusals, read
+    with the same readers and preprocessing as the network's ``predict``."""
+    from rruffgeo.spectra.preprocess import apply_steps, parse_steps
+    from rruffgeo.spectra.readers import iter_inputs
+    from rruffgeo.spectra.readers.inputs import read_input
+    from rruffgeo.spectra.readers.units import check_laser
+
+    steps = parse_steps(getattr(args, "preprocess", None))
+    laser_nm = check_laser(getattr(args, "laser_nm", None), "--laser-nm")
+    names, rows, minerals, refused = [], [], [], []
+    for item in iter_inputs(args.files):
+        try:
+            spectra = read_input(item, laser_nm)
+        except ValueError as exc:
+            refused.append((item.name, str(exc)))
+            continue
+        for sp in spectra:
+            try:
+                ready = apply_steps(sp, steps)
+                rows.append(predictor.prepare(ready.wavenumber_cm1, ready.intensity, sp.source))
+                minerals.append(_mineral_of(sp, args.mineral))
+                names.append(sp.source)
+            except ValueError as exc:
+                refused.append((sp.source, str(exc)))
+    return names, rows, minerals, refused
 
 
 def predict_provenance(args: argparse.Namespace) -> int:
     """``predict`` with a provenance model: terminal table, or --output CSV/JSON/Parquet."""
     import numpy as np
 
-    from rruffgeo.model.predict import read_spectrum
     from rruffgeo.model.provenance_final import ProvenancePredictor
-    from rruffgeo.model.provenance_output import render, write_outputs
+    from rruffgeo.model.provenance_output import OUTPUT_SUFFIXES, render, write_outputs
 
+    if args.output is not None and args.output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ValueError(f"--output {args.output}: use a {', '.join(OUTPUT_SUFFIXES)} file name")
     predictor = ProvenancePredictor(args.model)
-    names, rows, minerals, refused = [], [], [], []
-    for f in args.files:
-        try:
-            x, y = read_spectrum(Path(f))
-            rows.append(predictor.prepare(x, y, str(f)))
-            minerals.append(_mineral_of(Path(f), args.mineral))
-            names.append(str(f))
-        except (OSError, ValueError) as exc:
-            refused.append((str(f), str(exc)))
+    names, rows, minerals, refused = read_for_provenance(args, predictor)
     for _file, reason in refused:
         print(f"refused: {reason}", file=sys.stderr)
     coverage = float(args.coverage)
