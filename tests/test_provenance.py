@@ -219,3 +219,23 @@ def test_provenance_modules_load_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ, "PYTHONPATH": src})
     assert out.stdout.strip() == "False"
+
+
+def test_prediction_csv_cannot_carry_spreadsheet_formulas(tmp_path):
+    from rruffgeo.model.provenance_final import ProvenanceResult
+    from rruffgeo.model.provenance_output import write_outputs
+
+    countries = pd.DataFrame({"rank": [1], "country_iso3": ["USA"], "country_name": ["USA"],
+                              "probability": [1.0], "in_set": [True]})
+    species = pd.DataFrame({"rank": [1], "species": ["Quartz"], "similarity": [0.9],
+                            "n_specimens": [1]})
+    specimens = pd.DataFrame({"rank": [1], "specimen_id": ["R1"], "mineral": ["Quartz"],
+                              "locality": ["=HYPERLINK(\"x\")"], "lat": [1.0], "lon": [2.0],
+                              "country_iso3": ["USA"], "country_name": ["USA"],
+                              "similarity": [0.9], "spectrum_id": ["s"]})
+    result = ProvenanceResult(countries, species, specimens, "spectrum", "", 1)
+    write_outputs(tmp_path / "p.csv", ["=cmd.txt"], [result], 0.9, [])
+    assert pd.read_csv(tmp_path / "p.csv")["file"].iloc[0] == "'=cmd.txt"
+    assert pd.read_csv(tmp_path / "p.specimens.csv")["locality"].iloc[0].startswith("'=")
+    write_outputs(tmp_path / "p.parquet", ["=cmd.txt"], [result], 0.9, [])
+    assert pd.read_parquet(tmp_path / "p.parquet")["file"].iloc[0] == "=cmd.txt"

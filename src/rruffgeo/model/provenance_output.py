@@ -16,7 +16,12 @@ from pathlib import Path
 import pandas as pd
 
 from rruffgeo.model.provenance_final import ProvenanceResult
-from rruffgeo.workdir import write_csv_atomic, write_parquet_atomic, write_text_atomic
+from rruffgeo.workdir import (
+    spreadsheet_safe,
+    write_csv_atomic,
+    write_parquet_atomic,
+    write_text_atomic,
+)
 
 COUNTRY_COLUMNS = ["file", "rank", "country_iso3", "country_name", "probability", "in_set",
                    "set_size", "coverage", "evidence", "mineral_given", "species_match",
@@ -82,10 +87,12 @@ def write_outputs(path: Path, names: Sequence[str], results: Sequence[Provenance
         write_text_atomic(path, to_json(names, results, coverage, refused))
         return [path]
     written = []
-    writer = write_csv_atomic if suffix == ".csv" else write_parquet_atomic
     for kind, df in tables(names, results, coverage, top_k).items():
         target = path if kind == "countries" else path.with_name(f"{path.stem}.{kind}{suffix}")
-        writer(target, df)
+        if suffix == ".csv":  # localities and file names are text from outside: no formulas
+            write_csv_atomic(target, spreadsheet_safe(df))
+        else:
+            write_parquet_atomic(target, df)
         written.append(target)
     return written
 
