@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rruffgeo.cli.common import add_head, add_workdir, workdir_of
-from rruffgeo.config import PRECISIONS, Settings, replace
+from rruffgeo.cli.common import add_head, add_n_folds, add_split, add_workdir, workdir_of
+from rruffgeo.config import PRECISIONS, PredictSettings, Settings, replace
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,16 +27,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cv", help="stratified k-fold cross-validation of ConvNeXt1D and the "
                        "1-NN baseline (paper B.1)")
     _add_training_options(p)
+    add_n_folds(p)
     p.add_argument("--folds", default=None,
-                   help="run only these folds, 1-based and comma-separated (e.g. 1,2); "
-                   "finished folds of earlier runs with the same settings are kept")
+                   help="which folds to run, 1-based and comma-separated (e.g. 1,2; default "
+                   "all); finished folds of earlier runs with the same settings are kept")
     p.set_defaults(func=cmd_cv)
 
     p = sub.add_parser("predict", help="predict the country of RRUFF .txt or CSV spectra")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--model", type=Path, required=True,
                    help="model folder, e.g. WORKDIR/models/holdout_specimen")
-    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--top-k", type=int, default=3,
+                   help="countries listed per file, most probable first (default 3)")
     p.add_argument("--output", type=Path, default=None,
                    help="write predictions to OUT.csv or OUT.json (default: print a table)")
     p.add_argument("--map", type=Path, default=None, metavar="DIR",
@@ -50,9 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
     add_workdir(p)
-    p.add_argument("--split", choices=("spectrum", "specimen"), default="spectrum",
-                   help="spectrum: random over spectra (the paper's protocol); specimen: "
-                   "grouped by RRUFF ID, no specimen on both sides")
+    add_split(p)
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
@@ -68,14 +68,15 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Default settings with the command-line overrides applied."""
     s = Settings()
-    if getattr(args, "grid_points", None):
-        s = replace(s, spectra=replace(s.spectra, grid_points=args.grid_points))
-    if getattr(args, "head", None):
-        s = replace(s, model=replace(s.model, head_pool=args.head))
-    overrides = {name: getattr(args, name, None)
-                 for name in ("epochs", "batch_size", "lr", "seed", "device", "threads")}
+    spectra, model = s.spectra, s.model
+    if getattr(args, "grid_points", None) is not None:
+        spectra = replace(spectra, grid_points=args.grid_points)
+    if getattr(args, "head", None) is not None:
+        model = replace(model, head_pool=args.head)
+    overrides = {name: getattr(args, name, None) for name in
+                 ("epochs", "batch_size", "lr", "seed", "device", "threads", "n_folds")}
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    return replace(s, train=replace(s.train, **overrides)) if overrides else s
+    return replace(s, spectra=spectra, model=model, train=replace(s.train, **overrides))
 
 
 def cmd_spectra(args: argparse.Namespace) -> int:
@@ -126,9 +127,10 @@ def _print_summary(report: dict[str, Any]) -> None:
 def cmd_predict(args: argparse.Namespace) -> int:
     from rruffgeo.model import Predictor
 
-    predictor = Predictor(args.model, device=args.device, precision=args.precision)
+    ps = PredictSettings(top_k=args.top_k, precision=args.precision, device=args.device)
+    predictor = Predictor(args.model, device=ps.device, precision=ps.precision)
     names, proba, refused = predictor.predict_paths(args.files)
-    table = predictor.top_k(names, proba, args.top_k)
+    table = predictor.top_k(names, proba, ps.top_k)
     for _file, reason in refused:
         print(f"refused: {reason}", file=sys.stderr)  # every reason names its file
     if args.output is not None:
