@@ -6,10 +6,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rruffgeo.cli.common import add_head, add_n_folds, add_split, add_workdir, workdir_of
 from rruffgeo.config import PRECISIONS, PredictSettings, Settings, replace
+
+if TYPE_CHECKING:
+    from rruffgeo.results import EvaluationResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -113,12 +116,12 @@ def cmd_cv(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(report: dict[str, Any]) -> None:
-    print(f"{report['protocol']} split={report['split']}: {report['n_samples']} spectra, "
-          f"{report['n_specimens']} specimens, {report['n_classes']} countries, folds "
-          f"{[f + 1 for f in report['folds_run']]}")
+def _print_summary(report: EvaluationResult) -> None:
+    print(f"{report.evaluation.file_stem} split={report.split}: {report.n_samples} spectra, "
+          f"{report.n_specimens} specimens, {report.n_classes} countries, folds "
+          f"{[f + 1 for f in report.folds_run]}")
     print(f"{'metric':<18} {'ConvNeXt1D':>17} {'1-NN cosine':>17}")
-    net, base = report["summary"]["network"], report["summary"]["baseline_1nn"]
+    net, base = report.summary["network"], report.summary["baseline_1nn"]
     for m in net:
         print(f"{m:<18} {net[m]['mean']:>8.3f} +/- {net[m]['std']:.3f} "
               f"{base[m]['mean']:>8.3f} +/- {base[m]['std']:.3f}")

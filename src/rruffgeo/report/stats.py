@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from rruffgeo.config import Settings
+from rruffgeo.dataset import learning_table
 from rruffgeo.workdir import CATALOG, GEOCODED, WorkDir, write_csv_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ TABLE_FILES = {
 
 @dataclass
 class DatasetStats:
-    """Totals and Tables 1-3; ``table3`` is None when the learning stage is not available."""
+    """Totals and Tables 1-3; ``table3`` is None when the learning table cannot be built."""
 
     totals: pd.DataFrame
     table1: pd.DataFrame
@@ -179,11 +180,7 @@ def exclusions_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_learning_table(workdir: WorkDir, settings: Settings) -> tuple[pd.DataFrame | None, str]:
-    """The learning stage's filtered table, or None and the reason it is unavailable."""
-    try:
-        from rruffgeo.model import learning_table  # lazy: the learning stage is optional here
-    except ImportError as exc:
-        return None, f"Table 3 skipped: the learning stage is not installed ({exc})."
+    """The learning stage's filtered table, or None and the reason it cannot be built."""
     try:
         return learning_table(workdir, settings), ""
     except (FileNotFoundError, ValueError, KeyError) as exc:
@@ -210,7 +207,7 @@ def compute_stats(workdir: WorkDir, settings: Settings | None = None) -> Dataset
                         exclusions_table(df), notes)
 
 
-def _fmt(value: object, column: str = "") -> str:
+def format_cell(value: object, column: str = "") -> str:
     """Cell text: thousands separators, 2 decimals (always for percentages), '' for missing."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
@@ -232,7 +229,7 @@ def to_markdown(df: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(cols) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     for rec in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(v, c) for v, c in zip(rec, cols, strict=True))
+        lines.append("| " + " | ".join(format_cell(v, c) for v, c in zip(rec, cols, strict=True))
                      + " |")
     return "\n".join(lines) + "\n"
 

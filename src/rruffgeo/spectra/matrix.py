@@ -24,22 +24,23 @@ from rruffgeo.config import Settings, SpectraSettings, fingerprint, to_dict
 from rruffgeo.spectra.resample import clean_axis, make_grid, resample_many
 from rruffgeo.workdir import (
     CATALOG,
+    MATRIX,
     SPECTRA_DIR,
     WorkDir,
     atomic_path,
+    file_key,
     read_json,
     write_csv_atomic,
     write_json_atomic,
     write_parquet_atomic,
 )
+from rruffgeo.workdir import MATRIX_FAILURES as FAILURES
+from rruffgeo.workdir import MATRIX_GRID as GRID
+from rruffgeo.workdir import MATRIX_INDEX as INDEX
+from rruffgeo.workdir import MATRIX_META as META
 
 log = logging.getLogger(__name__)
 
-MATRIX = "matrix.npy"
-INDEX = "index.parquet"
-GRID = "grid.npy"
-FAILURES = "failures.csv"
-META = "meta.json"
 #: Bump when the resampling rules change, so old caches are rebuilt.
 FORMAT_VERSION = 1
 
@@ -72,14 +73,8 @@ class SpectraMatrix:
         return pos.loc[list(spectrum_ids)].to_numpy()
 
 
-def catalog_key(path: Path) -> dict[str, int | str]:
-    """Identity of a catalog file for the cache key: name, size and modification time."""
-    st = path.stat()
-    return {"name": path.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 def matrix_fingerprint(catalog: Path, settings: SpectraSettings) -> str:
-    return fingerprint({"catalog": catalog_key(catalog), "version": FORMAT_VERSION}, settings)
+    return fingerprint({"catalog": file_key(catalog), "version": FORMAT_VERSION}, settings)
 
 
 def read_catalog_spectra(catalog: Path) -> tuple[pd.DataFrame, list[np.ndarray], list[np.ndarray]]:
@@ -98,10 +93,25 @@ def read_catalog_spectra(catalog: Path) -> tuple[pd.DataFrame, list[np.ndarray],
 
 
 def global_window(axes: Sequence[np.ndarray]) -> tuple[float, float]:
-    """Smallest window covering every usable spectrum (paper A.4)."""
+    """Smallest window covering every usable spectrum (paper A.4): the one rule for the grid,
+    used by the matrix and by figure 5."""
     lo = min(float(x[0]) for x in axes)
     hi = max(float(x[-1]) for x in axes)
     return lo, hi
+
+
+def cached_grid(workdir: WorkDir, settings: Settings | SpectraSettings | None = None
+                ) -> np.ndarray | None:
+    """The matrix's grid when the matrix is built from the current catalog with ``settings``,
+    else None (nothing is built)."""
+    catalog = workdir.root / CATALOG
+    folder = workdir.root / SPECTRA_DIR
+    meta = read_json(folder / META)
+    if not catalog.exists() or not isinstance(meta, dict) or not (folder / GRID).exists():
+        return None
+    if meta.get("fingerprint") != matrix_fingerprint(catalog, _spectra_settings(settings)):
+        return None
+    return np.load(folder / GRID)
 
 
 def build_matrix(
@@ -171,7 +181,7 @@ def build_matrix(
     write_json_atomic(folder / META, {
         "fingerprint": key, "n_spectra": int(len(index)), "grid_points": int(len(grid)),
         "window_cm1": [float(grid[0]), float(grid[-1])], "n_failures": int(len(fail_df)),
-        "settings": to_dict(sp), "catalog": catalog_key(catalog),
+        "settings": to_dict(sp), "catalog": file_key(catalog),
         "matrix_sha256": hashlib.sha256(np.ascontiguousarray(X).tobytes()).hexdigest(),
     })
     log.info("spectra: %d resampled onto %d points over %.1f-%.1f cm-1, %d failures",
