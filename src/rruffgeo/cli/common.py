@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from rruffgeo.config import Head, Split
+from rruffgeo.config import DATA_ENV, Head, Split
 from rruffgeo.workdir import DEFAULT_WORKDIR, WorkDir
 
 
@@ -53,6 +54,18 @@ def add_n_folds(parser: argparse.ArgumentParser) -> None:
     """``--n-folds``: how many folds cross-validation makes (``TrainSettings.n_folds``)."""
     parser.add_argument("--n-folds", dest="n_folds", type=int, default=None,
                         help="how many folds cross-validation makes (default 5)")
+
+
+def data_of(args: argparse.Namespace) -> str | None:
+    """The data source of ``--data``: the option, else None when ``$RRUFFGEO_DATA`` is set (the
+    library reads it), else ``../shared/rruff`` beside the current folder when it exists (the
+    project's shared layout), else None (the library downloads the official zips)."""
+    if args.data:
+        return str(args.data)
+    shared = Path.cwd().parent / "shared" / "rruff"
+    if os.environ.get(DATA_ENV) or not shared.is_dir():
+        return None
+    return str(shared)
 
 
 def workdir_of(args: argparse.Namespace) -> WorkDir:

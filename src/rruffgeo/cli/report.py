@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rruffgeo.cli.common import add_data, add_head, add_n_folds, add_workdir, workdir_of
+from rruffgeo.cli.common import add_data, add_head, add_n_folds, add_workdir, data_of, workdir_of
 from rruffgeo.config import Settings, Split, replace
 
 
@@ -87,7 +87,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip()) if args.splits \
         else tuple(Split)
     try:
-        result = run(data=args.data, workdir=workdir_of(args), settings=_settings_from(args),
+        result = run(data=data_of(args), workdir=workdir_of(args), settings=_settings_from(args),
                      cv=args.cv, progress=not args.no_progress, splits=splits,
                      force=args.force)
     except StageError as exc:
