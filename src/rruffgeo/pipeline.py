@@ -26,6 +26,7 @@ from rruffgeo.config import Evaluation, Settings, Split, result_fingerprint
 from rruffgeo.workdir import (
     CATALOG,
     GEOCODED,
+    TABLES_INDEX,
     WorkDir,
     file_key,
     files_digest,
@@ -234,7 +235,7 @@ def stage_table(job: Job) -> list[Stage]:
         Stage("geocode", lambda j: [catalog], lambda j: [s.geo], lambda j: [geocoded],
               _geocode, fatal=True),
         Stage("stats", lambda j: [catalog, geocoded], lambda j: [s.train.min_samples_per_country],
-              lambda j: [wd.tables_dir / "tables.md"], _stats),
+              lambda j: [wd.tables_dir / TABLES_INDEX], _stats),
         Stage("figures", lambda j: [catalog, geocoded], lambda j: [s.spectra],
               lambda j: [wd.figures_dir / "fig1_country_map.png"], _dataset_figures),
         *learn,

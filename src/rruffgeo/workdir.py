@@ -65,6 +65,8 @@ SPECTRA_DIR = "spectra"
 MODELS_DIR = "models"
 METRICS_DIR = "metrics"
 TABLES_DIR = "tables"
+#: Every table of ``TABLES_DIR`` in one Markdown file.
+TABLES_INDEX = "tables.md"
 FIGURES_DIR = "figures"
 REPORT = "report.html"
 STAMPS_DIR = "stamps"

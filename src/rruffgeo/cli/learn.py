@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from rruffgeo.cli.common import add_head, add_n_folds, add_split, add_workdir, workdir_of
 from rruffgeo.config import PRECISIONS, PredictSettings, Settings, replace
+from rruffgeo.workdir import MATRIX_FAILURES
 
 if TYPE_CHECKING:
     from rruffgeo.results import EvaluationResult
@@ -88,7 +89,7 @@ def cmd_spectra(args: argparse.Namespace) -> int:
     m = build_matrix(workdir_of(args), settings_from_args(args), force=args.force)
     print(f"{m.X.shape[0]} spectra on {m.X.shape[1]} points over "
           f"{m.grid_cm1[0]:.1f}-{m.grid_cm1[-1]:.1f} cm-1; {len(m.failures)} could not be "
-          f"resampled (listed in {args.workdir / 'spectra' / 'failures.csv'})")
+          f"resampled (listed in {workdir_of(args).spectra_dir / MATRIX_FAILURES})")
     return 0
 
 

@@ -49,7 +49,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         print(to_markdown(df))
     for note in stats.notes:
         print(note)
-    print(f"wrote {len(stats.files)} files under {workdir_of(args).root / 'tables'}")
+    print(f"wrote {len(stats.files)} files under {workdir_of(args).tables_dir}")
     return 0
 
 

@@ -101,7 +101,7 @@ def load_dataset(workdir: WorkDir, settings: Settings) -> Dataset:
 
 
 
-def run_train(workdir: WorkDir, settings: Settings | None = None, split: str = "spectrum",
+def run_train(workdir: WorkDir, settings: Settings | None = None, split: str = Split.SPECTRUM,
               progress: bool = True) -> EvaluationResult:
     """The paper's 80/20 hold-out: writes models/holdout_<split>/ and metrics/train_<split>.*"""
     settings = _with_split(settings, split)
@@ -111,7 +111,7 @@ def run_train(workdir: WorkDir, settings: Settings | None = None, split: str = "
     return _run(workdir, settings, ds, Evaluation.HOLDOUT, [(tr, te)], [0], progress)
 
 
-def run_cv(workdir: WorkDir, settings: Settings | None = None, split: str = "spectrum",
+def run_cv(workdir: WorkDir, settings: Settings | None = None, split: str = Split.SPECTRUM,
            progress: bool = True, folds: Sequence[int] | None = None) -> EvaluationResult:
     """Stratified k-fold CV (``settings.train.n_folds``); ``folds`` runs a subset (0-based).
 

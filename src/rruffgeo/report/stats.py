@@ -16,7 +16,15 @@ import pandas as pd
 
 from rruffgeo.config import Settings
 from rruffgeo.dataset import learning_table
-from rruffgeo.workdir import CATALOG, GEOCODED, WorkDir, write_csv_atomic, write_text_atomic
+from rruffgeo.workdir import (
+    CATALOG,
+    GEOCODED,
+    TABLES_DIR,
+    TABLES_INDEX,
+    WorkDir,
+    write_csv_atomic,
+    write_text_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +254,7 @@ TITLES = {
 def write_stats(workdir: WorkDir, settings: Settings | None = None) -> DatasetStats:
     """Compute the statistics and write each table as CSV and Markdown under ``tables/``."""
     stats = compute_stats(workdir, settings)
-    out_dir = workdir.dir("tables")
+    out_dir = workdir.dir(TABLES_DIR)
     md_all = []
     for key, df in stats.tables().items():
         base = out_dir / TABLE_FILES[key]
@@ -256,6 +264,6 @@ def write_stats(workdir: WorkDir, settings: Settings | None = None) -> DatasetSt
         stats.files += [base.with_suffix(".csv"), base.with_suffix(".md")]
         md_all.append(md)
     md_all.extend(f"_{n}_\n" for n in stats.notes)
-    write_text_atomic(out_dir / "tables.md", "\n".join(md_all))
-    stats.files.append(out_dir / "tables.md")
+    write_text_atomic(out_dir / TABLES_INDEX, "\n".join(md_all))
+    stats.files.append(out_dir / TABLES_INDEX)
     return stats
