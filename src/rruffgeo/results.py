@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from rruffgeo.config import Evaluation, Head, Split
+from rruffgeo.workdir import per_country_of
 
 #: Metrics of a fold, in report order.
 METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro",
@@ -155,7 +156,7 @@ class EvaluationResult:
             result = cls.from_json(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path}: {exc}") from exc
-        per_path = path.with_name(path.stem + "_per_country.csv")
+        per_path = per_country_of(path)
         if per_path.exists():
             result.per_country = pd.read_csv(per_path, keep_default_na=False, na_values=[""])
         result.path = path

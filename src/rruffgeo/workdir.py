@@ -147,7 +147,7 @@ class WorkDir:
         return self.metrics_dir / f"{Evaluation.of(evaluation).file_stem}_{Split(split)}.json"
 
     def per_country_file(self, evaluation: Evaluation | str, split: Split | str) -> Path:
-        return _with_suffix(self.metrics_file(evaluation, split), "_per_country.csv")
+        return per_country_of(self.metrics_file(evaluation, split))
 
     def curves_file(self, evaluation: Evaluation | str, split: Split | str) -> Path:
         """Per-epoch training and validation curves of every fold of one evaluation."""
@@ -195,6 +195,11 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
 
 def _with_suffix(path: Path, suffix: str) -> Path:
     return path.with_name(path.stem + suffix)
+
+
+def per_country_of(metrics_file: Path) -> Path:
+    """The per-country table beside a metrics file: ``<stem>_per_country.csv``."""
+    return _with_suffix(Path(metrics_file), "_per_country.csv")
 
 
 def file_key(path: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:

@@ -154,11 +154,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
               if len(table) else "no file could be predicted")
     if args.map is not None and names:
-        try:
-            from rruffgeo.report.maps import plot_prediction_map
-        except ImportError as exc:
-            raise ValueError(f"--map needs the report stage (rruffgeo.report.maps): {exc}"
-                             ) from None
+        from rruffgeo.report.maps import plot_prediction_map
+
         args.map.mkdir(parents=True, exist_ok=True)
         for name, p in zip(names, proba, strict=True):
             probs = {c: float(v) for c, v in zip(predictor.classes, p, strict=True)}
