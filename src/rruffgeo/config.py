@@ -14,12 +14,22 @@ import hashlib
 import json
 import math
 import os
-import re
-from collections.abc import Callable
-from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
+
+from rruffgeo.checks import (
+    Checked,
+    SettingError,
+    at_least,
+    device_name,
+    enum_check,
+    in_range,
+    integer_at_least,
+    setting,
+    sizes,
+)
 
 #: Environment variable naming the RRUFF data (folder, zip, .txt file or URL).
 DATA_ENV = "RRUFFGEO_DATA"
@@ -104,124 +114,8 @@ class Precision(StrEnum):
 PRECISIONS = tuple(p.value for p in Precision)
 #: Classifier heads of ConvNeXt1D, as plain strings (``Head``).
 HEAD_POOLS = tuple(h.value for h in Head)
-#: Devices a setting may name: auto, cpu, cuda, cuda:N, mps.
-DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
-
-
-# ---------------------------------------------------------------- checks
-
-
-class SettingError(ValueError):
-    """A setting out of its range; the message names the option and the problem."""
-
-
-Check = Callable[[Any], str | None]
-
-
-def setting(default: Any = MISSING, *, check: Check | None = None, option: str | None = None,
-            changes_result: bool = True, default_factory: Any = MISSING) -> Any:
-    """A settings field with its check (value -> problem or None), the command-line option
-    that sets it (for error messages) and whether it changes a result (cache keys)."""
-    meta = {"check": check, "option": option, "changes_result": changes_result}
-    if default_factory is not MISSING:
-        return field(default_factory=default_factory, metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-def at_least(low: float) -> Check:
-    def check(v: Any) -> str | None:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            return "must be a finite number"
-        return None if v >= low else f"must be at least {low:g}"
-    return check
-
-
-def integer_at_least(low: int, high: int | None = None) -> Check:
-    def check(v: Any) -> str | None:
-        if isinstance(v, bool) or not isinstance(v, int):
-            return "must be a whole number"
-        if v < low:
-            return f"must be at least {low}"
-        return None if high is None or v <= high else f"must be at most {high}"
-    return check
-
-
-def in_range(low: float, high: float, *, low_open: bool = False, high_open: bool = True
-             ) -> Check:
-    def check(v: Any) -> str | None:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            return "must be a finite number"
-        ok_low = v > low if low_open else v >= low
-        ok_high = v < high if high_open else v <= high
-        if ok_low and ok_high:
-            return None
-        return (f"must be in {'(' if low_open else '['}{low:g}, {high:g}"
-                f"{')' if high_open else ']'}")
-    return check
-
-
-def one_of(enum: type[Enum]) -> Check:
-    def check(v: Any) -> str | None:
-        names = [str(m.value) for m in enum]
-        return None if str(v) in names else f"choose one of {', '.join(names)}"
-    return check
-
-
-def device_name(v: Any) -> str | None:
-    if isinstance(v, str) and DEVICE_PATTERN.fullmatch(v):
-        return None
-    return "choose auto, cpu, cuda, cuda:N or mps"
-
-
-def sizes(high: int, count: tuple[int, int] = (1, 8)) -> Check:
-    """A tuple of ``count[0]``-``count[1]`` whole numbers, each in 1..``high``."""
-    def check(v: Any) -> str | None:
-        if not isinstance(v, (tuple, list)) or not count[0] <= len(v) <= count[1]:
-            return f"must be {count[0]} to {count[1]} numbers, one per stage"
-        bad = [x for x in v if isinstance(x, bool) or not isinstance(x, int) or not 1 <= x <= high]
-        return f"each must be a whole number from 1 to {high}" if bad else None
-    return check
-
-
-def _check_fields(obj: Any) -> None:
-    """Coerce enum fields and run every field's check; SettingError naming the first bad one."""
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        check = f.metadata.get("check")
-        if check is None:
-            continue
-        problem = check(value)
-        if problem is None:
-            enum = getattr(check, "enum", None)
-            if enum is not None and not isinstance(value, enum):
-                object.__setattr__(obj, f.name, enum(value))
-            continue
-        option = f.metadata.get("option") or f"{type(obj).__name__}.{f.name}"
-        raise SettingError(f"{option} {_show(value)}: {problem}")
-
-
-def _show(value: Any) -> str:
-    value = value.value if isinstance(value, Enum) else value
-    text = value if isinstance(value, str) and value.strip() == value and value else repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def enum_check(enum: type[Enum]) -> Check:
-    """``one_of(enum)`` that also turns a valid string into the enum member."""
-    check = one_of(enum)
-    check.enum = enum  # type: ignore[attr-defined]
-    return check
-
-
-class _Checked:
-    """Mixin: a settings section whose fields are checked when it is made."""
-
-    def __post_init__(self) -> None:
-        _check_fields(self)
-
-
 @dataclass(frozen=True)
-class IngestSettings(_Checked):
+class IngestSettings(Checked):
     """Reading RRUFF files into the catalog."""
 
     #: Categories to download when the source is the RRUFF URL (all ten by default).
@@ -235,7 +129,7 @@ class IngestSettings(_Checked):
 
 
 @dataclass(frozen=True)
-class GeoSettings(_Checked):
+class GeoSettings(Checked):
     """Locality cleaning and geocoding (paper section 2, appendix A.1-A.3)."""
 
     #: Use the online chain Nominatim -> Photon -> ArcGIS (paper A.1) instead of the gazetteer.
@@ -274,7 +168,7 @@ def _window(v: Any) -> str | None:
 
 
 @dataclass(frozen=True)
-class SpectraSettings(_Checked):
+class SpectraSettings(Checked):
     """Resampling onto one global grid (paper 4.1, A.4)."""
 
     #: Number of grid points. 2048 over ~0-4,250 cm-1 is ~2.1 cm-1 a point: close to the coarsest
@@ -294,7 +188,7 @@ MAX_DIM = 4096
 
 
 @dataclass(frozen=True)
-class ModelSettings(_Checked):
+class ModelSettings(Checked):
     """ConvNeXt1D architecture (paper 4.2, B.2)."""
 
     depths: tuple[int, ...] = setting((2, 2, 3, 2), check=sizes(MAX_DEPTH))
@@ -328,7 +222,7 @@ class ModelSettings(_Checked):
 
 
 @dataclass(frozen=True)
-class TrainSettings(_Checked):
+class TrainSettings(Checked):
     """Optimisation and evaluation (paper 4.3, 5, B.1, B.3)."""
 
     #: Schedule-free AdamW learning rate (paper 4.3).
@@ -375,7 +269,7 @@ class TrainSettings(_Checked):
 
 
 @dataclass(frozen=True)
-class PredictSettings(_Checked):
+class PredictSettings(Checked):
     """Predicting the country of new spectra with a model folder."""
 
     #: Countries listed per spectrum, most probable first.
