@@ -12,11 +12,13 @@ from dataclasses import MISSING, field, fields
 from enum import Enum
 from typing import Any
 
+from rruffgeo.errors import UserError
+
 #: Devices a setting may name: auto, cpu, cuda, cuda:N, mps.
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 
 
-class SettingError(ValueError):
+class SettingError(UserError, ValueError):
     """A setting out of its range; the message names the option and the problem."""
 
 

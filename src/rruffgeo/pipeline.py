@@ -23,6 +23,7 @@ from pathlib import Path
 
 from rruffgeo import __version__
 from rruffgeo.config import Evaluation, Settings, Split, result_fingerprint
+from rruffgeo.errors import UserError
 from rruffgeo.workdir import (
     CATALOG,
     GEOCODED,
@@ -338,7 +339,7 @@ def run(
                          f"{[s.value for s in Split]}")
     source = resolve_source(data)
     if not is_url(source) and not Path(source).exists():
-        raise FileNotFoundError(f"--data {data or source}: no such file or folder")
+        raise UserError(f"--data {data or source}: no such file or folder")
     wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir or WorkDir().root)
     wd.dir()
     settings = settings or Settings()

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from rruffgeo.config import DATA_ENV, Head, Split
+from rruffgeo.errors import UserError
 from rruffgeo.workdir import DEFAULT_WORKDIR, WorkDir
 
 
@@ -69,4 +70,7 @@ def data_of(args: argparse.Namespace) -> str | None:
 
 
 def workdir_of(args: argparse.Namespace) -> WorkDir:
+    """The ``--workdir`` folder; a clear error when a file stands in its place."""
+    if args.workdir.exists() and not args.workdir.is_dir():
+        raise UserError(f"--workdir {args.workdir}: is a file, not a folder")
     return WorkDir(args.workdir)

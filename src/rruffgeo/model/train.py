@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from rruffgeo.config import Settings, TrainSettings
 from rruffgeo.model.convnext1d import ConvNeXt1D, build_network
 from rruffgeo.model.metrics import fold_metrics
+from rruffgeo.model.modelio import read_checkpoint
 from rruffgeo.model.runtime import (
     autocast,
     grad_scaler,
@@ -95,9 +96,9 @@ def start_training(n_classes: int, settings: Settings, input_length: int,
 
 def resume(state: TrainingState, checkpoint: Path | None, key: str, desc: str) -> None:
     """Load ``checkpoint`` into ``state`` when it was written with the same ``key``."""
-    if checkpoint is None or not checkpoint.exists():
+    saved = read_checkpoint(checkpoint, state.device, desc) if checkpoint is not None else None
+    if saved is None:  # none, or unreadable (a warning said so): start the fold again
         return
-    saved = torch.load(checkpoint, map_location=state.device, weights_only=True)
     if saved.get("key") != key:
         log.warning("%s: checkpoint %s is from other data/settings; starting over",
                     desc, checkpoint)
