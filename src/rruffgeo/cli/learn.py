@@ -60,6 +60,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="fp32 (default; the reference network's numbers) or bf16 (1.5-1.8x "
                    "faster on a CPU with AVX512-BF16; logits within ~0.01)")
+    # --- provenance hook (issue 10): options of a models/final provenance model ---
+    from rruffgeo.cli.provenance import add_predict_options
+
+    add_predict_options(p)
+    # --- end provenance hook ---
     p.set_defaults(func=cmd_predict)
 
 
@@ -138,9 +143,15 @@ def _print_summary(report: EvaluationResult) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    ps = PredictSettings(top_k=args.top_k, precision=args.precision, device=args.device)
+    # --- provenance hook (issue 10): a provenance model folder gives its own answer ---
+    from rruffgeo.cli.provenance import predict_provenance, wants_provenance
+
+    if wants_provenance(args):
+        return predict_provenance(args)
+    # --- end provenance hook ---
     from rruffgeo.model import Predictor
 
-    ps = PredictSettings(top_k=args.top_k, precision=args.precision, device=args.device)
     if args.output is not None and args.output.suffix.lower() not in (".csv", ".json",
                                                                       ".parquet"):
         raise ValueError(f"--output {args.output}: use a .csv, .json or .parquet file name")
