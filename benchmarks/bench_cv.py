@@ -21,8 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from rruffgeo.config import Settings, replace
-from rruffgeo.model.modelio import build_network
-from rruffgeo.model.train import make_optimizer, predict_proba, select_device
+from rruffgeo.model.convnext1d import build_network
+from rruffgeo.model.runtime import predict_proba, select_device
+from rruffgeo.model.train import make_optimizer
 from rruffgeo.spectra.matrix import build_matrix, read_catalog_spectra
 from rruffgeo.spectra.resample import clean_axis, resample_many, resample_spectrum
 from rruffgeo.workdir import CATALOG, WorkDir
@@ -70,7 +71,7 @@ def main() -> None:
     device = select_device(args.device, args.threads)
     ts = s.train
     n_train = args.n_train or int(0.8 * len(X))
-    model = build_network(args.classes, s.model).to(device)
+    model = build_network(args.classes, s.model, X.shape[1]).to(device)
     opt = make_optimizer(model, ts)
     y = torch.randint(0, args.classes, (len(X),))
     Xt = torch.as_tensor(X).unsqueeze(1)

@@ -29,11 +29,12 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the reference network
 
+from reference_convnext1d import ReferenceConvNeXt1D  # noqa: E402
 from rruffgeo.config import ModelSettings, TrainSettings  # noqa: E402
 from rruffgeo.model.convnext1d import ConvNeXt1D  # noqa: E402
-from rruffgeo.model.reference import ReferenceConvNeXt1D  # noqa: E402
-from rruffgeo.model.train import inference_network  # noqa: E402
+from rruffgeo.model.runtime import inference_network  # noqa: E402
 
 
 def make_optimizer(

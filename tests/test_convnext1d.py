@@ -2,8 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from reference_convnext1d import ReferenceConvNeXt1D
 from rruffgeo.model.convnext1d import ConvNeXt1D
-from rruffgeo.model.reference import ReferenceConvNeXt1D
 
 
 def test_paper_configuration_parameter_count_and_shapes():
@@ -13,7 +13,9 @@ def test_paper_configuration_parameter_count_and_shapes():
     assert 1_600_000 < n_params < 1_700_000
     out = model(torch.randn(3, 1, 2048))
     assert out.shape == (3, 101)
-    assert model.forward_features(torch.randn(2, 1, 2048)).shape == (2, 256)
+    features = model.forward_features(torch.randn(2, 1, 2048))
+    assert features.shape == (2, 64, 256)  # the unpooled map: 2048 / 32 positions
+    assert model.forward_head(features, pre_logits=True).shape == (2, 256)
 
 
 def test_layer_scale_and_init_follow_the_paper():
@@ -77,7 +79,8 @@ def test_paper_network_overfits_a_tiny_batch(one_thread):
 
 def test_flatten_head_keeps_positions_and_checks_its_input_length():
     model = ConvNeXt1D(num_classes=5, head_pool="flatten", input_length=2048)
-    assert model.forward_features(torch.randn(2, 1, 2048)).shape == (2, 64 * 256)
+    features = model.forward_features(torch.randn(2, 1, 2048))
+    assert model.forward_head(features, pre_logits=True).shape == (2, 64 * 256)
     assert model(torch.randn(2, 1, 2048)).shape == (2, 5)
     assert model.head.in_features == 64 * 256
     with pytest.raises(ValueError, match="built for spectra of 2048 points, got 1024"):

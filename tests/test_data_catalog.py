@@ -227,6 +227,8 @@ def test_cli_ingest_and_summary(tmp_path):
 
 
 def test_source_resolution_order(tmp_path, monkeypatch):
+    from rruffgeo.cli import build_parser
+    from rruffgeo.cli.common import data_of
     from rruffgeo.config import RRUFF_RAMAN_URL
     from rruffgeo.data.catalog import resolve_source
 
@@ -235,8 +237,12 @@ def test_source_resolution_order(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "repo")
     assert resolve_source(None) == RRUFF_RAMAN_URL  # nothing local: download
     (tmp_path / "shared" / "rruff").mkdir(parents=True)
-    assert resolve_source(None) == (tmp_path / "shared" / "rruff").resolve()
+    # The library never looks around the current folder; the command line does.
+    assert resolve_source(None) == RRUFF_RAMAN_URL
+    args = build_parser().parse_args(["ingest"])
+    assert data_of(args) == str(tmp_path / "shared" / "rruff")
     monkeypatch.setenv("RRUFFGEO_DATA", str(tmp_path / "elsewhere.zip"))
+    assert data_of(args) is None
     assert resolve_source(None) == (tmp_path / "elsewhere.zip").resolve()
     assert resolve_source("http://127.0.0.1:1/raman/") == "http://127.0.0.1:1/raman/"
 

@@ -83,17 +83,25 @@ def test_model_with_nan_weights_is_refused_in_one_line(tmp_path, capsys):
     assert "model.safetensors" in err[0] and "NaN or inf" in err[0]
 
 
+def _unchecked_lr(s, lr):
+    """TrainSettings with an lr past validation's bound (frozen dataclass, set directly): the
+    stand-in for any run that diverges although its settings were accepted."""
+    ts = replace(s.train, epochs=1)
+    object.__setattr__(ts, "lr", lr)
+    return replace(s, train=ts)
+
+
 def test_training_stops_when_the_loss_is_not_finite():
     rng = np.random.default_rng(0)
     X = rng.random((32, 64)).astype(np.float32)
     y = rng.integers(0, 3, 32)
     s = tiny_settings(epochs=2)
-    with pytest.raises(NonFiniteLossError, match="loss became nan at epoch 1"):
-        fit_network(X, y, 3, replace(s, train=replace(s.train, lr=1e30)), progress=False)
+    huge = np.full_like(X, 3e38)  # finite inputs whose activations overflow
+    with pytest.raises(NonFiniteLossError, match="epoch 1, batch 1: training loss became nan"):
+        fit_network(huge, y, 3, s, progress=False)
     # One step that blows the weights up, no batch after it to show a NaN loss.
     with pytest.raises(NonFiniteLossError, match="weights became NaN or inf in epoch 1"):
-        fit_network(X[:8], y[:8], 3, replace(s, train=replace(s.train, lr=1e30, epochs=1)),
-                    progress=False)
+        fit_network(X[:8], y[:8], 3, _unchecked_lr(s, 1e30), progress=False)
     X[4, 7] = np.nan
     with pytest.raises(ValueError, match=r"1 of 32 row\(s\) hold NaN"):
         fit_network(X, y, 3, s, progress=False)

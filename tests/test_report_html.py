@@ -9,31 +9,22 @@ from pathlib import Path
 
 import pytest
 
-import rruffgeo.model
 from report_fixtures import write_catalog_and_geocoded, write_metrics
 from rruffgeo.report.figures import make_figures
 from rruffgeo.report.html import HONEST_NOTE, write_report
-from rruffgeo.report.stats import load_samples, write_stats
+from rruffgeo.report.stats import write_stats
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
-def _learning_table(workdir, settings):
-    df = load_samples(workdir)
-    return df[df["natural"] & df["has_country"]]
-
-
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setattr(rruffgeo.model, "learning_table", _learning_table, raising=False)
     wd = write_catalog_and_geocoded(tmp_path_factory.mktemp("html") / "work")
     write_metrics(wd, "cv", "spectrum", 0.9)
     write_metrics(wd, "cv", "specimen", 0.4)
     stats = write_stats(wd)
     figures = make_figures(wd, progress=False)
     path = write_report(wd, stats=stats, figures=figures)
-    mp.undo()
     return path
 
 
@@ -108,10 +99,11 @@ def test_chromium_check_flags_a_broken_figure(tmp_path):
 
 
 def test_the_network_is_labelled_with_its_head_when_not_the_papers(tmp_path):
-    from rruffgeo.report.evaluation import Evaluation
+    from rruffgeo.config import Evaluation, Split
+    from rruffgeo.results import EvaluationResult
 
     def evaluation(settings):
-        return Evaluation("specimen", "cv", {"settings": settings}, None, tmp_path / "m.json")
+        return EvaluationResult(Evaluation.CV, Split.SPECIMEN, [], {}, settings=settings)
 
     assert evaluation({}).model_label("network") == "ConvNeXt1D"
     paper = evaluation({"model": {"head_pool": "avg"}})

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-import rruffgeo.model
+import rruffgeo.report.stats
 from report_fixtures import write_catalog_and_geocoded
 from rruffgeo.config import Settings
-from rruffgeo.report.stats import compute_stats, load_samples, to_markdown, write_stats
+from rruffgeo.report.stats import compute_stats, to_markdown, write_stats
 
 
 @pytest.fixture()
@@ -16,11 +16,8 @@ def wd(tmp_path):
     return write_catalog_and_geocoded(tmp_path / "work")
 
 
-def fake_learning_table(workdir, settings):
-    df = load_samples(workdir)
-    df = df[df["natural"] & df["has_country"]]
-    counts = df.groupby("country_iso3")["spectrum_id"].transform("size")
-    return df[counts >= settings.train.min_samples_per_country]
+def broken_learning_table(workdir, settings):
+    raise ValueError("geocoded.parquet lacks country_iso3")
 
 
 def test_totals_count_spectra_and_specimens(wd):
@@ -53,15 +50,14 @@ def test_table2_ranks_minerals_ties_by_specimens_then_name(wd):
     assert t2.loc[0, "spectra"] == 5 and t2.loc[0, "specimens"] == 2
 
 
-def test_table3_skipped_with_reason_when_learning_stage_absent(wd, monkeypatch):
-    monkeypatch.delattr(rruffgeo.model, "learning_table", raising=False)
+def test_table3_skipped_with_reason_when_the_learning_table_cannot_be_built(wd, monkeypatch):
+    monkeypatch.setattr(rruffgeo.report.stats, "learning_table", broken_learning_table)
     stats = compute_stats(wd)
     assert stats.table3 is None
     assert any("Table 3 skipped" in n for n in stats.notes)
 
 
-def test_table3_from_learning_table(wd, monkeypatch):
-    monkeypatch.setattr(rruffgeo.model, "learning_table", fake_learning_table, raising=False)
+def test_table3_from_learning_table(wd):
     stats = compute_stats(wd, Settings())
     t3 = stats.table3
     assert t3["iso3"].tolist() == ["USA", "CAN", "MEX"]  # Italy has 1 spectrum < 2
@@ -69,8 +65,7 @@ def test_table3_from_learning_table(wd, monkeypatch):
     assert "11 spectra" in stats.notes[0]
 
 
-def test_write_stats_writes_csv_and_markdown(wd, monkeypatch):
-    monkeypatch.setattr(rruffgeo.model, "learning_table", fake_learning_table, raising=False)
+def test_write_stats_writes_csv_and_markdown(wd):
     stats = write_stats(wd)
     tables = wd.root / "tables"
     for stem in ("totals", "table1_countries", "table2_minerals", "table3_learning_countries"):
@@ -97,7 +92,7 @@ def test_markdown_escapes_pipes_and_formats_numbers():
 def test_cli_stats_prints_and_writes_tables(wd, monkeypatch, capsys):
     from rruffgeo.cli import main
 
-    monkeypatch.delattr(rruffgeo.model, "learning_table", raising=False)
+    monkeypatch.setattr(rruffgeo.report.stats, "learning_table", broken_learning_table)
     assert main(["stats", "--workdir", str(wd.root)]) == 0
     out = capsys.readouterr().out
     assert "Table 1: top-20 countries" in out and "| 1 | Quartz | 5 |" in out

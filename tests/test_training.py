@@ -6,7 +6,8 @@ import torch
 
 from rruffgeo.config import replace
 from rruffgeo.model import learning_table, run_cv, run_train
-from rruffgeo.model.train import fit_network, predict_proba
+from rruffgeo.model.runtime import predict_proba
+from rruffgeo.model.train import fit_network
 from synthetic_learn import make_workdir, tiny_settings
 
 
@@ -24,7 +25,7 @@ def test_network_overfits_a_tiny_batch():
 
 def _scores(report):
     """Everything but timings."""
-    return [(f["fold"], f["n_train"], f["network"], f["baseline_1nn"]) for f in report["folds"]]
+    return [(f.fold, f.n_train, f.network, f.baseline_1nn) for f in report.folds]
 
 
 def test_learning_table_keeps_natural_geolocated_frequent_countries(tmp_path):
@@ -41,7 +42,7 @@ def test_cv_writes_metrics_in_contract_format_and_is_deterministic(tmp_path):
     s = tiny_settings()
     a = run_cv(wd_a, s, split="specimen", progress=False)
     b = run_cv(wd_b, s, split="specimen", progress=False)
-    assert _scores(a) == _scores(b) and a["summary"] == b["summary"]
+    assert _scores(a) == _scores(b) and a.summary == b.summary
     on_disk = json.loads((tmp_path / "a/metrics/cv_specimen.json").read_text())
     assert on_disk["protocol"] == "cv" and on_disk["split"] == "specimen"
     assert on_disk["n_classes"] == 3 and len(on_disk["folds"]) == 3
@@ -81,7 +82,7 @@ def test_interrupted_cv_resumes_to_the_same_result(tmp_path, monkeypatch):
     assert torch.load(ckpt, weights_only=True)["epoch"] == 2
     monkeypatch.setattr(ev, "fit_network", real_fit)
     resumed = run_cv(wd, s, progress=False)
-    assert resumed["summary"] == full["summary"]
+    assert resumed.summary == full.summary
     assert _scores(resumed) == _scores(full)
 
 
@@ -89,10 +90,10 @@ def test_holdout_train_and_fold_subset(tmp_path):
     wd = make_workdir(tmp_path)
     s = tiny_settings(epochs=1)
     r = run_train(wd, s, split="specimen", progress=False)
-    assert r["protocol"] == "train" and len(r["folds"]) == 1
+    assert r.evaluation.file_stem == "train" and len(r.folds) == 1
     assert (tmp_path / "models/holdout_specimen/model.json").exists()
     assert (tmp_path / "metrics/train_specimen_per_country.csv").exists()
     part = run_cv(wd, s, progress=False, folds=[1])
-    assert part["folds_run"] == [1]
+    assert part.folds_run == [1]
     with pytest.raises(ValueError, match="out of range"):
         run_cv(wd, s, progress=False, folds=[7])

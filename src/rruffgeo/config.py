@@ -1,18 +1,35 @@
 """All settings in one typed place; the defaults are the paper's values where the paper gives one.
 
 Every stage takes its own section; ``Settings`` bundles them. Settings are plain frozen
-dataclasses so they hash into cache keys (``fingerprint``) and serialise into model folders
-and reports (``to_dict`` / ``from_dict``).
+dataclasses so they hash into cache keys (``result_fingerprint``) and serialise into model
+folders and reports (``to_dict`` / ``from_dict``). Each section checks its values when it is
+made (``__post_init__``), so a bad option fails at once with one line naming it, never deep
+inside a stage. The vocabulary shared by the stages (split protocols, evaluations, heads,
+precisions) is here as small enums, so adding one is one new member.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
+
+from rruffgeo.checks import (
+    Checked,
+    SettingError,
+    at_least,
+    device_name,
+    enum_check,
+    in_range,
+    integer_at_least,
+    setting,
+    sizes,
+)
 
 #: Environment variable naming the RRUFF data (folder, zip, .txt file or URL).
 DATA_ENV = "RRUFFGEO_DATA"
@@ -32,21 +49,87 @@ RRUFF_CATEGORIES = (
     "LR-Raman",
 )
 
+# ---------------------------------------------------------------- vocabulary
 
+
+class Split(StrEnum):
+    """How test spectra are kept apart from training spectra; a member is (name, label, the
+    learning-table column whose values never straddle train and test, or None)."""
+
+    SPECTRUM = ("spectrum", "split by spectrum (paper)", None)
+    SPECIMEN = ("specimen", "grouped by specimen (no leakage)", "specimen_id")
+
+    def __new__(cls, value: str, label: str = "", group_column: str | None = None) -> Split:
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.label = label  # type: ignore[attr-defined]
+        obj.group_column = group_column  # type: ignore[attr-defined]
+        return obj
+
+
+class Evaluation(StrEnum):
+    """How a network is scored: one 80/20 hold-out (paper 4.3) or k-fold CV (paper B.1)."""
+
+    HOLDOUT = "holdout"
+    CV = "cv"
+
+    @property
+    def file_stem(self) -> str:
+        """Name in metrics files (``metrics/<stem>_<split>.json``): "train" for the hold-out,
+        as ``rruffgeo train`` has always written it."""
+        return "train" if self is Evaluation.HOLDOUT else self.value
+
+    @classmethod
+    def of(cls, text: str) -> Evaluation:
+        """The evaluation named by ``text``: a member's value or its metrics-file stem."""
+        return cls.HOLDOUT if text in ("train", "holdout") else cls(text)
+
+    def label(self, n_folds: int = 0) -> str:
+        return f"{n_folds}-fold CV" if self is Evaluation.CV else "80/20 hold-out"
+
+
+class Head(StrEnum):
+    """Classifier heads of ConvNeXt1D (built by ``rruffgeo.model.heads``), with their help."""
+
+    AVG = ("avg", "global average pool (the paper's, B.2)")
+    FLATTEN = ("flatten", "keep the positions (learns on RRUFF where avg stays at the prior)")
+
+    def __new__(cls, value: str, help: str = "") -> Head:  # noqa: A002
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.help = help  # type: ignore[attr-defined]
+        return obj
+
+
+class Precision(StrEnum):
+    """Inference precisions: "fp32" (same results as the reference network) or "bf16" (the
+    network cast to bfloat16: 1.5-1.8x faster on an AVX512-BF16 CPU, logits within ~0.01;
+    README, "Network speed"; falls back to fp32 where the CPU has no bf16 kernels)."""
+
+    FP32 = "fp32"
+    BF16 = "bf16"
+
+
+#: Inference precisions, as plain strings (``Precision``).
+PRECISIONS = tuple(p.value for p in Precision)
+#: Classifier heads of ConvNeXt1D, as plain strings (``Head``).
+HEAD_POOLS = tuple(h.value for h in Head)
 @dataclass(frozen=True)
-class IngestSettings:
+class IngestSettings(Checked):
     """Reading RRUFF files into the catalog."""
 
     #: Categories to download when the source is the RRUFF URL (all ten by default).
     categories: tuple[str, ...] = RRUFF_CATEGORIES
     #: Where downloaded zips are kept between runs.
-    cache_dir: Path = field(default_factory=lambda: default_cache_dir() / "zips")
+    cache_dir: Path = setting(default_factory=lambda: default_cache_dir() / "zips",
+                              changes_result=False)
     #: Worker processes for parsing (0 = one per CPU core).
-    workers: int = 0
+    workers: int = setting(0, check=integer_at_least(0, 4096), option="--workers",
+                           changes_result=False)
 
 
 @dataclass(frozen=True)
-class GeoSettings:
+class GeoSettings(Checked):
     """Locality cleaning and geocoding (paper section 2, appendix A.1-A.3)."""
 
     #: Use the online chain Nominatim -> Photon -> ArcGIS (paper A.1) instead of the gazetteer.
@@ -59,73 +142,97 @@ class GeoSettings:
     #: User agent sent to Nominatim (its usage policy requires one).
     user_agent: str = "rruffgeo/0.1 (https://github.com/rruffgeo)"
     #: Seconds between requests to one online service (Nominatim allows 1 request/s).
-    min_delay_s: float = 1.0
+    min_delay_s: float = setting(1.0, check=at_least(0))
     #: Retries per online request on transient errors.
-    max_retries: int = 2
+    max_retries: int = setting(2, check=integer_at_least(0, 100))
     #: Seconds to wait before retrying after a transient error.
-    error_wait_s: float = 5.0
+    error_wait_s: float = setting(5.0, check=at_least(0))
     #: Persistent SQLite cache of online answers.
-    cache_path: Path = field(default_factory=lambda: default_cache_dir() / "geocode.sqlite")
+    cache_path: Path = setting(default_factory=lambda: default_cache_dir() / "geocode.sqlite",
+                               option="--cache", changes_result=False)
     #: Largest distance (degrees) from a polygon for the offshore nearest-country fallback.
-    offshore_max_deg: float = 0.5
+    offshore_max_deg: float = setting(0.5, check=at_least(0))
+
+
+#: Fewest grid points: a spectrum on fewer cannot show Raman bands at all.
+MIN_GRID_POINTS = 16
+
+
+def _window(v: Any) -> str | None:
+    if v is None:
+        return None
+    if (not isinstance(v, (tuple, list)) or len(v) != 2
+            or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in v)):
+        return "must be two finite numbers (low, high) in cm-1"
+    return None if v[0] < v[1] else "low must be below high"
 
 
 @dataclass(frozen=True)
-class SpectraSettings:
+class SpectraSettings(Checked):
     """Resampling onto one global grid (paper 4.1, A.4)."""
 
     #: Number of grid points. 2048 over ~0-4,250 cm-1 is ~2.1 cm-1 a point: close to the coarsest
     #: raw steps (2.5 cm-1) and a power of two for the stem's stride-4 and three stride-2 layers.
-    grid_points: int = 2048
+    grid_points: int = setting(2048, check=integer_at_least(MIN_GRID_POINTS, 1 << 20),
+                               option="--grid-points")
     #: Window in cm-1; None = the global window covering every spectrum of the data (paper A.4).
-    window_cm1: tuple[float, float] | None = None
+    window_cm1: tuple[float, float] | None = setting(None, check=_window)
     #: Min-max normalise each spectrum to [0, 1] (paper A.4).
     minmax: bool = True
 
 
-#: Inference precisions: "fp32" (same results as the reference network) or "bf16" (the network
-#: cast to bfloat16: 1.5-1.8x faster on the 2-core AVX512-BF16 machine, logits within ~0.01;
-#: README, "Network speed").
-PRECISIONS = ("fp32", "bf16")
-#: Classifier heads of ConvNeXt1D: "avg" (global average pool, the paper's) or "flatten".
-HEAD_POOLS = ("avg", "flatten")
+#: Most blocks in one stage and most channels: ConvNeXt-XL has 27 blocks and 2,048 channels;
+#: far more only exhausts memory before the first step.
+MAX_DEPTH = 64
+MAX_DIM = 4096
 
 
 @dataclass(frozen=True)
-class ModelSettings:
+class ModelSettings(Checked):
     """ConvNeXt1D architecture (paper 4.2, B.2)."""
 
-    depths: tuple[int, ...] = (2, 2, 3, 2)
-    dims: tuple[int, ...] = (32, 64, 128, 256)
+    depths: tuple[int, ...] = setting((2, 2, 3, 2), check=sizes(MAX_DEPTH))
+    dims: tuple[int, ...] = setting((32, 64, 128, 256), check=sizes(MAX_DIM))
     #: Dropout before the classifier (paper B.3 names dropout but gives no value). 0.1: light,
     #: because ~4,000 training spectra in 15 epochs under-fit more than they over-fit, yet a
     #: 100+-class head on 256 features memorises rare countries without any.
-    head_dropout: float = 0.1
+    head_dropout: float = setting(0.1, check=in_range(0, 1))
     #: Largest stochastic-depth rate, reached by the last block (paper B.3 gives no value).
     #: 0.1 is the ConvNeXt-T value of the reference code (rates grow linearly from 0); only 9
     #: blocks here, so more would drop a large share of the network in each step.
-    drop_path_rate: float = 0.1
+    drop_path_rate: float = setting(0.1, check=in_range(0, 1))
     #: Layer scale initial value (paper 4.3).
-    layer_scale_init: float = 1e-6
+    layer_scale_init: float = setting(1e-6, check=in_range(0, 10, low_open=True))
     #: Head pooling: "avg" = global average pool, the paper's head (B.2); "flatten" = the last
     #: stage's positions kept, so the head knows where along the axis a feature sits. Average
     #: pooling makes the network blind to absolute wavenumber, which is what tells minerals
     #: apart; measured on RRUFF it stays at the class prior within a CPU budget ("flatten" fits).
-    head_pool: str = "avg"
+    head_pool: Head = setting(Head.AVG, check=enum_check(Head), option="--head")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(self.depths) != len(self.dims):
+            raise SettingError(f"depths {self.depths} and dims {self.dims}: one of each per "
+                               "stage (they differ in length)")
+
+    @property
+    def min_input_length(self) -> int:
+        """Fewest points a spectrum needs: the stem's stride 4, then stride 2 per stage."""
+        return 4 * 2 ** (len(self.dims) - 1)
 
 
 @dataclass(frozen=True)
-class TrainSettings:
+class TrainSettings(Checked):
     """Optimisation and evaluation (paper 4.3, 5, B.1, B.3)."""
 
     #: Schedule-free AdamW learning rate (paper 4.3).
-    lr: float = 1e-3
+    lr: float = setting(1e-3, check=in_range(0, 10, low_open=True), option="--lr")
     #: Paper 4.3. Schedule-free multiplies it by lr (3.5e-4 per step); applied to conv/linear
     #: weights only, not to norms, biases or layer-scale gamma (see model.train.make_optimizer).
-    weight_decay: float = 0.35
+    weight_decay: float = setting(0.35, check=at_least(0))
     betas: tuple[float, float] = (0.9, 0.999)
     #: Linear warm-up of schedule-free AdamW: about 2 epochs of steps at batch 64.
-    warmup_steps: int = 100
+    warmup_steps: int = setting(100, check=integer_at_least(0))
     #: The paper gives none. Chosen so a full 5-fold CV fits 45 minutes on 2 CPU cores: the
     #: paper-size network at 2,048 points trains ~140 spectra/s and infers ~500/s there (idle,
     #: 2 threads), so an epoch over ~3,700 training spectra plus validation of ~900 takes ~29 s
@@ -134,29 +241,42 @@ class TrainSettings:
     #: paper's lr the network stayed at the majority-class share for its first 8 epochs on the
     #: real data: 15 is what the CPU budget allows, not a converged schedule; on a GPU or with
     #: a faster network raise --epochs.
-    epochs: int = 15
+    epochs: int = setting(15, check=integer_at_least(1, 100_000), option="--epochs")
     #: The paper gives none. 64 gives ~60 optimizer steps per epoch on ~3,700 spectra (enough
     #: updates within 15 epochs) and keeps a batch's activations small on CPU.
-    batch_size: int = 64
+    batch_size: int = setting(64, check=integer_at_least(1, 1 << 20), option="--batch-size")
     #: Gradient-norm clipping (paper B.3 names clipping without a value). 1.0, the common
     #: choice for AdamW-trained ConvNeXt/ViT recipes, tames loss spikes from batches of rare
     #: countries early in training.
-    grad_clip_norm: float = 1.0
+    grad_clip_norm: float = setting(1.0, check=at_least(0))
     #: Fraction held out by ``train`` (paper 4.3: 80/20).
-    test_size: float = 0.2
+    test_size: float = setting(0.2, check=in_range(0, 1, low_open=True))
     #: Folds of ``cv`` (paper B.1: 5).
-    n_folds: int = 5
+    n_folds: int = setting(5, check=integer_at_least(2, 1000), option="--n-folds")
     #: Keep countries with at least this many samples (paper 5.1: 2).
-    min_samples_per_country: int = 2
+    min_samples_per_country: int = setting(2, check=integer_at_least(1),
+                                           option="--min-samples-per-country")
     #: "spectrum" (the paper's protocol) or "specimen" (grouped by RRUFF ID, no leakage).
-    split: str = "spectrum"
-    seed: int = 0
-    #: "auto" = CUDA when present, else CPU.
-    device: str = "auto"
+    split: Split = setting(Split.SPECTRUM, check=enum_check(Split), option="--split")
+    seed: int = setting(0, check=integer_at_least(0, 2**32 - 1), option="--seed")
+    #: "auto" = CUDA when present, else CPU. Where it runs does not change the result.
+    device: str = setting("auto", check=device_name, option="--device", changes_result=False)
     #: CPU threads for torch; 0 = one per usable core. Use 1 when several jobs share the cores:
     #: OpenMP threads spin-wait, and on a busy 2-core machine a 2-thread training step was
     #: measured 4-5x slower than a 1-thread one.
-    threads: int = 0
+    threads: int = setting(0, check=integer_at_least(0, 4096), option="--threads",
+                           changes_result=False)
+
+
+@dataclass(frozen=True)
+class PredictSettings(Checked):
+    """Predicting the country of new spectra with a model folder."""
+
+    #: Countries listed per spectrum, most probable first.
+    top_k: int = setting(3, check=integer_at_least(1, 10_000), option="--top-k")
+    precision: Precision = setting(Precision.FP32, check=enum_check(Precision),
+                                   option="--precision")
+    device: str = setting("cpu", check=device_name, option="--device")
 
 
 @dataclass(frozen=True)
@@ -168,6 +288,12 @@ class Settings:
     spectra: SpectraSettings = field(default_factory=SpectraSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
+
+    def __post_init__(self) -> None:
+        need = self.model.min_input_length
+        if self.spectra.grid_points < need:
+            raise SettingError(f"--grid-points {self.spectra.grid_points}: a network of "
+                               f"{len(self.model.dims)} stages needs at least {need} points")
 
 
 def default_cache_dir() -> Path:
@@ -186,6 +312,8 @@ def to_dict(obj: Any) -> Any:
     """JSON-ready dict of a settings dataclass (paths as strings, tuples as lists)."""
     if is_dataclass(obj):
         return {f.name: to_dict(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, Enum):
+        return obj.value
     if isinstance(obj, Path):
         return str(obj)
     if isinstance(obj, (tuple, list)):
@@ -223,8 +351,30 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def result_dict(obj: Any) -> Any:
+    """``to_dict`` without the fields marked as not changing a result (device, threads,
+    workers, cache folders): what a cached result must match to be re-used."""
+    if is_dataclass(obj):
+        return {f.name: result_dict(getattr(obj, f.name)) for f in fields(obj)
+                if f.metadata.get("changes_result", True)}
+    return to_dict(obj)
+
+
+def result_fingerprint(*parts: Any) -> str:
+    """``fingerprint`` of what changes a result: the one cache key of every stage."""
+    return fingerprint(*(result_dict(p) for p in parts))
+
+
 __all__ = [
     "DATA_ENV",
+    "HEAD_POOLS",
+    "PRECISIONS",
+    "Evaluation",
+    "Head",
+    "Precision",
+    "PredictSettings",
+    "SettingError",
+    "Split",
     "RRUFF_CATEGORIES",
     "RRUFF_RAMAN_URL",
     "GeoSettings",
@@ -238,5 +388,7 @@ __all__ = [
     "fingerprint",
     "from_dict",
     "replace",
+    "result_dict",
+    "result_fingerprint",
     "to_dict",
 ]

@@ -1,17 +1,19 @@
 """The main job: every stage in order into one work folder, skipping what is already up to date.
 
-ingest -> geocode -> stats -> dataset figures -> train/evaluate (both split protocols, or
-cross-validate) -> evaluation figures -> report. Each stage leaves a stamp
-(``stamps/<stage>.json``): a hash of its input files' sizes and modification times plus the
-fingerprint of the settings it depends on. A stage whose stamp matches and whose outputs all
-exist is skipped, so re-running after an interruption, or after changing only training settings,
-redoes only what changed. A learning or drawing stage that fails is recorded and the run goes on
-to the report, so finished work is never lost; ingest and geocode failures stop the run.
+ingest -> geocode -> stats -> dataset figures -> train/evaluate (every split protocol, or
+cross-validate) -> evaluation figures -> report. The job is a table of ``Stage`` entries (name,
+inputs, settings, outputs, work) that one loop runs. Each stage leaves a stamp
+(``stamps/<stage>.json``): a hash of its input files' identities (``workdir.file_key``) plus the
+``result_fingerprint`` of the settings it depends on, so a setting that does not change a
+result (device, threads, workers) never re-runs a stage. A stage whose stamp matches and whose
+outputs all exist is skipped, so re-running after an interruption, or after changing only
+training settings, redoes only what changed. A learning or drawing stage that fails is recorded
+and the run goes on to the report, so finished work is never lost; ingest and geocode failures
+stop the run.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -20,23 +22,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rruffgeo import __version__
-from rruffgeo.config import DATA_ENV, Settings, fingerprint, to_dict
+from rruffgeo.config import Evaluation, Settings, Split, result_fingerprint
+from rruffgeo.errors import UserError
 from rruffgeo.workdir import (
     CATALOG,
-    FIGURES_DIR,
     GEOCODED,
-    METRICS_DIR,
-    REPORT,
-    TABLES_DIR,
+    TABLES_INDEX,
     WorkDir,
+    file_key,
+    files_digest,
     read_json,
     write_json_atomic,
 )
 
 log = logging.getLogger(__name__)
-
-STAMPS_DIR = "stamps"
-SPLITS = ("spectrum", "specimen")
 
 
 class StageError(RuntimeError):
@@ -49,7 +48,7 @@ class StageError(RuntimeError):
 
 @dataclass
 class StageOutcome:
-    """What one stage did: status is "ran", "skipped" (up to date), "failed" or "unavailable"."""
+    """What one stage did: status is "ran", "skipped" (up to date) or "failed"."""
 
     name: str
     status: str
@@ -64,7 +63,7 @@ class PipelineResult:
     workdir: WorkDir
     stages: list[StageOutcome] = field(default_factory=list)
     report: Path | None = None
-    headline: dict[str, dict[str, float]] = field(default_factory=dict)
+    headline: dict[str, dict[str, str | float]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -91,23 +90,7 @@ class PipelineResult:
 # ---------------------------------------------------------------- stamps
 
 
-def resolve_data_source(data: str | os.PathLike[str] | None) -> str | None:
-    """The data source the ingest stage will read (--data, $RRUFFGEO_DATA, ../shared/rruff,
-    else the RRUFF URL), as the data stage resolves it."""
-    try:
-        from rruffgeo.data.catalog import resolve_source
-    except ImportError:  # data stage absent: same order, without the URL fallback
-        if data is not None:
-            return str(data)
-        env = os.environ.get(DATA_ENV)
-        shared = Path.cwd().parent / "shared" / "rruff"
-        return env or (str(shared) if shared.exists() else None)
-    return str(resolve_source(data))
-
-
-def _source_files(source: str | None) -> list[Path]:
-    if source is None:
-        return []
+def _source_files(source: str | Path) -> list[Path]:
     p = Path(source)
     if p.is_dir():
         return sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in
@@ -116,102 +99,206 @@ def _source_files(source: str | None) -> list[Path]:
 
 
 def input_key(files: Sequence[Path], *settings_parts: object) -> str:
-    """Hash of the files' names, sizes and mtimes plus the settings fingerprint."""
-    h = hashlib.sha256()
+    """Hash of the files' identities (path, size, mtime) and what in the settings changes the
+    stage's result."""
+    keys = []
     for f in files:
         try:
-            st = f.stat()
-            h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+            keys.append(file_key(f, str(f.resolve())))
         except OSError:
-            h.update(f"{f}|missing\n".encode())
-    h.update(fingerprint(__version__, *settings_parts).encode())
-    return h.hexdigest()[:24]
-
-
-def _stamp_path(workdir: WorkDir, stage: str) -> Path:
-    return workdir.root / STAMPS_DIR / f"{stage}.json"
+            keys.append({"name": str(f), "size": "missing", "mtime_ns": ""})
+    return files_digest(keys, 24) + result_fingerprint(__version__, *settings_parts)
 
 
 def is_up_to_date(workdir: WorkDir, stage: str, key: str, outputs: Sequence[Path]) -> bool:
     if not all(Path(o).exists() for o in outputs):
         return False
-    stamp = read_json(_stamp_path(workdir, stage))
+    stamp = read_json(workdir.stamp(stage))
     return isinstance(stamp, dict) and stamp.get("key") == key
 
 
 def write_stamp(workdir: WorkDir, stage: str, key: str, outputs: Sequence[Path]) -> None:
-    write_json_atomic(workdir.path(STAMPS_DIR, f"{stage}.json"),
+    write_json_atomic(workdir.stamp(stage),
                       {"stage": stage, "key": key, "outputs": [str(o) for o in outputs],
                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
 
 def clear_stamp(workdir: WorkDir, stage: str) -> None:
-    _stamp_path(workdir, stage).unlink(missing_ok=True)
+    workdir.stamp(stage).unlink(missing_ok=True)
 
 
-# ---------------------------------------------------------------- the run
+# ---------------------------------------------------------------- the stages
 
 
-class _Runner:
-    def __init__(self, workdir: WorkDir, force: bool, progress: bool, n_stages: int) -> None:
-        self.workdir, self.force, self.progress = workdir, force, progress
-        self.result = PipelineResult(workdir)
-        self.n_stages, self.i = n_stages, 0
+@dataclass
+class Job:
+    """What one run works on: the data source, the work folder, the settings and the options."""
 
-    def stage(self, name: str, inputs: Sequence[Path], settings_parts: Sequence[object],
-              outputs: Sequence[Path], work: Callable[[], str | None],
-              fatal: bool = False) -> StageOutcome:
-        self.i += 1
-        key = input_key(inputs, name, *settings_parts)
-        if not self.force and is_up_to_date(self.workdir, name, key, outputs):
-            out = StageOutcome(name, "skipped", 0.0, "up to date")
-            self._say(f"[{self.i}/{self.n_stages}] {name}: up to date, skipped")
-            self.result.stages.append(out)
-            return out
-        self._say(f"[{self.i}/{self.n_stages}] {name} ...")
-        clear_stamp(self.workdir, name)
-        t0 = time.perf_counter()
-        try:
-            detail = work() or ""
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as exc:
-            # A stage whose optional dependencies are missing is "unavailable", not broken.
-            missing = isinstance(exc, ImportError)
-            out = StageOutcome(name, "unavailable" if missing else "failed",
-                               time.perf_counter() - t0,
-                               f"stage not installed: {exc}" if missing
-                               else f"{type(exc).__name__}: {exc}")
-            self.result.stages.append(out)
-            if fatal:
-                raise StageError(f"{name} {out.status}: {out.detail}", self.result) from exc
-            log.log(logging.WARNING if missing else logging.ERROR, "%s %s: %s", name,
-                    out.status, out.detail)
-            return out
-        write_stamp(self.workdir, name, key, outputs)
-        out = StageOutcome(name, "ran", time.perf_counter() - t0, detail)
-        self._say(f"[{self.i}/{self.n_stages}] {name}: done in {out.seconds:.1f} s {detail}")
-        self.result.stages.append(out)
+    source: str | Path
+    workdir: WorkDir
+    settings: Settings
+    evaluation: Evaluation
+    splits: tuple[Split, ...]
+    progress: bool
+
+
+Paths = Callable[[Job], list[Path]]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of the main job: its inputs and outputs (paths, evaluated when the stage's turn
+    comes), the settings parts that change its result, and the work (-> one-line detail)."""
+
+    name: str
+    inputs: Paths
+    settings: Callable[[Job], list[object]]
+    outputs: Paths
+    work: Callable[[Job], str]
+    #: When it fails, later stages cannot run: stop with StageError.
+    fatal: bool = False
+
+
+def _ingest(job: Job) -> str:
+    from rruffgeo import data
+
+    res = data.ingest(source=job.source, workdir=job.workdir, settings=job.settings.ingest,
+                      progress=job.progress)
+    n = getattr(res, "n_spectra", None)
+    return f"{n:,} spectra" if isinstance(n, int) else ""
+
+
+def _geocode(job: Job) -> str:
+    from rruffgeo import geo
+
+    df = geo.geocode_catalog(job.workdir, job.settings.geo, progress=job.progress)
+    return f"{len(df):,} specimens"
+
+
+def _stats(job: Job) -> str:
+    from rruffgeo.report.stats import write_stats
+
+    st = write_stats(job.workdir, job.settings)
+    return f"{len(st.files)} files in {job.workdir.tables_dir}"
+
+
+def _dataset_figures(job: Job) -> str:
+    from rruffgeo.report import figures
+
+    return _fig_detail(figures.make_dataset_figures(job.workdir, job.settings,
+                                                    progress=job.progress))
+
+
+def _evaluation_figures(job: Job) -> str:
+    from rruffgeo.report import figures
+
+    return _fig_detail(figures.make_evaluation_figures(job.workdir, progress=job.progress))
+
+
+def _report(job: Job) -> str:
+    from rruffgeo.report.html import write_report
+
+    return str(write_report(job.workdir, job.settings))
+
+
+def _learn(split: Split) -> Callable[[Job], str]:
+    def work(job: Job) -> str:
+        from rruffgeo import model
+
+        learn = model.run_cv if job.evaluation is Evaluation.CV else model.run_train
+        res = learn(job.workdir, job.settings, split=split, progress=job.progress)
+        return _learn_detail(res)
+    return work
+
+
+def _metrics_files(job: Job) -> list[Path]:
+    mdir = job.workdir.metrics_dir
+    return sorted(mdir.glob("*.json")) + sorted(mdir.glob("*.csv"))
+
+
+def _report_inputs(job: Job) -> list[Path]:
+    wd = job.workdir
+    return sorted(p for d in (wd.tables_dir, wd.figures_dir, wd.metrics_dir)
+                  if d.exists() for p in d.iterdir() if p.is_file())
+
+
+def stage_table(job: Job) -> list[Stage]:
+    """The main job, in order: one entry per stage (one learning stage per split protocol)."""
+    wd, s = job.workdir, job.settings
+    catalog, geocoded = wd.root / CATALOG, wd.root / GEOCODED
+    learn = [Stage(f"{job.evaluation.file_stem}-{split}", lambda j: [catalog, geocoded],
+                   lambda j: [s.spectra, s.model, s.train],
+                   lambda j, split=split: [wd.metrics_file(j.evaluation, split)], _learn(split))
+             for split in job.splits]
+    return [
+        Stage("ingest", lambda j: _source_files(j.source),
+              lambda j: [str(j.source), s.ingest], lambda j: [catalog], _ingest, fatal=True),
+        Stage("geocode", lambda j: [catalog], lambda j: [s.geo], lambda j: [geocoded],
+              _geocode, fatal=True),
+        Stage("stats", lambda j: [catalog, geocoded], lambda j: [s.train.min_samples_per_country],
+              lambda j: [wd.tables_dir / TABLES_INDEX], _stats),
+        Stage("figures", lambda j: [catalog, geocoded], lambda j: [s.spectra, s.model],
+              lambda j: [wd.figures_dir / "fig1_country_map.png"], _dataset_figures),
+        *learn,
+        Stage("evaluation-figures", _metrics_files, lambda j: [],
+              lambda j: [wd.figures_dir / "fig9_overall_metrics.png"] if _metrics_files(j)
+              else [], _evaluation_figures),
+        Stage("report", _report_inputs, lambda j: [s], lambda j: [wd.report], _report),
+    ]
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def run_stage(job: Job, stage: Stage, force: bool) -> StageOutcome:
+    """Run one stage unless it is up to date; a failure is an outcome, not an exception."""
+    wd = job.workdir
+    key = input_key(stage.inputs(job), stage.name, *stage.settings(job))
+    outputs = stage.outputs(job)
+    if not force and is_up_to_date(wd, stage.name, key, outputs):
+        return StageOutcome(stage.name, "skipped", 0.0, "up to date")
+    clear_stamp(wd, stage.name)
+    t0 = time.perf_counter()
+    try:
+        detail = stage.work(job) or ""
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:
+        out = StageOutcome(stage.name, "failed", time.perf_counter() - t0,
+                           f"{type(exc).__name__}: {exc}")
+        if not stage.fatal:
+            log.error("%s failed: %s", stage.name, out.detail)
         return out
-
-    def _say(self, text: str) -> None:
-        if self.progress:
-            print(text, flush=True)
-        else:
-            log.info(text)
+    write_stamp(wd, stage.name, key, stage.outputs(job))
+    return StageOutcome(stage.name, "ran", time.perf_counter() - t0, detail)
 
 
-def _geo_settings_part(settings: Settings) -> dict:
-    d = to_dict(settings.geo)
-    d.pop("cache_path", None)
-    return d
+def run_job(job: Job, force: bool = False) -> PipelineResult:
+    """Every stage of ``stage_table(job)`` in order, each announced and timed."""
+    result = PipelineResult(job.workdir)
+    table = stage_table(job)
+    for i, stage in enumerate(table, 1):
+        _say(job.progress, f"[{i}/{len(table)}] {stage.name} ...")
+        out = run_stage(job, stage, force)
+        result.stages.append(out)
+        if out.status == "failed" and stage.fatal:
+            raise StageError(f"{stage.name} failed: {out.detail}", result)
+        if out.status == "skipped":
+            _say(job.progress, f"[{i}/{len(table)}] {stage.name}: up to date, skipped")
+        elif out.status == "ran":
+            _say(job.progress, f"[{i}/{len(table)}] {stage.name}: done in {out.seconds:.1f} s "
+                 f"{out.detail}")
+    report = job.workdir.report
+    result.report = report if report.exists() else None
+    result.headline = headline_metrics(job.workdir)
+    return result
 
 
-def _learn_settings_part(settings: Settings) -> list:
-    train = to_dict(settings.train)
-    train.pop("device", None)
-    train.pop("split", None)
-    return [to_dict(settings.spectra), to_dict(settings.model), train]
+def _say(progress: bool, text: str) -> None:
+    if progress:
+        print(text, flush=True)
+    else:
+        log.info(text)
 
 
 def run(
@@ -220,7 +307,7 @@ def run(
     settings: Settings | None = None,
     cv: bool = False,
     progress: bool = True,
-    splits: Sequence[str] = SPLITS,
+    splits: Sequence[str] = tuple(Split),
     force: bool = False,
 ) -> PipelineResult:
     """Run the whole pipeline into ``workdir``; return what each stage did.
@@ -238,139 +325,46 @@ def run(
     progress
         Show progress bars and stage lines.
     splits
-        Split protocols to evaluate; both by default, since the comparison is the point.
+        Split protocols to evaluate; all by default, since the comparison is the point.
     force
         Re-run every stage even when its stamp says it is up to date.
     """
-    from rruffgeo.report.figures import make_dataset_figures, make_evaluation_figures
-    from rruffgeo.report.html import save_run_settings, write_report
-    from rruffgeo.report.stats import write_stats
+    from rruffgeo.data.catalog import resolve_source
+    from rruffgeo.data.sources import is_url
+    from rruffgeo.report.html import save_run_settings
 
-    settings = settings or Settings()
-    if workdir is None:
-        wd = WorkDir()
-    else:
-        wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir)
-    wd.dir()
-    bad = [s for s in splits if s not in SPLITS]
+    bad = [s for s in splits if s not in list(Split)]
     if bad:
-        raise ValueError(f"unknown split protocol(s) {bad}; choose from {list(SPLITS)}")
+        raise ValueError(f"unknown split protocol(s) {bad}; choose from "
+                         f"{[s.value for s in Split]}")
+    source = resolve_source(data)
+    if not is_url(source) and not Path(source).exists():
+        raise UserError(f"--data {data or source}: no such file or folder")
+    wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir or WorkDir().root)
+    wd.dir()
+    settings = settings or Settings()
     save_run_settings(wd, settings)
-    protocol = "cv" if cv else "train"
-    r = _Runner(wd, force, progress, n_stages=6 + len(splits))
-    catalog, geocoded = wd.root / CATALOG, wd.root / GEOCODED
-    source = resolve_data_source(data)
-
-    def do_ingest() -> str:
-        from rruffgeo.data import ingest
-
-        res = ingest(source=data, workdir=wd, settings=settings.ingest, progress=progress)
-        return _describe(res)
-
-    r.stage("ingest", _source_files(source),
-            [source, list(settings.ingest.categories)], [catalog], do_ingest, fatal=True)
-
-    def do_geocode() -> str:
-        from rruffgeo.geo import geocode_catalog
-
-        df = geocode_catalog(wd, settings.geo, progress=progress)
-        return f"{len(df):,} specimens"
-
-    r.stage("geocode", [catalog], [_geo_settings_part(settings)], [geocoded], do_geocode,
-            fatal=True)
-
-    tables_dir = wd.root / TABLES_DIR
-
-    def do_stats() -> str:
-        st = write_stats(wd, settings)
-        return f"{len(st.files)} files in {tables_dir}"
-
-    # Table 3 needs the learning stage: redo the tables once it is installed.
-    has_learning = _has_learning_table()
-    r.stage("stats", [catalog, geocoded], [settings.train.min_samples_per_country, has_learning],
-            [tables_dir / "tables.md"], do_stats)
-
-    fig_dir = wd.root / FIGURES_DIR
-
-    def do_figures() -> str:
-        res = make_dataset_figures(wd, settings, progress=progress)
-        return _fig_detail(res)
-
-    r.stage("figures", [catalog, geocoded], [to_dict(settings.spectra), to_dict(settings.model)],
-            [fig_dir / "fig1_country_map.png"], do_figures)
-
-    for split in splits:
-        mfile = wd.root / METRICS_DIR / f"{protocol}_{split}.json"
-
-        def do_learn(split: str = split) -> str:
-            from rruffgeo import model
-
-            name = "run_cv" if cv else "run_train"
-            fn = getattr(model, name, None)
-            if fn is None:
-                raise ImportError(f"rruffgeo.model.{name} is not available")
-            res = fn(wd, settings, split=split, progress=progress)
-            return _learn_detail(res)
-
-        r.stage(f"{protocol}-{split}", [catalog, geocoded], _learn_settings_part(settings),
-                [mfile], do_learn)
-
-    metrics_dir = wd.root / METRICS_DIR
-    metric_inputs = sorted(metrics_dir.glob("*.json")) + sorted(metrics_dir.glob("*.csv"))
-
-    def do_eval_figures() -> str:
-        res = make_evaluation_figures(wd, progress=progress)
-        return _fig_detail(res)
-
-    eval_outputs = [fig_dir / "fig9_overall_metrics.png"] if metric_inputs else []
-    r.stage("evaluation-figures", metric_inputs, [], eval_outputs, do_eval_figures)
-
-    report = wd.root / REPORT
-
-    def do_report() -> str:
-        write_report(wd, settings)
-        return str(report)
-
-    report_inputs = sorted(p for d in (tables_dir, fig_dir, metrics_dir)
-                           if d.exists() for p in d.iterdir() if p.is_file())
-    r.stage("report", report_inputs, [to_dict(settings)], [report], do_report)
-    result = r.result
-    result.report = report if report.exists() else None
-    result.headline = headline_metrics(wd)
-    return result
+    job = Job(source, wd, settings, Evaluation.CV if cv else Evaluation.HOLDOUT,
+              tuple(Split(s) for s in splits), progress)
+    return run_job(job, force)
 
 
-def _has_learning_table() -> bool:
-    try:
-        from rruffgeo.model import learning_table  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def headline_metrics(workdir: WorkDir) -> dict[str, dict]:
+def headline_metrics(workdir: WorkDir) -> dict[str, dict[str, str | float]]:
     """Mean accuracy of network and 1-NN baseline per split protocol, from the metrics files."""
     from rruffgeo.report.evaluation import load_evaluations
 
-    out = {}
+    out: dict[str, dict[str, str | float]] = {}
     for split, ev in load_evaluations(workdir).items():
         try:
-            out[split] = {"protocol": ev.label,
-                          "network": ev.mean("network", "accuracy"),
-                          "baseline_1nn": ev.mean("baseline_1nn", "accuracy")}
+            out[split.value] = {"protocol": ev.label,
+                                "network": ev.mean("network", "accuracy"),
+                                "baseline_1nn": ev.mean("baseline_1nn", "accuracy")}
         except KeyError:
             continue
     return out
 
 
-def _describe(res: object) -> str:
-    for attr in ("n_spectra", "n_rows", "n_ok"):
-        if hasattr(res, attr):
-            return f"{getattr(res, attr):,} spectra"
-    return ""
-
-
-def _fig_detail(res) -> str:
+def _fig_detail(res) -> str:  # noqa: ANN001 - a report.figures.FigureResult
     text = f"{len(res.written)} figures"
     if res.skipped:
         text += f", skipped: {', '.join(res.skipped)}"
@@ -379,8 +373,8 @@ def _fig_detail(res) -> str:
 
 def _learn_detail(res: object) -> str:
     try:
-        acc = res["summary"]["network"]["accuracy"]["mean"]  # type: ignore[index]
-        base = res["summary"]["baseline_1nn"]["accuracy"]["mean"]  # type: ignore[index]
+        acc = res.mean("network", "accuracy")  # type: ignore[attr-defined]
+        base = res.mean("baseline_1nn", "accuracy")  # type: ignore[attr-defined]
         return f"accuracy {acc:.3f} (1-NN {base:.3f})"
-    except (KeyError, TypeError):
+    except (AttributeError, KeyError, TypeError):
         return ""

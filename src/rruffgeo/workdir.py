@@ -25,26 +25,35 @@ Files and their columns
     ("place" | "district" | "state" | "country" | ""), geocoder (str), country_name,
     country_iso3, country_iso2 (str, empty when none), country_note (str: disagreement between
     the text's country and the point's, empty when none).
-``spectra/`` (spectra stage): the resampled matrix (``.npy``) and its row index.
-``models/<name>/`` (model stage): weights (safetensors), classes, grid and settings.
-``metrics/`` (model stage): ``{train,cv}_{spectrum,specimen}.json`` and ``*_per_country.csv``.
+``spectra/`` (spectra stage): the resampled matrix (``matrix.npy``), its row index
+    (``index.parquet``), ``grid.npy``, ``failures.csv`` and ``meta.json``.
+``models/holdout_<split>/`` and ``models/cv_<split>/fold_<k>/`` (model stage): weights
+    (safetensors), classes, grid and settings (``model_dir``); ``checkpoint.pt`` while training,
+    ``result.json`` once a fold is finished.
+``metrics/`` (model stage): ``{train,cv}_<split>.json`` (``metrics_file``; "train" is the
+    hold-out), ``*_per_country.csv`` and ``*_curves.json`` (per-epoch learning curves).
 ``tables/``, ``figures/``, ``report.html`` (report stage).
 ``run_settings.json`` and ``stamps/`` (``rruffgeo run``): the settings of the last run, and one
 stamp per stage (its inputs' sizes and times plus its settings) so unchanged stages are skipped.
 ``cache/`` (data stage): per-unit parse results kept until the catalog is written (resume).
+
+Every path is a method or constant here, so no stage spells another stage's file name.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from rruffgeo.config import Evaluation, Split
 
 DEFAULT_WORKDIR = Path("rruffgeo-work")
 
@@ -57,8 +66,21 @@ SPECTRA_DIR = "spectra"
 MODELS_DIR = "models"
 METRICS_DIR = "metrics"
 TABLES_DIR = "tables"
+#: Every table of ``TABLES_DIR`` in one Markdown file.
+TABLES_INDEX = "tables.md"
 FIGURES_DIR = "figures"
 REPORT = "report.html"
+STAMPS_DIR = "stamps"
+RUN_SETTINGS = "run_settings.json"
+#: Files of the spectra stage, under ``SPECTRA_DIR``.
+MATRIX = "matrix.npy"
+MATRIX_INDEX = "index.parquet"
+MATRIX_GRID = "grid.npy"
+MATRIX_FAILURES = "failures.csv"
+MATRIX_META = "meta.json"
+#: Files of a model folder.
+CHECKPOINT = "checkpoint.pt"
+FOLD_RESULT = "result.json"
 
 
 class WorkDir:
@@ -91,6 +113,54 @@ class WorkDir:
     def geocoded(self) -> Path:
         return self.path(GEOCODED)
 
+    # Paths below are pure (no folder is created): writers create what they write.
+
+    @property
+    def spectra_dir(self) -> Path:
+        return self.root / SPECTRA_DIR
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.root / METRICS_DIR
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.root / FIGURES_DIR
+
+    @property
+    def tables_dir(self) -> Path:
+        return self.root / TABLES_DIR
+
+    @property
+    def report(self) -> Path:
+        return self.root / REPORT
+
+    @property
+    def run_settings(self) -> Path:
+        return self.root / RUN_SETTINGS
+
+    def stamp(self, stage: str) -> Path:
+        """``stamps/<stage>.json``: what the stage last ran on, for skipping it when unchanged."""
+        return self.root / STAMPS_DIR / f"{stage}.json"
+
+    def metrics_file(self, evaluation: Evaluation | str, split: Split | str) -> Path:
+        """``metrics/<train|cv>_<split>.json`` of one evaluation and split protocol."""
+        return self.metrics_dir / f"{Evaluation.of(evaluation).file_stem}_{Split(split)}.json"
+
+    def per_country_file(self, evaluation: Evaluation | str, split: Split | str) -> Path:
+        return per_country_of(self.metrics_file(evaluation, split))
+
+    def curves_file(self, evaluation: Evaluation | str, split: Split | str) -> Path:
+        """Per-epoch training and validation curves of every fold of one evaluation."""
+        return _with_suffix(self.metrics_file(evaluation, split), "_curves.json")
+
+    def model_dir(self, evaluation: Evaluation | str, split: Split | str,
+                  fold: int | None = None) -> Path:
+        """``models/holdout_<split>`` (one model) or ``models/cv_<split>/fold_<k>``."""
+        evaluation, split = Evaluation.of(evaluation), Split(split)
+        folder = self.root / MODELS_DIR / f"{evaluation.value}_{split}"
+        return folder if evaluation is Evaluation.HOLDOUT else folder / f"fold_{fold or 0}"
+
     def require(self, name: str, stage: str) -> Path:
         """Path of an input file that an earlier stage must have written, or a clear error."""
         p = self.root / name
@@ -122,6 +192,31 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _with_suffix(path: Path, suffix: str) -> Path:
+    return path.with_name(path.stem + suffix)
+
+
+def per_country_of(metrics_file: Path) -> Path:
+    """The per-country table beside a metrics file: ``<stem>_per_country.csv``."""
+    return _with_suffix(Path(metrics_file), "_per_country.csv")
+
+
+def file_key(path: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:
+    """Identity of a file for cache keys: its name (``name`` or the file's own), size and
+    modification time. Cheap (one stat), and any rewrite changes it."""
+    st = os.stat(path)
+    return {"name": Path(path).name if name is None else name, "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns}
+
+
+def files_digest(keys: Iterable[dict[str, Any]], length: int = 20) -> str:
+    """Hash of several ``file_key`` values, in order."""
+    h = hashlib.sha256()
+    for k in keys:
+        h.update(f"{k['name']}\0{k['size']}\0{k['mtime_ns']}\n".encode())
+    return h.hexdigest()[:length]
 
 
 def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:

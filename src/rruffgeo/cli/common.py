@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from rruffgeo.config import HEAD_POOLS
+from rruffgeo.config import DATA_ENV, Head, Split
 from rruffgeo.errors import UserError
 from rruffgeo.workdir import DEFAULT_WORKDIR, WorkDir
 
@@ -33,11 +34,39 @@ def add_head(parser: argparse.ArgumentParser) -> None:
     """``--head``: the network's classifier head (``ModelSettings.head_pool``)."""
     parser.add_argument(
         "--head",
-        choices=HEAD_POOLS,
+        choices=[h.value for h in Head],
         default=None,
-        help="classifier head: avg = global average pool (the paper's, default); flatten = "
-        "keep the positions (learns on RRUFF where avg stays at the prior)",
+        help="classifier head: " + "; ".join(f"{h.value} = {h.help}" for h in Head)
+        + f" (default {Head.AVG.value})",
     )
+
+
+def add_split(parser: argparse.ArgumentParser) -> None:
+    """``--split``: the split protocol of ``train`` and ``cv`` (``TrainSettings.split``)."""
+    parser.add_argument(
+        "--split",
+        choices=[s.value for s in Split],
+        default=Split.SPECTRUM.value,
+        help="; ".join(f"{s.value}: {s.label}" for s in Split),
+    )
+
+
+def add_n_folds(parser: argparse.ArgumentParser) -> None:
+    """``--n-folds``: how many folds cross-validation makes (``TrainSettings.n_folds``)."""
+    parser.add_argument("--n-folds", dest="n_folds", type=int, default=None,
+                        help="how many folds cross-validation makes (default 5)")
+
+
+def data_of(args: argparse.Namespace) -> str | None:
+    """The data source of ``--data``: the option, else None when ``$RRUFFGEO_DATA`` is set (the
+    library reads it), else ``../shared/rruff`` beside the current folder when it exists (the
+    project's shared layout), else None (the library downloads the official zips)."""
+    if args.data:
+        return str(args.data)
+    shared = Path.cwd().parent / "shared" / "rruff"
+    if os.environ.get(DATA_ENV) or not shared.is_dir():
+        return None
+    return str(shared)
 
 
 def workdir_of(args: argparse.Namespace) -> WorkDir:

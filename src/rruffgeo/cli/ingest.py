@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rruffgeo.cli.common import add_data, add_workdir, workdir_of
+from rruffgeo.cli.common import add_data, add_workdir, data_of, workdir_of
 from rruffgeo.config import RRUFF_CATEGORIES, IngestSettings, replace
 
 
@@ -45,7 +45,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         settings = replace(settings, categories=tuple(args.categories))
     if args.workers is not None:
         settings = replace(settings, workers=args.workers)
-    res = ingest(args.data, workdir_of(args), settings, progress=not args.no_progress)
+    res = ingest(data_of(args), workdir_of(args), settings, progress=not args.no_progress)
     print(f"source:   {res.source}")
     print(f"spectra:  {res.n_spectra} -> {res.catalog_path}")
     print(f"rejects:  {res.n_rejects} -> {res.rejects_path}")

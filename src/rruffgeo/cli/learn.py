@@ -6,10 +6,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from rruffgeo.cli.common import add_head, add_workdir, workdir_of
-from rruffgeo.config import PRECISIONS, Settings, replace
+from rruffgeo.cli.common import add_head, add_n_folds, add_split, add_workdir, workdir_of
+from rruffgeo.config import PRECISIONS, PredictSettings, Settings, replace
+from rruffgeo.workdir import MATRIX_FAILURES
+
+if TYPE_CHECKING:
+    from rruffgeo.results import EvaluationResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,9 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cv", help="stratified k-fold cross-validation of ConvNeXt1D and the "
                        "1-NN baseline (paper B.1)")
     _add_training_options(p)
+    add_n_folds(p)
     p.add_argument("--folds", default=None,
-                   help="run only these folds, 1-based and comma-separated (e.g. 1,2); "
-                   "finished folds of earlier runs with the same settings are kept")
+                   help="which folds to run, 1-based and comma-separated (e.g. 1,2; default "
+                   "all); finished folds of earlier runs with the same settings are kept")
     p.set_defaults(func=cmd_cv)
 
     p = sub.add_parser("predict", help="predict the country of your own spectra (RRUFF .txt, "
@@ -38,8 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="spectrum files, folders (read recursively) or .zip archives")
     p.add_argument("--model", type=Path, required=True,
                    help="model folder, e.g. WORKDIR/models/holdout_specimen")
-    p.add_argument("--top-k", type=int, default=3, help="countries listed per spectrum "
-                   "(default 3)")
+    p.add_argument("--top-k", type=int, default=3, help="countries listed per spectrum, most "
+                   "probable first (default 3)")
     p.add_argument("--output", type=Path, default=None, help="write predictions to OUT.csv, "
                    "OUT.json or OUT.parquet (default: print a table)")
     p.add_argument("--laser-nm", type=float, default=None, help="laser wavelength for files "
@@ -65,9 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
     add_workdir(p)
-    p.add_argument("--split", choices=("spectrum", "specimen"), default="spectrum",
-                   help="spectrum: random over spectra (the paper's protocol); specimen: "
-                   "grouped by RRUFF ID, no specimen on both sides")
+    add_split(p)
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
@@ -83,14 +86,15 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Default settings with the command-line overrides applied."""
     s = Settings()
-    if getattr(args, "grid_points", None):
-        s = replace(s, spectra=replace(s.spectra, grid_points=args.grid_points))
-    if getattr(args, "head", None):
-        s = replace(s, model=replace(s.model, head_pool=args.head))
-    overrides = {name: getattr(args, name, None)
-                 for name in ("epochs", "batch_size", "lr", "seed", "device", "threads")}
+    spectra, model = s.spectra, s.model
+    if getattr(args, "grid_points", None) is not None:
+        spectra = replace(spectra, grid_points=args.grid_points)
+    if getattr(args, "head", None) is not None:
+        model = replace(model, head_pool=args.head)
+    overrides = {name: getattr(args, name, None) for name in
+                 ("epochs", "batch_size", "lr", "seed", "device", "threads", "n_folds")}
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    return replace(s, train=replace(s.train, **overrides)) if overrides else s
+    return replace(s, spectra=spectra, model=model, train=replace(s.train, **overrides))
 
 
 def cmd_spectra(args: argparse.Namespace) -> int:
@@ -99,7 +103,7 @@ def cmd_spectra(args: argparse.Namespace) -> int:
     m = build_matrix(workdir_of(args), settings_from_args(args), force=args.force)
     print(f"{m.X.shape[0]} spectra on {m.X.shape[1]} points over "
           f"{m.grid_cm1[0]:.1f}-{m.grid_cm1[-1]:.1f} cm-1; {len(m.failures)} could not be "
-          f"resampled (listed in {args.workdir / 'spectra' / 'failures.csv'})")
+          f"resampled (listed in {workdir_of(args).spectra_dir / MATRIX_FAILURES})")
     return 0
 
 
@@ -127,18 +131,19 @@ def cmd_cv(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(report: dict[str, Any]) -> None:
-    print(f"{report['protocol']} split={report['split']}: {report['n_samples']} spectra, "
-          f"{report['n_specimens']} specimens, {report['n_classes']} countries, folds "
-          f"{[f + 1 for f in report['folds_run']]}")
+def _print_summary(report: EvaluationResult) -> None:
+    print(f"{report.evaluation.file_stem} split={report.split}: {report.n_samples} spectra, "
+          f"{report.n_specimens} specimens, {report.n_classes} countries, folds "
+          f"{[f + 1 for f in report.folds_run]}")
     print(f"{'metric':<18} {'ConvNeXt1D':>17} {'1-NN cosine':>17}")
-    net, base = report["summary"]["network"], report["summary"]["baseline_1nn"]
+    net, base = report.summary["network"], report.summary["baseline_1nn"]
     for m in net:
         print(f"{m:<18} {net[m]['mean']:>8.3f} +/- {net[m]['std']:.3f} "
               f"{base[m]['mean']:>8.3f} +/- {base[m]['std']:.3f}")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    ps = PredictSettings(top_k=args.top_k, precision=args.precision, device=args.device)
     # --- provenance hook (issue 10): a provenance model folder gives its own answer ---
     from rruffgeo.cli.provenance import predict_provenance, wants_provenance
 
@@ -150,10 +155,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.output is not None and args.output.suffix.lower() not in (".csv", ".json",
                                                                       ".parquet"):
         raise ValueError(f"--output {args.output}: use a .csv, .json or .parquet file name")
-    predictor = Predictor(args.model, device=args.device, precision=args.precision)
+    predictor = Predictor(args.model, device=ps.device, precision=ps.precision)
     names, proba, refused = predictor.predict_paths(args.files, laser_nm=args.laser_nm,
                                                     preprocess=args.preprocess)
-    table = predictor.top_k(names, proba, args.top_k)
+    table = predictor.top_k(names, proba, ps.top_k)
     for _file, reason in refused:
         print(f"refused: {reason}", file=sys.stderr)  # every reason names its file
     if args.output is not None:
@@ -175,11 +180,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
               if len(table) else "no file could be predicted")
     if args.map is not None and names:
-        try:
-            from rruffgeo.report.maps import plot_prediction_map
-        except ImportError as exc:
-            raise ValueError(f"--map needs the report stage (rruffgeo.report.maps): {exc}"
-                             ) from None
+        from rruffgeo.report.maps import plot_prediction_map
+
         args.map.mkdir(parents=True, exist_ok=True)
         for name, p in zip(names, proba, strict=True):
             probs = {c: float(v) for c, v in zip(predictor.classes, p, strict=True)}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rruffgeo.cli.common import add_data, add_head, add_workdir, workdir_of
-from rruffgeo.config import Settings, replace
+from rruffgeo.cli.common import add_data, add_head, add_n_folds, add_workdir, data_of, workdir_of
+from rruffgeo.config import Settings, Split, replace
 
 
 def _add_progress(p: argparse.ArgumentParser) -> None:
@@ -49,7 +49,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         print(to_markdown(df))
     for note in stats.notes:
         print(note)
-    print(f"wrote {len(stats.files)} files under {workdir_of(args).root / 'tables'}")
+    print(f"wrote {len(stats.files)} files under {workdir_of(args).tables_dir}")
     return 0
 
 
@@ -79,12 +79,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from rruffgeo.pipeline import SPLITS, StageError, run
+    from rruffgeo.pipeline import StageError, run
 
+    if args.folds is not None:
+        raise ValueError(f"--folds {args.folds}: `run` evaluates every fold; use --n-folds for "
+                         "how many (--folds picks which ones in `rruffgeo cv`)")
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip()) if args.splits \
-        else SPLITS
+        else tuple(Split)
     try:
-        result = run(data=args.data, workdir=workdir_of(args), settings=_settings_from(args),
+        result = run(data=data_of(args), workdir=workdir_of(args), settings=_settings_from(args),
                      cv=args.cv, progress=not args.no_progress, splits=splits,
                      force=args.force)
     except StageError as exc:
@@ -124,15 +127,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stratified k-fold cross-validation instead of one 80/20 split")
     p.add_argument("--splits", default=None,
                    help="split protocols to evaluate, comma-separated (default: "
-                        "spectrum,specimen)")
+                        f"{','.join(Split)})")
     d = Settings()
     p.add_argument("--epochs", type=int, default=None,
                    help=f"training epochs (default {d.train.epochs})")
     add_head(p)
     p.add_argument("--batch-size", dest="batch_size", type=int, default=None,
                    help="batch size (default 64)")
-    p.add_argument("--folds", dest="n_folds", type=int, default=None,
-                   help="folds of --cv (default 5)")
+    add_n_folds(p)
+    p.add_argument("--folds", default=None, help=argparse.SUPPRESS)
     p.add_argument("--lr", type=float, default=None, help="learning rate (default 1e-3)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")

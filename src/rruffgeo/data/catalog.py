@@ -83,15 +83,10 @@ def catalog_schema() -> pa.Schema:
 
 
 def resolve_source(source: str | os.PathLike[str] | None) -> str | Path:
-    """``source`` > ``$RRUFFGEO_DATA`` > ``../shared/rruff`` (from the cwd) > the RRUFF URL."""
+    """``source`` > ``$RRUFFGEO_DATA`` > the RRUFF URL (the command line adds its own default
+    folder before these: ``cli.common.data_of``)."""
     if source is None or str(source) == "":
-        env = os.environ.get(DATA_ENV)
-        if env:
-            source = env
-        elif (Path.cwd().parent / "shared" / "rruff").is_dir():
-            source = Path.cwd().parent / "shared" / "rruff"
-        else:
-            source = RRUFF_RAMAN_URL
+        source = os.environ.get(DATA_ENV) or RRUFF_RAMAN_URL
     if is_url(source):
         return str(source)
     return Path(source).expanduser().resolve()
@@ -363,7 +358,7 @@ def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None
     Parameters
     ----------
     source : folder (of ``.txt`` files and/or RRUFF zips), ``.zip``, ``.txt`` or the RRUFF URL;
-        None resolves ``$RRUFFGEO_DATA``, then ``../shared/rruff``, then downloads.
+        None resolves ``$RRUFFGEO_DATA``, then downloads (the CLI adds ``../shared/rruff``).
     workdir : work folder (default ``./rruffgeo-work``).
     settings : categories (for URL sources and mirror folders), cache folder, workers.
     progress : show progress bars.

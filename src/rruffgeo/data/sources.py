@@ -11,7 +11,6 @@ file outside it in the catalog.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import zipfile
 from collections.abc import Iterable
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from rruffgeo.config import RRUFF_CATEGORIES
+from rruffgeo.workdir import file_key, files_digest
 
 #: Largest member read from a zip (RRUFF files are < 1 MB; this stops zip bombs).
 MAX_MEMBER_BYTES = 64 * 1024 * 1024
@@ -100,16 +100,8 @@ def member_label(zip_path: Path | str, member: str) -> str:
     return f"{zip_path}/{member}"
 
 
-def _stat_key(parts: Iterable[tuple[str, int, int]]) -> str:
-    h = hashlib.sha256()
-    for name, size, mtime_ns in parts:
-        h.update(f"{name}\0{size}\0{mtime_ns}\n".encode())
-    return h.hexdigest()[:20]
-
-
 def zip_unit(path: Path) -> Unit:
-    st = path.stat()
-    return Unit("zip", path, _stat_key([(path.name, st.st_size, st.st_mtime_ns)]))
+    return Unit("zip", path, files_digest([file_key(path)]))
 
 
 def _category_of(rel_parent: PurePosixPath, root: Path) -> str:
@@ -127,14 +119,13 @@ def files_unit(root: Path, rel_paths: list[str]) -> Unit:
     base = str(root)
     by_parent: dict[str, str] = {}  # thousands of files share a few folders
     for rel in rel_paths:
-        st = os.stat(os.path.join(base, rel))
-        stats.append((rel, st.st_size, st.st_mtime_ns))
+        stats.append(file_key(os.path.join(base, rel), rel))
         parent = rel.rpartition("/")[0]
         cat = by_parent.get(parent)
         if cat is None:
             cat = by_parent[parent] = _category_of(PurePosixPath(parent), root)
         cats.append(cat)
-    return Unit("files", root, _stat_key(stats), files=rel_paths, file_categories=cats)
+    return Unit("files", root, files_digest(stats), files=rel_paths, file_categories=cats)
 
 
 def _walk(root: Path) -> tuple[list[Path], list[str]]:

@@ -6,14 +6,14 @@ Burma, Bohemia, USSR), constituent countries (England), states and provinces wit
 to several candidates, first the default: "Congo" (DR Congo, Republic of the Congo),
 "Czechoslovakia" (Czechia, Slovakia), "USSR" (its successor states), "Georgia" (the country, the
 US state); the geocoder picks among candidates with the rest of the locality.
-Keys are compared after `rruffgeo.geo.clean.norm` (lower-case ASCII, no dots or apostrophes).
+Keys are compared after `rruffgeo.geo.text.norm` (lower-case ASCII, no dots or apostrophes).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from rruffgeo.geo.clean import norm
+from rruffgeo.geo.text import norm
 
 _USSR = ("RUS", "KAZ", "UKR", "UZB", "KGZ", "TJK", "TKM", "GEO", "ARM", "AZE", "BLR", "MDA",
          "LTU", "LVA", "EST")

@@ -14,6 +14,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from rruffgeo.geo.aliases import country_candidates
+from rruffgeo.geo.text import norm
+
 #: Words in a locality or mineral name that mark a synthetic (laboratory-made) sample.
 SYNTHETIC_PATTERNS: tuple[str, ...] = (
     r"\bsynthetic\b",
@@ -78,19 +81,7 @@ _SPACE_RE = re.compile(r"\s+")
 _TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,40}>")
 
 
-def norm(text: str) -> str:
-    """Lower-case ASCII form used for matching: accents, dots and apostrophes removed."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.lower().replace("ß", "ss").replace("ø", "o").replace("æ", "ae").replace("ł", "l")
-    text = re.sub(r"[.'’`´ʹ\"]", "", text)
-    text = re.sub(r"[-_/]", " ", text)
-    return _SPACE_RE.sub(" ", text).strip()
-
-
 def _keep_paren(inner: str) -> bool:
-    from rruffgeo.geo.aliases import country_candidates  # local: aliases imports norm
-
     key = norm(inner)
     return key in _CONGO_HINTS or bool(country_candidates(key))
 

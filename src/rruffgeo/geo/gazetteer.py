@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rruffgeo.geo.clean import norm
+from rruffgeo.geo.text import norm
 
 _ASCII_DROP = str.maketrans({c: None for c in ".'`\""})
 _ASCII_SPACE = str.maketrans({c: " " for c in "-_/"})

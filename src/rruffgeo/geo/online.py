@@ -21,6 +21,7 @@ from typing import Any
 
 from geopy.exc import GeopyError
 from geopy.extra.rate_limiter import RateLimiter
+from geopy.geocoders import ArcGIS, Nominatim, Photon
 from geopy.location import Location
 
 from rruffgeo.config import GeoSettings
@@ -116,9 +117,19 @@ class CachedGeocoder:
         return loc
 
 
-def _service(name: str, settings: GeoSettings, adapter_factory: Any = None) -> Any:
-    from geopy.geocoders import ArcGIS, Nominatim, Photon
+#: Online geocoders by the name ``GeoSettings.online_chain`` uses (geopy classes taking
+#: user_agent, timeout, scheme, domain and adapter_factory); adding one is one entry here.
+ONLINE_GEOCODERS: dict[str, Callable[..., Any]] = {
+    "nominatim": Nominatim,
+    "photon": Photon,
+    "arcgis": ArcGIS,
+}
 
+
+def _service(name: str, settings: GeoSettings, adapter_factory: Any = None) -> Any:
+    if name not in ONLINE_GEOCODERS:
+        raise ValueError(f"unknown online geocoder {name!r}: choose from "
+                         f"{', '.join(ONLINE_GEOCODERS)}")
     kwargs: dict[str, Any] = {"user_agent": settings.user_agent, "timeout": 10}
     if adapter_factory is not None:
         kwargs["adapter_factory"] = adapter_factory
@@ -129,13 +140,7 @@ def _service(name: str, settings: GeoSettings, adapter_factory: Any = None) -> A
             raise ValueError(f"online server for {name} must look like http://host:port, "
                              f"not {server!r}")
         kwargs.update(scheme=scheme, domain=domain.rstrip("/"))
-    if name == "nominatim":
-        return Nominatim(**kwargs)
-    if name == "photon":
-        return Photon(**kwargs)
-    if name == "arcgis":
-        return ArcGIS(**kwargs)
-    raise ValueError(f"unknown online geocoder {name!r}: choose from nominatim, photon, arcgis")
+    return ONLINE_GEOCODERS[name](**kwargs)
 
 
 class GeocodersUnavailable(RuntimeError):
@@ -218,5 +223,5 @@ def make_online_chain(settings: GeoSettings, adapter_factory: Any = None,
     return OnlineChain(services)
 
 
-__all__ = ["CachedGeocoder", "GeocodeCache", "GeocodersUnavailable", "OnlineChain",
-           "make_online_chain"]
+__all__ = ["ONLINE_GEOCODERS", "CachedGeocoder", "GeocodeCache", "GeocodersUnavailable",
+           "OnlineChain", "make_online_chain"]

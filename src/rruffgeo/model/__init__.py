@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from rruffgeo.model.table import learning_table as learning_table  # torch-free
+from rruffgeo.dataset import learning_table as learning_table  # torch-free
 
 _WHERE = {
     "Predictor": "rruffgeo.model.predict",

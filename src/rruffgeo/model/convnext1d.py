@@ -6,10 +6,11 @@ global average pool -> LayerNorm -> dropout -> Linear. The block is
 ``x + DropPath(gamma * PW2(GELU(PW1(LN(DWConv_k7(x))))))``, truncated-normal (std 0.02) weights and
 zero biases.
 
-It computes the same function as the straightforward :class:`rruffgeo.model.reference.
-ReferenceConvNeXt1D` (same ``state_dict`` keys and shapes, outputs and gradients equal to fp32
-rounding; ``tests/test_convnext1d_speed_equivalence.py``) but is laid out for speed on a CPU, where
-the straightforward form spends most of its time moving memory rather than multiplying:
+It computes the same function as the straightforward ``ReferenceConvNeXt1D``
+(``tests/reference_convnext1d.py``; same ``state_dict`` keys and shapes, outputs and gradients
+equal to fp32 rounding; ``tests/test_convnext1d_speed_equivalence.py``) but is laid out for
+speed on a CPU, where the straightforward form spends most of its time moving memory rather
+than multiplying:
 
 * **Channels-last throughout.** Activations stay ``(N, L, C)`` contiguous from the stem to the
   pooling, so every LayerNorm is a plain last-axis LayerNorm: the two permute copies per block,
@@ -48,7 +49,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rruffgeo.config import HEAD_POOLS
+from rruffgeo.config import ModelSettings
+from rruffgeo.model import heads
+from rruffgeo.model.heads import feature_positions
 
 LN_EPS = 1e-6
 
@@ -265,15 +268,11 @@ class ConvNeXt1D(nn.Module):
         Dropout before the classifier.
     layer_scale_init : float
         Initial layer-scale ``gamma`` (paper: 1e-6).
-    head_pool : {"avg", "flatten"}
-        ``"avg"`` (the paper): global average pool over positions -> LayerNorm -> dropout ->
-        Linear. ``"flatten"``: LayerNorm at every position of the last stage, flattened, ->
-        dropout -> Linear, so the head sees *where* along the wavenumber axis each feature is.
-        Average pooling makes the network translation-invariant; on RRUFF it never left the
-        majority class within a CPU budget, while the same body with this head fits (measured:
-        README, "Learning").
+    head_pool : a ``config.Head`` name, e.g. "avg" or "flatten"
+        How the last stage's map is pooled before dropout -> Linear (``model.heads``):
+        ``"avg"`` (the paper) averages over positions; ``"flatten"`` keeps every position.
     input_length : int, optional
-        Spectrum length; required by ``head_pool="flatten"`` (it sizes the Linear layer).
+        Spectrum length; required by heads that keep positions (it sizes the Linear layer).
     """
 
     def __init__(
@@ -291,19 +290,13 @@ class ConvNeXt1D(nn.Module):
         super().__init__()
         if len(depths) != len(dims):
             raise ValueError(f"depths {tuple(depths)} and dims {tuple(dims)} differ in length")
-        if head_pool not in HEAD_POOLS:
-            raise ValueError(f"head_pool {head_pool!r}: choose one of {', '.join(HEAD_POOLS)}")
+        self.pool = heads.head_pool(head_pool)
         self.num_classes = num_classes
-        self.head_pool = head_pool
+        self.head_pool = str(head_pool)
         self.input_length = input_length
-        self.positions = 1
-        if head_pool == "flatten":
-            if not input_length:
-                raise ValueError("head_pool='flatten' needs input_length (the spectrum length)")
-            self.positions = feature_positions(input_length, len(dims))
-            if self.positions < 1:
-                raise ValueError(f"input_length {input_length} is too short for "
-                                 f"{len(dims)} stages")
+        self.positions = self.pool.positions(input_length, len(dims))
+        if self.positions < 1:
+            raise ValueError(f"input_length {input_length} is too short for {len(dims)} stages")
         self.downsample_layers = nn.ModuleList([Stem(in_chans, dims[0])])
         for i in range(len(dims) - 1):
             self.downsample_layers.append(Downsample(dims[i], dims[i + 1]))
@@ -322,32 +315,36 @@ class ConvNeXt1D(nn.Module):
         self.apply(init_weights)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled, normalised features ``(N, dims[-1])`` of ``(N, in_chans, L)`` spectra."""
+        """The last stage's unpooled, channels-last map ``(N, L / 32, dims[-1])`` of
+        ``(N, in_chans, L)`` spectra (as timm's ``forward_features``)."""
         if x.ndim != 3:
             raise ValueError(f"expected (N, in_chans, L) input, got shape {tuple(x.shape)}")
-        if self.head_pool == "flatten" and x.shape[-1] != self.input_length:
+        if self.pool.needs_input_length and x.shape[-1] != self.input_length:
             raise ValueError(f"this network was built for spectra of {self.input_length} "
                              f"points, got {x.shape[-1]}")
         for down, stage in zip(self.downsample_layers, self.stages, strict=True):
             x = stage(down(x))
-        if self.head_pool == "flatten":
-            return self.norm(x).flatten(1)
-        return self.norm(x.mean(dim=1))
+        return x
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(N, num_classes)`` from pooled features."""
-        return self.head(self.head_drop(x))
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Logits ``(N, num_classes)`` from the feature map, or the pooled, normalised
+        features before dropout and the classifier with ``pre_logits``."""
+        x = self.pool.pool(x, self.norm)
+        return x if pre_logits else self.head(self.head_drop(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
 
-def feature_positions(input_length: int, n_stages: int, patch: int = 4) -> int:
-    """Positions left after the stem (stride ``patch``) and ``n_stages - 1`` stride-2 layers."""
-    length = input_length // patch
-    for _ in range(n_stages - 1):
-        length //= 2
-    return length
+def build_network(n_classes: int, ms: ModelSettings, input_length: int) -> ConvNeXt1D:
+    """The paper's ConvNeXt1D with the settings' sizes, head and regularisation."""
+    return ConvNeXt1D(n_classes, in_chans=1, depths=ms.depths, dims=ms.dims,
+                      drop_path_rate=ms.drop_path_rate, head_dropout=ms.head_dropout,
+                      layer_scale_init=ms.layer_scale_init, head_pool=ms.head_pool,
+                      input_length=input_length)
+
+
+__all__ = ["ConvNeXt1D", "build_network", "drop_path_rates", "feature_positions", "init_weights"]
 
 
 def drop_path_rates(depths: Sequence[int], max_rate: float) -> list[float]:

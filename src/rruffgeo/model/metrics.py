@@ -15,8 +15,10 @@ from sklearn.metrics import (
     recall_score,
 )
 
-METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro",
-           "recall_macro", "top3_accuracy")
+from rruffgeo.results import METRICS
+
+__all__ = ["METRICS", "fold_metrics", "per_class_metrics", "per_class_summary", "summarise",
+           "top_k_accuracy"]
 
 
 def top_k_accuracy(y_true: np.ndarray, scores: np.ndarray, k: int = 3) -> float:

@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from rruffgeo.config import ModelSettings, Settings, SpectraSettings, from_dict, to_dict
 from rruffgeo.errors import UserError
-from rruffgeo.model.convnext1d import ConvNeXt1D
+from rruffgeo.model.convnext1d import ConvNeXt1D, build_network
 from rruffgeo.workdir import atomic_path, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -41,14 +41,6 @@ class ModelBundle:
     grid_cm1: np.ndarray
     spectra: SpectraSettings
     meta: dict[str, Any]
-
-
-def build_network(n_classes: int, ms: ModelSettings, input_length: int) -> ConvNeXt1D:
-    """The paper's ConvNeXt1D with the settings' sizes, head and regularisation."""
-    return ConvNeXt1D(n_classes, in_chans=1, depths=ms.depths, dims=ms.dims,
-                      drop_path_rate=ms.drop_path_rate, head_dropout=ms.head_dropout,
-                      layer_scale_init=ms.layer_scale_init, head_pool=ms.head_pool,
-                      input_length=input_length)
 
 
 def save_model(folder: Path, model: torch.nn.Module, classes: list[str], class_names: list[str],

@@ -14,14 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
+from rruffgeo.config import Evaluation
 from rruffgeo.model.provenance_data import ProvenanceData
-from rruffgeo.workdir import MODELS_DIR, WorkDir, read_json
+from rruffgeo.workdir import WorkDir, read_json
 
 log = logging.getLogger(__name__)
 
 
 def fold_model_dirs(workdir: WorkDir, split: str, n_folds: int) -> list[Path]:
-    return [workdir.root / MODELS_DIR / f"cv_{split}" / f"fold_{k}" for k in range(n_folds)]
+    return [workdir.model_dir(Evaluation.CV, split, k) for k in range(n_folds)]
 
 
 def missing_reason(folder: Path, data: ProvenanceData, tr: np.ndarray, te: np.ndarray
@@ -50,7 +51,7 @@ def network_oof(workdir: WorkDir, data: ProvenanceData,
         if reason is not None:
             return None, reason
     from rruffgeo.model.modelio import load_model
-    from rruffgeo.model.train import predict_proba, select_device
+    from rruffgeo.model.runtime import predict_proba, select_device
 
     dev = select_device(device)
     out = {}

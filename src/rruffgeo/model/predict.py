@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from rruffgeo.model.modelio import load_model
-from rruffgeo.model.train import inference_network, predict_proba, select_device
+from rruffgeo.model.runtime import inference_network, predict_proba, select_device
 from rruffgeo.spectra.interop import as_spectrum
 from rruffgeo.spectra.preprocess import Step, apply_steps, parse_steps
 from rruffgeo.spectra.readers import iter_inputs
@@ -136,7 +136,9 @@ class Predictor:
 
     def top_k(self, names: Sequence[str], proba: np.ndarray, top_k: int = 3) -> pd.DataFrame:
         """Long table of the ``top_k`` countries per file (PREDICTION_COLUMNS)."""
-        k = max(1, min(top_k, proba.shape[1]))
+        if top_k < 1:
+            raise ValueError(f"--top-k {top_k}: must be at least 1")
+        k = min(top_k, proba.shape[1])
         records = []
         for name, p in zip(names, proba, strict=True):
             for rank, c in enumerate(np.argsort(-p, kind="stable")[:k], 1):

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from rruffgeo.config import Settings
+from rruffgeo.dataset import keep_frequent_countries, learning_table
 from rruffgeo.model.library import ReferenceLibrary, species_key
-from rruffgeo.model.table import keep_frequent_countries, learning_table
 from rruffgeo.spectra.matrix import build_matrix
 from rruffgeo.workdir import GEOCODED, WorkDir
 

@@ -20,35 +20,42 @@ import warnings
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-SPLITS = ("spectrum", "specimen")
+from rruffgeo.config import Split
 
 
 def cv_splits(
-    y: np.ndarray, groups: np.ndarray, split: str, n_folds: int, seed: int
+    y: np.ndarray, groups: np.ndarray | None, split: Split | str, n_folds: int, seed: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``n_folds`` (train, test) index pairs, deterministic for a given seed."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    """``n_folds`` (train, test) index pairs, deterministic for a given seed.
+
+    ``groups`` holds the values of ``split.group_column`` row by row (None when the protocol
+    does not group): no value is on both sides of a fold.
+    """
+    if split not in list(Split):
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(Split)}")
+    split = Split(split)
+    if split.group_column is not None and groups is None:
+        raise ValueError(f"split {split}: needs the {split.group_column} of every row")
     y = np.asarray(y)
     if n_folds < 2 or n_folds > len(y):
         raise ValueError(f"cannot make {n_folds} folds of {len(y)} samples")
     dummy = np.zeros(len(y))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class")
-        if split == "spectrum":
+        if split.group_column is None:
             it = StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(dummy, y)
         else:
             groups = np.asarray(groups)
             if len(np.unique(groups)) < n_folds:
                 raise ValueError(f"cannot make {n_folds} folds of {len(np.unique(groups))} "
-                                 "specimens")
+                                 f"distinct {split.group_column} values")
             it = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed).split(
                 dummy, y, groups)
         return [(np.sort(tr), np.sort(te)) for tr, te in it]
 
 
 def holdout_split(
-    y: np.ndarray, groups: np.ndarray, split: str, test_size: float, seed: int
+    y: np.ndarray, groups: np.ndarray | None, split: Split | str, test_size: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The paper's 80/20 split (``test_size`` 0.2), by spectrum or grouped by specimen."""
     if not 0 < test_size < 1:

@@ -5,22 +5,21 @@ generator (dropout, stochastic depth) and draws its shuffle from its own generat
 ``(seed, epoch)``. An interrupted run resumed from its last checkpoint therefore takes exactly the
 same steps as an uninterrupted one. Validation is reported each epoch but never used to pick
 epochs or weights (that would leak the test fold into the model).
+
+The loop is made of small pieces (``start_training``, ``resume``, ``epoch_order``,
+``train_step``, ``train_epoch``, ``validate``, ``save_checkpoint``) that ``fit_network`` strings
+together; device, precision and inference live in ``model.runtime``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import functools
 import json
 import logging
 import math
-import os
 import time
-import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import schedulefree
@@ -28,42 +27,20 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from rruffgeo.config import PRECISIONS, Settings, TrainSettings
-from rruffgeo.model.convnext1d import ConvNeXt1D
+from rruffgeo.config import Settings, TrainSettings
+from rruffgeo.model.convnext1d import ConvNeXt1D, build_network
 from rruffgeo.model.metrics import fold_metrics
-from rruffgeo.model.modelio import build_network, read_checkpoint
+from rruffgeo.model.modelio import read_checkpoint
+from rruffgeo.model.runtime import (
+    autocast,
+    grad_scaler,
+    predict_proba,
+    select_device,
+    set_determinism,
+)
 from rruffgeo.workdir import atomic_path
 
 log = logging.getLogger(__name__)
-
-
-def select_device(name: str = "auto", threads: int = 0) -> torch.device:
-    """``auto`` = CUDA when present, else CPU; on CPU use ``threads`` (0 = usable cores)."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda requested but no CUDA device is available")
-    if device.type == "cpu":
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        torch.set_num_threads(threads if threads > 0 else max(1, int(cores or 1)))
-    return device
-
-
-def set_determinism(device: torch.device) -> None:
-    """Ask torch for deterministic kernels (warn, not fail, where none exists)."""
-    if device.type == "cuda":
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.backends.cudnn.benchmark = False
-    torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
-    """bf16 (or fp16) mixed precision on CUDA; full precision on CPU."""
-    if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return contextlib.nullcontext()
 
 
 def make_optimizer(model: torch.nn.Module, ts: TrainSettings) -> schedulefree.AdamWScheduleFree:
@@ -82,63 +59,155 @@ def make_optimizer(model: torch.nn.Module, ts: TrainSettings) -> schedulefree.Ad
                                           warmup_steps=ts.warmup_steps)
 
 
-@functools.cache
-def cpu_bf16_unsupported_reason() -> str | None:
-    """Why oneDNN cannot run bf16 convolutions on this CPU, or None when it can.
+@dataclass
+class TrainingState:
+    """A network being trained: the model, its optimizer and scaler, and the epochs so far."""
 
-    oneDNN's bf16 kernels need AVX512-BW/VL/DQ or AVX-NE-CONVERT; on an AVX2-only CPU they raise
-    at the first call. A tiny network takes every kernel path once per process, so the choice is
-    made from what the CPU really does rather than from a list of flags.
+    model: ConvNeXt1D
+    optimizer: schedulefree.AdamWScheduleFree
+    device: torch.device
+    scaler: torch.amp.GradScaler | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history)
+
+    def eval(self) -> None:
+        """Averaged weights in place (schedule-free) and no dropout: for scoring and saving."""
+        self.model.eval()
+        self.optimizer.eval()
+
+    def train(self) -> None:
+        self.model.train()
+        self.optimizer.train()
+
+
+def start_training(n_classes: int, settings: Settings, input_length: int,
+                   device: torch.device) -> TrainingState:
+    """A freshly initialised network (seeded) with its optimizer, in eval mode."""
+    ts = settings.train
+    set_determinism(device)
+    torch.manual_seed(ts.seed)
+    model = build_network(n_classes, settings.model, input_length).to(device)
+    state = TrainingState(model, make_optimizer(model, ts), device, grad_scaler(device))
+    state.eval()
+    return state
+
+
+def resume(state: TrainingState, checkpoint: Path | None, key: str, desc: str) -> None:
+    """Load ``checkpoint`` into ``state`` when it was written with the same ``key``."""
+    saved = read_checkpoint(checkpoint, state.device, desc) if checkpoint is not None else None
+    if saved is None:  # none, or unreadable (a warning said so): start the fold again
+        return
+    if saved.get("key") != key:
+        log.warning("%s: checkpoint %s is from other data/settings; starting over",
+                    desc, checkpoint)
+        return
+    state.model.load_state_dict(saved["model"])
+    state.optimizer.load_state_dict(saved["optimizer"])
+    state.history = json.loads(saved["history_json"])[: int(saved["epoch"])]
+    log.info("%s: resuming after epoch %d from %s", desc, int(saved["epoch"]), checkpoint)
+    state.eval()
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """Seed the global generator for ``epoch`` (dropout, drop-path) and draw its shuffle."""
+    torch.manual_seed(seed * 1_000_003 + epoch + 1)
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7919 + epoch))
+
+
+def train_step(state: TrainingState, xb: torch.Tensor, yb: torch.Tensor,
+               grad_clip_norm: float, where: str = "training") -> torch.Tensor:
+    """One optimizer step on a batch; returns the (detached) batch loss.
+
+    A non-finite loss stops training before the step (NonFiniteLossError), so no NaN reaches
+    the weights, a checkpoint or a saved model.
     """
-    capability = torch.backends.cpu.get_cpu_capability()
-    probe = ConvNeXt1D(2, depths=(1, 1), dims=(8, 16)).to(torch.bfloat16).eval()
-    try:
-        with torch.no_grad():
-            probe(torch.zeros(1, 1, 64, dtype=torch.bfloat16))
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return f"this CPU ({capability}) has no bf16 convolution kernels: {first}"
-    return None
+    opt, scaler = state.optimizer, state.scaler
+    with autocast(state.device):
+        loss = F.cross_entropy(state.model(xb), yb)
+    loss_value = float(loss.detach())
+    if not math.isfinite(loss_value):
+        raise NonFiniteLossError(f"{where}: training loss became {loss_value}; stopped "
+                                 f"(lower --lr, or check the spectra)")
+    opt.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+    else:
+        loss.backward()
+    if grad_clip_norm > 0:
+        torch.nn.utils.clip_grad_norm_(state.model.parameters(), grad_clip_norm)
+    if scaler is not None:
+        scaler.step(opt)
+        scaler.update()
+    else:
+        opt.step()
+    return loss.detach()
 
 
-def inference_network(model: ConvNeXt1D, precision: str = "fp32",
-                      device: torch.device | None = None) -> ConvNeXt1D:
-    """The network to predict with: itself for fp32, a bfloat16 copy (eval mode) for bf16.
+def train_epoch(state: TrainingState, Xt: torch.Tensor, yt: torch.Tensor, ts: TrainSettings,
+                epoch: int, on_batch: Callable[[float], None] | None = None,
+                where: str = "training") -> float:
+    """One pass over the shuffled data; the mean loss. Leaves the state in eval mode."""
+    order = epoch_order(len(yt), ts.seed, epoch)
+    state.train()
+    total, count = 0.0, 0
+    for lo in range(0, len(yt), ts.batch_size):
+        idx = order[lo:lo + ts.batch_size].to(Xt.device)
+        xb, yb = Xt[idx].to(state.device, non_blocking=True), yt[idx].to(state.device)
+        batch_no = lo // ts.batch_size + 1
+        loss = train_step(state, xb, yb, ts.grad_clip_norm, f"{where}, batch {batch_no}")
+        total += float(loss) * len(yb)
+        count += len(yb)
+        if on_batch is not None:
+            on_batch(total / count)
+    state.eval()
+    return total / max(count, 1)
 
-    bf16 on a CPU whose oneDNN has no bf16 kernels (AVX2-only machines) falls back to fp32 with
-    a one-line warning rather than failing deep inside the first convolution.
-    """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
-    if precision == "fp32":
-        return model
-    if device is None or device.type == "cpu":
-        reason = cpu_bf16_unsupported_reason()
-        if reason is not None:
-            warnings.warn(f"--precision bf16 falls back to fp32: {reason}", stacklevel=2)
-            return model
-    return copy.deepcopy(model).to(torch.bfloat16).eval()
+
+def validate(state: TrainingState, X_val: np.ndarray | None,
+             y_val: np.ndarray | None) -> dict[str, float]:
+    """Accuracy and macro F1 on the validation spectra (reported, never used to choose)."""
+    if X_val is None or y_val is None or not len(y_val):
+        return {}
+    m = fold_metrics(np.asarray(y_val), predict_proba(state.model, X_val, state.device))
+    return {"val_accuracy": m["accuracy"], "val_f1_macro": m["f1_macro"]}
 
 
-@torch.no_grad()
-def predict_proba(model: ConvNeXt1D, X: np.ndarray, device: torch.device,
-                  batch_size: int = 256) -> np.ndarray:
-    """Class probabilities (n, n_classes) for spectra X (n, grid); model must be in eval mode.
+def as_tensors(X: np.ndarray, y: np.ndarray, device: torch.device
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spectra ``(n, 1, L)`` float32 and labels; moved to the GPU once when training there."""
+    Xt = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32)).unsqueeze(1)
+    yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
+    if device.type == "cuda":
+        Xt, yt = Xt.to(device), yt.to(device)
+    return Xt, yt
 
-    Spectra are fed in the network's own dtype (fp32, or bf16 for ``inference_network(...,
-    "bf16")``); probabilities are always float32.
-    """
-    out = []
-    dtype = next(model.parameters()).dtype
-    for lo in range(0, len(X), batch_size):
-        xb = torch.as_tensor(np.asarray(X[lo:lo + batch_size], dtype=np.float32)).unsqueeze(1)
-        xb = xb.to(dtype)
-        with autocast(device):
-            logits = model(xb.to(device))
-        out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
-    if not out:
-        return np.zeros((0, model.num_classes), dtype=np.float32)
-    return np.concatenate(out)
+
+class _ProgressBar:
+    """One tqdm bar over every batch of every epoch, showing loss and validation scores."""
+
+    def __init__(self, desc: str, epochs: int, n_batches: int, start: int, show: bool) -> None:
+        self.show = show
+        self.bar = tqdm(desc=desc, initial=start * n_batches, total=epochs * n_batches,
+                        disable=not show, leave=True, unit="batch", dynamic_ncols=True)
+        self.postfix: dict[str, float] = {}
+
+    def batch(self, epoch: int, loss: float) -> None:
+        self.bar.update(1)
+        if self.show:
+            self.postfix.update(epoch=epoch + 1, loss=round(loss, 4))
+            self.bar.set_postfix(self.postfix, refresh=False)
+
+    def epoch(self, row: dict[str, float]) -> None:
+        self.postfix.update({k: round(v, 4) for k, v in row.items()
+                             if k in ("val_accuracy", "val_f1_macro")})
+        self.bar.set_postfix(self.postfix)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 class NonFiniteLossError(ValueError):
@@ -192,100 +261,35 @@ def fit_network(
     ts = settings.train
     check_finite_inputs(X, "training spectra")
     device = device or select_device(ts.device, ts.threads)
-    set_determinism(device)
-    torch.manual_seed(ts.seed)
-    model = build_network(n_classes, settings.model, int(np.shape(X)[1])).to(device)
-    opt = make_optimizer(model, ts)
-    scaler = (torch.amp.GradScaler("cuda") if device.type == "cuda"
-              and not torch.cuda.is_bf16_supported() else None)
-    history: list[dict[str, float]] = []
-    start = 0
-    state = read_checkpoint(checkpoint, device, desc) if checkpoint is not None else None
-    if state is not None:
-        if state.get("key") == key:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            start = int(state["epoch"])
-            history = json.loads(state["history_json"])
-            log.info("%s: resuming after epoch %d from %s", desc, start, checkpoint)
-        else:
-            log.warning("%s: checkpoint %s is from other data/settings; starting over",
-                        desc, checkpoint)
-
-    Xt = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32)).unsqueeze(1)
-    yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
-    if device.type == "cuda":
-        Xt, yt = Xt.to(device), yt.to(device)
-    n = len(yt)
-    n_batches = max(1, -(-n // ts.batch_size))
-    bar = tqdm(desc=desc, initial=start * n_batches, total=ts.epochs * n_batches,
-               disable=not progress, leave=True, unit="batch", dynamic_ncols=True)
-    postfix: dict[str, float] = {}
-    model.eval()
-    opt.eval()
-    for epoch in range(start, ts.epochs):
+    state = start_training(n_classes, settings, int(np.shape(X)[1]), device)
+    resume(state, checkpoint, key, desc)
+    Xt, yt = as_tensors(X, y, device)
+    n_batches = max(1, -(-len(yt) // ts.batch_size))
+    bar = _ProgressBar(desc, ts.epochs, n_batches, state.epochs_done, progress)
+    for epoch in range(state.epochs_done, ts.epochs):
         t0 = time.perf_counter()
-        torch.manual_seed(ts.seed * 1_000_003 + epoch + 1)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(ts.seed * 7919 + epoch))
-        model.train()
-        opt.train()
-        total, count = 0.0, 0
-        for lo in range(0, n, ts.batch_size):
-            idx = order[lo:lo + ts.batch_size].to(Xt.device)
-            xb, yb = Xt[idx].to(device, non_blocking=True), yt[idx].to(device)
-            with autocast(device):
-                loss = F.cross_entropy(model(xb), yb)
-            loss_value = float(loss.detach())
-            if not math.isfinite(loss_value):
-                raise NonFiniteLossError(f"{desc}: training loss became {loss_value} at epoch "
-                                         f"{epoch + 1}, batch {lo // ts.batch_size + 1}; "
-                                         f"stopped (lower --lr, or check the spectra)")
-            opt.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(opt)
-            else:
-                loss.backward()
-            if ts.grad_clip_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), ts.grad_clip_norm)
-            if scaler is not None:
-                scaler.step(opt)
-                scaler.update()
-            else:
-                opt.step()
-            total += loss_value * len(yb)
-            count += len(yb)
-            bar.update(1)
-            if progress:
-                postfix.update(epoch=epoch + 1, loss=round(total / count, 4))
-                bar.set_postfix(postfix, refresh=False)
-        model.eval()
-        opt.eval()
-        check_finite_model(model, Xt[:8].to(device), desc, epoch + 1)
-        row: dict[str, float] = {"epoch": epoch + 1, "loss": total / max(count, 1),
+        loss = train_epoch(state, Xt, yt, ts, epoch,
+                           on_batch=lambda mean, e=epoch: bar.batch(e, mean),
+                           where=f"{desc}: epoch {epoch + 1}")
+        check_finite_model(state.model, Xt[:8].to(device), desc, epoch + 1)
+        row: dict[str, float] = {"epoch": epoch + 1, "loss": loss,
                                  "train_s": time.perf_counter() - t0}
-        if X_val is not None and y_val is not None and len(y_val):
-            m = fold_metrics(np.asarray(y_val), predict_proba(model, X_val, device))
-            row.update(val_accuracy=m["accuracy"], val_f1_macro=m["f1_macro"])
+        row.update(validate(state, X_val, y_val))
         row["epoch_s"] = time.perf_counter() - t0
-        history.append(row)
-        postfix.update({k: round(v, 4) for k, v in row.items()
-                        if k in ("val_accuracy", "val_f1_macro")})
-        bar.set_postfix(postfix)
+        state.history.append(row)
+        bar.epoch(row)
         log.debug("%s epoch %d: %s", desc, epoch + 1, row)
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, model, opt, epoch + 1, history, key)
+            save_checkpoint(checkpoint, state, key)
         if on_epoch is not None:
             on_epoch(epoch + 1)
     bar.close()
-    model.eval()
-    opt.eval()
-    return model, history
+    return state.model, state.history
 
 
-def _save_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
-                     epoch: int, history: list[dict[str, float]], key: str) -> None:
-    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-             "history_json": json.dumps(history), "key": key}
+def save_checkpoint(path: Path, state: TrainingState, key: str) -> None:
+    """Model, optimizer (eval mode) and history after ``state.epochs_done`` epochs, atomically."""
+    saved = {"model": state.model.state_dict(), "optimizer": state.optimizer.state_dict(),
+             "epoch": state.epochs_done, "history_json": json.dumps(state.history), "key": key}
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        torch.save(saved, tmp)

@@ -4,11 +4,18 @@ Dataset figures (1-5) need catalog.parquet and geocoded.parquet, the network dia
 settings only; evaluation figures (7-9) need the learning stage's metrics files and are drawn
 for both split protocols side by side. One figure that cannot be drawn is reported with its
 reason and never stops the others.
+
+Every figure is one entry of the registry ``FIGURES``: its drawing function, decorated with
+``@figure(stem, group, caption)``, takes the ``FigureInputs`` (read once, when first needed)
+and the output path without suffix. The makers below and the HTML page iterate the registry,
+in figure-number order.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,37 +30,73 @@ from tqdm.auto import tqdm
 from rruffgeo.config import Settings
 from rruffgeo.report import style
 from rruffgeo.report.architecture import fig_architecture, trained_class_count
-from rruffgeo.report.evaluation import (
-    METRICS,
-    MODELS,
-    SPLIT_LABELS,
-    Evaluation,
-    load_evaluations,
-)
+from rruffgeo.report.evaluation import METRICS, MODELS, load_evaluations
 from rruffgeo.report.maps import draw_choropleth
 from rruffgeo.report.stats import country_table, load_samples, mineral_table
+from rruffgeo.results import EvaluationResult
+from rruffgeo.spectra.matrix import cached_grid
 from rruffgeo.spectra.resample import clean_axis, make_grid, resample_spectrum
 from rruffgeo.spectra.window import GridWindow, global_window
 from rruffgeo.workdir import CATALOG, FIGURES_DIR, WorkDir
 
 log = logging.getLogger(__name__)
 
-#: Figure file stems and captions, in report order.
-CAPTIONS = {
-    "fig1_country_map": "Figure 1: natural samples (spectra) per country, log colour scale.",
-    "fig2_top_countries": "Figure 2: top-20 countries by sample count, spectra and specimens.",
-    "fig3_top_minerals": "Figure 3: top-20 mineral species, spectra and specimens.",
-    "fig4_example_spectra": "Figure 4: a pair of example spectra from the dataset.",
-    "fig5_resampling": "Figure 5: one spectrum raw (left) and resampled onto the global grid "
-                       "with zero padding outside its measured range (right).",
-    "fig6_architecture": "Figure 6: ConvNeXt1D as configured for this run (every box read from "
-                         "the network the settings build) and its block.",
-    "fig7_f1_by_country": "Figure 7: mean F1 per country across folds (bars: fold spread, 1 sd).",
-    "fig8_precision_by_country": "Figure 8: mean precision per country across folds "
-                                 "(bars: fold spread, 1 sd).",
-    "fig9_overall_metrics": "Figure 9: overall test metrics per fold (dots) and mean +- sd "
-                            "(bars), ConvNeXt1D vs the 1-NN baseline.",
-}
+#: Groups of figures: drawn from the dataset (ingest + geocode) or from the learning results.
+GROUPS = ("dataset", "evaluation")
+
+
+@dataclass
+class FigureInputs:
+    """What the figures are drawn from; each part is read once, when a figure first needs it."""
+
+    workdir: WorkDir
+    settings: Settings = field(default_factory=Settings)
+
+    @functools.cached_property
+    def samples(self) -> pd.DataFrame:
+        return load_samples(self.workdir)
+
+    @functools.cached_property
+    def evaluations(self) -> list[EvaluationResult]:
+        return list(load_evaluations(self.workdir).values())
+
+
+Draw = Callable[[FigureInputs, Path], list[Path]]
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure: file stem, group, caption and the function that draws it."""
+
+    stem: str
+    group: str
+    caption: str
+    draw: Draw
+
+    @property
+    def number(self) -> int:
+        m = re.match(r"fig(\d+)", self.stem)
+        return int(m.group(1)) if m else 1_000
+
+
+#: stem -> FigureSpec, filled by ``@figure``.
+FIGURES: dict[str, FigureSpec] = {}
+
+
+def figure(stem: str, group: str, caption: str) -> Callable[[Draw], Draw]:
+    """Decorator: register a drawing function as a figure of ``group`` with its caption."""
+    if group not in GROUPS:
+        raise ValueError(f"figure {stem}: group {group!r} is not one of {GROUPS}")
+
+    def add(draw: Draw) -> Draw:
+        FIGURES[stem] = FigureSpec(stem, group, caption, draw)
+        return draw
+    return add
+
+
+def figures_of(group: str) -> list[FigureSpec]:
+    """The figures of ``group`` in figure-number order."""
+    return sorted((f for f in FIGURES.values() if f.group == group), key=lambda f: f.number)
 
 
 @dataclass
@@ -71,8 +114,11 @@ def _thousands(x: float, _pos: object = None) -> str:
 # ---------------------------------------------------------------- dataset figures (1-5)
 
 
-def fig_country_map(samples: pd.DataFrame, out_base: Path) -> list[Path]:
+@figure("fig1_country_map", "dataset",
+        "Figure 1: natural samples (spectra) per country, log colour scale.")
+def fig_country_map(src: FigureInputs, out_base: Path) -> list[Path]:
     """Figure 1: choropleth of natural spectra per country (log scale)."""
+    samples = src.samples
     sub = samples[samples["natural"] & samples["has_country"]]
     counts = sub.groupby("country_iso3").size()
     if counts.empty:
@@ -112,18 +158,22 @@ def _ranked_bars(table: pd.DataFrame, label_col: str, title: str, out_base: Path
         return style.save_figure(fig, out_base)
 
 
-def fig_top_countries(samples: pd.DataFrame, out_base: Path) -> list[Path]:
+@figure("fig2_top_countries", "dataset",
+        "Figure 2: top-20 countries by sample count, spectra and specimens.")
+def fig_top_countries(src: FigureInputs, out_base: Path) -> list[Path]:
     """Figure 2: top-20 countries, spectra and specimens side by side."""
-    table = country_table(samples)
+    table = country_table(src.samples)
     if table.empty:
         raise ValueError("no natural sample has a country")
     return _ranked_bars(table, "country", f"Top {len(table)} countries by sample count",
                         out_base)
 
 
-def fig_top_minerals(samples: pd.DataFrame, out_base: Path) -> list[Path]:
+@figure("fig3_top_minerals", "dataset",
+        "Figure 3: top-20 mineral species, spectra and specimens.")
+def fig_top_minerals(src: FigureInputs, out_base: Path) -> list[Path]:
     """Figure 3: top-20 mineral species, spectra and specimens side by side."""
-    table = mineral_table(samples)
+    table = mineral_table(src.samples)
     if table.empty:
         raise ValueError("no sample has a mineral name")
     return _ranked_bars(table, "mineral", f"Top {len(table)} mineral species", out_base)
@@ -167,10 +217,12 @@ def pick_example_pair(samples: pd.DataFrame) -> pd.DataFrame:
     return sub
 
 
-def fig_example_spectra(workdir: WorkDir, samples: pd.DataFrame, out_base: Path) -> list[Path]:
+@figure("fig4_example_spectra", "dataset",
+        "Figure 4: a pair of example spectra from the dataset.")
+def fig_example_spectra(src: FigureInputs, out_base: Path) -> list[Path]:
     """Figure 4: a pair of example spectra, as measured."""
-    pair = pick_example_pair(samples)
-    arrays = read_spectra(workdir, pair["spectrum_id"].tolist())
+    pair = pick_example_pair(src.samples)
+    arrays = read_spectra(src.workdir, pair["spectrum_id"].tolist())
     with mpl.rc_context(style.RC):
         fig = Figure(figsize=(9, 5.5), layout="constrained")
         axes = fig.subplots(2, 1, sharex=True)
@@ -198,6 +250,17 @@ def grid_window(samples: pd.DataFrame, settings: Settings) -> tuple[GridWindow, 
     return window, usable[[r is None for r in window.outliers]]
 
 
+def model_grid(src: FigureInputs) -> tuple[np.ndarray, pd.DataFrame]:
+    """The grid the network sees and the spectra inside its window: the spectrum matrix's grid
+    when it is built and up to date, else the same rule (``spectra.window.global_window``)."""
+    window, inside = grid_window(src.samples, src.settings)
+    grid = cached_grid(src.workdir, src.settings.spectra)
+    if grid is None:
+        lo, hi = window.bounds
+        grid = make_grid(lo, hi, src.settings.spectra.grid_points)
+    return grid, inside
+
+
 def pick_resampling_example(samples: pd.DataFrame) -> pd.Series:
     """A processed natural spectrum from Mexico as in the paper, else from the top country."""
     pool = samples[samples["natural"] & samples["has_country"]]
@@ -214,15 +277,17 @@ def pick_resampling_example(samples: pd.DataFrame) -> pd.Series:
     return pool.sort_values("spectrum_id").iloc[0]
 
 
-def fig_resampling(workdir: WorkDir, samples: pd.DataFrame, settings: Settings,
-                   out_base: Path) -> list[Path]:
-    """Figure 5: one spectrum raw and resampled onto the global grid, padding shaded."""
-    window, inside = grid_window(samples, settings)
-    lo, hi = window.bounds
+@figure("fig5_resampling", "dataset",
+        "Figure 5: one spectrum raw (left) and resampled onto the global grid with zero padding "
+        "outside its measured range (right).")
+def fig_resampling(src: FigureInputs, out_base: Path) -> list[Path]:
+    """Figure 5: one spectrum raw and resampled onto the model's grid, padding shaded."""
+    settings = src.settings
+    grid, inside = model_grid(src)
     row = pick_resampling_example(inside)
-    x, y = read_spectra(workdir, [row["spectrum_id"]])[row["spectrum_id"]]
+    x, y = read_spectra(src.workdir, [row["spectrum_id"]])[row["spectrum_id"]]
     x, y = clean_axis(x, y)
-    grid = make_grid(lo, hi, settings.spectra.grid_points)
+    lo, hi = float(grid[0]), float(grid[-1])
     res = resample_spectrum(x, y, grid, minmax=settings.spectra.minmax)
     with mpl.rc_context(style.RC):
         fig = Figure(figsize=(11, 3.8), layout="constrained")
@@ -244,16 +309,25 @@ def fig_resampling(workdir: WorkDir, samples: pd.DataFrame, settings: Settings,
         return style.save_figure(fig, out_base)
 
 
+@figure("fig6_architecture", "dataset",
+        "Figure 6: ConvNeXt1D as configured for this run (every box read from the network the "
+        "settings build) and its block.")
+def fig_network_diagram(src: FigureInputs, out_base: Path) -> list[Path]:
+    """Figure 6: the network diagram, from the settings and the trained class count."""
+    return fig_architecture(src.settings, out_base,
+                            trained_class_count(src.workdir, src.settings))
+
+
 # ---------------------------------------------------------------- evaluation figures (7-9)
 
 
-def _country_order(evals: list[Evaluation]) -> pd.DataFrame:
+def _country_order(evals: list[EvaluationResult]) -> pd.DataFrame:
     frames = [e.per_country[["country_iso3", "country_name", "n_samples"]] for e in evals]
     allc = pd.concat(frames).drop_duplicates("country_iso3")
     return allc.sort_values(["n_samples", "country_name"], ascending=[False, True])
 
 
-def fig_metric_by_country(evals: list[Evaluation], metric: str, out_base: Path) -> list[Path]:
+def fig_metric_by_country(evals: list[EvaluationResult], metric: str, out_base: Path) -> list[Path]:
     """Figures 7/8: mean ``metric`` (f1 | precision) per country, one panel per protocol."""
     evals = [e for e in evals if e.per_country is not None and len(e.per_country)]
     if not evals:
@@ -286,11 +360,27 @@ def fig_metric_by_country(evals: list[Evaluation], metric: str, out_base: Path) 
         return style.save_figure(fig, out_base)
 
 
-def fig_overall_metrics(evals: list[Evaluation], out_base: Path) -> list[Path]:
+@figure("fig7_f1_by_country", "evaluation",
+        "Figure 7: mean F1 per country across folds (bars: fold spread, 1 sd).")
+def fig_f1_by_country(src: FigureInputs, out_base: Path) -> list[Path]:
+    return fig_metric_by_country(src.evaluations, "f1", out_base)
+
+
+@figure("fig8_precision_by_country", "evaluation",
+        "Figure 8: mean precision per country across folds (bars: fold spread, 1 sd).")
+def fig_precision_by_country(src: FigureInputs, out_base: Path) -> list[Path]:
+    return fig_metric_by_country(src.evaluations, "precision", out_base)
+
+
+@figure("fig9_overall_metrics", "evaluation",
+        "Figure 9: overall test metrics per fold (dots) and mean +- sd (bars), ConvNeXt1D vs "
+        "the 1-NN baseline.")
+def fig_overall_metrics(src: FigureInputs, out_base: Path) -> list[Path]:
     """Figure 9: each metric per fold and mean +- sd, network vs 1-NN, one panel per protocol."""
+    evals = src.evaluations
     if not evals:
         raise ValueError("no metrics files (metrics/cv_*.json or train_*.json) found")
-    metrics = [m for m in METRICS if m in evals[0].doc["summary"]["network"]]
+    metrics = [m for m in METRICS if m in evals[0].summary["network"]]
     with mpl.rc_context(style.RC):
         fig = Figure(figsize=(6.5 * len(evals), 4.4), layout="constrained")
         axes = np.atleast_1d(fig.subplots(1, len(evals), sharey=True))
@@ -298,15 +388,15 @@ def fig_overall_metrics(evals: list[Evaluation], out_base: Path) -> list[Path]:
         w = 0.38
         for ax, ev in zip(axes, evals, strict=True):
             for i, model in enumerate(MODELS):
-                if model not in ev.doc["summary"]:
+                if model not in ev.summary:
                     continue
                 off = (i - 0.5) * w
                 means = [ev.mean(model, m) for m in metrics]
                 stds = [ev.std(model, m) for m in metrics]
                 ax.bar(x + off, means, w * 0.95, yerr=stds, capsize=2,
                        color=style.MODEL_COLORS[model], label=ev.model_label(model), alpha=0.85)
-                for fold in ev.doc.get("folds", []):
-                    vals = [fold.get(model, {}).get(m, np.nan) for m in metrics]
+                for fold in ev.folds:
+                    vals = [fold.scores(model).get(m, np.nan) for m in metrics]
                     ax.scatter(x + off, vals, s=9, color="black", zorder=3, lw=0)
             ax.set_xticks(x, [m.replace("_", " ") for m in metrics], rotation=30, ha="right")
             ax.set_ylim(0, 1.05)
@@ -322,48 +412,35 @@ def fig_overall_metrics(evals: list[Evaluation], out_base: Path) -> list[Path]:
 # ---------------------------------------------------------------- drivers
 
 
-def _run_all(tasks: list[tuple[str, Callable[[Path], list[Path]]]], out_dir: Path,
-             progress: bool, desc: str) -> FigureResult:
+def _run_all(specs: list[FigureSpec], src: FigureInputs, progress: bool,
+             desc: str) -> FigureResult:
     result = FigureResult()
-    for stem, draw in tqdm(tasks, desc=desc, unit="fig", disable=not progress):
+    out_dir = src.workdir.dir(FIGURES_DIR)
+    for spec in tqdm(specs, desc=desc, unit="fig", disable=not progress):
         try:
-            result.written[stem] = draw(out_dir / stem)
+            result.written[spec.stem] = spec.draw(src, out_dir / spec.stem)
         except (ValueError, KeyError, FileNotFoundError, IndexError) as exc:
-            log.warning("%s skipped: %s", stem, exc)
-            result.skipped[stem] = str(exc)
+            log.warning("%s skipped: %s", spec.stem, exc)
+            result.skipped[spec.stem] = str(exc)
     return result
 
 
 def make_dataset_figures(workdir: WorkDir, settings: Settings | None = None,
                          progress: bool = True) -> FigureResult:
-    """Figures 1-6 under ``figures/``."""
-    settings = settings or Settings()
-    samples = load_samples(workdir)
-    tasks = [
-        ("fig1_country_map", lambda p: fig_country_map(samples, p)),
-        ("fig2_top_countries", lambda p: fig_top_countries(samples, p)),
-        ("fig3_top_minerals", lambda p: fig_top_minerals(samples, p)),
-        ("fig4_example_spectra", lambda p: fig_example_spectra(workdir, samples, p)),
-        ("fig5_resampling", lambda p: fig_resampling(workdir, samples, settings, p)),
-        ("fig6_architecture", lambda p: fig_architecture(
-            settings, p, trained_class_count(workdir, settings))),
-    ]
-    return _run_all(tasks, workdir.dir(FIGURES_DIR), progress, "dataset figures")
+    """The dataset figures (1-6) under ``figures/``."""
+    src = FigureInputs(workdir, settings or Settings())
+    src.samples  # noqa: B018 - read now: a missing catalog is an error, not five skips
+    return _run_all(figures_of("dataset"), src, progress, "dataset figures")
 
 
 def make_evaluation_figures(workdir: WorkDir, progress: bool = True) -> FigureResult:
-    """Figures 7-9 under ``figures/`` for every split protocol that has metrics."""
-    evals = list(load_evaluations(workdir).values())
-    if not evals:
+    """The evaluation figures (7-9) under ``figures/`` for every protocol that has metrics."""
+    src = FigureInputs(workdir)
+    specs = figures_of("evaluation")
+    if not src.evaluations:
         return FigureResult(skipped={
-            s: "no metrics yet: run `rruffgeo train` or `rruffgeo cv` first"
-            for s in ("fig7_f1_by_country", "fig8_precision_by_country", "fig9_overall_metrics")})
-    tasks = [
-        ("fig7_f1_by_country", lambda p: fig_metric_by_country(evals, "f1", p)),
-        ("fig8_precision_by_country", lambda p: fig_metric_by_country(evals, "precision", p)),
-        ("fig9_overall_metrics", lambda p: fig_overall_metrics(evals, p)),
-    ]
-    return _run_all(tasks, workdir.dir(FIGURES_DIR), progress, "evaluation figures")
+            f.stem: "no metrics yet: run `rruffgeo train` or `rruffgeo cv` first" for f in specs})
+    return _run_all(specs, src, progress, "evaluation figures")
 
 
 def make_figures(workdir: WorkDir, settings: Settings | None = None,
@@ -374,5 +451,5 @@ def make_figures(workdir: WorkDir, settings: Settings | None = None,
     return FigureResult({**a.written, **b.written}, {**a.skipped, **b.skipped})
 
 
-__all__ = ["CAPTIONS", "SPLIT_LABELS", "FigureResult", "make_dataset_figures",
-           "make_evaluation_figures", "make_figures"]
+__all__ = ["FIGURES", "FigureInputs", "FigureResult", "FigureSpec", "figure", "figures_of",
+           "make_dataset_figures", "make_evaluation_figures", "make_figures"]

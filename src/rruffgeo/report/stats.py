@@ -16,7 +16,16 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from rruffgeo.config import Settings
-from rruffgeo.workdir import CATALOG, GEOCODED, WorkDir, write_csv_atomic, write_text_atomic
+from rruffgeo.dataset import learning_table
+from rruffgeo.workdir import (
+    CATALOG,
+    GEOCODED,
+    TABLES_DIR,
+    TABLES_INDEX,
+    WorkDir,
+    write_csv_atomic,
+    write_text_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +53,7 @@ TABLE_FILES = {
 
 @dataclass
 class DatasetStats:
-    """Totals and Tables 1-3; ``table3`` is None when the learning stage is not available."""
+    """Totals and Tables 1-3; ``table3`` is None when the learning table cannot be built."""
 
     totals: pd.DataFrame
     table1: pd.DataFrame
@@ -209,11 +218,7 @@ def exclusions_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_learning_table(workdir: WorkDir, settings: Settings) -> tuple[pd.DataFrame | None, str]:
-    """The learning stage's filtered table, or None and the reason it is unavailable."""
-    try:
-        from rruffgeo.model import learning_table  # lazy: the learning stage is optional here
-    except ImportError as exc:
-        return None, f"Table 3 skipped: the learning stage is not installed ({exc})."
+    """The learning stage's filtered table, or None and the reason it cannot be built."""
     try:
         return learning_table(workdir, settings), ""
     except (FileNotFoundError, ValueError, KeyError) as exc:
@@ -241,7 +246,7 @@ def compute_stats(workdir: WorkDir, settings: Settings | None = None) -> Dataset
                         table2_specimens=mineral_table(df, by="specimens"))
 
 
-def _fmt(value: object, column: str = "") -> str:
+def format_cell(value: object, column: str = "") -> str:
     """Cell text: thousands separators, 2 decimals (always for percentages), '' for missing."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
@@ -263,7 +268,7 @@ def to_markdown(df: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(cols) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     for rec in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(v, c) for v, c in zip(rec, cols, strict=True))
+        lines.append("| " + " | ".join(format_cell(v, c) for v, c in zip(rec, cols, strict=True))
                      + " |")
     return "\n".join(lines) + "\n"
 
@@ -282,7 +287,7 @@ TITLES = {
 def write_stats(workdir: WorkDir, settings: Settings | None = None) -> DatasetStats:
     """Compute the statistics and write each table as CSV and Markdown under ``tables/``."""
     stats = compute_stats(workdir, settings)
-    out_dir = workdir.dir("tables")
+    out_dir = workdir.dir(TABLES_DIR)
     md_all = []
     for key, df in stats.tables().items():
         base = out_dir / TABLE_FILES[key]
@@ -292,6 +297,6 @@ def write_stats(workdir: WorkDir, settings: Settings | None = None) -> DatasetSt
         stats.files += [base.with_suffix(".csv"), base.with_suffix(".md")]
         md_all.append(md)
     md_all.extend(f"_{n}_\n" for n in stats.notes)
-    write_text_atomic(out_dir / "tables.md", "\n".join(md_all))
-    stats.files.append(out_dir / "tables.md")
+    write_text_atomic(out_dir / TABLES_INDEX, "\n".join(md_all))
+    stats.files.append(out_dir / TABLES_INDEX)
     return stats

@@ -6,12 +6,15 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from rruffgeo.config import Split
 from rruffgeo.workdir import atomic_path
 
 #: Resolution of the PNG files (publication quality at the sizes used).
 PNG_DPI = 200
-#: Colours of the two protocols and the two models, used consistently across figures.
-SPLIT_COLORS = {"spectrum": "#4c72b0", "specimen": "#dd8452"}
+#: Colours of the split protocols, in ``Split`` order, and of the two models, used consistently
+#: across figures.
+PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860")
+SPLIT_COLORS = {s.value: PALETTE[i % len(PALETTE)] for i, s in enumerate(Split)}
 MODEL_COLORS = {"network": "#4c72b0", "baseline_1nn": "#8c8c8c"}
 SPECTRA_COLOR = "#4c72b0"
 SPECIMEN_COLOR = "#dd8452"

@@ -26,22 +26,23 @@ from rruffgeo.spectra.resample import clean_axis, make_grid, resample_many
 from rruffgeo.spectra.window import GridWindow, global_window
 from rruffgeo.workdir import (
     CATALOG,
+    MATRIX,
     SPECTRA_DIR,
     WorkDir,
     atomic_path,
+    file_key,
     read_json,
     write_csv_atomic,
     write_json_atomic,
     write_parquet_atomic,
 )
+from rruffgeo.workdir import MATRIX_FAILURES as FAILURES
+from rruffgeo.workdir import MATRIX_GRID as GRID
+from rruffgeo.workdir import MATRIX_INDEX as INDEX
+from rruffgeo.workdir import MATRIX_META as META
 
 log = logging.getLogger(__name__)
 
-MATRIX = "matrix.npy"
-INDEX = "index.parquet"
-GRID = "grid.npy"
-FAILURES = "failures.csv"
-META = "meta.json"
 #: Bump when the resampling rules change, so old caches are rebuilt.
 FORMAT_VERSION = 2
 
@@ -74,14 +75,8 @@ class SpectraMatrix:
         return pos.loc[list(spectrum_ids)].to_numpy()
 
 
-def catalog_key(path: Path) -> dict[str, int | str]:
-    """Identity of a catalog file for the cache key: name, size and modification time."""
-    st = path.stat()
-    return {"name": path.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 def matrix_fingerprint(catalog: Path, settings: SpectraSettings) -> str:
-    return fingerprint({"catalog": catalog_key(catalog), "version": FORMAT_VERSION}, settings)
+    return fingerprint({"catalog": file_key(catalog), "version": FORMAT_VERSION}, settings)
 
 
 def read_catalog_spectra(catalog: Path) -> tuple[pd.DataFrame, list[np.ndarray], list[np.ndarray]]:
@@ -97,6 +92,20 @@ def read_catalog_spectra(catalog: Path) -> tuple[pd.DataFrame, list[np.ndarray],
         values = col.values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
         out.append([values[offsets[i]:offsets[i + 1]] for i in range(len(col))])
     return ids, out[0], out[1]
+
+
+def cached_grid(workdir: WorkDir, settings: Settings | SpectraSettings | None = None
+                ) -> np.ndarray | None:
+    """The matrix's grid when the matrix is built from the current catalog with ``settings``,
+    else None (nothing is built)."""
+    catalog = workdir.root / CATALOG
+    folder = workdir.root / SPECTRA_DIR
+    meta = read_json(folder / META)
+    if not catalog.exists() or not isinstance(meta, dict) or not (folder / GRID).exists():
+        return None
+    if meta.get("fingerprint") != matrix_fingerprint(catalog, _spectra_settings(settings)):
+        return None
+    return np.load(folder / GRID)
 
 
 def build_matrix(
@@ -168,7 +177,7 @@ def build_matrix(
     write_json_atomic(folder / META, {
         "fingerprint": key, "n_spectra": int(len(index)), "grid_points": int(len(grid)),
         "window_cm1": [float(grid[0]), float(grid[-1])], "n_failures": int(len(fail_df)),
-        "settings": to_dict(sp), "catalog": catalog_key(catalog),
+        "settings": to_dict(sp), "catalog": file_key(catalog),
         "matrix_sha256": sha256,
     })
     mark_verified(folder / MATRIX, sha256)

@@ -1,14 +1,21 @@
-"""The learning table: which spectra the country classifier learns from (paper 5.1)."""
+"""The learning table: which spectra the country classifier learns from (paper 5.1).
+
+A pandas join of the catalog and the geocoded specimens, torch-free, so the report's Table 3
+and the learning stage count the same spectra without the report loading the network code.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from rruffgeo.config import Settings
+from rruffgeo.config import Settings, Split
 from rruffgeo.workdir import CATALOG, GEOCODED, WorkDir
 
-CATALOG_COLUMNS = ["spectrum_id", "specimen_id", "mineral", "kind", "laser_nm"]
 GEO_COLUMNS = ["specimen_id", "synthetic", "excluded_reason", "country_iso3", "country_name"]
+#: Catalog columns kept, with every column a split protocol groups by (``Split.group_column``).
+CATALOG_COLUMNS = list(dict.fromkeys(
+    ["spectrum_id", "specimen_id", "mineral", "kind", "laser_nm"]
+    + [s.group_column for s in Split if s.group_column and s.group_column not in GEO_COLUMNS]))
 
 
 def learning_table(workdir: WorkDir, settings: Settings | None = None) -> pd.DataFrame:

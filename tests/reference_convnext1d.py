@@ -1,7 +1,8 @@
 """Reference ConvNeXt1D: the straightforward, timm-style implementation (the speed baseline).
 
-This is the original ``rruffgeo.model.convnext1d`` verbatim, kept as the numerical reference and
-the baseline that ``benchmarks/bench_model.py`` measures the fast
+This is the original ``rruffgeo.model.convnext1d`` verbatim, kept with the tests (only tests and
+benchmarks use it) as the numerical reference and the baseline that ``benchmarks/bench_model.py``
+measures the fast
 :class:`rruffgeo.model.convnext1d.ConvNeXt1D` against. Both have identical ``state_dict`` keys
 and shapes, so weights load either way, and share the weight initialisation and the
 stochastic-depth schedule (not timed). Do not optimise this file.
