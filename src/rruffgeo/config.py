@@ -43,6 +43,10 @@ class IngestSettings:
     cache_dir: Path = field(default_factory=lambda: default_cache_dir() / "zips")
     #: Worker processes for parsing (0 = one per CPU core).
     workers: int = 0
+    #: Memory (MiB) a parser process may use, whatever the files hold: files are read and parsed
+    #: in batches that fit, and a file too large to parse within it is rejected (the default
+    #: allows files of up to 64 MiB of text; RRUFF files are under 1 MiB).
+    worker_memory_mb: int = 512
 
 
 @dataclass(frozen=True)
