@@ -305,3 +305,14 @@ def test_ingest_removes_a_killed_runs_spool_and_names_its_own(tmp_path, monkeypa
     assert len(seen) == 1
     assert Path(seen[0]).name.startswith(f"{catalog.SPOOL_PREFIX}{os.getpid()}-")
     assert not Path(seen[0]).exists()
+
+
+def test_cli_worker_memory_option(tmp_path):
+    z = write_zip(tmp_path / "excellent_unoriented.zip",
+                  {**good_files(), "huge.txt": _big_member(60_000)})
+    out = run_cli("ingest", "--data", str(z), "--workdir", str(tmp_path / "w"), "--no-progress",
+                  "--worker-memory-mb", "8")
+    assert "spectra:  3" in out.stdout and "rejects:  1" in out.stdout
+    bad = run_cli("ingest", "--data", str(z), "--workdir", str(tmp_path / "w"),
+                  "--worker-memory-mb", "0", check=False)
+    assert bad.returncode == 1 and "--worker-memory-mb 0" in bad.stderr

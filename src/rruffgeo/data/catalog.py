@@ -9,9 +9,15 @@ run parses, each finished unit is cached in the work folder (``cache/ingest/``, 
 an interrupted run resumes from the units it finished; the caches go once the catalog holds
 them. Every file is written atomically: an interrupted run never leaves a corrupt output.
 
-Columns: those listed in ``rruffgeo.workdir`` plus ``orientation_angle_deg`` (NaN when
-unoriented), ``orientation_rotation`` ("ccw" / "cw" / ""), ``file_name_id`` (the RRUFF ID as
-the file name writes it, e.g. ``R050016_b``) and ``file_id`` (the name's last field).
+Columns: those listed in ``rruffgeo.workdir`` plus ``laser_line_nm`` (the laser's emission
+line: 514 and 514.5 nm are both 514.5, see ``rruffgeo.data.lasers``; ``laser_nm`` stays as
+written), ``orientation_angle_deg`` (NaN when unoriented), ``orientation_rotation`` ("ccw" /
+"cw" / ""), ``polarization`` ("depolarized" for 2019 names that say so, else ""),
+``file_name_id`` (the RRUFF ID as the file name writes it, e.g. ``R050016_b``) and ``file_id``
+(the name's last field).
+
+A source of which no file can be read fails (``NoSpectraError``) and leaves the catalog as it
+was. Folders, zips and files that cannot be read are rejects, each with its reason.
 ``orientation`` is "unoriented", "oriented" or "" (unknown); ``kind`` is "raw", "processed"
 or "unknown".
 """
@@ -635,10 +641,11 @@ def summary(workdir: WorkDir | str | os.PathLike[str] | None = None) -> dict:
     """Counts of the catalog: spectra, specimens, minerals, kinds, lasers, categories, rejects."""
     wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir or WorkDir().root)
     cat = pd.read_parquet(wd.require("catalog.parquet", "ingest"),
-                          columns=["specimen_id", "mineral", "kind", "laser_nm", "category",
-                                   "defects", "encoding_repair"])
+                          columns=["specimen_id", "mineral", "kind", "laser_line_nm",
+                                   "category", "defects", "encoding_repair"])
     rejects = load_rejects(wd)
-    lasers = cat["laser_nm"].map(lambda v: "unknown" if pd.isna(v) else f"{v:g} nm")
+    # By laser line: files writing one laser two ways (514 / 514.5 nm) count once.
+    lasers = cat["laser_line_nm"].map(lambda v: "unknown" if pd.isna(v) else f"{v:g} nm")
     return {
         "spectra": int(len(cat)),
         "specimens": int(cat["specimen_id"].replace("", pd.NA).nunique()),
