@@ -316,3 +316,52 @@ def test_cli_worker_memory_option(tmp_path):
     bad = run_cli("ingest", "--data", str(z), "--workdir", str(tmp_path / "w"),
                   "--worker-memory-mb", "0", check=False)
     assert bad.returncode == 1 and "--worker-memory-mb 0" in bad.stderr
+
+
+@pytest.mark.slow
+def test_kill_9_mid_ingest_then_resume_is_bit_identical(tmp_path):
+    """Killed (SIGKILL) once a unit is cached, the next run resumes and writes the very bytes
+    a fresh run writes; the killed run's workers and spool do not outlive it."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for k, category in enumerate(["excellent_unoriented", "fair_unoriented", "poor_unoriented"]):
+        write_zip(mirror / f"{category}.zip", {
+            f"M{i}__R0{k}{i:04d}__Raman__532__0__unoriented__Raman_Data_Processed__{i}.txt":
+                rruff_text(f"M{i}", f"R0{k}{i:04d}", n=50 + i % 7) for i in range(200)})
+    wd, fresh = tmp_path / "w", tmp_path / "fresh"
+    args = ["ingest", "--data", str(mirror), "--no-progress", "--workers", "2"]
+    proc = subprocess.Popen([sys.executable, "-m", "rruffgeo", *args, "--workdir", str(wd)],
+                            env=dict(os.environ, PYTHONPATH=str(SRC)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cache = wd / "cache" / "ingest"
+    deadline = time.monotonic() + 120
+    while (proc.poll() is None and time.monotonic() < deadline
+           and not (cache.is_dir() and any(cache.glob("*.arrow")))):
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    run_cli(*args, "--workdir", str(wd))
+    run_cli(*args, "--workdir", str(fresh))
+    assert (wd / "catalog.parquet").read_bytes() == (fresh / "catalog.parquet").read_bytes()
+    assert (wd / "rejects.csv").read_bytes() == (fresh / "rejects.csv").read_bytes()
+    assert not list(Path("/dev/shm").glob(f"rruffgeo-spool-{proc.pid}-*"))
+    assert not list(cache.glob("*.arrow"))
+
+
+@pytest.mark.slow
+def test_two_concurrent_ingests_into_one_work_folder(tmp_path):
+    """Each run's spool is its own (a live run's is never taken for a stale one) and the
+    catalog both leave is the one a lone run writes."""
+    z = write_zip(tmp_path / "excellent_unoriented.zip", {
+        f"M{i}__R0{i:05d}__Raman__532__0__unoriented__Raman_Data_Processed__{i}.txt":
+            rruff_text(f"M{i}", f"R0{i:05d}", n=20 + i % 5) for i in range(450)})
+    args = [sys.executable, "-m", "rruffgeo", "ingest", "--data", str(z), "--no-progress",
+            "--workers", "2", "--workdir"]
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    procs = [subprocess.Popen([*args, str(tmp_path / "w")], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    run_cli("ingest", "--data", str(z), "--workdir", str(tmp_path / "alone"), "--no-progress")
+    assert ((tmp_path / "w" / "catalog.parquet").read_bytes()
+            == (tmp_path / "alone" / "catalog.parquet").read_bytes())

@@ -465,7 +465,8 @@ def _deduplicate_ids(table: pa.Table) -> pa.Table:
         seen[sid] = n
         if n > 1:
             ids[k] = f"{sid}#{n}"
-            note = f"duplicate spectrum_id {sid} (same category and member name in two sources)"
+            note = (f"duplicate spectrum_id {sid} (the same member name twice in a zip, or "
+                    "in two sources of the same category)")
             defects[k] = f"{defects[k]}; {note}" if defects[k] else note
     table = table.set_column(table.schema.get_field_index("spectrum_id"), "spectrum_id",
                              pa.array(ids, pa.string()))
