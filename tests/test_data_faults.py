@@ -365,3 +365,29 @@ def test_two_concurrent_ingests_into_one_work_folder(tmp_path):
     run_cli("ingest", "--data", str(z), "--workdir", str(tmp_path / "alone"), "--no-progress")
     assert ((tmp_path / "w" / "catalog.parquet").read_bytes()
             == (tmp_path / "alone" / "catalog.parquet").read_bytes())
+
+
+# --- kept right: zip bombs, nested zips, symlinks --------------------------------------------
+
+def test_zip_bomb_nested_zip_and_symlinks_are_rejects_not_crashes(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    bomb = b"0,0\n" * 2_000_000  # 8 MB of text that deflates to a few KB
+    inner = write_zip(tmp_path / "inner.zip", {OLD_NAME: rruff_text()})
+    write_zip(data / "excellent_unoriented.zip",
+              {OLD_NAME: rruff_text(), "bomb.txt": bomb, "inner.zip": inner.read_bytes()})
+    assert (data / "excellent_unoriented.zip").stat().st_size < 100_000
+    (tmp_path / "outside.txt").write_bytes(rruff_text(n=9))
+    (data / "linked.txt").symlink_to(tmp_path / "outside.txt")
+    (data / "dangling.txt").symlink_to(tmp_path / "missing.txt")
+    (data / "loop").symlink_to(data, target_is_directory=True)
+    res = ingest(data, WorkDir(tmp_path / "w"), settings(tmp_path, worker_memory_mb=16),
+                 progress=False)
+    rej = load_rejects(tmp_path / "w")
+    reasons = {f.rsplit("/", 1)[-1]: r for f, r in zip(rej["file"], rej["reason"], strict=True)}
+    assert res.n_spectra == 2  # the zip's good member and the linked file
+    assert set(reasons) == {"bomb.txt", "inner.zip", "dangling.txt"}
+    assert "member too large" in reasons["bomb.txt"]
+    assert "not a .txt" in reasons["inner.zip"]
+    assert reasons["dangling.txt"] == "cannot read file: No such file or directory"
+    assert sorted(load_catalog(tmp_path / "w")["n_points"]) == [9, 20]
