@@ -49,6 +49,7 @@ import pyarrow.parquet as pq
 
 from rruffgeo.config import DATA_ENV, RRUFF_RAMAN_URL, IngestSettings
 from rruffgeo.data import parse
+from rruffgeo.data.lasers import laser_line_nm
 from rruffgeo.data.parse import SCALAR_COLUMNS, ChunkResult
 from rruffgeo.data.rruff_file import PARSER_VERSION
 from rruffgeo.data.sources import Unit, is_url, local_units, zip_members
@@ -642,11 +643,13 @@ def summary(workdir: WorkDir | str | os.PathLike[str] | None = None) -> dict:
     """Counts of the catalog: spectra, specimens, minerals, kinds, lasers, categories, rejects."""
     wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir or WorkDir().root)
     cat = pd.read_parquet(wd.require("catalog.parquet", "ingest"),
-                          columns=["specimen_id", "mineral", "kind", "laser_line_nm",
-                                   "category", "defects", "encoding_repair"])
+                          columns=["specimen_id", "mineral", "kind", "laser_nm", "category",
+                                   "defects", "encoding_repair"])
     rejects = load_rejects(wd)
-    # By laser line: files writing one laser two ways (514 / 514.5 nm) count once.
-    lasers = cat["laser_line_nm"].map(lambda v: "unknown" if pd.isna(v) else f"{v:g} nm")
+    # By laser line: files writing one laser two ways (514 / 514.5 nm) count once (derived
+    # here, so that catalogs written before the laser_line_nm column count the same way).
+    lasers = cat["laser_nm"].map(
+        lambda v: "unknown" if pd.isna(v) else f"{laser_line_nm(float(v)):g} nm")
     return {
         "spectra": int(len(cat)),
         "specimens": int(cat["specimen_id"].replace("", pd.NA).nunique()),
