@@ -45,6 +45,8 @@ ODD = {
     "binary.txt": b"\x00\x01\x02",
     "latin1.txt": b"##LOCALITY=Mazarr\xf3n\n1,2\n2,3\n##END=\n",
     "two_runs.txt": b"##NAMES=A\n1,2\n#c\n2,3\n##END=\n",
+    "wrapped.txt": b"##ORIENTATION=Laser\n Fiducial mark\n##NAMES=A\n\n##NAMES=A\n1,2\n2,3\n"
+                   b"##END=\n",
     "many_digits.txt": b"1.00000000000000011102230246251565404236316680908203125,"
                        b"0.1000000000000000055511151231257827021181583404541015625\n"
                        b"2.2250738585072011e-308,1.7976931348623157e308\n"
@@ -133,7 +135,7 @@ def test_zip_members_inflate_in_one_call_with_checks(tmp_path):
     info = zf.getinfo("deflated.txt")
     assert parse._inflate_member(raw, info) == GOOD * 50
     assert parse._inflate_member(raw, zf.getinfo("stored.txt")) is None  # zipfile reads it
-    assert parse._read_member(zf, raw, "stored.txt") == GOOD
+    assert parse._read_member(zf, raw, zf.getinfo("stored.txt")) == GOOD
     # A directory entry that understates the size: the bounded inflate refuses it.
     info.file_size -= 1
     assert parse._inflate_member(raw, info) is None

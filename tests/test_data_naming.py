@@ -47,3 +47,30 @@ def test_base_id_and_kind():
     assert kind_of("Raman Processed") == "processed"
     assert kind_of("Raman_Data_RAW") == "raw"
     assert kind_of("Raman") == ""
+
+
+def test_2019_oriented_depolarized_name_has_its_angle():
+    info = parse_file_name(
+        "Baryte__R050342-5__Raman__514__0__depolarized__Raman_Data_Processed__15402.txt")
+    assert (info.orientation, info.orientation_angle_deg) == ("oriented", 0.0)
+    assert (info.polarization, info.orientation_rotation, info.kind) == (
+        "depolarized", "", "processed")
+    ccw = parse_file_name("Baryte__R050342-5__Raman__514__45__ccw__Raman_Data_Processed__1509.txt")
+    assert (ccw.orientation_angle_deg, ccw.orientation_rotation, ccw.polarization) == (
+        45.0, "ccw", "")
+
+
+def test_laser_field_with_unit_or_decimals():
+    name = "Kazanskyite__R130020__Raman__{}__0__ccw__Raman_Data_Processed__37296.txt"
+    assert parse_file_name(name.format("532_nm")).laser_nm == 532
+    assert parse_file_name(name.format("514.5")).laser_nm == 514.5
+    assert math.isnan(parse_file_name(name.format("")).laser_nm)
+
+
+def test_laser_lines_name_one_laser_once():
+    from rruffgeo.data.lasers import laser_line_nm
+
+    assert laser_line_nm(514.0) == laser_line_nm(514.5) == 514.5
+    assert laser_line_nm(632.0) == laser_line_nm(632.8) == laser_line_nm(633.0) == 632.8
+    assert (laser_line_nm(532.0), laser_line_nm(780.0), laser_line_nm(785.0)) == (532, 780, 785)
+    assert math.isnan(laser_line_nm(math.nan))

@@ -97,3 +97,50 @@ def test_unreadable_files_raise_with_file_and_reason(data, reason):
 def test_missing_file_is_a_format_error(tmp_path):
     with pytest.raises(RruffFormatError, match="cannot read"):
         read_rruff_file(tmp_path / "nope.txt")
+
+
+# Newer RRUFF files wrap long header values and can write part of the header block again after
+# a blank line before the data (issue 11).
+WRAPPED = (b"##NAMES=Baryte\r\n##RRUFFID=R050342\r\n##PIN_ID=L00875\r\n"
+           b"##ORIENTATION=Laser parallel to c* (0 0 1).\r\n"
+           b" Fiducial mark perpendicular to laser is parallel to b [0 1 0]\r\n"
+           b"##DIFFRACTION SAMPLE DESCRIPTION=Single crystal,\r\n"
+           b"mounted on a glass fibre\r\n"
+           b"##FILETYPE=Raman Processed\r\n"
+           b"\r\n"
+           b"##NAMES=Baryte\r\n##RRUFFID=R050342\r\n"
+           b"##ORIENTATION=Laser parallel to c* (0 0 1).\r\n"
+           b" Fiducial mark perpendicular to laser is parallel to b [0 1 0]\r\n"
+           b"##RAMAN WAVELENGTH=514\r\n"
+           b"100.5, 1\r\n101.5, 2\r\n103, 4\r\n##END=\r\n")
+
+
+def test_wrapped_header_values_and_a_repeated_header_block():
+    rec = parse_rruff_bytes(WRAPPED, "wrapped.txt")
+    assert rec.headers["ORIENTATION"] == ("Laser parallel to c* (0 0 1). Fiducial mark "
+                                          "perpendicular to laser is parallel to b [0 1 0]")
+    assert rec.headers["DIFFRACTION SAMPLE DESCRIPTION"] == (
+        "Single crystal, mounted on a glass fibre")
+    assert rec.headers["PIN_ID"] == "L00875" and rec.headers["RAMAN WAVELENGTH"] == "514"
+    # The repeated block adds nothing new: each header once, and the repeat noted.
+    assert "NAMES (2)" not in rec.headers and "ORIENTATION (2)" not in rec.headers
+    assert rec.defects == ["3 header line(s) repeated with the same value (kept once)"]
+    assert rec.wavenumber_cm1.tolist() == [100.5, 101.5, 103.0]
+    assert rec.intensity.tolist() == [1.0, 2.0, 4.0]
+
+
+def test_an_indented_continuation_right_before_the_data():
+    rec = parse_rruff_bytes(b"##ORIENTATION=Laser parallel to a\n  and to the mark\n1,2\n2,3\n"
+                            b"##END=\n", "w.txt")
+    assert rec.headers["ORIENTATION"] == "Laser parallel to a and to the mark"
+    assert rec.wavenumber_cm1.tolist() == [1, 2] and rec.defects == []
+
+
+def test_a_title_line_is_still_a_title_and_text_after_data_still_an_error():
+    rec = parse_rruff_bytes(b"##NAMES=A\nWavenumber, Intensity\n1,2\n2,3\n##END=\n", "t.txt")
+    assert rec.headers == {"NAMES": "A", "END": ""} and "column-title line" in rec.defects[0]
+    with pytest.raises(RruffFormatError, match="malformed row at line 3"):
+        parse_rruff_bytes(b"##NAMES=A\n1,2\nFiducial mark\n2,3\n##END=\n", "bad.txt")
+    # A header repeated with another value is kept.
+    rec = parse_rruff_bytes(b"##NAMES=A\n\n##NAMES=B\n1,2\n2,3\n##END=\n", "r.txt")
+    assert rec.headers["NAMES (2)"] == "B" and rec.defects == []

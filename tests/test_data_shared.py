@@ -30,6 +30,14 @@ def test_whole_shared_folder_ingests_without_rejects(shared_rruff, shared_counts
     assert new["sample_id"].str.contains("-").any()
     angles = set(new["orientation_angle_deg"].dropna())
     assert {0.0, 45.0, 90.0} <= angles and all(0 <= a < 360 for a in angles)
+    # Every oriented file has its angle, the 2019 "__0__depolarized__" names included.
+    no_angle = new.loc[new["orientation_angle_deg"].isna(), "member"].tolist()
+    assert no_angle == []
+    assert (new["polarization"] == "depolarized").sum() == sum(
+        "__depolarized__" in m for m in new["member"])
+    # One laser, one line: 514 and 514.5 nm (and 632 / 632.8 nm) are not two lasers.
+    assert not {514.0, 632.0} & set(cat["laser_line_nm"].dropna())
+    assert (cat["laser_line_nm"] == 514.5).sum() == cat["laser_nm"].isin([514.0, 514.5]).sum()
     again = ingest(shared_rruff, wd, IngestSettings(cache_dir=tmp_path / "c"), progress=False)
     assert (again.n_units_parsed, again.n_units_cached) == (0, 2)
     pd.testing.assert_frame_equal(cat, load_catalog(wd))

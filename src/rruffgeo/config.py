@@ -126,6 +126,11 @@ class IngestSettings(Checked):
     #: Worker processes for parsing (0 = one per CPU core).
     workers: int = setting(0, check=integer_at_least(0, 4096), option="--workers",
                            changes_result=False)
+    #: Memory (MiB) a parser process may use, whatever the files hold: files are read and parsed
+    #: in batches that fit, and a file too large to parse within it is rejected (the default
+    #: allows files of up to 64 MiB of text; RRUFF files are under 1 MiB).
+    worker_memory_mb: int = setting(512, check=integer_at_least(8, 1 << 20),
+                                    option="--worker-memory-mb", changes_result=False)
 
 
 @dataclass(frozen=True)

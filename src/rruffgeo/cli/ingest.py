@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    f"(default: all: {' '.join(RRUFF_CATEGORIES)})")
     p.add_argument("--workers", type=int, default=None,
                    help="parser processes (default: one per CPU core)")
+    p.add_argument("--worker-memory-mb", type=int, default=None, metavar="MIB",
+                   help="memory each parser process may use (default 512; files too large to "
+                   "parse within it are rejected)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run_ingest)
 
@@ -45,6 +48,8 @@ def run_ingest(args: argparse.Namespace) -> int:
         settings = replace(settings, categories=tuple(args.categories))
     if args.workers is not None:
         settings = replace(settings, workers=args.workers)
+    if args.worker_memory_mb is not None:
+        settings = replace(settings, worker_memory_mb=args.worker_memory_mb)
     res = ingest(data_of(args), workdir_of(args), settings, progress=not args.no_progress)
     print(f"source:   {res.source}")
     print(f"spectra:  {res.n_spectra} -> {res.catalog_path}")

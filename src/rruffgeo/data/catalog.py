@@ -9,24 +9,33 @@ run parses, each finished unit is cached in the work folder (``cache/ingest/``, 
 an interrupted run resumes from the units it finished; the caches go once the catalog holds
 them. Every file is written atomically: an interrupted run never leaves a corrupt output.
 
-Columns: those listed in ``rruffgeo.workdir`` plus ``orientation_angle_deg`` (NaN when
-unoriented), ``orientation_rotation`` ("ccw" / "cw" / ""), ``file_name_id`` (the RRUFF ID as
-the file name writes it, e.g. ``R050016_b``) and ``file_id`` (the name's last field).
+Columns: those listed in ``rruffgeo.workdir`` plus ``laser_line_nm`` (the laser's emission
+line: 514 and 514.5 nm are both 514.5, see ``rruffgeo.data.lasers``; ``laser_nm`` stays as
+written), ``orientation_angle_deg`` (NaN when unoriented), ``orientation_rotation`` ("ccw" /
+"cw" / ""), ``polarization`` ("depolarized" for 2019 names that say so, else ""),
+``file_name_id`` (the RRUFF ID as the file name writes it, e.g. ``R050016_b``) and ``file_id``
+(the name's last field).
+
+A source of which no file can be read fails (``NoSpectraError``) and leaves the catalog as it
+was. Folders, zips and files that cannot be read are rejects, each with its reason.
 ``orientation`` is "unoriented", "oriented" or "" (unknown); ``kind`` is "raw", "processed"
 or "unknown".
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
 from pathlib import Path
@@ -40,6 +49,7 @@ import pyarrow.parquet as pq
 
 from rruffgeo.config import DATA_ENV, RRUFF_RAMAN_URL, IngestSettings
 from rruffgeo.data import parse
+from rruffgeo.data.lasers import laser_line_nm
 from rruffgeo.data.parse import SCALAR_COLUMNS, ChunkResult
 from rruffgeo.data.rruff_file import PARSER_VERSION
 from rruffgeo.data.sources import Unit, is_url, local_units, zip_members
@@ -54,6 +64,11 @@ CACHE_DIR = ("cache", "ingest")
 CHUNK_FILES = 200
 #: Below this many files, parse in this process (starting workers would cost more).
 MIN_FILES_FOR_POOL = 400
+
+#: Spool folders are named ``rruffgeo-spool-<pid>-<random>`` so that a later run can tell
+#: those of killed runs; unnamed ones (older versions) are stale once untouched this long.
+SPOOL_PREFIX = "rruffgeo-spool-"
+LEGACY_SPOOL_STALE_S = 3600.0
 
 _META_KEY = b"rruffgeo.ingest.key"
 _META_REJECTS = b"rruffgeo.ingest.rejects"
@@ -172,17 +187,42 @@ def _table_of(results: Sequence[ChunkResult]) -> pa.Table:
     return pa.Table.from_batches([_batch_of(r, schema) for r in results], schema=schema)
 
 
-def _tasks(unit: Unit) -> tuple[list[tuple], list[tuple[str, str]], int]:
+def _chunks(sizes: Sequence[int], max_bytes: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` ranges of at most ``CHUNK_FILES`` files and ``max_bytes`` of text
+    (a worker's rows are bounded too, not only what it reads at once)."""
+    ranges: list[tuple[int, int]] = []
+    start, total = 0, 0
+    for k, size in enumerate(sizes):
+        if k > start and (k - start >= CHUNK_FILES or total + size > max_bytes):
+            ranges.append((start, k))
+            start, total = k, 0
+        total += size
+    if start < len(sizes):
+        ranges.append((start, len(sizes)))
+    return ranges
+
+
+def _tasks(unit: Unit, max_bytes: int) -> tuple[list[tuple], list[tuple[str, str]], int]:
     """Worker tasks of one unit, rejects found while listing it, and its number of files."""
     if unit.kind == "zip":
-        names, rejects = zip_members(unit.path)
-        tasks = [("zip", str(unit.path), names[i:i + CHUNK_FILES], unit.category)
-                 for i in range(0, len(names), CHUNK_FILES)]
-        return tasks, rejects, len(names)
-    files, cats = unit.files, unit.file_categories
-    tasks = [("files", str(unit.path), files[i:i + CHUNK_FILES], cats[i:i + CHUNK_FILES])
-             for i in range(0, len(files), CHUNK_FILES)]
-    return tasks, [], len(files)
+        members, rejects = zip_members(unit.path, max_bytes)
+        tasks = [("zip", str(unit.path), members[a:b], unit.category, max_bytes)
+                 for a, b in _chunks([m.size for m in members], max_bytes)]
+        return tasks, rejects, len(members)
+    rejects = list(unit.rejects)
+    keep = []
+    for k, size in enumerate(unit.file_sizes):
+        if size > max_bytes:
+            rejects.append((str(unit.path / unit.files[k]),
+                            f"file too large ({size} bytes; the limit is {max_bytes} bytes, "
+                            "set by the worker memory limit)"))
+        else:
+            keep.append(k)
+    files = [unit.files[k] for k in keep]
+    cats = [unit.file_categories[k] for k in keep]
+    tasks = [("files", str(unit.path), files[a:b], cats[a:b], max_bytes)
+             for a, b in _chunks([unit.file_sizes[k] for k in keep], max_bytes)]
+    return tasks, rejects, len(files)
 
 
 def _n_workers(settings: IngestSettings) -> int:
@@ -206,8 +246,33 @@ def _mp_context() -> BaseContext:
     if "forkserver" in get_all_start_methods():
         ctx = get_context("forkserver")
         ctx.set_forkserver_preload(["__main__", "rruffgeo.data.parse", "pyarrow.csv"])
+        _start_forkserver_here()
         return ctx
     return get_context("spawn")
+
+
+def _start_forkserver_here() -> None:
+    """Start the forkserver so that it imports this copy of rruffgeo.
+
+    Python 3.11's forkserver ignores the parent's ``sys.path`` when it preloads modules, so
+    where another copy is installed (a source checkout beside an installed package) workers
+    would run the other copy's parser. The server is started with this copy's folder first on
+    ``PYTHONPATH`` (only for its start: the environment is restored at once).
+    """
+    from multiprocessing import forkserver
+
+    import rruffgeo
+
+    root = str(Path(rruffgeo.__file__).resolve().parents[1])
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [before])])
+    try:
+        forkserver.ensure_running()
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
 
 
 def _spool_root(wd: WorkDir) -> Path:
@@ -217,6 +282,42 @@ def _spool_root(wd: WorkDir) -> Path:
     if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
         return shm
     return wd.dir(*CACHE_DIR)
+
+
+def _spool_owner(name: str) -> int | None:
+    """The process id in a spool folder's name (``rruffgeo-spool-<pid>-<random>``); None for
+    names without one (spools of versions before the id was added)."""
+    m = re.fullmatch(re.escape(SPOOL_PREFIX) + r"(\d+)-.*", name)
+    return int(m.group(1)) if m else None
+
+
+def remove_stale_spools(root: Path) -> list[Path]:
+    """Remove spool folders under ``root`` left by an ingest that was killed (its process is
+    gone; unnamed ones untouched for ``LEGACY_SPOOL_STALE_S``); returns those removed."""
+    removed = []
+    for path in sorted(root.glob(SPOOL_PREFIX + "*")):
+        pid = _spool_owner(path.name)
+        try:
+            stale = (not parse.process_alive(pid) if pid is not None
+                     else time.time() - path.stat().st_mtime > LEGACY_SPOOL_STALE_S)
+        except OSError:
+            continue
+        if stale and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            if not path.exists():
+                log.info("removed %s, left by an interrupted ingest", path)
+                removed.append(path)
+    return removed
+
+
+@contextlib.contextmanager
+def _spool_dir(wd: WorkDir) -> Iterator[str]:
+    """A folder for the workers' rows, named after this process; stale ones go first."""
+    root = _spool_root(wd)
+    remove_stale_spools(root)
+    with tempfile.TemporaryDirectory(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=root,
+                                     ignore_cleanup_errors=True) as spool:
+        yield spool
 
 
 def _run_pool(futures: dict[Future, tuple[int, int]],
@@ -249,86 +350,103 @@ def _run_pool(futures: dict[Future, tuple[int, int]],
             wait(pending, return_when=FIRST_COMPLETED)
 
 
-def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings, progress: bool,
-                 worker_cpu: list[float]) -> dict[int, tuple[pa.Table, list[tuple[str, str]]]]:
-    """Parse the units (in parallel), caching each one as soon as it is complete.
+Rejects = list[tuple[str, str]]
 
-    ``worker_cpu[0]`` is increased by the CPU seconds the parser processes spent.
-    """
-    from tqdm.auto import tqdm
 
-    plan: dict[int, tuple[list[tuple], list[tuple[str, str]]]] = {}
-    total = 0
-    for i, unit in enumerate(units):
-        tasks, rejects, n = _tasks(unit)
-        plan[i] = (tasks, rejects)
-        total += n
-    done: dict[int, tuple[pa.Table, list[tuple[str, str]]]] = {}
-    results: dict[int, list[ChunkResult | None]] = {
-        i: [None] * len(t) for i, (t, _) in plan.items()}
-    remaining = {i: len(t) for i, (t, _) in plan.items()}
+class _Collector:
+    """Chunk results of the units being parsed: a unit's table is built (and, while other
+    units are still running, cached so that an interrupted run resumes) once all its chunks
+    are in."""
 
-    def finish(i: int) -> None:
-        chunks = [r for r in results[i] if r is not None]
-        if use_pool:
-            worker_cpu[0] += sum(r.cpu_s for r in chunks)
-        rejects = list(plan[i][1]) + [rj for r in chunks for rj in r.rejects]
+    def __init__(self, units: list[Unit], plan: list[tuple[list[tuple], Rejects]],
+                 wd: WorkDir) -> None:
+        self.units, self.plan, self.wd = units, plan, wd
+        self.results: list[list[ChunkResult | None]] = [[None] * len(t) for t, _ in plan]
+        self.remaining = [len(t) for t, _ in plan]
+        self.done: dict[int, tuple[pa.Table, Rejects]] = {}
+        self.worker_cpu = 0.0
+        self.bar = None
+        for i, n in enumerate(self.remaining):
+            if n == 0:
+                self._finish(i)
+
+    def missing(self, i: int, j: int) -> bool:
+        return self.remaining[i] > 0 and self.results[i][j] is None
+
+    def record(self, i: int, j: int, result: ChunkResult, in_worker: bool = False) -> None:
+        """Keep a finished task's result; finish its unit once all of the unit's tasks are in."""
+        self.results[i][j] = result
+        if in_worker:
+            self.worker_cpu += result.cpu_s
+        if self.bar is not None:
+            self.bar.update(result.n_files)
+        self.remaining[i] -= 1
+        if self.remaining[i] == 0:
+            self._finish(i)
+
+    def _finish(self, i: int) -> None:
+        chunks = [r for r in self.results[i] if r is not None]
+        rejects = list(self.plan[i][1]) + [rj for r in chunks for rj in r.rejects]
         table = _table_of(chunks)
-        if any(remaining.values()):
+        if any(self.remaining):
             # Only needed to resume an interrupted run: the last unit to finish goes straight
             # into the catalog.
-            _write_cache(_cache_path(wd, units[i]), _unit_key(units[i]), table, rejects)
-        done[i] = (table, rejects)
-        results[i] = []
+            unit = self.units[i]
+            _write_cache(_cache_path(self.wd, unit), _unit_key(unit), table, rejects)
+        self.done[i] = (table, rejects)
+        self.results[i] = []
 
-    flat = [(i, j, t) for i, (tasks, _) in plan.items() for j, t in enumerate(tasks)]
+
+def _parse_serial(flat: list[tuple[int, int, tuple]], collector: _Collector) -> None:
+    for i, j, task in flat:
+        if collector.missing(i, j):
+            collector.record(i, j, parse.run_task(task))
+
+
+def _parse_in_pool(flat: list[tuple[int, int, tuple]], collector: _Collector, workers: int,
+                   spool: str) -> None:
+    """Parse in worker processes (and this one); workers exit if this process dies."""
+    with ProcessPoolExecutor(workers, mp_context=_mp_context(), initializer=parse.watch_parent,
+                             initargs=(os.getpid(), spool)) as pool:
+        futures = {pool.submit(parse.run_task, task, spool): (i, j) for i, j, task in flat}
+        try:
+            for i, j, res in _run_pool(futures, flat):
+                # Tasks this process took report 0 CPU s (it is in this process's time already).
+                collector.record(i, j, res, in_worker=True)
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings, progress: bool,
+                 ) -> tuple[dict[int, tuple[pa.Table, Rejects]], float]:
+    """Parse the units (in parallel), caching each one as soon as it is complete; returns the
+    tables and rejects by unit, and the CPU seconds the parser processes spent."""
+    from tqdm.auto import tqdm
+
+    max_bytes = parse.text_budget(settings.worker_memory_mb)
+    listed = [_tasks(unit, max_bytes) for unit in units]
+    total = sum(n for _, _, n in listed)
+    collector = _Collector(units, [(t, rj) for t, rj, _ in listed], wd)
+    flat = [(i, j, t) for i, (tasks, _, _) in enumerate(listed) for j, t in enumerate(tasks)]
     workers = min(_n_workers(settings), len(flat))
     use_pool = workers > 1 and total >= MIN_FILES_FOR_POOL
-    for i in plan:
-        if remaining[i] == 0:
-            finish(i)
-    # With a pool, the progress bar (and its monitor thread) starts after the workers do.
-    bar = tqdm(total=total, desc="ingest", unit="file", disable=not progress or use_pool)
-
-    def record(i: int, j: int, result: object, n_files: int) -> None:
-        """Keep a finished task's result; finish its unit once all of the unit's tasks are in."""
-        results[i][j] = result
-        bar.update(n_files)
-        remaining[i] -= 1
-        if remaining[i] == 0:
-            finish(i)
-
+    collector.bar = tqdm(total=total, desc="ingest", unit="file", disable=not progress)
     try:
-        if not use_pool:
-            for i, j, task in flat:
-                record(i, j, parse.run_task(task), len(task[2]))
-        else:
-            # Workers write their rows here (see parse._spool); removed when all is read.
-            with tempfile.TemporaryDirectory(prefix="rruffgeo-spool-", dir=_spool_root(wd),
-                                             ignore_cleanup_errors=True) as spool:
+        if use_pool:
+            # Workers write their rows to the spool (see parse._spool); removed when all is read.
+            with _spool_dir(wd) as spool:
                 try:
-                    with ProcessPoolExecutor(workers, mp_context=_mp_context()) as pool:
-                        futures = {pool.submit(parse.run_task, task, spool): (i, j)
-                                   for i, j, task in flat}
-                        bar = tqdm(total=total, desc="ingest", unit="file",
-                                   disable=not progress)
-                        try:
-                            for i, j, res in _run_pool(futures, flat):
-                                record(i, j, res, res.n_files)
-                        except BaseException:
-                            for f in futures:
-                                f.cancel()
-                            raise
+                    _parse_in_pool(flat, collector, workers, spool)
                 except BrokenProcessPool as exc:
                     # Worker processes cannot start here (e.g. a script read from stdin): go
                     # on in this process with what is left.
                     log.warning("parser processes failed (%s); parsing in this process", exc)
-                    for i, j, task in flat:
-                        if results[i][j] is None and remaining[i] > 0:
-                            record(i, j, parse.run_task(task), len(task[2]))
+        _parse_serial(flat, collector)
     finally:
-        bar.close()
-    return done
+        collector.bar.close()
+    return collector.done, collector.worker_cpu
 
 
 def _deduplicate_ids(table: pa.Table) -> pa.Table:
@@ -343,12 +461,111 @@ def _deduplicate_ids(table: pa.Table) -> pa.Table:
         seen[sid] = n
         if n > 1:
             ids[k] = f"{sid}#{n}"
-            note = f"duplicate spectrum_id {sid} (same category and member name in two sources)"
+            note = (f"duplicate spectrum_id {sid} (the same member name twice in a zip, or "
+                    "in two sources of the same category)")
             defects[k] = f"{defects[k]}; {note}" if defects[k] else note
     table = table.set_column(table.schema.get_field_index("spectrum_id"), "spectrum_id",
                              pa.array(ids, pa.string()))
     return table.set_column(table.schema.get_field_index("defects"), "defects",
                             pa.array(defects, pa.string()))
+
+
+class NoSpectraError(ValueError):
+    """A source in which no file could be read as a spectrum (the catalog is left as it was)."""
+
+
+@dataclass
+class _Gathered:
+    """The catalog's parts: tables of units re-used or parsed, and each unit's rejects."""
+
+    tables: list[pa.Table] = field(default_factory=list)
+    unit_rejects: dict[str, Rejects] = field(default_factory=dict)
+    n_parsed: int = 0
+    worker_cpu: float = 0.0
+
+
+def _reuse_from_catalog(wd: WorkDir, units: list[Unit], keys: dict[str, str],
+                        known: dict[str, dict], got: _Gathered) -> set[int]:
+    """Take the rows of units unchanged since the catalog was written; returns their indices."""
+    reused = {i for i, u in enumerate(units) if known.get(u.label, {}).get("key") == keys[u.label]}
+    if not reused:
+        return reused
+    labels = [units[i].label for i in sorted(reused)]
+    try:
+        old = pq.read_table(wd.root / CATALOG).replace_schema_metadata(None)
+    except (OSError, pa.ArrowException) as exc:
+        log.warning("%s is unreadable (%s); parsing everything again", wd.catalog, exc)
+        return set()
+    got.tables.append(old.filter(pc.is_in(old.column("source"), value_set=pa.array(labels))))
+    for label in labels:
+        got.unit_rejects[label] = list(known[label]["rejects"])
+    return reused
+
+
+def _gather(wd: WorkDir, units: list[Unit], keys: dict[str, str], known: dict[str, dict],
+            settings: IngestSettings, progress: bool) -> _Gathered:
+    """Every unit's rows and rejects: from the catalog, from a unit cache, else parsed."""
+    got = _Gathered()
+    reused = _reuse_from_catalog(wd, units, keys, known, got)
+    todo: list[int] = []
+    for i, unit in enumerate(units):
+        if i in reused:
+            continue
+        cached = _read_cache(_cache_path(wd, unit), keys[unit.label])
+        if cached is None:
+            todo.append(i)
+        else:
+            got.tables.append(cached[0])
+            got.unit_rejects[unit.label] = cached[1]
+    if todo:
+        parsed, got.worker_cpu = _parse_units([units[i] for i in todo], wd, settings, progress)
+        for k, i in enumerate(todo):
+            got.tables.append(parsed[k][0])
+            got.unit_rejects[units[i].label] = parsed[k][1]
+    got.n_parsed = len(todo)
+    return got
+
+
+def _sorted_catalog(tables: list[pa.Table]) -> pa.Table:
+    """One table, rows sorted by ``spectrum_id`` (then source), ids made unique."""
+    table = pa.concat_tables(tables) if tables else catalog_schema().empty_table()
+    order = pc.sort_indices(table, sort_keys=[("spectrum_id", "ascending"),
+                                              ("source", "ascending")]).to_numpy()
+    if not np.array_equal(order, np.arange(table.num_rows)):
+        table = table.take(order)
+    return _deduplicate_ids(table)
+
+
+def _refuse_empty(table: pa.Table, rejects: Rejects, src: str | Path, wd: WorkDir) -> None:
+    """No spectrum read at all: say so (with the first reject) rather than write an empty
+    catalog over the one there."""
+    if table.num_rows:
+        return
+    first = f", e.g. {rejects[0][0]}: {rejects[0][1]}" if rejects else ""
+    kept = (f"; {wd.catalog} left as it was" if wd.catalog.exists()
+            else "; no catalog written")
+    raise NoSpectraError(f"no readable spectrum in {src}: {len(rejects)} file(s) rejected"
+                         f"{first}{kept}")
+
+
+def _write_catalog(wd: WorkDir, table: pa.Table, meta: dict[bytes, bytes]) -> None:
+    with atomic_path(wd.catalog) as tmp:
+        # Spectra arrays barely compress (float64 noise); compressing only the text columns
+        # halves the write time for a ~20% larger file.
+        compression = {c: "none" if c in ("wavenumber_cm1", "intensity") else "snappy"
+                       for c in table.column_names}
+        pq.write_table(table.replace_schema_metadata(meta), tmp, compression=compression,
+                       use_dictionary=["specimen_id", "mineral", "locality", "kind", "orientation",
+                                       "orientation_rotation", "polarization", "category",
+                                       "source"],
+                       write_statistics=list(SCALAR_COLUMNS))
+
+
+def _unchanged(wd: WorkDir, units: list[Unit], keys: dict[str, str],
+               known: dict[str, dict]) -> bool:
+    """Whether the catalog holds exactly these units, none changed since."""
+    return (len(units) == len(known) and (wd.root / REJECTS).exists()
+            and all(known.get(u.label, {}).get("key") == keys[u.label] for u in units))
 
 
 def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None = None,
@@ -360,93 +577,49 @@ def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None
     source : folder (of ``.txt`` files and/or RRUFF zips), ``.zip``, ``.txt`` or the RRUFF URL;
         None resolves ``$RRUFFGEO_DATA``, then downloads (the CLI adds ``../shared/rruff``).
     workdir : work folder (default ``./rruffgeo-work``).
-    settings : categories (for URL sources and mirror folders), cache folder, workers.
+    settings : categories (for URL sources and mirror folders), cache folder, workers, memory.
     progress : show progress bars.
 
-    Returns
-    -------
-    IngestResult
+    Raises
+    ------
+    NoSpectraError
+        No file of the source could be read (an existing catalog is kept).
     """
     t0, c0 = time.perf_counter(), time.process_time()
-    worker_cpu = [0.0]
     wd = workdir if workdir is not None else WorkDir()
     settings = settings or IngestSettings()
     src = resolve_source(source)
     units = source_units(src, settings, progress)
     keys = {u.label: _unit_key(u) for u in units}
     known = _catalog_units(wd.root / CATALOG)
-    reused = [i for i, u in enumerate(units) if known.get(u.label, {}).get("key") == keys[u.label]]
-    if len(reused) == len(units) == len(known) and (wd.root / REJECTS).exists():
+
+    def result(n_spectra: int, n_rejects: int, n_parsed: int, worker_cpu: float) -> IngestResult:
+        return IngestResult(
+            catalog_path=wd.catalog, rejects_path=wd.path(REJECTS), n_spectra=n_spectra,
+            n_rejects=n_rejects, n_units_parsed=n_parsed, n_units_cached=len(units) - n_parsed,
+            source=str(src), elapsed_s=time.perf_counter() - t0,
+            cpu_s=time.process_time() - c0 + worker_cpu)
+
+    if _unchanged(wd, units, keys, known):
         # Nothing changed since the catalog was written: keep it as it is.
         n_rejects = sum(len(known[u.label]["rejects"]) for u in units)
-        return IngestResult(
-            catalog_path=wd.catalog, rejects_path=wd.path(REJECTS),
-            n_spectra=pq.read_metadata(wd.catalog).num_rows, n_rejects=n_rejects,
-            n_units_parsed=0, n_units_cached=len(units), source=str(src),
-            elapsed_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0)
-    tables: list[pa.Table] = []
-    rejects_set: set[tuple[str, str]] = set()
-    if reused:
-        labels = [units[i].label for i in reused]
-        try:
-            old = pq.read_table(wd.root / CATALOG).replace_schema_metadata(None)
-        except (OSError, pa.ArrowException) as exc:
-            log.warning("%s is unreadable (%s); parsing everything again", wd.catalog, exc)
-            reused = []
-        else:
-            tables.append(old.filter(pc.is_in(old.column("source"), value_set=pa.array(labels))))
-            rejects_set.update(tuple(r) for lb in labels for r in known[lb]["rejects"])
-    unit_rejects: dict[str, list[tuple[str, str]]] = {
-        units[i].label: list(known[units[i].label]["rejects"]) for i in reused}
-    todo: list[int] = []
-    for i, unit in enumerate(units):
-        if i in reused:
-            continue
-        cached = _read_cache(_cache_path(wd, unit), keys[unit.label])
-        if cached is None:
-            todo.append(i)
-        else:
-            tables.append(cached[0])
-            unit_rejects[unit.label] = cached[1]
-    if todo:
-        parsed = _parse_units([units[i] for i in todo], wd, settings, progress, worker_cpu)
-        for k, i in enumerate(todo):
-            tables.append(parsed[k][0])
-            unit_rejects[units[i].label] = parsed[k][1]
-    for rj in unit_rejects.values():
-        rejects_set.update(rj)
-    table = pa.concat_tables(tables) if tables else catalog_schema().empty_table()
-    order = pc.sort_indices(table, sort_keys=[("spectrum_id", "ascending"),
-                                              ("source", "ascending")]).to_numpy()
-    if not np.array_equal(order, np.arange(table.num_rows)):
-        table = table.take(order)
-    table = _deduplicate_ids(table)
-    rejects = sorted(rejects_set)
+        return result(pq.read_metadata(wd.catalog).num_rows, n_rejects, 0, 0.0)
+    got = _gather(wd, units, keys, known, settings, progress)
+    table = _sorted_catalog(got.tables)
+    rejects = sorted({tuple(r) for rj in got.unit_rejects.values() for r in rj})
+    _refuse_empty(table, rejects, src, wd)
     meta = {_META_UNITS: json.dumps(
-        {u.label: {"key": keys[u.label], "rejects": unit_rejects[u.label]} for u in units},
+        {u.label: {"key": keys[u.label], "rejects": got.unit_rejects[u.label]} for u in units},
         sort_keys=True).encode()}
-    with atomic_path(wd.catalog) as tmp:
-        # Spectra arrays barely compress (float64 noise); compressing only the text columns
-        # halves the write time for a ~20% larger file.
-        compression = {c: "none" if c in ("wavenumber_cm1", "intensity") else "snappy"
-                       for c in table.column_names}
-        pq.write_table(table.replace_schema_metadata(meta), tmp, compression=compression,
-                       use_dictionary=["specimen_id", "mineral", "locality", "kind", "orientation",
-                                       "orientation_rotation", "category", "source"],
-                       write_statistics=list(SCALAR_COLUMNS))
+    _write_catalog(wd, table, meta)
     write_csv_atomic(wd.path(REJECTS), pd.DataFrame(rejects, columns=["file", "reason"]))
     # The catalog now holds every unit (and its key): the per-unit caches, which only serve to
     # resume an interrupted run, are no longer needed.
     for unit in units:
         _cache_path(wd, unit).unlink(missing_ok=True)
-    result = IngestResult(
-        catalog_path=wd.catalog, rejects_path=wd.path(REJECTS), n_spectra=table.num_rows,
-        n_rejects=len(rejects), n_units_parsed=len(todo), n_units_cached=len(units) - len(todo),
-        source=str(src), elapsed_s=time.perf_counter() - t0,
-        cpu_s=time.process_time() - c0 + worker_cpu[0],
-    )
-    log.debug("ingest: %s", result)
-    return result
+    res = result(table.num_rows, len(rejects), got.n_parsed, got.worker_cpu)
+    log.debug("ingest: %s", res)
+    return res
 
 
 def load_catalog(workdir: WorkDir | str | os.PathLike[str] | None = None) -> pd.DataFrame:
@@ -468,7 +641,10 @@ def summary(workdir: WorkDir | str | os.PathLike[str] | None = None) -> dict:
                           columns=["specimen_id", "mineral", "kind", "laser_nm", "category",
                                    "defects", "encoding_repair"])
     rejects = load_rejects(wd)
-    lasers = cat["laser_nm"].map(lambda v: "unknown" if pd.isna(v) else f"{v:g} nm")
+    # By laser line: files writing one laser two ways (514 / 514.5 nm) count once (derived
+    # here, so that catalogs written before the laser_line_nm column count the same way).
+    lasers = cat["laser_nm"].map(
+        lambda v: "unknown" if pd.isna(v) else f"{laser_line_nm(float(v)):g} nm")
     return {
         "spectra": int(len(cat)),
         "specimens": int(cat["specimen_id"].replace("", pd.NA).nunique()),

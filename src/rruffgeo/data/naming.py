@@ -5,6 +5,7 @@ Two namings are in use (fields separated by ``__``)::
     old: Abelsonite__R070007__Raman__532__0__unoriented__Raman_Data_Processed__27040.txt
     new: Actinolite__R040063-4__Raman__514__0-000____Raman_Data_Processed__c801aaca84d8.txt
          Aegirine__R050074-6__Raman__514__45-000__ccw__Raman_Data_RAW__631bf683464b.txt
+    2019 oriented: Baryte__R050342-5__Raman__514__0__depolarized__Raman_Data_Processed__15402.txt
 
 The name is only a fallback: the ``##`` headers are the authority where they say the same thing.
 Names that follow neither pattern give empty fields rather than an error, because a user's own
@@ -19,6 +20,10 @@ from dataclasses import dataclass
 
 _ID_RE = re.compile(r"^[A-Za-z]{1,3}\d{3,}")
 _ANGLE_RE = re.compile(r"^(\d+)(?:-(\d+))?$")
+#: The laser field's number ("532", "514.5", "532_nm"; "" says nothing).
+_LASER_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)")
+#: Flags of the 2019 naming that mark an oriented measurement besides "ccw" / "cw".
+_POLARIZATION_FLAGS = ("depolarized", "polarized")
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,8 @@ class FileNameInfo:
     orientation_angle_deg: float = math.nan
     #: Rotation sense of the orientation angle ("ccw", "cw") or "".
     orientation_rotation: str = ""
+    #: Polarisation marker of an oriented measurement ("depolarized", "polarized") or "".
+    polarization: str = ""
     #: "raw", "processed" or "".
     kind: str = ""
     file_id: str = ""
@@ -59,11 +66,37 @@ def kind_of(text: str) -> str:
     return ""
 
 
-def _float_or_nan(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return math.nan
+def _laser_of(text: str) -> float:
+    """The laser wavelength a name's field gives: ``"514.5"`` -> 514.5, ``"532_nm"`` -> 532."""
+    m = _LASER_RE.match(text)
+    return float(m.group(1)) if m else math.nan
+
+
+def _kind_field(rest: list[str]) -> tuple[str, int]:
+    """The kind ("raw" / "processed") and the index of its ``Raman_Data_...`` field, or -1."""
+    for i, tok in enumerate(rest):
+        k = kind_of(tok)
+        if k and "data" in tok.lower():
+            return k, i
+    return "", -1
+
+
+def _orientation_fields(middle: list[str]) -> tuple[str, float, str, str]:
+    """Orientation, angle, rotation and polarisation from the fields between laser and kind."""
+    angle_text = middle[0] if middle else ""
+    flags = [t.lower() for t in middle[1:]]
+    m = _ANGLE_RE.match(angle_text)
+    rotation = next((f for f in flags if f in ("ccw", "cw")), "")
+    polarization = next((f for f in flags if f in _POLARIZATION_FLAGS), "")
+    if "unoriented" in flags:
+        return "unoriented", math.nan, "", ""
+    if m and (m.group(2) is not None or rotation or polarization):
+        # New naming ("45-000"), or the 2019 one with "ccw" / "depolarized": at that angle.
+        angle = float(m.group(1)) + (float("0." + m.group(2)) if m.group(2) else 0.0)
+        return "oriented", angle, rotation, polarization
+    if "oriented" in flags:
+        return "oriented", float(m.group(1)) if m else math.nan, rotation, polarization
+    return "", math.nan, "", ""
 
 
 def parse_file_name(name: str) -> FileNameInfo:
@@ -76,39 +109,20 @@ def parse_file_name(name: str) -> FileNameInfo:
         return FileNameInfo()
     mineral, rruff_id, technique = parts[0].strip(), parts[1].strip(), parts[2].strip()
     rest = parts[3:]
-    kind = ""
-    kind_idx = -1
-    for i, tok in enumerate(rest):
-        k = kind_of(tok)
-        if k and "data" in tok.lower():
-            kind, kind_idx = k, i
-            break
-    laser_nm = _float_or_nan(rest[0]) if rest else math.nan
-    # Between the laser and the kind token: angle, then "unoriented" / "" / "ccw" / "cw".
+    kind, kind_idx = _kind_field(rest)
+    # Between the laser and the kind field: angle, then "unoriented" / "" / "ccw" / "cw" /
+    # "depolarized".
     middle = rest[1:kind_idx] if kind_idx > 0 else rest[1:]
-    file_id = rest[kind_idx + 1] if 0 <= kind_idx < len(rest) - 1 else ""
-    orientation, angle, rotation = "", math.nan, ""
-    angle_text = middle[0] if middle else ""
-    flags = [t.lower() for t in middle[1:]]
-    m = _ANGLE_RE.match(angle_text)
-    if "unoriented" in flags:
-        orientation = "unoriented"
-    elif m and (m.group(2) is not None or any(f in ("ccw", "cw") for f in flags)):
-        # New naming ("45-000"): an oriented measurement at that angle.
-        orientation = "oriented"
-        angle = float(m.group(1)) + (float("0." + m.group(2)) if m.group(2) else 0.0)
-        rotation = next((f for f in flags if f in ("ccw", "cw")), "")
-    elif "oriented" in flags:
-        orientation = "oriented"
-        angle = float(m.group(1)) if m else math.nan
+    orientation, angle, rotation, polarization = _orientation_fields(middle)
     return FileNameInfo(
         mineral=mineral,
         rruff_id=rruff_id,
         technique=technique,
-        laser_nm=laser_nm,
+        laser_nm=_laser_of(rest[0]),
         orientation=orientation,
         orientation_angle_deg=angle,
         orientation_rotation=rotation,
+        polarization=polarization,
         kind=kind,
-        file_id=file_id,
+        file_id=rest[kind_idx + 1] if 0 <= kind_idx < len(rest) - 1 else "",
     )

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 #: Bumped whenever parsing changes what ends up in the catalog (invalidates ingest caches).
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"
 
 _NUMBER_START = re.compile(r"^[\s]*[-+]?(?:\d|\.\d|nan|inf)", re.IGNORECASE)
 
@@ -101,8 +101,9 @@ def _fix_mojibake(headers: dict[str, str]) -> list[str]:
     return notes
 
 
-def _add_header(headers: dict[str, str], line: str) -> str:
-    """Store one ``#``/``##`` line; returns its key."""
+def _add_header(headers: dict[str, str], line: str) -> tuple[str, str]:
+    """Store one ``#``/``##`` line; returns its key and the key it is stored under
+    (``KEY (2)`` for a repeated key)."""
     if line.startswith("##"):
         key, _, value = line[2:].partition("=")
         key, value = key.strip(), value.strip()
@@ -113,7 +114,7 @@ def _add_header(headers: dict[str, str], line: str) -> str:
         key = f"{base} ({n})"
         n += 1
     headers[key] = value
-    return base
+    return base, key
 
 
 def _next_hash_line(text: str, pos: int) -> int:
@@ -131,50 +132,129 @@ def _next_hash_line(text: str, pos: int) -> int:
         pos = i + 1
 
 
-def _split(text: str) -> tuple[dict[str, str], str, int, list[str]]:
-    """Headers, the numeric block, the block's first line number and defects of the layout."""
-    headers: dict[str, str] = {}
-    defects: list[str] = []
-    blocks: list[str] = []
-    n = len(text)
-    pos = 0
-    first_line = 0
-    line_no = 1
-    seen_end = False
-    ignored_after_end = 0
-    in_header = True
-    while pos < n:
-        if in_header:
-            end = text.find("\n", pos)
-            end = n if end < 0 else end
-            stripped = text[pos:end].strip()
-            if stripped.startswith("#"):
-                if _add_header(headers, stripped).upper() == "END":
-                    seen_end = True
-            elif stripped:
-                if seen_end:
-                    ignored_after_end += 1
-                else:
-                    in_header = False
-                    continue
-            pos = end + 1
-            line_no += 1
+_FIELD_SEP = re.compile(r"[,;\s]+")
+_REPEAT_SUFFIX = re.compile(r" \(\d+\)$")
+
+
+def _is_numeric_row(line: str) -> bool:
+    """Whether a line's first field is a number (a data row, not text)."""
+    first = _FIELD_SEP.split(line.strip(), maxsplit=1)[0]
+    try:
+        float(first)
+    except ValueError:
+        return False
+    return True
+
+
+def _next_line_is_numeric(text: str, end: int) -> bool:
+    """Whether the first non-blank line after the line ending at ``end`` is a data row."""
+    pos = end + 1
+    while pos < len(text):
+        stop = text.find("\n", pos)
+        stop = len(text) if stop < 0 else stop
+        line = text[pos:stop]
+        if line.strip():
+            return not line.lstrip().startswith("#") and _is_numeric_row(line)
+        pos = stop + 1
+    return False
+
+
+def _continues_header(line: str, text: str, end: int, last_key: str | None) -> bool:
+    """Whether a text line in the header block carries on the previous header's value.
+
+    Newer RRUFF files wrap long values (``##ORIENTATION=...`` then `` Fiducial mark ...``).
+    A text line continues the header above it when it is indented or more header lines or text
+    follow it; one not indented and directly followed by the numbers is a column-title line.
+    """
+    if last_key is None or _is_numeric_row(line):
+        return False
+    return line[:1] in (" ", "\t") or not _next_line_is_numeric(text, end)
+
+
+def _drop_repeated_headers(headers: dict[str, str]) -> int:
+    """Remove headers repeated with a value already seen for their key (a header block written
+    twice); returns how many went. Repeats with another value stay, as ``KEY (2)``."""
+    if not any(k.endswith(")") for k in headers):
+        return 0
+    seen: dict[str, set[str]] = {}
+    dropped = 0
+    for key in list(headers):
+        base = _REPEAT_SUFFIX.sub("", key)
+        values = seen.setdefault(base, set())
+        if key != base and headers[key] in values:
+            del headers[key]
+            dropped += 1
         else:
-            # A data run: up to the next line that starts with '#'.
-            stop = _next_hash_line(text, pos)
-            if not first_line:
-                first_line = line_no
-            blocks.append(text[pos:stop])
-            pos = stop
-            in_header = True
-    if ignored_after_end:
-        defects.append(f"{ignored_after_end} non-header lines after ##END= ignored")
-    if headers and not seen_end:
+            values.add(headers[key])
+    return dropped
+
+
+@dataclass
+class _Layout:
+    """What splitting a file into headers and numbers found."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    blocks: list[str] = field(default_factory=list)
+    first_line: int = 0
+    seen_end: bool = False
+    ignored_after_end: int = 0
+    last_key: str | None = None
+
+
+def _header_line(lay: _Layout, text: str, pos: int, end: int) -> bool:
+    """Take one line of the header block into ``lay``; False when it is where data start."""
+    line = text[pos:end]
+    stripped = line.strip()
+    if stripped.startswith("#"):
+        base, lay.last_key = _add_header(lay.headers, stripped)
+        lay.seen_end = lay.seen_end or base.upper() == "END"
+    elif not stripped:
+        pass
+    elif lay.seen_end:
+        lay.ignored_after_end += 1
+    elif _continues_header(line, text, end, lay.last_key):
+        value = lay.headers[lay.last_key]  # type: ignore[index]
+        lay.headers[lay.last_key] = f"{value} {stripped}" if value else stripped  # type: ignore[index]
+    else:
+        return False
+    return True
+
+
+def _layout_defects(lay: _Layout, text: str) -> list[str]:
+    defects: list[str] = []
+    if lay.ignored_after_end:
+        defects.append(f"{lay.ignored_after_end} non-header lines after ##END= ignored")
+    dropped = _drop_repeated_headers(lay.headers)
+    if dropped:
+        defects.append(f"{dropped} header line(s) repeated with the same value (kept once)")
+    if lay.headers and not lay.seen_end:
         if not text.rstrip(" \t").endswith("\n"):
             raise RruffFormatError("truncated file: no ##END= line and the last line is cut off "
                                    "(no line end)")
         defects.append("no ##END= line (the file may be truncated)")
-    return headers, "".join(blocks), first_line, defects
+    return defects
+
+
+def _split(text: str) -> tuple[dict[str, str], str, int, list[str]]:
+    """Headers, the numeric block, the block's first line number and defects of the layout.
+
+    Header lines (with their continuation lines) and runs of data rows may alternate; the data
+    start at the first numeric row, and each run goes on up to the next line starting with '#'.
+    """
+    lay = _Layout()
+    n = len(text)
+    pos, line_no = 0, 1
+    while pos < n:
+        end = text.find("\n", pos)
+        end = n if end < 0 else end
+        if _header_line(lay, text, pos, end):
+            pos, line_no = end + 1, line_no + 1
+            continue
+        stop = _next_hash_line(text, pos)
+        lay.first_line = lay.first_line or line_no
+        lay.blocks.append(text[pos:stop])
+        pos = stop
+    return lay.headers, "".join(lay.blocks), lay.first_line, _layout_defects(lay, text)
 
 
 def _delimiter(first: str) -> str | None:

@@ -16,12 +16,27 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from rruffgeo.config import RRUFF_CATEGORIES
 from rruffgeo.workdir import file_key, files_digest
 
-#: Largest member read from a zip (RRUFF files are < 1 MB; this stops zip bombs).
+#: Largest file read by default (RRUFF files are < 1 MB; this stops zip bombs). The limit in
+#: use follows ``IngestSettings.worker_memory_mb`` (see ``parse.text_budget``).
 MAX_MEMBER_BYTES = 64 * 1024 * 1024
+
+
+class SourceError(ValueError):
+    """A source that cannot be read at all; the message names it and says why."""
+
+
+class ZipMember(NamedTuple):
+    """One member of a zip: its name, its place in the zip's directory (two members may share
+    a name) and its uncompressed size as the directory states it."""
+
+    name: str
+    index: int
+    size: int
 
 
 @dataclass
@@ -34,6 +49,9 @@ class Unit:
     #: For "files": paths relative to ``path`` (posix) and their categories.
     files: list[str] = field(default_factory=list)
     file_categories: list[str] = field(default_factory=list)
+    file_sizes: list[int] = field(default_factory=list)
+    #: Files or folders of the unit that could not be listed, as ``(path, reason)``.
+    rejects: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def category(self) -> str:
@@ -67,32 +85,43 @@ def _is_ignored_member(name: str) -> bool:
     return norm.startswith("__MACOSX/") or base.startswith("._") or base in (".DS_Store", "")
 
 
-def zip_members(zip_path: Path) -> tuple[list[str], list[tuple[str, str]]]:
-    """Member names to parse (sorted) and rejects ``(file, reason)`` of one zip.
+def _member_reject(info: zipfile.ZipInfo, max_bytes: int) -> str | None:
+    """Why a listed member is not parsed, or None."""
+    reason = unsafe_member_reason(info.filename)
+    if reason:
+        return reason
+    if not info.filename.lower().endswith(".txt"):
+        return "not a .txt spectrum file (skipped)"
+    if info.file_size > max_bytes:
+        return (f"member too large ({info.file_size} bytes uncompressed; the limit is "
+                f"{max_bytes} bytes, set by the worker memory limit)")
+    return None
 
-    A zip that cannot be opened is one reject naming the zip.
+
+def zip_members(zip_path: Path, max_bytes: int = MAX_MEMBER_BYTES,
+                ) -> tuple[list[ZipMember], list[tuple[str, str]]]:
+    """Members to parse (sorted by name, then place) and rejects ``(file, reason)`` of one zip.
+
+    A zip that cannot be opened is one reject naming the zip and why (unreadable or corrupt).
     """
-    rejects: list[tuple[str, str]] = []
     try:
         with zipfile.ZipFile(zip_path) as zf:
             infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except OSError as exc:
+        return [], [(str(zip_path), f"cannot read zip: {exc.strerror or exc}")]
+    except (zipfile.BadZipFile, ValueError) as exc:
         return [], [(str(zip_path), f"corrupt zip: {exc}")]
-    names: list[str] = []
-    for info in infos:
+    rejects: list[tuple[str, str]] = []
+    members: list[ZipMember] = []
+    for index, info in enumerate(infos):
         if info.is_dir() or _is_ignored_member(info.filename):
             continue
-        where = member_label(zip_path, info.filename)
-        reason = unsafe_member_reason(info.filename)
+        reason = _member_reject(info, max_bytes)
         if reason:
-            rejects.append((where, reason))
-        elif not info.filename.lower().endswith(".txt"):
-            rejects.append((where, "not a .txt spectrum file (skipped)"))
-        elif info.file_size > MAX_MEMBER_BYTES:
-            rejects.append((where, f"member too large ({info.file_size} bytes uncompressed)"))
+            rejects.append((member_label(zip_path, info.filename), reason))
         else:
-            names.append(info.filename)
-    return sorted(names), rejects
+            members.append(ZipMember(info.filename, index, info.file_size))
+    return sorted(members), rejects
 
 
 def member_label(zip_path: Path | str, member: str) -> str:
@@ -112,27 +141,45 @@ def _category_of(rel_parent: PurePosixPath, root: Path) -> str:
     return ""
 
 
-def files_unit(root: Path, rel_paths: list[str]) -> Unit:
-    rel_paths = sorted(rel_paths)
-    stats = []
-    cats = []
+def files_unit(root: Path, rel_paths: list[str],
+               rejects: list[tuple[str, str]] | None = None) -> Unit:
+    """The unit of loose files under ``root``; a file that cannot be looked at is a reject."""
+    stats, cats, kept, sizes = [], [], [], []
+    rejects = list(rejects or [])
     base = str(root)
     by_parent: dict[str, str] = {}  # thousands of files share a few folders
-    for rel in rel_paths:
-        stats.append(file_key(os.path.join(base, rel), rel))
+    for rel in sorted(rel_paths):
+        path = os.path.join(base, rel)
+        try:
+            key = file_key(path, rel)
+        except OSError as exc:
+            rejects.append((path, f"cannot read file: {exc.strerror or exc}"))
+            continue
+        stats.append(key)
         parent = rel.rpartition("/")[0]
         cat = by_parent.get(parent)
         if cat is None:
             cat = by_parent[parent] = _category_of(PurePosixPath(parent), root)
+        kept.append(rel)
         cats.append(cat)
-    return Unit("files", root, files_digest(stats), files=rel_paths, file_categories=cats)
+        sizes.append(key["size"])
+    stats += [{"name": f"\0{path}\0{reason}", "size": 0, "mtime_ns": 0}
+              for path, reason in rejects]
+    return Unit("files", root, files_digest(stats), files=kept, file_categories=cats,
+                file_sizes=sizes, rejects=rejects)
 
 
-def _walk(root: Path) -> tuple[list[Path], list[str]]:
-    """Zips and loose .txt files under ``root`` (hidden entries skipped), sorted."""
+def _walk(root: Path) -> tuple[list[Path], list[str], list[tuple[str, str]]]:
+    """Zips and loose .txt files under ``root`` (hidden entries skipped), sorted, and the
+    folders that could not be read ``(folder, reason)``."""
     zips: list[Path] = []
     txts: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    unreadable: list[tuple[str, str]] = []
+
+    def note(exc: OSError) -> None:
+        unreadable.append((str(exc.filename), f"cannot read folder: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=note):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "__MACOSX")))
         rel_dir = Path(dirpath).relative_to(root).as_posix()
         prefix = "" if rel_dir == "." else rel_dir + "/"
@@ -144,14 +191,16 @@ def _walk(root: Path) -> tuple[list[Path], list[str]]:
                 zips.append(Path(dirpath) / fn)
             elif low.endswith(".txt"):
                 txts.append(prefix + fn)
-    return zips, txts
+    return zips, txts, unreadable
 
 
 def local_units(source: Path, categories: Iterable[str] = RRUFF_CATEGORIES) -> list[Unit]:
     """Units of a local source: a ``.txt`` (or any text) file, a ``.zip`` or a folder.
 
     In a folder, zips named like an RRUFF category that is not in ``categories`` are skipped;
-    other zips and every ``.txt`` file are read.
+    other zips and every ``.txt`` file are read. Subfolders that cannot be read are rejects of
+    the folder's unit (listed in ``rejects.csv``); a folder that cannot be read at all is a
+    ``SourceError``.
     """
     if not source.exists():
         raise FileNotFoundError(f"RRUFF data not found: {source}")
@@ -160,10 +209,13 @@ def local_units(source: Path, categories: Iterable[str] = RRUFF_CATEGORIES) -> l
             return [zip_unit(source)]
         return [files_unit(source.parent, [source.name])]
     wanted = set(categories)
-    zips, txts = _walk(source)
+    zips, txts, unreadable = _walk(source)
+    if unreadable and unreadable[0][0] == str(source):
+        raise SourceError(f"cannot read data folder {source}: "
+                          f"{unreadable[0][1].removeprefix('cannot read folder: ')}")
     units = [zip_unit(z) for z in zips if z.stem not in RRUFF_CATEGORIES or z.stem in wanted]
-    if txts:
-        units.append(files_unit(source, txts))
+    if txts or unreadable:
+        units.append(files_unit(source, txts, unreadable))
     if not units:
         raise FileNotFoundError(f"no RRUFF .txt or .zip files found in {source}")
     return units
@@ -171,7 +223,9 @@ def local_units(source: Path, categories: Iterable[str] = RRUFF_CATEGORIES) -> l
 
 __all__ = [
     "MAX_MEMBER_BYTES",
+    "SourceError",
     "Unit",
+    "ZipMember",
     "is_url",
     "local_units",
     "member_label",
