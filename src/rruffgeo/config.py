@@ -157,6 +157,25 @@ class TrainSettings:
     #: OpenMP threads spin-wait, and on a busy 2-core machine a 2-thread training step was
     #: measured 4-5x slower than a 1-thread one.
     threads: int = 0
+    # -- Recipe: every departure from what the paper states is one of these named settings;
+    # -- ``rruffgeo.recipes`` holds the named presets (``--recipe paper`` restores the paper).
+    #: Which parameters weight decay applies to: "all" (AdamW as the paper names it) or
+    #: "matrices" (conv/linear weights only; norms, biases and layer-scale gamma undecayed).
+    weight_decay_groups: str = "matrices"
+    #: Cross-entropy label smoothing (the paper: plain cross-entropy, 0).
+    label_smoothing: float = 0.0
+    #: Augmentation (the paper: none). Largest random shift of a spectrum along the wavenumber
+    #: axis in cm-1 (a calibration offset, drawn uniformly in +-this per spectrum and step).
+    aug_shift_cm1: float = 0.0
+    #: Random intensity scale per spectrum, uniform in 1 +- this (0 = off).
+    aug_scale: float = 0.0
+    #: Gaussian noise added inside each spectrum's measured range (never on its zero padding),
+    #: standard deviation in units of the min-max-normalised intensity (0 = off).
+    aug_noise: float = 0.0
+    #: Share of each training part held out as an inner validation split, grouped like the
+    #: evaluated split (by specimen when ``split`` is "specimen"); its curves (val_*) are what
+    #: recipe choices are made from. 0 = off (the network trains on the whole training part).
+    inner_val_fraction: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ import copy
 import functools
 import json
 import logging
+import math
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,17 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from rruffgeo.config import PRECISIONS, Settings, TrainSettings
+from rruffgeo.model import distributed
+from rruffgeo.model.augment import augment_batch, augmentation_from_settings
 from rruffgeo.model.convnext1d import ConvNeXt1D
-from rruffgeo.model.metrics import fold_metrics
+from rruffgeo.model.curves import epoch_metrics
 from rruffgeo.model.modelio import build_network
 from rruffgeo.workdir import atomic_path
 
 log = logging.getLogger(__name__)
+
+#: Values of ``TrainSettings.weight_decay_groups``.
+WEIGHT_DECAY_GROUPS = ("all", "matrices")
 
 
 def select_device(name: str = "auto", threads: int = 0) -> torch.device:
@@ -66,14 +72,19 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
 
 
 def make_optimizer(model: torch.nn.Module, ts: TrainSettings) -> schedulefree.AdamWScheduleFree:
-    """Schedule-free AdamW; weight decay on conv/linear weights only.
+    """Schedule-free AdamW; weight decay on the groups ``ts.weight_decay_groups`` names.
 
-    Norm weights and biases, all biases and the layer-scale ``gamma`` (every parameter with
-    fewer than two dimensions) are not decayed: decaying gamma towards 0 would switch blocks off
-    and decaying norm scales fights the normalisation (as in timm's ConvNeXt recipe).
+    "all": every parameter decays (AdamW as the paper names it). "matrices": norm weights and
+    biases, all biases and the layer-scale ``gamma`` (every parameter with fewer than two
+    dimensions) are not decayed: decaying gamma towards 0 would switch blocks off and decaying
+    norm scales fights the normalisation (as in timm's ConvNeXt recipe).
     """
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    if ts.weight_decay_groups not in WEIGHT_DECAY_GROUPS:
+        raise ValueError(f"weight_decay_groups {ts.weight_decay_groups!r}: choose one of "
+                         f"{', '.join(WEIGHT_DECAY_GROUPS)}")
+    decay_all = ts.weight_decay_groups == "all"
+    decay = [p for p in model.parameters() if decay_all or p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if not decay_all and p.ndim < 2]
     groups = [{"params": decay, "weight_decay": ts.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     return schedulefree.AdamWScheduleFree(groups, lr=ts.lr, betas=tuple(ts.betas),
@@ -154,12 +165,17 @@ def fit_network(
     desc: str = "train",
     device: torch.device | None = None,
     on_epoch: Callable[[int], None] | None = None,
+    monitor: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    grid_step_cm1: float | None = None,
 ) -> tuple[ConvNeXt1D, list[dict[str, float]]]:
     """Train a ConvNeXt1D on ``X`` (n, grid) float32 and class indices ``y``.
 
     With ``checkpoint``, the state after every epoch is written there atomically (optimizer in
     eval mode, as schedule-free requires) and a matching checkpoint (same ``key``) is resumed.
-    Returns the model in eval mode (averaged weights) and the per-epoch history.
+    Returns the model in eval mode (averaged weights) and the per-epoch history: the learning
+    curves (``train_loss``; ``test_*`` on ``X_val``/``y_val``, the fold's test part; ``val_*``
+    etc. on each set of ``monitor``). ``grid_step_cm1`` converts ``aug_shift_cm1`` to points.
+    Under torchrun every rank calls this with the same data (``model.distributed``).
     """
     ts = settings.train
     device = device or select_device(ts.device, ts.threads)
@@ -171,6 +187,7 @@ def fit_network(
               and not torch.cuda.is_bf16_supported() else None)
     history: list[dict[str, float]] = []
     start = 0
+    distributed.barrier()  # rank 0 has finished writing what an earlier fold left
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
         if state.get("key") == key:
@@ -183,29 +200,40 @@ def fit_network(
             log.warning("%s: checkpoint %s is from other data/settings; starting over",
                         desc, checkpoint)
 
+    # ---- issue 9: ranks, augmentation and monitored sets (model/distributed, augment, curves)
+    rank, world_size = distributed.world()
+    main = rank == 0
+    batch = distributed.local_batch_size(ts.batch_size, world_size)
+    net = distributed.wrap(model, device)
+    aug = augmentation_from_settings(ts, grid_step_cm1)
+    sets = {"test": (X_val, y_val), **(monitor or {})}
+    # ---- end issue 9
     Xt = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32)).unsqueeze(1)
     yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
     if device.type == "cuda":
         Xt, yt = Xt.to(device), yt.to(device)
     n = len(yt)
-    n_batches = max(1, -(-n // ts.batch_size))
+    per_rank = math.ceil(n / world_size)  # what a DistributedSampler gives each rank
+    n_batches = max(1, math.ceil(per_rank / batch))
     bar = tqdm(desc=desc, initial=start * n_batches, total=ts.epochs * n_batches,
-               disable=not progress, leave=True, unit="batch", dynamic_ncols=True)
+               disable=not (progress and main), leave=True, unit="batch", dynamic_ncols=True)
     postfix: dict[str, float] = {}
     model.eval()
     opt.eval()
     for epoch in range(start, ts.epochs):
         t0 = time.perf_counter()
-        torch.manual_seed(ts.seed * 1_000_003 + epoch + 1)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(ts.seed * 7919 + epoch))
+        torch.manual_seed(ts.seed * 1_000_003 + epoch + 1 + rank * 7_919)
+        order = distributed.epoch_indices(n, ts.seed * 7919, epoch, rank, world_size)
+        gen = torch.Generator().manual_seed(distributed.rank_seed(ts.seed, epoch, rank))
         model.train()
         opt.train()
         total, count = 0.0, 0
-        for lo in range(0, n, ts.batch_size):
-            idx = order[lo:lo + ts.batch_size].to(Xt.device)
+        for lo in range(0, len(order), batch):
+            idx = order[lo:lo + batch].to(Xt.device)
             xb, yb = Xt[idx].to(device, non_blocking=True), yt[idx].to(device)
+            xb = augment_batch(xb, aug, gen)
             with autocast(device):
-                loss = F.cross_entropy(model(xb), yb)
+                loss = F.cross_entropy(net(xb), yb, label_smoothing=ts.label_smoothing)
             opt.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
@@ -222,23 +250,24 @@ def fit_network(
             total += float(loss.detach()) * len(yb)
             count += len(yb)
             bar.update(1)
-            if progress:
+            if progress and main:
                 postfix.update(epoch=epoch + 1, loss=round(total / count, 4))
                 bar.set_postfix(postfix, refresh=False)
         model.eval()
         opt.eval()
-        row: dict[str, float] = {"epoch": epoch + 1, "loss": total / max(count, 1),
+        total, count = distributed.sum_over_ranks(total, count)
+        row: dict[str, float] = {"epoch": epoch + 1, "step": (epoch + 1) * n_batches,
+                                 "train_loss": total / max(count, 1),
                                  "train_s": time.perf_counter() - t0}
-        if X_val is not None and y_val is not None and len(y_val):
-            m = fold_metrics(np.asarray(y_val), predict_proba(model, X_val, device))
-            row.update(val_accuracy=m["accuracy"], val_f1_macro=m["f1_macro"])
+        if main:
+            row.update(epoch_metrics(model, sets, device))
         row["epoch_s"] = time.perf_counter() - t0
         history.append(row)
         postfix.update({k: round(v, 4) for k, v in row.items()
-                        if k in ("val_accuracy", "val_f1_macro")})
+                        if k in ("test_accuracy", "val_accuracy")})
         bar.set_postfix(postfix)
         log.debug("%s epoch %d: %s", desc, epoch + 1, row)
-        if checkpoint is not None:
+        if checkpoint is not None and main:
             _save_checkpoint(checkpoint, model, opt, epoch + 1, history, key)
         if on_epoch is not None:
             on_epoch(epoch + 1)

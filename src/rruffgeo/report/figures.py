@@ -20,7 +20,7 @@ from matplotlib.ticker import FuncFormatter
 from tqdm.auto import tqdm
 
 from rruffgeo.config import Settings
-from rruffgeo.report import style
+from rruffgeo.report import curves, style
 from rruffgeo.report.evaluation import (
     METRICS,
     MODELS,
@@ -48,6 +48,7 @@ CAPTIONS = {
                                  "(bars: fold spread, 1 sd).",
     "fig9_overall_metrics": "Figure 9: overall test metrics per fold (dots) and mean +- sd "
                             "(bars), ConvNeXt1D vs the 1-NN baseline.",
+    curves.STEM: curves.CAPTION,
 }
 
 
@@ -341,11 +342,13 @@ def make_evaluation_figures(workdir: WorkDir, progress: bool = True) -> FigureRe
     if not evals:
         return FigureResult(skipped={
             s: "no metrics yet: run `rruffgeo train` or `rruffgeo cv` first"
-            for s in ("fig7_f1_by_country", "fig8_precision_by_country", "fig9_overall_metrics")})
+            for s in ("fig7_f1_by_country", "fig8_precision_by_country", "fig9_overall_metrics",
+                      curves.STEM)})
     tasks = [
         ("fig7_f1_by_country", lambda p: fig_metric_by_country(evals, "f1", p)),
         ("fig8_precision_by_country", lambda p: fig_metric_by_country(evals, "precision", p)),
         ("fig9_overall_metrics", lambda p: fig_overall_metrics(evals, p)),
+        (curves.STEM, lambda p: curves.fig_learning_curves(evals, p)),
     ]
     return _run_all(tasks, workdir.dir(FIGURES_DIR), progress, "evaluation figures")
 

@@ -46,7 +46,8 @@ PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "torch", "schedulefree", "sci
 
 DATASET_FIGURES = ("fig1_country_map", "fig2_top_countries", "fig3_top_minerals",
                    "fig4_example_spectra", "fig5_resampling")
-EVAL_FIGURES = ("fig7_f1_by_country", "fig8_precision_by_country", "fig9_overall_metrics")
+EVAL_FIGURES = ("fig7_f1_by_country", "fig8_precision_by_country", "fig9_overall_metrics",
+                "fig10_learning_curves")
 
 HONEST_NOTE = (
     "Each RRUFF specimen contributes several spectra (raw and processed versions, several "
