@@ -108,9 +108,11 @@ class ModelSettings:
     #: Layer scale initial value (paper 4.3).
     layer_scale_init: float = 1e-6
     #: Head pooling: "avg" = global average pool, the paper's head (B.2); "flatten" = the last
-    #: stage's positions kept, so the head knows where along the axis a feature sits. Average
-    #: pooling makes the network blind to absolute wavenumber, which is what tells minerals
-    #: apart; measured on RRUFF it stays at the class prior within a CPU budget ("flatten" fits).
+    #: stage's positions kept, so the head also knows where along the axis a feature sits.
+    #: Average pooling does not make the network blind to band positions: one last-stage
+    #: position sees 848 input points and the zero padding marks where a spectrum starts, so
+    #: features can encode where a band is. On RRUFF the avg head learns slowly (it stays at
+    #: the class prior for its first several hundred steps; README); "flatten" fits faster.
     head_pool: str = "avg"
 
 

@@ -269,9 +269,11 @@ class ConvNeXt1D(nn.Module):
         ``"avg"`` (the paper): global average pool over positions -> LayerNorm -> dropout ->
         Linear. ``"flatten"``: LayerNorm at every position of the last stage, flattened, ->
         dropout -> Linear, so the head sees *where* along the wavenumber axis each feature is.
-        Average pooling makes the network translation-invariant; on RRUFF it never left the
-        majority class within a CPU budget, while the same body with this head fits (measured:
-        README, "Learning").
+        Average pooling does not make the network translation-invariant: a last-stage position
+        sees 848 input points and zero padding marks where a spectrum starts, so the pooled
+        features can still say where a band is. On RRUFF the avg head learns slowly (at the
+        class prior for its first several hundred steps), the same body with this head fits
+        sooner (README, "Learning").
     input_length : int, optional
         Spectrum length; required by ``head_pool="flatten"`` (it sizes the Linear layer).
     """

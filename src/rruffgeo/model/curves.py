@@ -62,6 +62,4 @@ def curves_table(histories: Iterable[tuple[int, list[dict[str, Any]]]]) -> pd.Da
     df = pd.DataFrame(rows)
     if df.empty:
         return pd.DataFrame(columns=CURVE_COLUMNS[:5])
-    if "train_loss" not in df and "loss" in df:  # histories written before the curves
-        df = df.rename(columns={"loss": "train_loss"})
     return df[[c for c in CURVE_COLUMNS if c in df]]
