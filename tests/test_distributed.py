@@ -57,8 +57,9 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
     y = np.arange(32) % 4
     s = _ddp_settings()
     wd = make_workdir(tmp_path / "wd", n_countries=2, specimens=4)
-    mp.spawn(run_rank, args=(2, _free_port(), X, y, 4, s, str(tmp_path), str(wd.root)),
-             nprocs=2, join=True)
+    # fork: the ranks start in well under a second instead of re-importing torch (spawn)
+    mp.start_processes(run_rank, args=(2, _free_port(), X, y, 4, s, str(tmp_path),
+                                       str(wd.root)), nprocs=2, join=True, start_method="fork")
 
     torch.set_num_threads(1)
     torch.manual_seed(s.train.seed)

@@ -178,6 +178,8 @@ class _ConvCL(torch.autograd.Function):
                 grad_x = grad_x.squeeze(2).transpose(1, 2)
             if need_w:
                 grad_w = grad_w.squeeze(2)
+                if grad_w.stride() != weight.stride():  # depthwise: (C, 1, k) with odd strides
+                    grad_w = torch.empty_like(weight).copy_(grad_w)  # as DDP's buckets expect
         if has_bias and need_b:
             grad_b = grad_out.sum((0, 1))
         return grad_x, grad_w, grad_b, None, None, None

@@ -1,4 +1,4 @@
-"""The paper's figures (1-5, 7-9) as PNG and SVG, drawn with matplotlib without pyplot.
+"""The paper's figures (1-5, 7-9) and learning curves (10) as PNG and SVG, drawn without pyplot.
 
 Dataset figures (1-5) need catalog.parquet and geocoded.parquet; evaluation figures (7-9) need
 the learning stage's metrics files and are drawn for both split protocols side by side. One
