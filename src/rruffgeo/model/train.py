@@ -33,7 +33,7 @@ from rruffgeo.model import distributed
 from rruffgeo.model.augment import augment_batch, augmentation_from_settings
 from rruffgeo.model.convnext1d import ConvNeXt1D
 from rruffgeo.model.curves import epoch_metrics
-from rruffgeo.model.modelio import build_network
+from rruffgeo.model.modelio import build_network, read_checkpoint
 from rruffgeo.workdir import atomic_path
 
 log = logging.getLogger(__name__)
@@ -188,8 +188,8 @@ def fit_network(
     history: list[dict[str, float]] = []
     start = 0
     distributed.barrier()  # rank 0 has finished writing what an earlier fold left
-    if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
+    state = read_checkpoint(checkpoint, device, desc) if checkpoint is not None else None
+    if state is not None:
         if state.get("key") == key:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
