@@ -151,6 +151,33 @@ def predict_proba(model: ConvNeXt1D, X: np.ndarray, device: torch.device,
     return np.concatenate(out)
 
 
+class NonFiniteLossError(ValueError):
+    """The training loss became NaN or inf: training stops rather than save a broken model."""
+
+
+def check_finite_inputs(X: np.ndarray, what: str) -> None:
+    """ValueError when rows of ``X`` hold NaN or inf (they would turn every weight into NaN)."""
+    finite = np.isfinite(np.asarray(X)).reshape(len(X), -1).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"{what}: {int((~finite).sum())} of {len(X)} row(s) hold NaN or inf "
+                         f"(first row {int(np.flatnonzero(~finite)[0])})")
+
+
+def check_finite_model(model: torch.nn.Module, probe: torch.Tensor, desc: str,
+                       epoch: int) -> None:
+    """NonFiniteLossError when the weights, or the logits of ``probe`` (a few training
+    spectra, eval mode), hold NaN or inf: the last steps of an epoch can blow the weights up
+    with no later batch to show it in the loss. Such a state is never checkpointed or saved."""
+    bad = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]
+    if not bad:
+        with torch.no_grad():
+            if not torch.isfinite(model(probe)).all():
+                bad = ["the logits of training spectra"]
+    if bad:
+        raise NonFiniteLossError(f"{desc}: weights became NaN or inf in epoch {epoch} (first: "
+                                 f"{bad[0]}); stopped (lower --lr, or check the spectra)")
+
+
 def fit_network(
     X: np.ndarray,
     y: np.ndarray,
@@ -178,6 +205,7 @@ def fit_network(
     Under torchrun every rank calls this with the same data (``model.distributed``).
     """
     ts = settings.train
+    check_finite_inputs(X, "training spectra")
     device = device or select_device(ts.device, ts.threads)
     set_determinism(device)
     torch.manual_seed(ts.seed)
@@ -234,6 +262,11 @@ def fit_network(
             xb = augment_batch(xb, aug, gen)
             with autocast(device):
                 loss = F.cross_entropy(net(xb), yb, label_smoothing=ts.label_smoothing)
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise NonFiniteLossError(f"{desc}: training loss became {loss_value} at epoch "
+                                         f"{epoch + 1}, batch {lo // batch + 1}; "
+                                         f"stopped (lower --lr, or check the spectra)")
             opt.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
@@ -247,7 +280,7 @@ def fit_network(
                 scaler.update()
             else:
                 opt.step()
-            total += float(loss.detach()) * len(yb)
+            total += loss_value * len(yb)
             count += len(yb)
             bar.update(1)
             if progress and main:
@@ -255,6 +288,7 @@ def fit_network(
                 bar.set_postfix(postfix, refresh=False)
         model.eval()
         opt.eval()
+        check_finite_model(model, Xt[:8].to(device), desc, epoch + 1)
         total, count = distributed.sum_over_ranks(total, count)
         row: dict[str, float] = {"epoch": epoch + 1, "step": (epoch + 1) * n_batches,
                                  "train_loss": total / max(count, 1),

@@ -21,7 +21,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from rruffgeo.config import Settings, SpectraSettings, fingerprint, to_dict
+from rruffgeo.spectra.integrity import mark_verified, matrix_problem
 from rruffgeo.spectra.resample import clean_axis, make_grid, resample_many
+from rruffgeo.spectra.window import GridWindow, global_window
 from rruffgeo.workdir import (
     CATALOG,
     SPECTRA_DIR,
@@ -41,7 +43,7 @@ GRID = "grid.npy"
 FAILURES = "failures.csv"
 META = "meta.json"
 #: Bump when the resampling rules change, so old caches are rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -97,13 +99,6 @@ def read_catalog_spectra(catalog: Path) -> tuple[pd.DataFrame, list[np.ndarray],
     return ids, out[0], out[1]
 
 
-def global_window(axes: Sequence[np.ndarray]) -> tuple[float, float]:
-    """Smallest window covering every usable spectrum (paper A.4)."""
-    lo = min(float(x[0]) for x in axes)
-    hi = max(float(x[-1]) for x in axes)
-    return lo, hi
-
-
 def build_matrix(
     workdir: WorkDir, settings: Settings | SpectraSettings | None = None, force: bool = False
 ) -> SpectraMatrix:
@@ -124,7 +119,7 @@ def build_matrix(
     key = matrix_fingerprint(catalog, sp)
     folder = workdir.dir(SPECTRA_DIR)
     if not force:
-        cached = load_matrix(folder, expect=key)
+        cached = load_matrix(folder, expect=key, verify=True)
         if cached is not None:
             log.info("spectra: using cached matrix %s (%d x %d)", folder / MATRIX,
                      *cached.X.shape)
@@ -144,11 +139,12 @@ def build_matrix(
             cleaned.append(None)
             continue
         cleaned.append((cx, cy))
-    usable = [c for c in cleaned if c is not None]
-    if not usable:
+    if not any(c is not None for c in cleaned):
         raise ValueError(f"{catalog}: no spectrum can be resampled ({len(failures)} failures)")
-    window = sp.window_cm1 or global_window([c[0] for c in usable])
-    grid = make_grid(window[0], window[1], sp.grid_points)
+    window = _window_dropping_outliers(ids["spectrum_id"].tolist(), cleaned, failures,
+                                       sp.window_cm1)
+    usable = [c for c in cleaned if c is not None]
+    grid = make_grid(window.start_cm1, window.stop_cm1, sp.grid_points)
 
     X, errors = resample_many(usable, grid, minmax=sp.minmax)
     keep_mask = np.array([c is not None for c in cleaned])
@@ -162,6 +158,7 @@ def build_matrix(
     index.insert(0, "row", np.arange(len(index), dtype=np.int64))
     fail_df = pd.DataFrame(failures, columns=["spectrum_id", "reason"])
 
+    sha256 = hashlib.sha256(np.ascontiguousarray(X).tobytes()).hexdigest()
     with atomic_path(folder / MATRIX) as tmp, open(tmp, "wb") as fh:
         np.save(fh, X)
     with atomic_path(folder / GRID) as tmp, open(tmp, "wb") as fh:
@@ -172,15 +169,39 @@ def build_matrix(
         "fingerprint": key, "n_spectra": int(len(index)), "grid_points": int(len(grid)),
         "window_cm1": [float(grid[0]), float(grid[-1])], "n_failures": int(len(fail_df)),
         "settings": to_dict(sp), "catalog": catalog_key(catalog),
-        "matrix_sha256": hashlib.sha256(np.ascontiguousarray(X).tobytes()).hexdigest(),
+        "matrix_sha256": sha256,
     })
+    mark_verified(folder / MATRIX, sha256)
     log.info("spectra: %d resampled onto %d points over %.1f-%.1f cm-1, %d failures",
              len(index), len(grid), grid[0], grid[-1], len(fail_df))
     return load_matrix(folder, expect=key) or SpectraMatrix(X, index, grid, fail_df, key)
 
 
-def load_matrix(folder: Path, expect: str | None = None) -> SpectraMatrix | None:
-    """The cached matrix in ``folder`` (memory-mapped), or None when absent or stale."""
+def _window_dropping_outliers(spectrum_ids: list[str],
+                              cleaned: list[tuple[np.ndarray, np.ndarray] | None],
+                              failures: list[tuple[str, str]],
+                              configured: Sequence[float] | None) -> GridWindow:
+    """The global window of the cleaned spectra; those it leaves out are set to None in
+    ``cleaned`` and listed with the reason in ``failures`` (hence in ``failures.csv``)."""
+    rows = [i for i, c in enumerate(cleaned) if c is not None]
+    axes = [cleaned[i][0] for i in rows]  # type: ignore[index]
+    window = global_window([x[0] for x in axes], [x[-1] for x in axes], configured)
+    for pos in window.outlier_rows():
+        failures.append((spectrum_ids[rows[pos]], window.outliers[pos] or ""))
+        cleaned[rows[pos]] = None
+    if window.outlier_rows():
+        log.warning("spectra: %d spectra left out of the grid window (implausible Raman-shift "
+                    "range), listed in %s", len(window.outlier_rows()), FAILURES)
+    return window
+
+
+def load_matrix(folder: Path, expect: str | None = None, verify: bool = False
+                ) -> SpectraMatrix | None:
+    """The cached matrix in ``folder`` (memory-mapped), or None when absent or stale.
+
+    With ``verify``, also None (and a warning saying why) when ``matrix.npy`` no longer has the
+    SHA-256 recorded in ``meta.json`` or holds NaN/inf (``rruffgeo.spectra.integrity``).
+    """
     meta = read_json(folder / META)
     if not isinstance(meta, dict):
         return None
@@ -194,6 +215,10 @@ def load_matrix(folder: Path, expect: str | None = None) -> SpectraMatrix | None
     fail = (pd.read_csv(folder / FAILURES, keep_default_na=False) if (folder / FAILURES).exists()
             else pd.DataFrame(columns=["spectrum_id", "reason"]))
     if X.shape != (len(index), len(grid)):
+        return None
+    problem = matrix_problem(folder / MATRIX, X, meta.get("matrix_sha256")) if verify else None
+    if problem is not None:
+        log.warning("spectra: cached matrix not trusted, rebuilding it: %s", problem)
         return None
     return SpectraMatrix(X, index, grid, fail, meta["fingerprint"])
 
