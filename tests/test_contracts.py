@@ -83,5 +83,6 @@ def test_figures_come_from_one_registry_in_number_order():
     assert stems == ["fig1_country_map", "fig2_top_countries", "fig3_top_minerals",
                      "fig4_example_spectra", "fig5_resampling", "fig6_architecture",
                      "fig7_f1_by_country",
-                     "fig8_precision_by_country", "fig9_overall_metrics"]
+                     "fig8_precision_by_country", "fig9_overall_metrics",
+                     "fig10_learning_curves"]
     assert all(FIGURES[s].caption.startswith("Figure ") for s in stems)

@@ -334,8 +334,8 @@ def test_truncated_checkpoint_is_ignored_and_the_fold_starts_again(tmp_path, cap
                                      progress=False)
     assert any("cannot be read" in r.getMessage() and "starting the fold again" in r.getMessage()
                for r in caplog.records)
-    assert len(history) == 2 and [h["loss"] for h in history] == \
-        [h["loss"] for h in fresh_history]  # trained from the start, same as a fresh run
+    assert len(history) == 2 and [h["train_loss"] for h in history] == \
+        [h["train_loss"] for h in fresh_history]  # trained from the start, same as a fresh run
     for a, b in zip(model.state_dict().values(), fresh.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b)
     torch.load(ckpt, weights_only=True)  # the bad file was replaced by a whole checkpoint

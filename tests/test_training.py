@@ -19,7 +19,7 @@ def test_network_overfits_a_tiny_batch():
     s = replace(s, model=replace(s.model, dims=(16, 32), drop_path_rate=0.0, head_dropout=0.0),
                 train=replace(s.train, batch_size=16, weight_decay=0.0, lr=1e-2))
     model, history = fit_network(X, y, 4, s, progress=False, device=torch.device("cpu"))
-    assert history[-1]["loss"] < 0.1 < history[0]["loss"]
+    assert history[-1]["train_loss"] < 0.1 < history[0]["train_loss"]
     assert (predict_proba(model, X, torch.device("cpu")).argmax(1) == y).all()
 
 

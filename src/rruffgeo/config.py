@@ -209,9 +209,11 @@ class ModelSettings(Checked):
     #: Layer scale initial value (paper 4.3).
     layer_scale_init: float = setting(1e-6, check=in_range(0, 10, low_open=True))
     #: Head pooling: "avg" = global average pool, the paper's head (B.2); "flatten" = the last
-    #: stage's positions kept, so the head knows where along the axis a feature sits. Average
-    #: pooling makes the network blind to absolute wavenumber, which is what tells minerals
-    #: apart; measured on RRUFF it stays at the class prior within a CPU budget ("flatten" fits).
+    #: stage's positions kept, so the head also knows where along the axis a feature sits.
+    #: Average pooling does not make the network blind to band positions: one last-stage
+    #: position sees 848 input points and the zero padding marks where a spectrum starts, so
+    #: features can encode where a band is. On RRUFF the avg head learns slowly (it stays at
+    #: the class prior for its first several hundred steps; README); "flatten" fits faster.
     head_pool: Head = setting(Head.AVG, check=enum_check(Head), option="--head")
 
     def __post_init__(self) -> None:
@@ -224,6 +226,11 @@ class ModelSettings(Checked):
     def min_input_length(self) -> int:
         """Fewest points a spectrum needs: the stem's stride 4, then stride 2 per stage."""
         return 4 * 2 ** (len(self.dims) - 1)
+
+
+def _decay_groups(v: object) -> str | None:
+    """Check of ``TrainSettings.weight_decay_groups``."""
+    return None if v in ("all", "matrices") else "choose one of all, matrices"
 
 
 @dataclass(frozen=True)
@@ -271,6 +278,25 @@ class TrainSettings(Checked):
     #: measured 4-5x slower than a 1-thread one.
     threads: int = setting(0, check=integer_at_least(0, 4096), option="--threads",
                            changes_result=False)
+    # -- Recipe: every departure from what the paper states is one of these named settings;
+    # -- ``rruffgeo.recipes`` holds the named presets (``--recipe paper`` restores the paper).
+    #: Which parameters weight decay applies to: "all" (AdamW as the paper names it) or
+    #: "matrices" (conv/linear weights only; norms, biases and layer-scale gamma undecayed).
+    weight_decay_groups: str = setting("matrices", check=_decay_groups)
+    #: Cross-entropy label smoothing (the paper: plain cross-entropy, 0).
+    label_smoothing: float = setting(0.0, check=in_range(0, 1))
+    #: Augmentation (the paper: none). Largest random shift of a spectrum along the wavenumber
+    #: axis in cm-1 (a calibration offset, drawn uniformly in +-this per spectrum and step).
+    aug_shift_cm1: float = setting(0.0, check=in_range(0, 1000))
+    #: Random intensity scale per spectrum, uniform in 1 +- this (0 = off).
+    aug_scale: float = setting(0.0, check=in_range(0, 1))
+    #: Gaussian noise added inside each spectrum's measured range (never on its zero padding),
+    #: standard deviation in units of the min-max-normalised intensity (0 = off).
+    aug_noise: float = setting(0.0, check=in_range(0, 10))
+    #: Share of each training part held out as an inner validation split, grouped like the
+    #: evaluated split (by specimen when ``split`` is "specimen"); its curves (val_*) are what
+    #: recipe choices are made from. 0 = off (the network trains on the whole training part).
+    inner_val_fraction: float = setting(0.0, check=in_range(0, 1), option="--inner-val")
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,10 @@ class FoldResult:
     epoch_s_mean: float = 0.0
     network_s: float = 0.0
     baseline_s: float = 0.0
+    #: Spectra of the training part held out as the inner validation split (0 = none).
+    n_inner_val: int = 0
+    #: Processes that trained the fold (torchrun); 1 for a plain run.
+    world_size: int = 1
 
     def scores(self, model: str) -> Scores:
         return self.network if model == "network" else self.baseline_1nn
@@ -88,6 +92,7 @@ class EvaluationResult:
     grid_cm1: dict[str, float] = field(default_factory=dict)
     elapsed_s: float = 0.0
     wall_s_this_call: float = 0.0
+    world_size: int = 1
     per_country: pd.DataFrame | None = field(default=None, compare=False, repr=False)
     path: Path | None = field(default=None, compare=False)
 
@@ -125,7 +130,7 @@ class EvaluationResult:
             "class_names": self.class_names, "folds": [f.row() for f in self.folds],
             "summary": self.summary, "settings": self.settings, "grid_cm1": self.grid_cm1,
             "folds_run": self.folds_run, "elapsed_s": self.elapsed_s,
-            "wall_s_this_call": self.wall_s_this_call,
+            "wall_s_this_call": self.wall_s_this_call, "world_size": self.world_size,
         }
 
     @classmethod
@@ -144,7 +149,8 @@ class EvaluationResult:
                 class_names=list(doc.get("class_names", [])),
                 settings=dict(doc.get("settings") or {}), grid_cm1=dict(doc.get("grid_cm1") or {}),
                 elapsed_s=float(doc.get("elapsed_s", float("nan"))),
-                wall_s_this_call=float(doc.get("wall_s_this_call", 0.0)))
+                wall_s_this_call=float(doc.get("wall_s_this_call", 0.0)),
+                world_size=int(doc.get("world_size") or 1))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a metrics file of the agreed format ({exc!r})") from exc
 

@@ -151,8 +151,8 @@ class WorkDir:
         return per_country_of(self.metrics_file(evaluation, split))
 
     def curves_file(self, evaluation: Evaluation | str, split: Split | str) -> Path:
-        """Per-epoch training and validation curves of every fold of one evaluation."""
-        return _with_suffix(self.metrics_file(evaluation, split), "_curves.json")
+        """``metrics/curves_<train|cv>_<split>.csv``: per-epoch curves of every fold."""
+        return curves_of(self.metrics_file(evaluation, split))
 
     def model_dir(self, evaluation: Evaluation | str, split: Split | str,
                   fold: int | None = None) -> Path:
@@ -201,6 +201,11 @@ def _with_suffix(path: Path, suffix: str) -> Path:
 def per_country_of(metrics_file: Path) -> Path:
     """The per-country table beside a metrics file: ``<stem>_per_country.csv``."""
     return _with_suffix(Path(metrics_file), "_per_country.csv")
+
+
+def curves_of(metrics_file: Path) -> Path:
+    """The learning-curves CSV beside a metrics file (``curves_<stem>.csv``)."""
+    return metrics_file.with_name(f"curves_{metrics_file.stem}.csv")
 
 
 def file_key(path: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:

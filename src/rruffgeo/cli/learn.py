@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from rruffgeo.cli.common import add_head, add_n_folds, add_split, add_workdir, workdir_of
 from rruffgeo.config import PRECISIONS, PredictSettings, Settings, replace
+from rruffgeo.recipes import recipe_settings
 from rruffgeo.workdir import MATRIX_FAILURES
 
 if TYPE_CHECKING:
@@ -77,6 +78,13 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--grid-points", type=int, default=None)
     add_head(p)
+    p.add_argument("--recipe", default=None, metavar="NAME",
+                   help="training recipe: paper (what the paper states), default (the "
+                   "project's), or either plus variants, e.g. paper+warmup+augment "
+                   "(rruffgeo.recipes); the options above override it")
+    p.add_argument("--inner-val", type=float, default=None, metavar="FRACTION",
+                   help="hold out this share of each training part as a validation split "
+                   "grouped like --split; its curves (val_*) are what recipes are chosen from")
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads (default: one per core; 1 when other jobs share the cores)")
@@ -86,6 +94,10 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Default settings with the command-line overrides applied."""
     s = Settings()
+    if getattr(args, "recipe", None):
+        s = recipe_settings(args.recipe, s)
+    if getattr(args, "inner_val", None) is not None:
+        s = replace(s, train=replace(s.train, inner_val_fraction=args.inner_val))
     spectra, model = s.spectra, s.model
     if getattr(args, "grid_points", None) is not None:
         spectra = replace(spectra, grid_points=args.grid_points)
@@ -112,7 +124,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     report = run_train(workdir_of(args), settings_from_args(args), split=args.split,
                        progress=not args.no_progress)
-    _print_summary(report)
+    if report:  # empty on torchrun ranks other than 0
+        _print_summary(report)
     return 0
 
 
@@ -127,7 +140,8 @@ def cmd_cv(args: argparse.Namespace) -> int:
             raise ValueError(f"--folds {args.folds!r}: expected numbers such as 1,2") from None
     report = run_cv(workdir_of(args), settings_from_args(args), split=args.split,
                     progress=not args.no_progress, folds=folds)
-    _print_summary(report)
+    if report:  # empty on torchrun ranks other than 0
+        _print_summary(report)
     return 0
 
 

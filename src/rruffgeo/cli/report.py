@@ -7,6 +7,7 @@ import sys
 
 from rruffgeo.cli.common import add_data, add_head, add_n_folds, add_workdir, data_of, workdir_of
 from rruffgeo.config import Settings, Split, replace
+from rruffgeo.recipes import recipe_settings
 
 
 def _add_progress(p: argparse.ArgumentParser) -> None:
@@ -25,7 +26,7 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
-    s = Settings()
+    s = recipe_settings(args.recipe) if getattr(args, "recipe", None) else Settings()
     train = replace(s.train, min_samples_per_country=args.min_samples_per_country)
     for name in ("epochs", "batch_size", "n_folds", "seed", "device", "lr", "threads"):
         value = getattr(args, name, None)
@@ -132,6 +133,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None,
                    help=f"training epochs (default {d.train.epochs})")
     add_head(p)
+    p.add_argument("--recipe", default=None, metavar="NAME",
+                   help="training recipe: paper, default, or either plus variants, e.g. "
+                        "paper+warmup (rruffgeo.recipes)")
     p.add_argument("--batch-size", dest="batch_size", type=int, default=None,
                    help="batch size (default 64)")
     add_n_folds(p)

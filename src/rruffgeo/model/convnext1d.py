@@ -181,6 +181,8 @@ class _ConvCL(torch.autograd.Function):
                 grad_x = grad_x.squeeze(2).transpose(1, 2)
             if need_w:
                 grad_w = grad_w.squeeze(2)
+                if grad_w.stride() != weight.stride():  # depthwise: (C, 1, k) with odd strides
+                    grad_w = torch.empty_like(weight).copy_(grad_w)  # as DDP's buckets expect
         if has_bias and need_b:
             grad_b = grad_out.sum((0, 1))
         return grad_x, grad_w, grad_b, None, None, None
@@ -271,6 +273,10 @@ class ConvNeXt1D(nn.Module):
     head_pool : a ``config.Head`` name, e.g. "avg" or "flatten"
         How the last stage's map is pooled before dropout -> Linear (``model.heads``):
         ``"avg"`` (the paper) averages over positions; ``"flatten"`` keeps every position.
+        Average pooling does not make the network translation-invariant: a last-stage position
+        sees 848 input points and zero padding marks where a spectrum starts, so the pooled
+        features can still say where a band is. On RRUFF the avg head learns slowly (at the
+        class prior for its first several hundred steps); flatten fits sooner (README).
     input_length : int, optional
         Spectrum length; required by heads that keep positions (it sizes the Linear layer).
     """

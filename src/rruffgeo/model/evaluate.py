@@ -35,7 +35,9 @@ from rruffgeo.config import (
     to_dict,
 )
 from rruffgeo.dataset import keep_frequent_countries, learning_table
+from rruffgeo.model import distributed
 from rruffgeo.model.baseline import nn1_cosine_scores
+from rruffgeo.model.curves import curves_table
 from rruffgeo.model.metrics import (
     fold_metrics,
     per_class_metrics,
@@ -44,7 +46,7 @@ from rruffgeo.model.metrics import (
 )
 from rruffgeo.model.modelio import save_model
 from rruffgeo.model.runtime import predict_proba, select_device, set_threads
-from rruffgeo.model.splits import cv_splits, holdout_split
+from rruffgeo.model.splits import cv_splits, holdout_split, inner_split
 from rruffgeo.model.train import fit_network
 from rruffgeo.results import EvaluationResult, FoldResult
 from rruffgeo.spectra.matrix import build_matrix
@@ -105,7 +107,7 @@ def run_train(workdir: WorkDir, settings: Settings | None = None, split: str = S
               progress: bool = True) -> EvaluationResult:
     """The paper's 80/20 hold-out: writes models/holdout_<split>/ and metrics/train_<split>.*"""
     settings = _with_split(settings, split)
-    ds = load_dataset(workdir, settings)
+    ds = _load_dataset_ranked(workdir, settings)
     ts = settings.train
     tr, te = holdout_split(ds.y, ds.groups_of(ts.split), ts.split, ts.test_size, ts.seed)
     return _run(workdir, settings, ds, Evaluation.HOLDOUT, [(tr, te)], [0], progress)
@@ -119,7 +121,7 @@ def run_cv(workdir: WorkDir, settings: Settings | None = None, split: str = Spli
     so far (those of this call and finished ones of earlier calls with the same settings).
     """
     settings = _with_split(settings, split)
-    ds = load_dataset(workdir, settings)
+    ds = _load_dataset_ranked(workdir, settings)
     ts = settings.train
     splits = cv_splits(ds.y, ds.groups_of(ts.split), ts.split, ts.n_folds, ts.seed)
     wanted = list(range(ts.n_folds)) if folds is None else sorted(set(folds))
@@ -127,6 +129,17 @@ def run_cv(workdir: WorkDir, settings: Settings | None = None, split: str = Spli
     if bad:
         raise ValueError(f"folds {bad} out of range 0-{ts.n_folds - 1}")
     return _run(workdir, settings, ds, Evaluation.CV, splits, wanted, progress)
+
+
+def _load_dataset_ranked(workdir: WorkDir, settings: Settings) -> Dataset:
+    """``load_dataset``; under torchrun rank 0 builds the matrix cache before the others read it."""
+    distributed.setup_device(settings.train.device, settings.train.threads)
+    if distributed.is_main():
+        ds = load_dataset(workdir, settings)
+        distributed.barrier()
+        return ds
+    distributed.barrier()
+    return load_dataset(workdir, settings)
 
 
 def _with_split(settings: Settings | None, split: str) -> Settings:
@@ -139,8 +152,10 @@ def _run(workdir: WorkDir, settings: Settings, ds: Dataset, evaluation: Evaluati
          progress: bool) -> EvaluationResult:
     t_start = time.perf_counter()
     split = settings.train.split
-    device = select_device(settings.train.device)
-    set_threads(settings.train.threads, device)
+    device_name, threads = distributed.setup_device(settings.train.device,
+                                                    settings.train.threads)  # issue 9
+    device = select_device(device_name)
+    set_threads(threads, device)
     key = result_fingerprint(ds.key, settings.spectra, settings.model, settings.train,
                              evaluation.file_stem)
 
@@ -162,6 +177,8 @@ def _run(workdir: WorkDir, settings: Settings, ds: Dataset, evaluation: Evaluati
             desc = f"{evaluation.file_stem} {split} fold {k + 1}/{len(splits)}"
             done = _run_fold(ds, settings, k, splits[k], model_dir(k), key, desc, progress,
                              device)
+        if done is None:  # a rank other than 0 under torchrun: rank 0 scores and writes
+            continue
         results[k] = done
         # Metrics over the folds finished so far, so a long run can be read while it goes on.
         report = _write_metrics(workdir, ds, settings, evaluation, results, t_start)
@@ -175,17 +192,26 @@ def _write_metrics(workdir: WorkDir, ds: Dataset, settings: Settings, evaluation
     split = settings.train.split
     write_json_atomic(workdir.metrics_file(evaluation, split), report.to_json())
     write_csv_atomic(workdir.per_country_file(evaluation, split), _per_country(ds, folds))
+    write_csv_atomic(workdir.curves_file(evaluation, split),
+                     curves_table((f.fold, f.history) for f in folds))
     return report
 
 
 def _run_fold(ds: Dataset, settings: Settings, k: int, fold: tuple[np.ndarray, np.ndarray],
-              folder: Path, key: str, desc: str, progress: bool, device: Any) -> FoldResult:
+              folder: Path, key: str, desc: str, progress: bool, device: Any
+              ) -> FoldResult | None:
+    """Train, score and save fold ``k``; None on ranks other than 0 (they only train)."""
     tr, te = fold
     n_classes = len(ds.classes)
     ckpt = folder / CHECKPOINT
-    model, history = fit_network(ds.X[tr], ds.y[tr], n_classes, settings,
+    fit_idx, val_idx = _inner_validation(ds, settings, tr)
+    model, history = fit_network(ds.X[fit_idx], ds.y[fit_idx], n_classes, settings,
                                  X_val=ds.X[te], y_val=ds.y[te], checkpoint=ckpt, key=key,
-                                 progress=progress, desc=desc, device=device)
+                                 progress=progress, desc=desc, device=device,
+                                 monitor={"val": (ds.X[val_idx], ds.y[val_idx])},
+                                 grid_step_cm1=_grid_step(ds))
+    if not distributed.is_main():
+        return None
     scores = predict_proba(model, ds.X[te], device)
     t1 = time.perf_counter()
     base = nn1_cosine_scores(ds.X[tr], ds.y[tr], ds.X[te], n_classes)
@@ -196,17 +222,36 @@ def _run_fold(ds: Dataset, settings: Settings, k: int, fold: tuple[np.ndarray, n
         network=fold_metrics(y_te, scores), baseline_1nn=fold_metrics(y_te, base),
         per_class_network=per_class_metrics(y_te, scores, n_classes),
         per_class_baseline_1nn=per_class_metrics(y_te, base, n_classes),
-        history=history,
+        history=history, n_inner_val=int(len(val_idx)), world_size=distributed.world()[1],
         epoch_s_mean=float(np.mean([h["epoch_s"] for h in history])) if history else 0.0,
         network_s=sum(h["epoch_s"] for h in history), baseline_s=t_base,
     )
     save_model(folder, model, ds.classes, ds.class_names, ds.grid_cm1, settings,
-               extra={"fold": k, "n_train": int(len(tr)), "test_metrics": result.network})
+               extra={"fold": k, "n_train": int(len(tr)), "test_metrics": result.network,
+                      "world_size": distributed.world()[1]})
     write_json_atomic(folder / FOLD_RESULT, result.to_json())
     ckpt.unlink(missing_ok=True)
     log.info("%s: network acc %.3f, 1-NN acc %.3f", desc, result.network["accuracy"],
              result.baseline_1nn["accuracy"])
     return result
+
+
+def _inner_validation(ds: Dataset, settings: Settings, tr: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Training part split into (fit, inner validation) rows, grouped like the evaluated split.
+
+    Without ``inner_val_fraction`` the whole training part is fitted and validation is empty.
+    """
+    ts = settings.train
+    if ts.inner_val_fraction <= 0:
+        return tr, tr[:0]
+    fit, val = inner_split(ds.y[tr], ds.groups[tr], ts.split, ts.inner_val_fraction, ts.seed)
+    return tr[fit], tr[val]
+
+
+def _grid_step(ds: Dataset) -> float | None:
+    """Spacing of the wavenumber grid in cm-1 (for augmentation shifts given in cm-1)."""
+    return float(ds.grid_cm1[1] - ds.grid_cm1[0]) if len(ds.grid_cm1) > 1 else None
 
 
 def _load_result(path: Path, key: str) -> FoldResult | None:
@@ -233,7 +278,7 @@ def _report(ds: Dataset, settings: Settings, evaluation: Evaluation, folds: list
         grid_cm1={"start": float(ds.grid_cm1[0]), "stop": float(ds.grid_cm1[-1]),
                   "points": int(len(ds.grid_cm1))},
         elapsed_s=float(sum(f.network_s + f.baseline_s for f in folds)),
-        wall_s_this_call=time.perf_counter() - t_start,
+        wall_s_this_call=time.perf_counter() - t_start, world_size=distributed.world()[1],
     )
 
 

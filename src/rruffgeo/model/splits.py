@@ -62,3 +62,17 @@ def holdout_split(
         raise ValueError(f"test_size must be in (0, 1), got {test_size}")
     n_folds = max(2, round(1 / test_size))
     return cv_splits(y, groups, split, n_folds, seed)[0]
+
+
+def inner_split(
+    y: np.ndarray, groups: np.ndarray, split: str, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A training part's (fit, validation) rows for recipe choices, grouped like ``split``.
+
+    The first fold of ``round(1 / fraction)`` folds of the training part only (so about
+    ``fraction`` of it), with a seed of its own: grouped by specimen when the evaluated split
+    is, so the validation curves see the same kind of unseen spectra the test fold holds.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"inner_val_fraction must be in (0, 1), got {fraction}")
+    return holdout_split(y, groups, split, fraction, seed + 1)

@@ -17,9 +17,10 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import schedulefree
@@ -28,13 +29,14 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from rruffgeo.config import Settings, TrainSettings
+from rruffgeo.model import distributed
+from rruffgeo.model.augment import augment_batch, augmentation_from_settings
 from rruffgeo.model.convnext1d import ConvNeXt1D, build_network
-from rruffgeo.model.metrics import fold_metrics
+from rruffgeo.model.curves import epoch_metrics
 from rruffgeo.model.modelio import read_checkpoint
 from rruffgeo.model.runtime import (
     autocast,
     grad_scaler,
-    predict_proba,
     select_device,
     set_determinism,
 )
@@ -42,16 +44,24 @@ from rruffgeo.workdir import atomic_path
 
 log = logging.getLogger(__name__)
 
+#: Values of ``TrainSettings.weight_decay_groups``.
+WEIGHT_DECAY_GROUPS = ("all", "matrices")
+
 
 def make_optimizer(model: torch.nn.Module, ts: TrainSettings) -> schedulefree.AdamWScheduleFree:
-    """Schedule-free AdamW; weight decay on conv/linear weights only.
+    """Schedule-free AdamW; weight decay on the groups ``ts.weight_decay_groups`` names.
 
-    Norm weights and biases, all biases and the layer-scale ``gamma`` (every parameter with
-    fewer than two dimensions) are not decayed: decaying gamma towards 0 would switch blocks off
-    and decaying norm scales fights the normalisation (as in timm's ConvNeXt recipe).
+    "all": every parameter decays (AdamW as the paper names it). "matrices": norm weights and
+    biases, all biases and the layer-scale ``gamma`` (every parameter with fewer than two
+    dimensions) are not decayed: decaying gamma towards 0 would switch blocks off and decaying
+    norm scales fights the normalisation (as in timm's ConvNeXt recipe).
     """
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    if ts.weight_decay_groups not in WEIGHT_DECAY_GROUPS:
+        raise ValueError(f"weight_decay_groups {ts.weight_decay_groups!r}: choose one of "
+                         f"{', '.join(WEIGHT_DECAY_GROUPS)}")
+    decay_all = ts.weight_decay_groups == "all"
+    decay = [p for p in model.parameters() if decay_all or p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if not decay_all and p.ndim < 2]
     groups = [{"params": decay, "weight_decay": ts.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     return schedulefree.AdamWScheduleFree(groups, lr=ts.lr, betas=tuple(ts.betas),
@@ -68,6 +78,8 @@ class TrainingState:
     device: torch.device
     scaler: torch.amp.GradScaler | None = None
     history: list[dict[str, float]] = field(default_factory=list)
+    #: What the batches run through: the model, or its DistributedDataParallel wrapper.
+    net: torch.nn.Module | None = None
 
     @property
     def epochs_done(self) -> int:
@@ -111,22 +123,41 @@ def resume(state: TrainingState, checkpoint: Path | None, key: str, desc: str) -
     state.eval()
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """Seed the global generator for ``epoch`` (dropout, drop-path) and draw its shuffle."""
-    torch.manual_seed(seed * 1_000_003 + epoch + 1)
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7919 + epoch))
+@dataclass(frozen=True)
+class EpochPlan:
+    """How this process walks an epoch: its rank, its share of every batch, augmentation."""
+
+    rank: int = 0
+    world_size: int = 1
+    batch: int = 64
+    augmentation: Any = None
+
+    @property
+    def main(self) -> bool:
+        """Rank 0: the process that evaluates and writes."""
+        return self.rank == 0
 
 
-def train_step(state: TrainingState, xb: torch.Tensor, yb: torch.Tensor,
-               grad_clip_norm: float, where: str = "training") -> torch.Tensor:
+def epoch_plan(state: TrainingState, ts: TrainSettings,
+               grid_step_cm1: float | None) -> EpochPlan:
+    """The plan for this process (torchrun rank or a plain run); wraps the model for DDP."""
+    rank, world_size = distributed.world()
+    state.net = distributed.wrap(state.model, state.device)
+    return EpochPlan(rank, world_size, distributed.local_batch_size(ts.batch_size, world_size),
+                     augmentation_from_settings(ts, grid_step_cm1))
+
+
+def train_step(state: TrainingState, xb: torch.Tensor, yb: torch.Tensor, ts: TrainSettings,
+               where: str = "training") -> torch.Tensor:
     """One optimizer step on a batch; returns the (detached) batch loss.
 
     A non-finite loss stops training before the step (NonFiniteLossError), so no NaN reaches
     the weights, a checkpoint or a saved model.
     """
     opt, scaler = state.optimizer, state.scaler
+    net = state.net if state.net is not None else state.model
     with autocast(state.device):
-        loss = F.cross_entropy(state.model(xb), yb)
+        loss = F.cross_entropy(net(xb), yb, label_smoothing=ts.label_smoothing)
     loss_value = float(loss.detach())
     if not math.isfinite(loss_value):
         raise NonFiniteLossError(f"{where}: training loss became {loss_value}; stopped "
@@ -137,8 +168,8 @@ def train_step(state: TrainingState, xb: torch.Tensor, yb: torch.Tensor,
         scaler.unscale_(opt)
     else:
         loss.backward()
-    if grad_clip_norm > 0:
-        torch.nn.utils.clip_grad_norm_(state.model.parameters(), grad_clip_norm)
+    if ts.grad_clip_norm > 0:
+        torch.nn.utils.clip_grad_norm_(state.model.parameters(), ts.grad_clip_norm)
     if scaler is not None:
         scaler.step(opt)
         scaler.update()
@@ -148,32 +179,27 @@ def train_step(state: TrainingState, xb: torch.Tensor, yb: torch.Tensor,
 
 
 def train_epoch(state: TrainingState, Xt: torch.Tensor, yt: torch.Tensor, ts: TrainSettings,
-                epoch: int, on_batch: Callable[[float], None] | None = None,
-                where: str = "training") -> float:
-    """One pass over the shuffled data; the mean loss. Leaves the state in eval mode."""
-    order = epoch_order(len(yt), ts.seed, epoch)
+                epoch: int, plan: EpochPlan, on_batch: Callable[[float], None] | None = None,
+                where: str = "training") -> tuple[float, int]:
+    """One pass over this process's share of the shuffled data (a DistributedSampler's order,
+    the same as one process's when alone); the summed loss and spectra count. Leaves the
+    state in eval mode."""
+    torch.manual_seed(ts.seed * 1_000_003 + epoch + 1 + plan.rank * 7_919)  # dropout, drop-path
+    order = distributed.epoch_indices(len(yt), ts.seed * 7919, epoch, plan.rank, plan.world_size)
+    gen = torch.Generator().manual_seed(distributed.rank_seed(ts.seed, epoch, plan.rank))
     state.train()
     total, count = 0.0, 0
-    for lo in range(0, len(yt), ts.batch_size):
-        idx = order[lo:lo + ts.batch_size].to(Xt.device)
+    for lo in range(0, len(order), plan.batch):
+        idx = order[lo:lo + plan.batch].to(Xt.device)
         xb, yb = Xt[idx].to(state.device, non_blocking=True), yt[idx].to(state.device)
-        batch_no = lo // ts.batch_size + 1
-        loss = train_step(state, xb, yb, ts.grad_clip_norm, f"{where}, batch {batch_no}")
+        xb = augment_batch(xb, plan.augmentation, gen)
+        loss = train_step(state, xb, yb, ts, f"{where}, batch {lo // plan.batch + 1}")
         total += float(loss) * len(yb)
         count += len(yb)
         if on_batch is not None:
             on_batch(total / count)
     state.eval()
-    return total / max(count, 1)
-
-
-def validate(state: TrainingState, X_val: np.ndarray | None,
-             y_val: np.ndarray | None) -> dict[str, float]:
-    """Accuracy and macro F1 on the validation spectra (reported, never used to choose)."""
-    if X_val is None or y_val is None or not len(y_val):
-        return {}
-    m = fold_metrics(np.asarray(y_val), predict_proba(state.model, X_val, state.device))
-    return {"val_accuracy": m["accuracy"], "val_f1_macro": m["f1_macro"]}
+    return total, count
 
 
 def as_tensors(X: np.ndarray, y: np.ndarray, device: torch.device
@@ -203,7 +229,7 @@ class _ProgressBar:
 
     def epoch(self, row: dict[str, float]) -> None:
         self.postfix.update({k: round(v, 4) for k, v in row.items()
-                             if k in ("val_accuracy", "val_f1_macro")})
+                             if k in ("test_accuracy", "val_accuracy")})
         self.bar.set_postfix(self.postfix)
 
     def close(self) -> None:
@@ -251,35 +277,46 @@ def fit_network(
     desc: str = "train",
     device: torch.device | None = None,
     on_epoch: Callable[[int], None] | None = None,
+    monitor: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    grid_step_cm1: float | None = None,
 ) -> tuple[ConvNeXt1D, list[dict[str, float]]]:
     """Train a ConvNeXt1D on ``X`` (n, grid) float32 and class indices ``y``.
 
     With ``checkpoint``, the state after every epoch is written there atomically (optimizer in
     eval mode, as schedule-free requires) and a matching checkpoint (same ``key``) is resumed.
-    Returns the model in eval mode (averaged weights) and the per-epoch history.
+    Returns the model in eval mode (averaged weights) and the per-epoch history: the learning
+    curves (``train_loss``; ``test_*`` on ``X_val``/``y_val``, the fold's test part; ``val_*``
+    etc. on each set of ``monitor``). ``grid_step_cm1`` converts ``aug_shift_cm1`` to points.
+    Under torchrun every rank calls this with the same data (``model.distributed``).
     """
     ts = settings.train
     check_finite_inputs(X, "training spectra")
     device = device or select_device(ts.device, ts.threads)
+    distributed.barrier()  # rank 0 has finished writing what an earlier fold left
     state = start_training(n_classes, settings, int(np.shape(X)[1]), device)
     resume(state, checkpoint, key, desc)
+    plan = epoch_plan(state, ts, grid_step_cm1)
+    sets = {"test": (X_val, y_val), **(monitor or {})}
     Xt, yt = as_tensors(X, y, device)
-    n_batches = max(1, -(-len(yt) // ts.batch_size))
-    bar = _ProgressBar(desc, ts.epochs, n_batches, state.epochs_done, progress)
+    n_batches = max(1, math.ceil(math.ceil(len(yt) / plan.world_size) / plan.batch))
+    bar = _ProgressBar(desc, ts.epochs, n_batches, state.epochs_done, progress and plan.main)
     for epoch in range(state.epochs_done, ts.epochs):
         t0 = time.perf_counter()
-        loss = train_epoch(state, Xt, yt, ts, epoch,
-                           on_batch=lambda mean, e=epoch: bar.batch(e, mean),
-                           where=f"{desc}: epoch {epoch + 1}")
+        total, count = train_epoch(state, Xt, yt, ts, epoch, plan,
+                                   on_batch=lambda mean, e=epoch: bar.batch(e, mean),
+                                   where=f"{desc}: epoch {epoch + 1}")
         check_finite_model(state.model, Xt[:8].to(device), desc, epoch + 1)
-        row: dict[str, float] = {"epoch": epoch + 1, "loss": loss,
+        total, count = distributed.sum_over_ranks(total, count)
+        row: dict[str, float] = {"epoch": epoch + 1, "step": (epoch + 1) * n_batches,
+                                 "train_loss": total / max(count, 1),
                                  "train_s": time.perf_counter() - t0}
-        row.update(validate(state, X_val, y_val))
+        if plan.main:
+            row.update(epoch_metrics(state.model, sets, device))
         row["epoch_s"] = time.perf_counter() - t0
         state.history.append(row)
         bar.epoch(row)
         log.debug("%s epoch %d: %s", desc, epoch + 1, row)
-        if checkpoint is not None:
+        if checkpoint is not None and plan.main:
             save_checkpoint(checkpoint, state, key)
         if on_epoch is not None:
             on_epoch(epoch + 1)

@@ -1,4 +1,4 @@
-"""The paper's figures (1-9) as PNG and SVG, drawn with matplotlib without pyplot.
+"""The paper's figures (1-9) and learning curves (10) as PNG and SVG, drawn without pyplot.
 
 Dataset figures (1-5) need catalog.parquet and geocoded.parquet, the network diagram (6) the
 settings only; evaluation figures (7-9) need the learning stage's metrics files and are drawn
@@ -28,7 +28,7 @@ from matplotlib.ticker import FuncFormatter
 from tqdm.auto import tqdm
 
 from rruffgeo.config import Settings
-from rruffgeo.report import style
+from rruffgeo.report import curves, style
 from rruffgeo.report.architecture import fig_architecture, trained_class_count
 from rruffgeo.report.evaluation import METRICS, MODELS, load_evaluations
 from rruffgeo.report.maps import draw_choropleth
@@ -453,3 +453,9 @@ def make_figures(workdir: WorkDir, settings: Settings | None = None,
 
 __all__ = ["FIGURES", "FigureInputs", "FigureResult", "FigureSpec", "figure", "figures_of",
            "make_dataset_figures", "make_evaluation_figures", "make_figures"]
+
+
+@figure(curves.STEM, "evaluation", curves.CAPTION)
+def fig_learning_curves(src: FigureInputs, out_base: Path) -> list[Path]:
+    """Figure 10: learning curves per split protocol (a convergence diagnostic)."""
+    return curves.fig_learning_curves(src.evaluations, out_base)
