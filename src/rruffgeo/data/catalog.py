@@ -55,6 +55,12 @@ CHUNK_FILES = 200
 #: Below this many files, parse in this process (starting workers would cost more).
 MIN_FILES_FOR_POOL = 400
 
+#: Rows per Parquet row group of the catalog. Arrow reads a list column a whole row group at a
+#: time, so this bounds the memory of every batch-wise reader (the matrix builder): 1,024
+#: spectra of a few thousand points are ~30 MB, where one row group per file would be the
+#: whole catalog (GBs at the official set's size).
+ROW_GROUP_ROWS = 1024
+
 _META_KEY = b"rruffgeo.ingest.key"
 _META_REJECTS = b"rruffgeo.ingest.rejects"
 _META_UNITS = b"rruffgeo.ingest.units"
@@ -438,7 +444,7 @@ def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None
         pq.write_table(table.replace_schema_metadata(meta), tmp, compression=compression,
                        use_dictionary=["specimen_id", "mineral", "locality", "kind", "orientation",
                                        "orientation_rotation", "category", "source"],
-                       write_statistics=list(SCALAR_COLUMNS))
+                       write_statistics=list(SCALAR_COLUMNS), row_group_size=ROW_GROUP_ROWS)
     write_csv_atomic(wd.path(REJECTS), pd.DataFrame(rejects, columns=["file", "reason"]))
     # The catalog now holds every unit (and its key): the per-unit caches, which only serve to
     # resume an interrupted run, are no longer needed.

@@ -140,6 +140,12 @@ def predict_proba(model: ConvNeXt1D, X: np.ndarray, device: torch.device,
     return np.concatenate(out)
 
 
+def batch_tensor(X: np.ndarray, rows: np.ndarray) -> torch.Tensor:
+    """Spectra ``rows`` of ``X`` as a (batch, 1, grid) float32 tensor, read only now: ``X`` may
+    be a lazy view of the memory-mapped matrix, so training holds one batch, not the data."""
+    return torch.from_numpy(np.asarray(X[rows], dtype=np.float32)).unsqueeze(1)
+
+
 def fit_network(
     X: np.ndarray,
     y: np.ndarray,
@@ -156,6 +162,8 @@ def fit_network(
     on_epoch: Callable[[int], None] | None = None,
 ) -> tuple[ConvNeXt1D, list[dict[str, float]]]:
     """Train a ConvNeXt1D on ``X`` (n, grid) float32 and class indices ``y``.
+
+    ``X`` is an array or a lazy row view (``MatrixRows``); each batch is read when it is used.
 
     With ``checkpoint``, the state after every epoch is written there atomically (optimizer in
     eval mode, as schedule-free requires) and a matching checkpoint (same ``key``) is resumed.
@@ -183,10 +191,7 @@ def fit_network(
             log.warning("%s: checkpoint %s is from other data/settings; starting over",
                         desc, checkpoint)
 
-    Xt = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32)).unsqueeze(1)
     yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
-    if device.type == "cuda":
-        Xt, yt = Xt.to(device), yt.to(device)
     n = len(yt)
     n_batches = max(1, -(-n // ts.batch_size))
     bar = tqdm(desc=desc, initial=start * n_batches, total=ts.epochs * n_batches,
@@ -202,8 +207,8 @@ def fit_network(
         opt.train()
         total, count = 0.0, 0
         for lo in range(0, n, ts.batch_size):
-            idx = order[lo:lo + ts.batch_size].to(Xt.device)
-            xb, yb = Xt[idx].to(device, non_blocking=True), yt[idx].to(device)
+            idx = order[lo:lo + ts.batch_size]
+            xb, yb = batch_tensor(X, idx.numpy()).to(device), yt[idx].to(device)
             with autocast(device):
                 loss = F.cross_entropy(model(xb), yb)
             opt.zero_grad(set_to_none=True)

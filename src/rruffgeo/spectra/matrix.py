@@ -1,8 +1,9 @@
 """The resampled spectrum matrix: every catalog spectrum on one global grid, cached on disk.
 
-``build_matrix`` reads ``catalog.parquet`` once (the list columns are flattened by Arrow, not by
-Python), resamples every spectrum with the rules of :mod:`rruffgeo.spectra.resample` and writes
-``spectra/matrix.npy`` (float32, memory-mappable), ``spectra/index.parquet`` (row -> spectrum),
+``build_matrix`` reads ``catalog.parquet`` in batches of spectra (twice: to find the window,
+then to resample), resamples every spectrum with the rules of :mod:`rruffgeo.spectra.resample`
+and writes each batch straight into ``spectra/matrix.npy`` (float32, memory-mapped), so memory
+does not grow with the catalog. It also writes ``spectra/index.parquet`` (row -> spectrum),
 ``spectra/grid.npy``, ``spectra/failures.csv`` (spectra that could not be resampled, with the
 reason) and ``spectra/meta.json`` (the fingerprint of catalog + settings, written last). A later
 call with the same catalog file and settings loads the cache instead of rebuilding.
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rruffgeo.config import Settings, SpectraSettings, fingerprint, to_dict
@@ -42,6 +45,9 @@ FAILURES = "failures.csv"
 META = "meta.json"
 #: Bump when the resampling rules change, so old caches are rebuilt.
 FORMAT_VERSION = 1
+#: Spectra per batch when reading the catalog and writing the matrix: ~2,000 spectra of a few
+#: thousand points are some tens of MB in memory whatever the catalog's size.
+BATCH_ROWS = 2048
 
 
 @dataclass
@@ -72,6 +78,49 @@ class SpectraMatrix:
         return pos.loc[list(spectrum_ids)].to_numpy()
 
 
+class MatrixRows:
+    """Some rows of a (memory-mapped) matrix, read only when an array is asked for.
+
+    Indexing with an array of positions or a slice gives another ``MatrixRows`` and reads
+    nothing; ``np.asarray(view)`` (or ``view.read()``) reads its rows, in file order so that a
+    memory map is read forward. Training and the baselines take their batches this way, so a
+    fold never holds more than a batch of spectra besides the mapped matrix.
+    """
+
+    def __init__(self, source: np.ndarray, rows: np.ndarray | None = None) -> None:
+        self.source = source
+        self.rows = (np.arange(len(source), dtype=np.int64) if rows is None
+                     else np.asarray(rows, dtype=np.int64))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.rows), int(self.source.shape[1]))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.source.dtype
+
+    ndim = 2
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, key: object) -> MatrixRows | np.ndarray:
+        if isinstance(key, (int, np.integer)):
+            return np.asarray(self.source[self.rows[key]])
+        return MatrixRows(self.source, self.rows[key])  # type: ignore[index]
+
+    def read(self, dtype: np.dtype | type | None = None) -> np.ndarray:
+        """The rows as one in-memory array."""
+        order = np.argsort(self.rows, kind="stable")
+        out = np.empty(self.shape, dtype=dtype or self.source.dtype)
+        out[order] = self.source[self.rows[order]]
+        return out
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        return self.read(dtype)
+
+
 def catalog_key(path: Path) -> dict[str, int | str]:
     """Identity of a catalog file for the cache key: name, size and modification time."""
     st = path.stat()
@@ -83,37 +132,118 @@ def matrix_fingerprint(catalog: Path, settings: SpectraSettings) -> str:
 
 
 def read_catalog_spectra(catalog: Path) -> tuple[pd.DataFrame, list[np.ndarray], list[np.ndarray]]:
-    """IDs plus each spectrum's wavenumber and intensity arrays (views into two flat arrays)."""
-    table = pq.read_table(
-        catalog, columns=["spectrum_id", "specimen_id", "wavenumber_cm1", "intensity"]
-    )
-    ids = table.select(["spectrum_id", "specimen_id"]).to_pandas()
-    out: list[list[np.ndarray]] = []
-    for name in ("wavenumber_cm1", "intensity"):
-        col = table.column(name).combine_chunks()
-        offsets = col.offsets.to_numpy()
-        values = col.values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-        out.append([values[offsets[i]:offsets[i + 1]] for i in range(len(col))])
-    return ids, out[0], out[1]
+    """IDs plus each spectrum's wavenumber and intensity arrays, all in memory at once.
+
+    For small catalogs and tools; the matrix builder reads batches (``iter_catalog_spectra``).
+    """
+    parts = list(iter_catalog_spectra(catalog))
+    if not parts:
+        return pd.DataFrame(columns=["spectrum_id", "specimen_id"]), [], []
+    ids = pd.concat([p.ids for p in parts], ignore_index=True)
+    return ids, [x for p in parts for x in p.wavenumbers], [y for p in parts for y in p.intensities]
 
 
-def global_window(axes: Sequence[np.ndarray]) -> tuple[float, float]:
-    """Smallest window covering every usable spectrum (paper A.4)."""
+@dataclass
+class CatalogBatch:
+    """A run of consecutive catalog rows: IDs and each spectrum's two arrays."""
+
+    ids: pd.DataFrame
+    wavenumbers: list[np.ndarray]
+    intensities: list[np.ndarray]
+
+
+def iter_catalog_spectra(catalog: Path, batch_rows: int = BATCH_ROWS) -> Iterator[CatalogBatch]:
+    """The catalog's spectra, ``batch_rows`` rows at a time, in file order.
+
+    Only the four columns needed are read, batch by batch with a buffered stream (no
+    pre-buffering of whole column chunks), so memory stays near one batch whatever the
+    catalog's size; the list columns are flattened by Arrow, not by Python.
+    """
+    columns = ["spectrum_id", "specimen_id", "wavenumber_cm1", "intensity"]
+    with pq.ParquetFile(catalog, buffer_size=1 << 20, pre_buffer=False) as pf:
+        for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
+            ids = pa.Table.from_batches([batch.select(columns[:2])]).to_pandas()
+            arrays: list[list[np.ndarray]] = []
+            for name in columns[2:]:
+                col = batch.column(name)
+                offsets = col.offsets.to_numpy()
+                values = col.values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+                arrays.append([values[offsets[i]:offsets[i + 1]] for i in range(len(col))])
+            yield CatalogBatch(ids, arrays[0], arrays[1])
+
+
+def global_window(axes: Sequence[Sequence[float]]) -> tuple[float, float]:
+    """Smallest window covering every usable spectrum (paper A.4); each axis is sorted, so
+    only its first and last values are read (a ``(start, end)`` pair will do)."""
     lo = min(float(x[0]) for x in axes)
     hi = max(float(x[-1]) for x in axes)
     return lo, hi
 
 
+def _checked_axis(x: np.ndarray, y: np.ndarray
+                  ) -> tuple[tuple[np.ndarray, np.ndarray] | None, str | None]:
+    """The cleaned spectrum (``clean_axis``), or None and why it cannot be resampled."""
+    if len(x) != len(y):
+        return None, f"{len(x)} wavenumbers but {len(y)} intensities"
+    cx, cy = clean_axis(x, y)
+    if len(cx) < 4:
+        return None, f"only {len(cx)} distinct finite points; need at least 4"
+    return (cx, cy), None
+
+
+@dataclass
+class CatalogScan:
+    """First pass over the catalog: which spectra can be resampled, and their ranges."""
+
+    n_rows: int
+    usable: np.ndarray  # bool per catalog row
+    starts: np.ndarray  # first and last cleaned wavenumber of each usable spectrum
+    ends: np.ndarray
+    failures: list[tuple[str, str]]
+
+
+def scan_catalog(catalog: Path, progress: bool = False) -> CatalogScan:
+    """Check every spectrum and record its cleaned range, one batch in memory at a time."""
+    from tqdm.auto import tqdm
+
+    usable: list[bool] = []
+    starts: list[float] = []
+    ends: list[float] = []
+    failures: list[tuple[str, str]] = []
+    n_rows = pq.read_metadata(catalog).num_rows
+    with tqdm(total=n_rows, desc="spectra: scan", unit="spectrum", disable=not progress) as bar:
+        for part in iter_catalog_spectra(catalog):
+            for sid, x, y in zip(part.ids["spectrum_id"], part.wavenumbers, part.intensities,
+                                 strict=True):
+                cleaned, reason = _checked_axis(x, y)
+                usable.append(cleaned is not None)
+                if cleaned is None:
+                    failures.append((sid, str(reason)))
+                    continue
+                starts.append(float(cleaned[0][0]))
+                ends.append(float(cleaned[0][-1]))
+            bar.update(len(part.ids))
+    return CatalogScan(len(usable), np.array(usable, dtype=bool), np.array(starts),
+                       np.array(ends), failures)
+
+
 def build_matrix(
-    workdir: WorkDir, settings: Settings | SpectraSettings | None = None, force: bool = False
+    workdir: WorkDir, settings: Settings | SpectraSettings | None = None, force: bool = False,
+    progress: bool = False,
 ) -> SpectraMatrix:
     """Resample the catalog onto the global grid, or load the cached matrix when still valid.
+
+    Two passes over the catalog, each holding one batch of spectra: the first checks every
+    spectrum and finds the global window, the second resamples ``BATCH_ROWS`` spectra at a
+    time straight into the memory-mapped ``matrix.npy``. Memory therefore does not grow with
+    the catalog (apart from the pages of the mapped matrix the system keeps).
 
     Parameters
     ----------
     workdir : work folder holding ``catalog.parquet`` (from ``rruffgeo ingest``).
     settings : ``Settings`` or its ``spectra`` section (grid length, window, min-max).
     force : rebuild even when the cache matches.
+    progress : show progress bars.
 
     Returns
     -------
@@ -130,53 +260,89 @@ def build_matrix(
                      *cached.X.shape)
             return cached
 
-    ids, wns, ints = read_catalog_spectra(catalog)
-    cleaned: list[tuple[np.ndarray, np.ndarray] | None] = []
-    failures: list[tuple[str, str]] = []
-    for sid, x, y in zip(ids["spectrum_id"], wns, ints, strict=True):
-        if len(x) != len(y):
-            failures.append((sid, f"{len(x)} wavenumbers but {len(y)} intensities"))
-            cleaned.append(None)
-            continue
-        cx, cy = clean_axis(x, y)
-        if len(cx) < 4:
-            failures.append((sid, f"only {len(cx)} distinct finite points; need at least 4"))
-            cleaned.append(None)
-            continue
-        cleaned.append((cx, cy))
-    usable = [c for c in cleaned if c is not None]
-    if not usable:
-        raise ValueError(f"{catalog}: no spectrum can be resampled ({len(failures)} failures)")
-    window = sp.window_cm1 or global_window([c[0] for c in usable])
+    scan = scan_catalog(catalog, progress)
+    if not scan.usable.any():
+        raise ValueError(f"{catalog}: no spectrum can be resampled ({len(scan.failures)} "
+                         "failures)")
+    window = sp.window_cm1 or global_window(list(zip(scan.starts, scan.ends, strict=True)))
     grid = make_grid(window[0], window[1], sp.grid_points)
-
-    X, errors = resample_many(usable, grid, minmax=sp.minmax)
-    keep_mask = np.array([c is not None for c in cleaned])
-    kept_ids = ids[keep_mask].reset_index(drop=True)
-    ok = np.array([e is None for e in errors])
-    for sid, err in zip(kept_ids["spectrum_id"], errors, strict=True):
-        if err is not None:
-            failures.append((sid, err))
-    X = X[ok]
-    index = kept_ids[ok].reset_index(drop=True)
-    index.insert(0, "row", np.arange(len(index), dtype=np.int64))
-    fail_df = pd.DataFrame(failures, columns=["spectrum_id", "reason"])
-
-    with atomic_path(folder / MATRIX) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, X)
+    failures = list(scan.failures)
+    with atomic_path(folder / MATRIX) as tmp:
+        index, digest = _write_rows(catalog, scan, grid, sp.minmax, tmp, failures, progress)
     with atomic_path(folder / GRID) as tmp, open(tmp, "wb") as fh:
         np.save(fh, grid)
     write_parquet_atomic(folder / INDEX, index)
+    fail_df = pd.DataFrame(failures, columns=["spectrum_id", "reason"])
     write_csv_atomic(folder / FAILURES, fail_df)
     write_json_atomic(folder / META, {
         "fingerprint": key, "n_spectra": int(len(index)), "grid_points": int(len(grid)),
         "window_cm1": [float(grid[0]), float(grid[-1])], "n_failures": int(len(fail_df)),
-        "settings": to_dict(sp), "catalog": catalog_key(catalog),
-        "matrix_sha256": hashlib.sha256(np.ascontiguousarray(X).tobytes()).hexdigest(),
+        "settings": to_dict(sp), "catalog": catalog_key(catalog), "matrix_sha256": digest,
     })
     log.info("spectra: %d resampled onto %d points over %.1f-%.1f cm-1, %d failures",
              len(index), len(grid), grid[0], grid[-1], len(fail_df))
-    return load_matrix(folder, expect=key) or SpectraMatrix(X, index, grid, fail_df, key)
+    matrix = load_matrix(folder, expect=key)
+    if matrix is None:  # pragma: no cover - just written
+        raise RuntimeError(f"{folder}: the matrix just written cannot be read back")
+    return matrix
+
+
+def _write_rows(catalog: Path, scan: CatalogScan, grid: np.ndarray, minmax: bool, path: Path,
+                failures: list[tuple[str, str]], progress: bool) -> tuple[pd.DataFrame, str]:
+    """Resample the usable spectra batch by batch into a new ``.npy`` at ``path``.
+
+    Returns the index (row -> spectrum) and the SHA-256 of the rows written. Spectra that
+    fail here (non-finite values) are appended to ``failures`` and leave no row.
+    """
+    from tqdm.auto import tqdm
+
+    n_alloc = int(scan.usable.sum())
+    X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32,
+                                  shape=(n_alloc, len(grid)))
+    digest = hashlib.sha256()
+    kept: list[pd.DataFrame] = []
+    n_rows = row = 0
+    with tqdm(total=n_alloc, desc="spectra: resample", unit="spectrum",
+              disable=not progress) as bar:
+        for part in iter_catalog_spectra(catalog):
+            mask = scan.usable[n_rows:n_rows + len(part.ids)]
+            n_rows += len(part.ids)
+            ids = part.ids[mask].reset_index(drop=True)
+            spectra = [clean_axis(x, y) for x, y, m in
+                       zip(part.wavenumbers, part.intensities, mask, strict=True) if m]
+            if not spectra:
+                continue
+            values, errors = resample_many(spectra, grid, minmax=minmax)
+            ok = np.array([e is None for e in errors])
+            failures.extend((sid, str(e)) for sid, e in zip(ids["spectrum_id"], errors,
+                                                            strict=True) if e is not None)
+            values = values[ok]
+            X[row:row + len(values)] = values
+            digest.update(np.ascontiguousarray(values).tobytes())
+            kept.append(ids[ok])
+            row += len(values)
+            bar.update(len(spectra))
+    X.flush()
+    del X
+    if row < n_alloc:
+        _truncate_rows(path, row, len(grid))
+    index = (pd.concat(kept, ignore_index=True) if kept
+             else pd.DataFrame(columns=["spectrum_id", "specimen_id"]))
+    index.insert(0, "row", np.arange(len(index), dtype=np.int64))
+    return index, digest.hexdigest()
+
+
+def _truncate_rows(path: Path, n_rows: int, n_cols: int) -> None:
+    """Keep the first ``n_rows`` rows of the ``.npy`` at ``path`` (copied in batches)."""
+    src = np.load(path, mmap_mode="r")
+    tmp = path.with_name(path.name + ".cut")
+    dst = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n_rows, n_cols))
+    for lo in range(0, n_rows, BATCH_ROWS):
+        hi = min(lo + BATCH_ROWS, n_rows)
+        dst[lo:hi] = src[lo:hi]
+    dst.flush()
+    del dst, src
+    os.replace(tmp, path)
 
 
 def load_matrix(folder: Path, expect: str | None = None) -> SpectraMatrix | None:
