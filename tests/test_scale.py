@@ -130,6 +130,15 @@ def test_spectrum_failing_at_resampling_leaves_no_row(tmp_path, monkeypatch):
     assert np.isfinite(np.asarray(m.X)).all()
 
 
+def test_npy_written_in_batches_shrinks_to_the_rows_kept(tmp_path):
+    data = np.arange(1000 * 3, dtype=np.float32).reshape(1000, 3)
+    path = tmp_path / "m.npy"
+    path.write_bytes(matrix_mod._npy_header(1000, 3) + data.tobytes())
+    np.testing.assert_array_equal(np.load(path), data)
+    matrix_mod._shrink_rows(path, 7, 3)
+    np.testing.assert_array_equal(np.load(path, mmap_mode="r"), data[:7])
+
+
 def test_matrix_rows_read_only_when_asked(tmp_path):
     data = np.arange(40, dtype=np.float32).reshape(10, 4)
     np.save(tmp_path / "m.npy", data)

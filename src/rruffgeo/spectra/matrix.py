@@ -2,7 +2,7 @@
 
 ``build_matrix`` reads ``catalog.parquet`` in batches of spectra (twice: to find the window,
 then to resample), resamples every spectrum with the rules of :mod:`rruffgeo.spectra.resample`
-and writes each batch straight into ``spectra/matrix.npy`` (float32, memory-mapped), so memory
+and appends each batch to ``spectra/matrix.npy`` (float32, read back memory-mapped), so memory
 does not grow with the catalog. It also writes ``spectra/index.parquet`` (row -> spectrum),
 ``spectra/grid.npy``, ``spectra/failures.csv`` (spectra that could not be resampled, with the
 reason) and ``spectra/meta.json`` (the fingerprint of catalog + settings, written last). A later
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
+import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,8 +235,8 @@ def build_matrix(
 
     Two passes over the catalog, each holding one batch of spectra: the first checks every
     spectrum and finds the global window, the second resamples ``BATCH_ROWS`` spectra at a
-    time straight into the memory-mapped ``matrix.npy``. Memory therefore does not grow with
-    the catalog (apart from the pages of the mapped matrix the system keeps).
+    time and appends them to ``matrix.npy`` (read back memory-mapped). Memory therefore does
+    not grow with the catalog.
 
     Parameters
     ----------
@@ -291,19 +291,20 @@ def _write_rows(catalog: Path, scan: CatalogScan, grid: np.ndarray, minmax: bool
                 failures: list[tuple[str, str]], progress: bool) -> tuple[pd.DataFrame, str]:
     """Resample the usable spectra batch by batch into a new ``.npy`` at ``path``.
 
-    Returns the index (row -> spectrum) and the SHA-256 of the rows written. Spectra that
-    fail here (non-finite values) are appended to ``failures`` and leave no row.
+    Each batch is appended to the file as it is resampled (a plain sequential write, not a
+    writable memory map, whose written pages would stay in this process's resident memory).
+    Returns the index (row -> spectrum) and the SHA-256 of the rows written. Spectra that fail
+    here (non-finite values) are appended to ``failures`` and leave no row.
     """
     from tqdm.auto import tqdm
 
     n_alloc = int(scan.usable.sum())
-    X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32,
-                                  shape=(n_alloc, len(grid)))
     digest = hashlib.sha256()
     kept: list[pd.DataFrame] = []
     n_rows = row = 0
-    with tqdm(total=n_alloc, desc="spectra: resample", unit="spectrum",
-              disable=not progress) as bar:
+    with open(path, "wb") as fh, tqdm(total=n_alloc, desc="spectra: resample",
+                                      unit="spectrum", disable=not progress) as bar:
+        fh.write(_npy_header(n_alloc, len(grid)))
         for part in iter_catalog_spectra(catalog):
             mask = scan.usable[n_rows:n_rows + len(part.ids)]
             n_rows += len(part.ids)
@@ -316,33 +317,39 @@ def _write_rows(catalog: Path, scan: CatalogScan, grid: np.ndarray, minmax: bool
             ok = np.array([e is None for e in errors])
             failures.extend((sid, str(e)) for sid, e in zip(ids["spectrum_id"], errors,
                                                             strict=True) if e is not None)
-            values = values[ok]
-            X[row:row + len(values)] = values
-            digest.update(np.ascontiguousarray(values).tobytes())
+            data = np.ascontiguousarray(values[ok], dtype="<f4").tobytes()
+            fh.write(data)
+            digest.update(data)
             kept.append(ids[ok])
-            row += len(values)
+            row += int(ok.sum())
             bar.update(len(spectra))
-    X.flush()
-    del X
     if row < n_alloc:
-        _truncate_rows(path, row, len(grid))
+        _shrink_rows(path, row, len(grid))
     index = (pd.concat(kept, ignore_index=True) if kept
              else pd.DataFrame(columns=["spectrum_id", "specimen_id"]))
     index.insert(0, "row", np.arange(len(index), dtype=np.int64))
     return index, digest.hexdigest()
 
 
-def _truncate_rows(path: Path, n_rows: int, n_cols: int) -> None:
-    """Keep the first ``n_rows`` rows of the ``.npy`` at ``path`` (copied in batches)."""
-    src = np.load(path, mmap_mode="r")
-    tmp = path.with_name(path.name + ".cut")
-    dst = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n_rows, n_cols))
-    for lo in range(0, n_rows, BATCH_ROWS):
-        hi = min(lo + BATCH_ROWS, n_rows)
-        dst[lo:hi] = src[lo:hi]
-    dst.flush()
-    del dst, src
-    os.replace(tmp, path)
+def _npy_header(n_rows: int, n_cols: int, size: int = 0) -> bytes:
+    """The ``.npy`` (version 1.0) header of a C-order float32 (n_rows, n_cols) array, padded
+    to a multiple of 64 bytes and to at least ``size`` bytes."""
+    text = repr({"descr": "<f4", "fortran_order": False, "shape": (n_rows, n_cols)})
+    total = max(size, -(-(10 + len(text) + 1) // 64) * 64)
+    text = text.ljust(total - 10 - 1) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode("latin1")
+
+
+def _shrink_rows(path: Path, n_rows: int, n_cols: int) -> None:
+    """Make the ``.npy`` at ``path`` (written with more rows reserved) hold its first
+    ``n_rows`` rows: the header is rewritten in place (same length) and the file cut."""
+    with open(path, "r+b") as fh:
+        np.lib.format.read_magic(fh)
+        np.lib.format.read_array_header_1_0(fh)
+        data_start = fh.tell()
+        fh.seek(0)
+        fh.write(_npy_header(n_rows, n_cols, size=data_start))
+        fh.truncate(data_start + n_rows * n_cols * 4)
 
 
 def load_matrix(folder: Path, expect: str | None = None) -> SpectraMatrix | None:
