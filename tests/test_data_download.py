@@ -1,6 +1,7 @@
 """Downloads against a local HTTP server serving the shared RRUFF folder (never the internet)."""
 
 import threading
+import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -10,16 +11,21 @@ import pytest
 from conftest import count_zip_members
 from rruffgeo.config import IngestSettings
 from rruffgeo.data import ingest
-from rruffgeo.data.download import DownloadError, download_rruff_zips
+from rruffgeo.data.download import DownloadError, DownloadSettings, download_rruff_zips
 from rruffgeo.workdir import WorkDir
 
 pytestmark = pytest.mark.shared
 
 
 @contextmanager
-def rruff_server(root: Path, drop_first_after: int | None = None, ranges: bool = True):
+def rruff_server(root: Path, drop_first_after: int | None = None, ranges: bool = True,
+                 drop_every_after: int | None = None, trickle_s: float | None = None,
+                 status: int | None = None, answers: int = 1000):
     """Serve ``root`` on 127.0.0.1 with HTTP Range support; optionally cut the first transfer
-    after ``drop_first_after`` bytes. Yields (base_url, log of (path, Range header))."""
+    after ``drop_first_after`` bytes, or every transfer after ``drop_every_after``, send one
+    byte every ``trickle_s`` seconds (for at most ~15 s), or answer ``status`` with an error
+    page. After ``answers`` requests it answers 404, so that a client that would retry forever
+    still ends. Yields (base_url, log of (path, Range header))."""
     log: list[tuple[str, str | None]] = []
     state = {"dropped": False}
 
@@ -30,8 +36,11 @@ def rruff_server(root: Path, drop_first_after: int | None = None, ranges: bool =
         def do_GET(self):  # noqa: N802 - http.server's naming
             rng = self.headers.get("Range")
             log.append((self.path, rng))
+            if status is not None:
+                self.send_error(status)
+                return
             f = root / self.path.lstrip("/")
-            if not f.is_file():
+            if not f.is_file() or len(log) > answers:
                 self.send_error(404)
                 return
             data = f.read_bytes()
@@ -51,6 +60,17 @@ def rruff_server(root: Path, drop_first_after: int | None = None, ranges: bool =
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Last-Modified", "Sat, 01 Jan 2022 00:00:00 GMT")
             self.end_headers()
+            if trickle_s is not None:
+                for byte in body[:int(15 / trickle_s)]:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(trickle_s)
+                self.close_connection = True
+                return
+            if drop_every_after is not None:
+                self.wfile.write(body[:drop_every_after])
+                self.close_connection = True
+                return
             if drop_first_after is not None and not state["dropped"]:
                 state["dropped"] = True
                 self.wfile.write(body[:drop_first_after])
@@ -117,3 +137,51 @@ def test_url_source_downloads_once_then_reuses_the_cache(shared_rruff, tmp_path)
     # The server is gone: the second run works from the downloaded zip and the parse cache.
     res2 = ingest(url, WorkDir(tmp_path / "w"), s, progress=False)
     assert res2.n_spectra == expected and res2.n_units_cached == 1
+
+
+FAST = DownloadSettings(retries=2, max_attempts=20, timeout_s=5.0, stall_s=1.0,
+                        stall_min_bytes=1024, backoff_s=0.0)
+
+
+def test_server_that_always_cuts_and_ignores_range_is_given_up(shared_rruff, tmp_path):
+    """Each attempt restarts from byte 0 and is cut at the same place: no attempt brings new
+    bytes, so the retries run out (before the fix the counter reset on every block: forever)."""
+    with rruff_server(shared_rruff, ranges=False, drop_every_after=50_000, answers=30) as (
+            url, log), pytest.raises(DownloadError, match="failed after 4 attempts.*closed"):
+        download_rruff_zips(url, ["excellent_oriented"], tmp_path / "zips", progress=False,
+                            limits=FAST)
+    assert len(log) == 1 + FAST.retries + 1  # the first brought bytes; then 3 brought none
+    assert not (tmp_path / "zips" / "excellent_oriented.zip").exists()
+
+
+def test_attempts_in_all_are_bounded_even_when_each_brings_bytes(shared_rruff, tmp_path):
+    """A server that honours Range but cuts every transfer early: progress each time, yet the
+    total number of attempts is bounded."""
+    limits = DownloadSettings(retries=2, max_attempts=4, backoff_s=0.0)
+    with rruff_server(shared_rruff, drop_every_after=10_000) as (url, log), \
+            pytest.raises(DownloadError, match="after 4 attempts"):
+        download_rruff_zips(url, ["excellent_oriented"], tmp_path / "zips", progress=False,
+                            limits=limits)
+    assert len(log) == 4
+    part = tmp_path / "zips" / "excellent_oriented.zip.part"
+    assert part.stat().st_size == 40_000  # what came is kept for the next run
+
+
+def test_trickling_server_is_timed_out(shared_rruff, tmp_path):
+    """A byte every half second never trips a read timeout; the stall floor cuts it."""
+    t0 = time.monotonic()
+    with rruff_server(shared_rruff, trickle_s=0.5) as (url, log), \
+            pytest.raises(DownloadError, match="stalled"):
+        download_rruff_zips(url, ["excellent_oriented"], tmp_path / "zips", progress=False,
+                            limits=FAST)
+    assert len(log) == FAST.retries + 1  # a stall counts as failed even though bytes came
+    assert time.monotonic() - t0 < 12
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_errors_are_retried_then_reported(shared_rruff, tmp_path, status):
+    with rruff_server(shared_rruff, status=status) as (url, log), \
+            pytest.raises(DownloadError, match=f"HTTP {status}"):
+        download_rruff_zips(url, ["excellent_oriented"], tmp_path / "zips", progress=False,
+                            limits=FAST)
+    assert len(log) == FAST.retries + 1

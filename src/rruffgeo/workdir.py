@@ -153,3 +153,20 @@ def write_parquet_atomic(target: str | os.PathLike[str], df: pd.DataFrame) -> No
 def write_csv_atomic(target: str | os.PathLike[str], df: pd.DataFrame) -> None:
     with atomic_path(target) as tmp:
         df.to_csv(tmp, index=False)
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells cannot run as spreadsheet formulas: a cell that starts like a
+    formula (``=cmd|' /C calc'!A0``) gets a leading ``'``, as OWASP recommends for CSV meant for
+    spreadsheets. Numbers are left alone; the parquet files keep the text as read."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype != object and not pd.api.types.is_string_dtype(out[col]):
+            continue
+        out[col] = out[col].map(
+            lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v)
+    return out

@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Sequence
 
 from rruffgeo import __version__
+from rruffgeo.errors import describe
 
 #: Modules of ``rruffgeo.cli`` that add subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = ("ingest", "geocode", "learn", "report")
@@ -27,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rruffgeo {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--debug", action="store_true",
+                        help="log debug messages and show the full traceback of any error "
+                        "(for bug reports)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"rruffgeo.cli.{name}").register(sub)
@@ -43,21 +48,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose or args.debug else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe (`rruffgeo summary | head -1`) shows up here
+        return code
     except KeyboardInterrupt:
         print("interrupted: finished work is kept; run the same command again to resume",
               file=sys.stderr)
         return 130
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"rruffgeo {args.command}: error: {exc}", file=sys.stderr)
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141  # as if killed by SIGPIPE, like other Unix tools
+    except Exception as exc:
+        message = None if args.debug else describe(exc, getattr(args, "workdir", None))
+        if message is None:
+            raise  # a bug, or --debug: keep the traceback
+        print(f"rruffgeo {args.command}: error: {message}", file=sys.stderr)
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (tests capture it)
+        pass
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from rruffgeo.config import HEAD_POOLS
+from rruffgeo.errors import UserError
 from rruffgeo.workdir import DEFAULT_WORKDIR, WorkDir
 
 
@@ -40,4 +41,7 @@ def add_head(parser: argparse.ArgumentParser) -> None:
 
 
 def workdir_of(args: argparse.Namespace) -> WorkDir:
+    """The ``--workdir`` folder; a clear error when a file stands in its place."""
+    if args.workdir.exists() and not args.workdir.is_dir():
+        raise UserError(f"--workdir {args.workdir}: is a file, not a folder")
     return WorkDir(args.workdir)

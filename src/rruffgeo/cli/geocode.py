@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from rruffgeo.cli.common import add_workdir, workdir_of
 from rruffgeo.config import GeoSettings
+from rruffgeo.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,15 +42,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _read_lines(path: Path) -> list[str]:
+    """One locality per line; lines end at \\n or \\r\\n only (not at \\v, \\f or U+2028,
+    which ``str.splitlines`` would also cut at), so each input line gives one output row."""
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise UserError(f"--input {path}: no such file")
+    if path.is_dir():
+        raise UserError(f"--input {path}: is a folder, not a text file of localities")
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         print(f"{path}: not valid UTF-8; undecodable bytes replaced", file=sys.stderr)
         text = data.decode("utf-8", errors="replace")
-    return text.splitlines()
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline ends the last line; it does not start another
+    return [line.removesuffix("\r") for line in lines]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,11 +68,14 @@ def run(args: argparse.Namespace) -> int:
     except GeocodersUnavailable as exc:
         print(f"rruffgeo geocode: error: {exc}", file=sys.stderr)
         return 1
+    except sqlite3.Error as exc:  # the answers cache: unwritable folder, full disk, not SQLite
+        cache = args.cache or GeoSettings().cache_path
+        raise UserError(f"geocoder cache {cache}: {exc}") from exc
 
 
 def _run(args: argparse.Namespace) -> int:
     from rruffgeo.geo import geocode_catalog, geocode_localities
-    from rruffgeo.workdir import write_csv_atomic
+    from rruffgeo.workdir import spreadsheet_safe, write_csv_atomic
 
     settings = GeoSettings(online=args.online)
     if args.cache is not None:
@@ -84,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
         lines = _read_lines(args.input)
         out = args.output or args.input.with_suffix(".geocoded.csv")
         df = geocode_localities(lines, settings, progress=progress)
-        write_csv_atomic(out, df)
+        write_csv_atomic(out, spreadsheet_safe(df))
         n_country = int((df["country_iso3"] != "").sum())
         print(f"{len(df)} localities, {n_country} with a country, "
               f"{int(df['synthetic'].sum())} synthetic -> {out}")

@@ -33,13 +33,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "finished folds of earlier runs with the same settings are kept")
     p.set_defaults(func=cmd_cv)
 
-    p = sub.add_parser("predict", help="predict the country of RRUFF .txt or CSV spectra")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p = sub.add_parser("predict", help="predict the country of your own spectra (RRUFF .txt, "
+                       "CSV/TSV/TXT, JCAMP-DX, SPC, WDF; files, folders and zips)")
+    p.add_argument("files", nargs="+", type=Path, metavar="PATH",
+                   help="spectrum files, folders (read recursively) or .zip archives")
     p.add_argument("--model", type=Path, required=True,
                    help="model folder, e.g. WORKDIR/models/holdout_specimen")
-    p.add_argument("--top-k", type=int, default=3)
-    p.add_argument("--output", type=Path, default=None,
-                   help="write predictions to OUT.csv or OUT.json (default: print a table)")
+    p.add_argument("--top-k", type=int, default=3, help="countries listed per spectrum "
+                   "(default 3)")
+    p.add_argument("--output", type=Path, default=None, help="write predictions to OUT.csv, "
+                   "OUT.json or OUT.parquet (default: print a table)")
+    p.add_argument("--laser-nm", type=float, default=None, help="laser wavelength for files "
+                   "whose x axis is a wavelength in nm and that do not state it (default: "
+                   "from the file)")
+    p.add_argument("--preprocess", default="none", metavar="auto|none|STEPS",
+                   help="none (default; for processed spectra like RRUFF's), auto (raw lab "
+                   "spectra: despike,baseline:arpls) or steps such as "
+                   "despike,baseline:aspls,smooth:9,crop:100-1400")
     p.add_argument("--map", type=Path, default=None, metavar="DIR",
                    help="also draw a probability map per file into DIR")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
@@ -128,8 +138,12 @@ def _print_summary(report: dict[str, Any]) -> None:
 def cmd_predict(args: argparse.Namespace) -> int:
     from rruffgeo.model import Predictor
 
+    if args.output is not None and args.output.suffix.lower() not in (".csv", ".json",
+                                                                      ".parquet"):
+        raise ValueError(f"--output {args.output}: use a .csv, .json or .parquet file name")
     predictor = Predictor(args.model, device=args.device, precision=args.precision)
-    names, proba, refused = predictor.predict_paths(args.files)
+    names, proba, refused = predictor.predict_paths(args.files, laser_nm=args.laser_nm,
+                                                    preprocess=args.preprocess)
     table = predictor.top_k(names, proba, args.top_k)
     for _file, reason in refused:
         print(f"refused: {reason}", file=sys.stderr)  # every reason names its file
@@ -143,8 +157,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
             args.output.write_text(json.dumps(payload, indent=2) + "\n")
         elif suffix == ".csv":
             table.to_csv(args.output, index=False)
+        elif suffix == ".parquet":
+            table.to_parquet(args.output, index=False)
         else:
-            raise ValueError(f"--output {args.output}: use a .csv or .json file name")
+            raise ValueError(f"--output {args.output}: use a .csv, .json or .parquet file name")
         print(f"{len(names)} predicted, {len(refused)} refused -> {args.output}")
     else:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}")

@@ -30,6 +30,18 @@ from rruffgeo.geo.clean import clean_locality, segments
 log = logging.getLogger(__name__)
 
 
+class _GeopyNoise(logging.Filter):
+    """Keep geopy's own log lines for ``-v``: it logs every retry as a warning with a
+    traceback and every HTTP error page at INFO, hundreds of lines when a service answers 500.
+    `OnlineChain` logs one line per service and failure instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or log.isEnabledFor(logging.DEBUG)
+
+
+logging.getLogger("geopy").addFilter(_GeopyNoise())
+
+
 class GeocodeCache:
     """Persistent answers of online geocoders, keyed by (service, query); misses are kept too."""
 

@@ -35,6 +35,7 @@ from rruffgeo.workdir import (
     GEOCODED_CSV,
     GEOCODED_GEOJSON,
     WorkDir,
+    spreadsheet_safe,
     write_csv_atomic,
     write_parquet_atomic,
     write_text_atomic,
@@ -246,7 +247,7 @@ def export(df: pd.DataFrame, workdir: WorkDir) -> tuple[Path, Path]:
     """Write geocoded.csv and geocoded.geojson beside geocoded.parquet."""
     csv_path = workdir.path(GEOCODED_CSV)
     geojson_path = workdir.path(GEOCODED_GEOJSON)
-    write_csv_atomic(csv_path, df)
+    write_csv_atomic(csv_path, spreadsheet_safe(df))
     write_text_atomic(geojson_path, json.dumps(to_geojson(df), ensure_ascii=False, default=_json))
     return csv_path, geojson_path
 

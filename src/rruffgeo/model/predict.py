@@ -1,17 +1,18 @@
 """Predict the country of new spectra with a trained model folder.
 
-Inputs are RRUFF ``.txt`` files (read by ``rruffgeo.data.rruff_file.read_rruff_file``) or
-two-column CSV/text spectra (wavenumber, intensity; an optional header line; comma, semicolon,
-tab or space separated). A file that cannot be used (unreadable, non-numeric, too few points,
-no overlap with the model's wavenumber window) is refused with its reason; the others are still
+Inputs are whatever ``rruffgeo.spectra.readers`` reads (RRUFF ``.txt``, CSV/TSV/TXT,
+JCAMP-DX, SPC, WDF; files, folders and zips) or in-memory spectra (arrays, DataFrames,
+RamanSPy / ramanchada2 objects). A spectrum that cannot be used (unreadable, too few points,
+too little of the model's wavenumber window) is refused with its reason; the others are still
 predicted.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,52 +20,31 @@ import torch
 
 from rruffgeo.model.modelio import load_model
 from rruffgeo.model.train import inference_network, predict_proba, select_device
+from rruffgeo.spectra.interop import as_spectrum
+from rruffgeo.spectra.preprocess import Step, apply_steps, parse_steps
+from rruffgeo.spectra.readers import iter_inputs
+from rruffgeo.spectra.readers.inputs import read_input
+from rruffgeo.spectra.readers.units import check_laser
 from rruffgeo.spectra.resample import clean_axis, resample_spectrum
+from rruffgeo.spectra.spectrum import Spectrum
 
 #: Fewest distinct points accepted: fewer cannot describe Raman bands on a ~2 cm-1 grid.
 MIN_POINTS = 16
+#: Share of the model's window a spectrum must cover. RRUFF training spectra cover 23-35%
+#: of the default ~0-4,250 cm-1 window (1st-90th percentile, 8,361 spectra), so below 20%
+#: a prediction is warned about and below 8% (~340 cm-1 of that window) it is refused.
+WARN_COVERAGE = 0.20
+MIN_COVERAGE = 0.08
 PREDICTION_COLUMNS = ["file", "rank", "country_iso3", "country_name", "probability"]
-_SEP = re.compile(r"[,;\t ]+")
 
 
-def read_table_spectrum(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Two numeric columns from a CSV/text file; one leading header line is allowed."""
-    xs: list[float] = []
-    ys: list[float] = []
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
-    seen_data = False
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        parts = [p for p in _SEP.split(line) if p]
-        try:
-            if len(parts) < 2:
-                raise ValueError
-            x, y = float(parts[0]), float(parts[1])
-        except ValueError:
-            if not seen_data and not xs:
-                seen_data = True  # the one allowed header line
-                continue
-            raise ValueError(f"{path}: line {lineno}: expected two numbers "
-                             f"(wavenumber, intensity), got {line[:60]!r}") from None
-        seen_data = True
-        xs.append(x)
-        ys.append(y)
-    if not xs:
-        raise ValueError(f"{path}: no numeric wavenumber,intensity rows")
-    return np.array(xs), np.array(ys)
-
-
-def read_spectrum(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Wavenumber and intensity of a RRUFF ``.txt`` or a two-column CSV file."""
-    path = Path(path)
-    if path.suffix.lower() == ".txt":
-        from rruffgeo.data.rruff_file import read_rruff_file
-
-        rec = read_rruff_file(path)
-        return np.asarray(rec.wavenumber_cm1, float), np.asarray(rec.intensity, float)
-    return read_table_spectrum(path)
+def window_coverage(wavenumber: np.ndarray, grid: np.ndarray) -> float:
+    """Share of the grid points that lie inside the spectrum's measured range."""
+    x = np.asarray(wavenumber, float)
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return 0.0
+    return float(((grid >= x.min()) & (grid <= x.max())).mean())
 
 
 class Predictor:
@@ -88,32 +68,71 @@ class Predictor:
             raise ValueError(f"{source}: only {len(x)} distinct finite points; "
                              f"need at least {MIN_POINTS}")
         try:
-            return resample_spectrum(wavenumber, intensity, self.grid_cm1,
-                                     minmax=self.bundle.spectra.minmax)
+            row = resample_spectrum(wavenumber, intensity, self.grid_cm1,
+                                    minmax=self.bundle.spectra.minmax)
         except ValueError as exc:
             raise ValueError(f"{source}: {exc} (the model's training window)") from None
+        coverage = window_coverage(x, self.grid_cm1)
+        window = f"{self.grid_cm1[0]:.0f}-{self.grid_cm1[-1]:.0f} cm-1"
+        if coverage < MIN_COVERAGE:
+            raise ValueError(f"{source}: covers {coverage:.0%} of the model's window {window} "
+                             f"(at least {MIN_COVERAGE:.0%} needed)")
+        if coverage < WARN_COVERAGE:
+            warnings.warn(f"{source}: covers only {coverage:.0%} of the model's window "
+                          f"{window}; the prediction is less reliable", stacklevel=2)
+        return row
 
     def predict_proba(self, spectra: np.ndarray) -> np.ndarray:
         """Probabilities (n, n_classes) for spectra already on ``grid_cm1``."""
         with torch.inference_mode():
             return predict_proba(self.network, np.asarray(spectra, np.float32), self.device)
 
-    def predict_paths(self, files: Sequence[str | Path]
-                      ) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
-        """Probabilities of every usable file, and (file, reason) for each refused one."""
+    def _predict(self, spectra: Iterable[Spectrum | tuple[str, str]], steps: Sequence[Step]
+                 ) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
         names: list[str] = []
         rows: list[np.ndarray] = []
         refused: list[tuple[str, str]] = []
-        for f in files:
+        for item in spectra:
+            if isinstance(item, tuple):  # (source, reason) of an input that could not be read
+                refused.append(item)
+                continue
             try:
-                x, y = read_spectrum(Path(f))
-                rows.append(self.prepare(x, y, str(f)))
-                names.append(str(f))
-            except (OSError, ValueError) as exc:  # RruffFormatError is a ValueError
-                refused.append((str(f), str(exc)))
+                ready = apply_steps(item, steps)
+                rows.append(self.prepare(ready.wavenumber_cm1, ready.intensity, item.source))
+                names.append(item.source)
+            except ValueError as exc:
+                refused.append((item.source, str(exc)))
         proba = (self.predict_proba(np.stack(rows)) if rows
                  else np.zeros((0, len(self.classes)), np.float32))
         return names, proba, refused
+
+    def predict_paths(self, files: Sequence[str | Path], laser_nm: float | None = None,
+                      preprocess: str | None = None
+                      ) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
+        """Probabilities of every usable spectrum in files, folders and zips, and (file,
+        reason) for each refused one. ``preprocess``: ``auto``, ``none`` or steps."""
+        steps = parse_steps(preprocess)
+        laser_nm = check_laser(laser_nm, "--laser-nm")  # once, before any file is read
+
+        def spectra() -> Iterable[Spectrum | tuple[str, str]]:
+            for item in iter_inputs(files):
+                try:
+                    yield from read_input(item, laser_nm)
+                except ValueError as exc:  # RruffFormatError is a ValueError
+                    yield (item.name, str(exc))
+        return self._predict(spectra(), steps)
+
+    def predict_spectra(self, spectra: Sequence[Any], preprocess: str | None = None
+                        ) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
+        """Like ``predict_paths`` for in-memory spectra: ``Spectrum``, (wavenumber, intensity)
+        pairs, DataFrames, RamanSPy or ramanchada2 spectra (named ``spectrum 1``, ...)."""
+        items: list[Spectrum | tuple[str, str]] = []
+        for i, obj in enumerate(spectra, 1):
+            try:
+                items.append(as_spectrum(obj, f"spectrum {i}"))
+            except ValueError as exc:
+                items.append((f"spectrum {i}", str(exc)))
+        return self._predict(items, parse_steps(preprocess))
 
     def top_k(self, names: Sequence[str], proba: np.ndarray, top_k: int = 3) -> pd.DataFrame:
         """Long table of the ``top_k`` countries per file (PREDICTION_COLUMNS)."""

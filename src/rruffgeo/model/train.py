@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from rruffgeo.config import PRECISIONS, Settings, TrainSettings
 from rruffgeo.model.convnext1d import ConvNeXt1D
 from rruffgeo.model.metrics import fold_metrics
-from rruffgeo.model.modelio import build_network
+from rruffgeo.model.modelio import build_network, read_checkpoint
 from rruffgeo.workdir import atomic_path
 
 log = logging.getLogger(__name__)
@@ -179,8 +179,8 @@ def fit_network(
               and not torch.cuda.is_bf16_supported() else None)
     history: list[dict[str, float]] = []
     start = 0
-    if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
+    state = read_checkpoint(checkpoint, device, desc) if checkpoint is not None else None
+    if state is not None:
         if state.get("key") == key:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])

@@ -203,8 +203,9 @@ def plot_prediction_map(
     draw_choropleth(ax, probs, cmap="YlOrRd", vmin=0.0, vmax=vmax, fig=fig,
                     colorbar_label="predicted probability (grey: not a class of the model)")
     top = sorted(probs.items(), key=lambda kv: kv[1], reverse=True)[:5]
-    names = dict(zip(country_shapes().iso3, country_shapes().names, strict=True))
-    lines = [f"{i + 1}. {names.get(k, k)} ({k}): {v:.1%}" for i, (k, v) in enumerate(top)]
+    names = country_names([k for k, _ in top])
+    lines = [f"{i + 1}. {name} ({k}): {v:.1%}"
+             for i, ((k, v), name) in enumerate(zip(top, names, strict=True))]
     if lines:
         ax.text(0.01, 0.02, "\n".join(lines), transform=ax.transAxes, fontsize=9,
                 va="bottom", ha="left",
@@ -214,7 +215,13 @@ def plot_prediction_map(
 
 
 def country_names(codes: Sequence[str]) -> list[str]:
-    """Natural Earth short names for ISO3 codes (the code itself when unknown)."""
-    shapes = country_shapes()
-    lookup = dict(zip(shapes.iso3, shapes.names, strict=True))
-    return [lookup.get(c, c) for c in codes]
+    """Natural Earth short names for ISO3 codes (the code itself when unknown).
+
+    Names come from the country index, which names a code after its largest polygon: several
+    polygons share a code (BRA is Brazil and "Brazilian Island"), and a name taken from whichever
+    polygon was drawn last would be the small one's.
+    """
+    from rruffgeo.geo.countries import country_index
+
+    index = country_index()
+    return [index.info(c)[0] or c for c in codes]

@@ -1,0 +1,115 @@
+"""Preprocessing steps that make a raw lab spectrum look like RRUFF's processed spectra.
+
+Every step has one signature, ``Spectrum -> Spectrum``, so steps compose in any order:
+``despike`` (cosmic rays), ``baseline`` (pybaselines arPLS/asPLS/asLS), ``smooth``
+(Savitzky-Golay) and ``crop``. ``parse_steps`` turns ``auto``, ``none`` or a list such as
+``despike,baseline:arpls,smooth:9,crop:100-1400`` into the steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import numpy as np
+from scipy.signal import savgol_filter
+
+from rruffgeo.spectra.resample import clean_axis
+from rruffgeo.spectra.spectrum import Spectrum
+
+Step = Callable[[Spectrum], Spectrum]
+BASELINE_METHODS = ("arpls", "aspls", "asls")
+
+
+def _clean(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray]:
+    return clean_axis(spectrum.wavenumber_cm1, spectrum.intensity)
+
+
+def despike(spectrum: Spectrum, threshold: float = 6.0, window: int = 2) -> Spectrum:
+    """Cosmic-ray removal (Whitaker and Hayes 2018): points whose first difference has a
+    modified z-score above ``threshold`` are replaced by the mean of their neighbours."""
+    x, y = _clean(spectrum)
+    if len(y) < 2 * window + 3:
+        return spectrum.with_values(x, y)
+    diff = np.diff(y)
+    mad = np.median(np.abs(diff - np.median(diff))) or 1e-12
+    z = 0.6745 * (diff - np.median(diff)) / mad
+    spikes = np.zeros(len(y), dtype=bool)
+    spikes[1:] |= np.abs(z) > threshold
+    out = y.copy()
+    for i in np.flatnonzero(spikes):
+        lo, hi = max(0, i - window), min(len(y), i + window + 1)
+        keep = [j for j in range(lo, hi) if not spikes[j]]
+        if keep:
+            out[i] = y[keep].mean()
+    return spectrum.with_values(x, out)
+
+
+def baseline(spectrum: Spectrum, method: str = "arpls", lam: float = 1e5) -> Spectrum:
+    """Subtract a baseline fitted by pybaselines (arPLS by default; asPLS, asLS)."""
+    if method not in BASELINE_METHODS:
+        raise ValueError(f"baseline method {method!r}: choose one of "
+                         f"{', '.join(BASELINE_METHODS)}")
+    from pybaselines import Baseline
+
+    x, y = _clean(spectrum)
+    if len(y) < 8:
+        return spectrum.with_values(x, y)
+    fitted, _ = getattr(Baseline(x_data=x), method)(y, lam=lam)
+    return spectrum.with_values(x, y - fitted)
+
+
+def smooth(spectrum: Spectrum, window: int = 9, polyorder: int = 3) -> Spectrum:
+    """Savitzky-Golay smoothing over ``window`` points (odd, > polyorder)."""
+    x, y = _clean(spectrum)
+    window = min(window | 1, len(y) - (1 - len(y) % 2))
+    if window <= polyorder:
+        return spectrum.with_values(x, y)
+    return spectrum.with_values(x, savgol_filter(y, window, polyorder))
+
+
+def crop(spectrum: Spectrum, lo_cm1: float = 100.0, hi_cm1: float = 1400.0) -> Spectrum:
+    """Keep the points between ``lo_cm1`` and ``hi_cm1`` (cm-1)."""
+    x, y = _clean(spectrum)
+    keep = (x >= lo_cm1) & (x <= hi_cm1)
+    return spectrum.with_values(x[keep], y[keep])
+
+
+#: ``--preprocess auto``: what turns a RRUFF raw spectrum into something like its processed
+#: twin (RRUFF processed spectra are baseline-corrected; cosmic rays are removed).
+AUTO_STEPS = "despike,baseline:arpls"
+
+
+def _parse_one(token: str) -> Step:
+    name, _, arg = token.strip().partition(":")
+    try:
+        if name == "despike":
+            return partial(despike, threshold=float(arg)) if arg else despike
+        if name == "baseline":
+            method, _, lam = arg.partition(":")
+            return partial(baseline, method=method or "arpls", lam=float(lam or 1e5))
+        if name == "smooth":
+            return partial(smooth, window=int(arg)) if arg else smooth
+        if name == "crop":
+            lo, _, hi = arg.partition("-")
+            return partial(crop, lo_cm1=float(lo), hi_cm1=float(hi))
+    except ValueError:
+        raise ValueError(f"--preprocess step {token!r}: bad argument") from None
+    raise ValueError(f"--preprocess step {token!r}: choose from despike[:THRESHOLD], "
+                     "baseline[:arpls|aspls|asls[:LAMBDA]], smooth[:WINDOW], crop:LO-HI")
+
+
+def parse_steps(spec: str | None) -> list[Step]:
+    """Steps of ``auto``, ``none`` (or empty) or a comma-separated list of steps."""
+    spec = (spec or "none").strip().lower()
+    if spec == "none":
+        return []
+    if spec == "auto":
+        spec = AUTO_STEPS
+    return [_parse_one(t) for t in spec.split(",") if t.strip()]
+
+
+def apply_steps(spectrum: Spectrum, steps: Sequence[Step]) -> Spectrum:
+    for step in steps:
+        spectrum = step(spectrum)
+    return spectrum

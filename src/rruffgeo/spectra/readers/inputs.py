@@ -1,0 +1,120 @@
+"""What to read: files, folders (recursively) and zip archives, each member checked."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rruffgeo.data.sources import unsafe_member_reason
+from rruffgeo.spectra.readers.dispatch import SUFFIXES, read_bytes
+from rruffgeo.spectra.spectrum import Spectrum
+
+#: Largest spectrum file read (bytes, uncompressed): a Raman map export can be tens of MB.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file to read: its name in messages and how to get its bytes; or why it is refused."""
+
+    name: str
+    load: Callable[[], bytes] | None = None
+    refused: str | None = None
+
+
+def _read_file(path: Path) -> Callable[[], bytes]:
+    def load() -> bytes:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ValueError(f"{path}: {size} bytes is larger than {MAX_FILE_BYTES}")
+        return path.read_bytes()
+    return load
+
+
+def _zip_members(path: Path) -> Iterator[InputFile]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        yield InputFile(str(path), refused=f"{path}: not a readable zip ({exc})")
+        return
+    for info in sorted(infos, key=lambda i: i.filename):
+        name = f"{path}/{info.filename}"
+        base = info.filename.rsplit("/", 1)[-1]
+        if info.is_dir() or info.filename.startswith("__MACOSX/") or base.startswith("."):
+            continue
+        reason = unsafe_member_reason(info.filename)
+        if reason is None and not base.lower().endswith(SUFFIXES):
+            reason = f"not a supported spectrum file type (supported: {', '.join(SUFFIXES)})"
+        if reason is None and info.file_size > MAX_FILE_BYTES:
+            reason = f"member too large ({info.file_size} bytes uncompressed)"
+        if reason:
+            yield InputFile(name, refused=f"{name}: {reason}")
+        else:
+            yield InputFile(name, load=_member_loader(path, info.filename))
+
+
+def _member_loader(path: Path, member: str) -> Callable[[], bytes]:
+    def load() -> bytes:
+        with zipfile.ZipFile(path) as zf, zf.open(member) as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)  # the header's size may lie
+        if len(data) > MAX_FILE_BYTES:
+            raise ValueError(f"{path}/{member}: more than {MAX_FILE_BYTES} bytes uncompressed")
+        return data
+    return load
+
+
+def _folder(root: Path) -> Iterator[InputFile]:
+    errors: list[OSError] = []
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root, onerror=errors.append):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(folder) / f for f in files if not f.startswith("."))
+    for err in errors:
+        yield InputFile(str(err.filename), refused=f"{err.filename}: cannot read folder "
+                        f"({err.strerror})")
+    for path in sorted(found):
+        if path.suffix.lower() == ".zip":
+            yield from _zip_members(path)
+        elif path.suffix.lower() in SUFFIXES:
+            yield InputFile(str(path), load=_read_file(path))
+        else:
+            yield InputFile(str(path), refused=f"{path}: not a supported spectrum file type")
+
+
+def iter_inputs(paths: Sequence[str | os.PathLike[str]]) -> Iterator[InputFile]:
+    """Every file to read under ``paths``: files as given, folders recursively, zips by member.
+
+    Members and files that cannot be used come back with ``refused`` set (the reason names
+    them); nothing is skipped silently except hidden files and macOS resource forks.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from _folder(path)
+        elif path.suffix.lower() == ".zip" and path.is_file():
+            yield from _zip_members(path)
+        elif not path.exists():
+            yield InputFile(str(path), refused=f"{path}: no such file or folder")
+        else:
+            yield InputFile(str(path), load=_read_file(path))
+
+
+def read_input(item: InputFile, laser_nm: float | None = None) -> list[Spectrum]:
+    """Spectra of one input; ValueError naming it when it cannot be read."""
+    if item.refused or item.load is None:
+        raise ValueError(item.refused or f"{item.name}: refused")
+    try:
+        data = item.load()
+    except OSError as exc:
+        raise ValueError(f"{item.name}: cannot read ({exc.strerror or exc})") from None
+    return read_bytes(data, item.name, laser_nm)
+
+
+def read_spectra(path: str | os.PathLike[str], laser_nm: float | None = None
+                 ) -> list[Spectrum]:
+    """Every spectrum of one file (a map or multi-block file gives several)."""
+    return read_input(InputFile(str(path), load=_read_file(Path(path))), laser_nm)
