@@ -187,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             fig = run_stage(stage_command(stage, args.mirror.resolve(), workdir, args.folds),
                             args.src.resolve())
             rows.append((stage, fig, load))
+            if fig:  # at once too, so that an interrupted run keeps what it measured
+                print(f"[{stage}] {json.dumps(fig)}", flush=True)
             if not fig or fig["rc"] != 0:
                 print(f"[{stage}] failed (exit {fig.get('rc')}); stopping", file=sys.stderr)
                 break
