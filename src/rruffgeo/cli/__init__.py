@@ -19,7 +19,7 @@ from rruffgeo import __version__
 from rruffgeo.errors import describe
 
 #: Modules of ``rruffgeo.cli`` that add subcommands, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("ingest", "geocode", "learn", "report")
+COMMAND_MODULES: tuple[str, ...] = ("ingest", "geocode", "learn", "provenance", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -56,6 +56,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="fp32 (default; the reference network's numbers) or bf16 (1.5-1.8x "
                    "faster on a CPU with AVX512-BF16; logits within ~0.01)")
+    # --- provenance hook (issue 10): options of a models/final provenance model ---
+    from rruffgeo.cli.provenance import add_predict_options
+
+    add_predict_options(p)
+    # --- end provenance hook ---
     p.set_defaults(func=cmd_predict)
 
 
@@ -136,6 +141,12 @@ def _print_summary(report: dict[str, Any]) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    # --- provenance hook (issue 10): a provenance model folder gives its own answer ---
+    from rruffgeo.cli.provenance import predict_provenance, wants_provenance
+
+    if wants_provenance(args):
+        return predict_provenance(args)
+    # --- end provenance hook ---
     from rruffgeo.model import Predictor
 
     if args.output is not None and args.output.suffix.lower() not in (".csv", ".json",

@@ -1,0 +1,259 @@
+"""``rruffgeo provenance-cv | provenance-fit``, and the provenance answer of ``rruffgeo predict``.
+
+``provenance-cv`` cross-validates the country models built on the reference library (class
+prior, species frequency, kNN variants, their combination, and the network when
+``rruffgeo cv`` left fold models for the same split), calibrated and with conformal sets, and
+writes metrics/ and figures/. ``provenance-fit`` refits the CV winners on all data into
+``models/final/``. ``predict --model WORKDIR/models/final`` then reports species, nearest
+reference specimens, calibrated country probabilities and the prediction set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from rruffgeo.cli.common import add_workdir, workdir_of
+from rruffgeo.config import Settings, replace
+
+COVERAGES = ("0.8", "0.9", "0.95")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("provenance-cv", help="cross-validate the provenance country models "
+                       "(species, kNN, prior, combination, network) with calibration and "
+                       "conformal sets")
+    add_workdir(p)
+    p.add_argument("--split", choices=("specimen", "spectrum", "both"), default="specimen",
+                   help="specimen: grouped by RRUFF ID (default); spectrum: the paper's "
+                   "protocol; both")
+    p.add_argument("--seed", type=int, default=None, help="fold seed (default 0, as `cv`)")
+    p.add_argument("--network", choices=("auto", "off"), default="auto",
+                   help="auto: include the network when `rruffgeo cv` fold models for the "
+                   "split exist (default); off: cheap models only")
+    p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.set_defaults(func=cmd_provenance_cv)
+
+    p = sub.add_parser("provenance-fit", help="refit the best provenance model on all data "
+                       "into WORKDIR/models/final")
+    add_workdir(p)
+    p.add_argument("--model", default="auto",
+                   help="auto: the winners of metrics/provenance_cv_specimen.json (else the "
+                   "combinations); or a model name")
+    p.set_defaults(func=cmd_provenance_fit)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    s = Settings()
+    if getattr(args, "seed", None) is not None:
+        s = replace(s, train=replace(s.train, seed=args.seed))
+    return s
+
+
+def _network(args: argparse.Namespace, settings: Settings, split: str) -> Any:
+    if args.network == "off":
+        return None
+    from rruffgeo.model.network_oof import network_oof
+    from rruffgeo.model.provenance_data import load_provenance_data
+    from rruffgeo.model.splits import cv_splits
+
+    data = load_provenance_data(workdir_of(args), settings)
+    splits = cv_splits(data.y, data.groups, split, settings.train.n_folds, settings.train.seed)
+    oof, reason = network_oof(workdir_of(args), data, splits, split)
+    print(reason if oof is not None else f"network left out: {reason}")
+    return oof
+
+
+def cmd_provenance_cv(args: argparse.Namespace) -> int:
+    from rruffgeo.model.provenance_eval import run_provenance_cv
+
+    settings = _settings(args)
+    for split in (("specimen", "spectrum") if args.split == "both" else (args.split,)):
+        report = run_provenance_cv(workdir_of(args), settings, split,
+                                   _network(args, settings, split))
+        print_report(report)
+        if not args.no_figures:
+            _figures(args, report)
+    return 0
+
+
+def _figures(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    import pandas as pd
+
+    from rruffgeo.report.provenance_figures import fig_confusion, fig_coverage, fig_reliability
+    from rruffgeo.workdir import FIGURES_DIR, METRICS_DIR
+
+    wd, split = workdir_of(args), report["split"]
+    winner = report["winners"]["spectrum"]["model"]
+    out = [*fig_reliability(report, winner, wd.path(FIGURES_DIR, f"provenance_reliability_"
+                                                                 f"{split}")),
+           *fig_coverage(report, wd.path(FIGURES_DIR, f"provenance_coverage_{split}"))]
+    conf = pd.read_csv(wd.path(METRICS_DIR, f"provenance_cv_{split}_confusion.csv"),
+                       index_col=0, keep_default_na=False)
+    out += fig_confusion(conf, f"{winner}, split by {split}: 10 most common countries",
+                         wd.path(FIGURES_DIR, f"provenance_confusion_{split}"))
+    print("figures: " + ", ".join(str(p) for p in out if p.suffix == ".png"))
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """Models x metrics, each beside the majority class, with the winner and its goals."""
+    print(f"provenance CV split by {report['split']}: {report['n_spectra']} spectra, "
+          f"{report['n_specimens']} specimens, {report['n_classes']} countries, "
+          f"{report['n_folds']} folds ({report['wall_s']:.0f} s)")
+    print(f"{'model':<21} {'top-1 (maj.)':>13} {'top-3 (maj.)':>13} {'macro-F1':>15} "
+          f"{'log-loss (prior) [95% CI of diff]':>34} {'ECE':>6} {'cov90':>6} {'size90':>6} "
+          "most predicted")
+    for name, r in report["models"].items():
+        v = r["vs_majority"]
+        ll = v["log_loss"]
+        print(f"{name:<21} {v['top1']['value']:.3f} ({v['top1']['baseline']:.3f}) "
+              f"{v['top3']['value']:.3f} ({v['top3']['baseline']:.3f}) "
+              f"{v['macro_f1']['value']:.3f} ({v['macro_f1']['baseline']:.3f}) "
+              f"{ll['value']:.3f} ({ll['baseline']:.3f}) [{ll['diff_lo']:+.3f},"
+              f"{ll['diff_hi']:+.3f}] {r['ece']:.3f} {r['conformal']['0.9']['coverage']:.3f} "
+              f"{r['conformal']['0.9']['mean_size']:6.1f} {r['most_predicted']['class']} "
+              f"{r['most_predicted']['share']:.0%}"
+              + (f"  <- {r['one_class']}" if r["one_class"] else ""))
+    for evidence, w in report["winners"].items():
+        met = ", ".join(f"{g} {'met' if v['met'] else 'NOT met'}" for g, v in w["goals"].items())
+        print(f"best by log-loss ({evidence}): {w['model']}; goals: {met}")
+
+
+def best_refittable(cv: dict[str, Any]) -> dict[str, str]:
+    """Per evidence, the model with the lowest CV log-loss that can be refitted (not the
+    network, which ``provenance-fit`` does not train)."""
+    out = {}
+    for evidence in cv["winners"]:
+        pool = {n: r for n, r in cv["models"].items()
+                if n != "network" and (r["evidence"] == evidence or n == "prior")}
+        out[evidence] = min(pool, key=lambda n: pool[n]["vs_majority"]["log_loss"]["value"])
+    return out
+
+
+def cmd_provenance_fit(args: argparse.Namespace) -> int:
+    from rruffgeo.model.provenance_final import fit_final
+    from rruffgeo.workdir import METRICS_DIR, read_json
+
+    wd = workdir_of(args)
+    if args.model != "auto":
+        models = {"spectrum": args.model}
+    else:
+        cv = read_json(wd.root / METRICS_DIR / "provenance_cv_specimen.json")
+        if not isinstance(cv, dict):
+            print("no metrics/provenance_cv_specimen.json: fitting the combinations "
+                  "(run `rruffgeo provenance-cv` to choose by log-loss)")
+            models = None
+        else:
+            models = best_refittable(cv)
+            if any(w["model"] == "network" for w in cv["winners"].values()):
+                print("the network won the CV; it is not refitted here, so the best other "
+                      f"models are saved: {models}")
+    folder = fit_final(wd, Settings(), models)
+    print(f"final provenance model saved in {folder} (predict with --model {folder})")
+    return 0
+
+
+# ---- rruffgeo predict: options and the provenance answer (hooked from cli/learn.py) ----
+
+def add_predict_options(p: argparse.ArgumentParser) -> None:
+    """Options of ``predict`` that a provenance model (models/final) uses."""
+    p.add_argument("--coverage", choices=COVERAGES, default="0.9",
+                   help="coverage of the conformal prediction set (provenance models)")
+    p.add_argument("--mineral", default=None, metavar="NAME",
+                   help="mineral name as extra evidence, or 'auto' to take it from each "
+                   "RRUFF file's ##NAMES header (default: the spectrum alone)")
+    p.add_argument("--neighbours", type=int, default=10,
+                   help="nearest reference specimens to list (default 10)")
+    p.add_argument("--species", type=int, default=5, help="species matches to list (default 5)")
+
+
+def wants_provenance(args: argparse.Namespace) -> bool:
+    """True for a provenance model folder; for a network model, warn about unused options."""
+    from rruffgeo.model.provenance_final import is_provenance_model
+
+    if is_provenance_model(args.model):
+        return True
+    if getattr(args, "mineral", None):
+        print(f"rruffgeo predict: warning: --mineral is used by provenance models "
+              f"(models/final) only; {args.model} is a network model and ignores it",
+              file=sys.stderr)
+    return False
+
+
+def _mineral_of(spectrum: Any, option: str | None) -> str:
+    """The mineral evidence of one spectrum: the given name, or its file's ##NAMES (auto)."""
+    if not option:
+        return ""
+    if option != "auto":
+        return option
+    return str(spectrum.metadata.get("names", "")).split(",")[0].strip()
+
+
+def read_for_provenance(args: argparse.Namespace, predictor: Any
+                        ) -> tuple[list[str], list[Any], list[str], list[tuple[str, str]]]:
+    """Names, rows on the model's grid, mineral evidence, and (source, reason) refusals, read
+    with the same readers and preprocessing as the network's ``predict``."""
+    from rruffgeo.spectra.preprocess import apply_steps, parse_steps
+    from rruffgeo.spectra.readers import iter_inputs
+    from rruffgeo.spectra.readers.inputs import read_input
+    from rruffgeo.spectra.readers.units import check_laser
+
+    steps = parse_steps(getattr(args, "preprocess", None))
+    laser_nm = check_laser(getattr(args, "laser_nm", None), "--laser-nm")
+    names, rows, minerals, refused = [], [], [], []
+    for item in iter_inputs(args.files):
+        try:
+            spectra = read_input(item, laser_nm)
+        except ValueError as exc:
+            refused.append((item.name, str(exc)))
+            continue
+        for sp in spectra:
+            try:
+                ready = apply_steps(sp, steps)
+                rows.append(predictor.prepare(ready.wavenumber_cm1, ready.intensity, sp.source))
+                minerals.append(_mineral_of(sp, args.mineral))
+                names.append(sp.source)
+            except ValueError as exc:
+                refused.append((sp.source, str(exc)))
+    return names, rows, minerals, refused
+
+
+def predict_provenance(args: argparse.Namespace) -> int:
+    """``predict`` with a provenance model: terminal table, or --output CSV/JSON/Parquet."""
+    import numpy as np
+
+    from rruffgeo.model.provenance_final import ProvenancePredictor
+    from rruffgeo.model.provenance_output import OUTPUT_SUFFIXES, render, write_outputs
+
+    if args.output is not None and args.output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ValueError(f"--output {args.output}: use a {', '.join(OUTPUT_SUFFIXES)} file name")
+    predictor = ProvenancePredictor(args.model)
+    names, rows, minerals, refused = read_for_provenance(args, predictor)
+    for _file, reason in refused:
+        print(f"refused: {reason}", file=sys.stderr)
+    coverage = float(args.coverage)
+    results = (predictor.predict(np.stack(rows), minerals, coverage, args.species,
+                                 args.neighbours) if rows else [])
+    if args.output is not None:
+        written = write_outputs(args.output, names, results, coverage, refused, args.top_k)
+        print(f"{len(names)} predicted, {len(refused)} refused -> "
+              + ", ".join(str(w) for w in written))
+    else:
+        print("\n\n".join(render(n, r, coverage, args.top_k) for n, r in
+                          zip(names, results, strict=True)) or "no file could be predicted")
+    if args.map is not None and results:
+        _maps(args.map, names, results)
+    return 0 if names else 1
+
+
+def _maps(folder: Path, names: list[str], results: list[Any]) -> None:
+    from rruffgeo.report.provenance_figures import fig_provenance_map
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, r in zip(names, results, strict=True):
+        probs = dict(zip(r.countries["country_iso3"], r.countries["probability"], strict=True))
+        out = fig_provenance_map(probs, r.specimens, f"Predicted origin: {Path(name).name} "
+                                 f"({r.set_size} countries in the set)", folder / Path(name).stem)
+        print(f"map: {', '.join(str(o) for o in out)}")

@@ -1,0 +1,132 @@
+"""The reference library: catalog spectra on the model's grid with each specimen's provenance.
+
+Torch-free. A library holds every reference spectrum (float16 on disk: the spectra are min-max
+normalised to [0, 1], where float16 keeps ~3 significant digits, enough for cosine similarity)
+with its spectrum and specimen IDs, mineral, locality text, coordinates and country. It answers
+the two questions a mineralogist asks first: which species does this spectrum match, and which
+reference specimens is it nearest to. Saved as ``library.npz`` (arrays only, loaded with
+``allow_pickle=False``) plus ``library.json`` (columns of text), so no code is read from disk.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rruffgeo.workdir import atomic_path, write_json_atomic
+
+LIBRARY_NPZ = "library.npz"
+LIBRARY_JSON = "library.json"
+#: Text columns stored per reference spectrum.
+TEXT_COLUMNS = ("spectrum_id", "specimen_id", "mineral", "locality", "country_iso3",
+                "country_name")
+SPECIES_COLUMNS = ["rank", "species", "similarity", "n_specimens"]
+SPECIMEN_COLUMNS = ["rank", "specimen_id", "mineral", "locality", "lat", "lon",
+                    "country_iso3", "country_name", "similarity", "spectrum_id"]
+
+
+def species_key(name: object) -> str:
+    """Species name as compared: case and surrounding blanks ignored ("" when missing)."""
+    if name is None or (isinstance(name, float) and np.isnan(name)):
+        return ""
+    return " ".join(str(name).split()).lower()
+
+
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32); all-zero rows stay zero."""
+    X = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
+
+
+@dataclass
+class ReferenceLibrary:
+    """Reference spectra (rows of ``X`` on ``grid_cm1``) and one metadata row per spectrum.
+
+    ``meta`` has the ``TEXT_COLUMNS`` plus ``lat``, ``lon`` (NaN when unknown).
+    """
+
+    X: np.ndarray
+    meta: pd.DataFrame
+    grid_cm1: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.X) != len(self.meta):
+            raise ValueError(f"{len(self.X)} spectra but {len(self.meta)} metadata rows")
+        self.meta = self.meta.reset_index(drop=True)
+        self._unit = unit_rows(self.X)
+        self.species = self.meta["mineral"].map(species_key).to_numpy()
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+    def subset(self, rows: np.ndarray) -> ReferenceLibrary:
+        """The library restricted to ``rows`` (a fold's training specimens)."""
+        return ReferenceLibrary(self.X[rows], self.meta.iloc[rows], self.grid_cm1)
+
+    def similarities(self, spectra: np.ndarray) -> np.ndarray:
+        """Cosine similarity (n_queries, n_references) of spectra on the library's grid."""
+        spectra = np.asarray(spectra, dtype=np.float32)
+        if spectra.ndim != 2 or spectra.shape[1] != len(self.grid_cm1):
+            raise ValueError(f"spectra of shape {spectra.shape}: expected (n, "
+                             f"{len(self.grid_cm1)}) on the library's grid")
+        return unit_rows(spectra) @ self._unit.T
+
+    def species_match(self, sims: np.ndarray, top_k: int = 5) -> list[pd.DataFrame]:
+        """Per query, the ``top_k`` species by their best similarity (SPECIES_COLUMNS)."""
+        codes, uniques = pd.factorize(self.species)
+        order = np.argsort(codes, kind="stable")
+        starts = np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1]
+        best = np.maximum.reduceat(sims[:, order], starts, axis=1)  # (n, n_species)
+        names = self.meta["mineral"].groupby(codes).first().to_numpy()
+        n_spec = self.meta.groupby(codes)["specimen_id"].nunique().to_numpy()
+        k = min(top_k, len(uniques))
+        out = []
+        for row in best:
+            top = np.argsort(-row, kind="stable")[:k]
+            out.append(pd.DataFrame({"rank": np.arange(1, k + 1), "species": names[top],
+                                     "similarity": row[top], "n_specimens": n_spec[top]}))
+        return out
+
+    def nearest_specimens(self, sims: np.ndarray, n: int = 10) -> list[pd.DataFrame]:
+        """Per query, the ``n`` most similar specimens, one row each (its best spectrum)."""
+        specimen = self.meta["specimen_id"].to_numpy()
+        out = []
+        for row in sims:
+            order = np.argsort(-row, kind="stable")
+            _, first = np.unique(specimen[order], return_index=True)
+            picks = order[np.sort(first)[:n]]
+            df = self.meta.iloc[picks][SPECIMEN_COLUMNS[1:-2] + ["spectrum_id"]].copy()
+            df.insert(0, "rank", np.arange(1, len(picks) + 1))
+            df.insert(len(SPECIMEN_COLUMNS) - 2, "similarity", row[picks])
+            out.append(df.reset_index(drop=True)[SPECIMEN_COLUMNS])
+        return out
+
+    def save(self, folder: Path) -> None:
+        """``library.npz`` (float16 spectra, grid, coordinates) and ``library.json`` (text)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder / LIBRARY_NPZ) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, X=np.asarray(self.X, np.float16),
+                                grid_cm1=np.asarray(self.grid_cm1, np.float64),
+                                lat=self.meta["lat"].to_numpy(np.float64),
+                                lon=self.meta["lon"].to_numpy(np.float64))
+        text = {c: self.meta[c].fillna("").astype(str).tolist() for c in TEXT_COLUMNS}
+        write_json_atomic(folder / LIBRARY_JSON, {"format": "rruffgeo-library/1", **text})
+
+    @classmethod
+    def load(cls, folder: Path) -> ReferenceLibrary:
+        folder = Path(folder)
+        for name in (LIBRARY_NPZ, LIBRARY_JSON):
+            if not (folder / name).exists():
+                raise FileNotFoundError(f"{folder / name} not found: not a provenance model")
+        with np.load(folder / LIBRARY_NPZ, allow_pickle=False) as z:
+            X, grid, lat, lon = z["X"], z["grid_cm1"], z["lat"], z["lon"]
+        text = json.loads((folder / LIBRARY_JSON).read_text(encoding="utf-8"))
+        meta = pd.DataFrame({c: text[c] for c in TEXT_COLUMNS})
+        meta["lat"], meta["lon"] = lat, lon
+        return cls(X.astype(np.float32), meta, grid)

@@ -1,0 +1,223 @@
+"""Cross-validation of the provenance country models, with calibration and conformal sets.
+
+Torch-free (the network's out-of-fold probabilities come in as arrays, see
+:mod:`rruffgeo.model.network_oof`). For each outer fold of the project's splits
+(:func:`rruffgeo.model.splits.cv_splits`, by spectrum or grouped by specimen):
+
+1. inner 5-fold splits of the training fold, grouped by specimen, give out-of-fold
+   probabilities of every model and hyper-parameter setting on the training fold;
+2. each model family keeps the setting with the lowest inner log-loss; the combination's
+   weights are fitted by EM on the same inner probabilities;
+3. each model's temperature and conformal quantiles (80/90/95%) are fitted on its inner
+   out-of-fold probabilities, never on the test fold;
+4. the models are refitted on the whole training fold and predict the test fold.
+
+The network has no inner fold models; its inner probabilities are cross-fitted: the training
+fold's spectra as predicted by the other folds' networks (whose test folds they were), so its
+calibration, too, never sees the test fold's labels.
+
+Each finished outer fold is cached under ``models/provenance_cv_<split>/fold_<k>.npz`` + ``.json``
+(keyed by data and settings), so an interrupted run resumes at the next fold.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rruffgeo.config import Settings
+from rruffgeo.model.calibration import TemperatureScaling, log_loss_per_sample
+from rruffgeo.model.conformal import SplitConformal
+from rruffgeo.model.provenance import (
+    ClassPrior,
+    KNNCountry,
+    Neighbours,
+    SpeciesFrequency,
+    find_neighbours,
+    fit_mixture_weights,
+)
+from rruffgeo.model.provenance_data import ProvenanceData
+from rruffgeo.model.splits import cv_splits
+from rruffgeo.workdir import atomic_path, read_json, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+INNER_FOLDS = 5
+LEVELS = (0.8, 0.9, 0.95)
+FORMAT_VERSION = 1
+#: Hyper-parameter grids searched on the inner folds (small: every point costs an inner CV).
+SPECIES_GRID = [{"alpha": a} for a in (2.0, 8.0, 32.0)]
+KNN_GRID = [{"k": k, "tau": t, "lam": lam}
+            for k, t, lam in itertools.product((20, 50, 150), (0.05, 0.1, 0.3), (0.3, 0.6, 0.85))]
+#: Model families: name -> (factory, grid, uses the mineral name).
+FAMILIES: dict[str, tuple[Callable[..., Any], list[dict[str, Any]], bool]] = {
+    "prior": (ClassPrior, [{}], False),
+    "species_freq": (SpeciesFrequency, SPECIES_GRID, False),
+    "knn_spectra": (lambda **p: KNNCountry(by_specimen=False, **p), KNN_GRID, False),
+    "knn_specimens": (lambda **p: KNNCountry(by_specimen=True, **p), KNN_GRID, False),
+    "species_freq+mineral": (SpeciesFrequency, SPECIES_GRID, True),
+}
+COMBINATIONS = {
+    "combination": ["species_freq", "knn_specimens", "knn_spectra", "prior", "network"],
+    "combination+mineral": ["species_freq+mineral", "knn_specimens", "knn_spectra", "prior",
+                            "network"],
+}
+
+
+@dataclass
+class Candidate:
+    """One model on one outer fold: inner out-of-fold and test probabilities, and its fits."""
+
+    inner: np.ndarray
+    test: np.ndarray
+    params: dict[str, Any]
+
+
+def _fit_family(name: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray,
+                species: np.ndarray, n_classes: int) -> Any:
+    factory, grid, _ = FAMILIES[name]
+    return factory(**grid[0]).fit(X, y, groups=groups, species=species, n_classes=n_classes)
+
+
+def _variant(model: Any, params: dict[str, Any]) -> Any:
+    """The fitted ``model`` with other prediction-time parameters (no refit needed)."""
+    out = copy.copy(model)
+    for k, v in params.items():
+        setattr(out, k, v)
+    return out
+
+
+def _family_probas(data: ProvenanceData, rows: np.ndarray, queries: np.ndarray,
+                   nb: Neighbours, n_classes: int) -> dict[str, list[np.ndarray]]:
+    """Probabilities of every family and grid point for ``queries``, fitted on ``rows``."""
+    out: dict[str, list[np.ndarray]] = {}
+    fitted: dict[Any, Any] = {}
+    for name, (factory, grid, mineral) in FAMILIES.items():
+        base_key = factory if name not in ("knn_spectra", "knn_specimens") else name
+        if base_key not in fitted:
+            fitted[base_key] = _fit_family(name, data.X[rows], data.y[rows], data.groups[rows],
+                                           data.species[rows], n_classes)
+        given = data.species[queries] if mineral else None
+        out[name] = [_variant(fitted[base_key], p).proba_from_neighbours(nb, given)
+                     for p in grid]
+    return out
+
+
+def _inner_oof(data: ProvenanceData, tr: np.ndarray, seed: int, n_classes: int
+               ) -> dict[str, list[np.ndarray]]:
+    """Out-of-fold probabilities on the training fold from inner splits grouped by specimen."""
+    inner = cv_splits(data.y[tr], data.groups[tr], "specimen", INNER_FOLDS, seed)
+    oof: dict[str, list[np.ndarray]] = {}
+    for itr, iva in inner:
+        rows, queries = tr[itr], tr[iva]
+        model = ClassPrior().fit(data.X[rows], data.y[rows], groups=data.groups[rows],
+                                 species=data.species[rows], n_classes=n_classes)
+        nb = find_neighbours(model.reference_, data.X[queries])
+        for name, probas in _family_probas(data, rows, queries, nb, n_classes).items():
+            slots = oof.setdefault(name, [np.zeros((len(tr), n_classes)) for _ in probas])
+            for slot, p in zip(slots, probas, strict=True):
+                slot[iva] = p
+    return oof
+
+
+def _select(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, seed: int,
+            network: tuple[np.ndarray, np.ndarray] | None) -> dict[str, Candidate]:
+    """Each family at its best inner setting, the network, and the combinations."""
+    n_classes = len(data.classes)
+    y_tr = data.y[tr]
+    oof = _inner_oof(data, tr, seed, n_classes)
+    ref = ClassPrior().fit(data.X[tr], y_tr, groups=data.groups[tr], species=data.species[tr],
+                           n_classes=n_classes)
+    nb = find_neighbours(ref.reference_, data.X[te])
+    test = _family_probas(data, tr, te, nb, n_classes)
+    out = {}
+    for name, (_, grid, _) in FAMILIES.items():
+        losses = [float(log_loss_per_sample(p, y_tr).mean()) for p in oof[name]]
+        best = int(np.argmin(losses))
+        out[name] = Candidate(oof[name][best], test[name][best],
+                              {**grid[best], "inner_log_loss": losses[best]})
+    if network is not None:
+        out["network"] = Candidate(network[0], network[1], {})
+    for combo, parts in COMBINATIONS.items():
+        parts = [p for p in parts if p in out]
+        w = fit_mixture_weights([out[p].inner for p in parts], y_tr)
+        out[combo] = Candidate(sum(wi * out[p].inner for wi, p in zip(w, parts, strict=True)),
+                               sum(wi * out[p].test for wi, p in zip(w, parts, strict=True)),
+                               {"weights": dict(zip(parts, map(float, w), strict=True))})
+    return out
+
+
+def _calibrate(c: Candidate, y_tr: np.ndarray, groups_tr: np.ndarray
+               ) -> tuple[np.ndarray, dict[str, Any]]:
+    """Temperature and conformal quantiles from the inner probabilities; test calibrated."""
+    ts = TemperatureScaling().fit(c.inner, y_tr)
+    inner_cal = ts.transform(c.inner)
+    thresholds = {str(lv): SplitConformal(lv).fit(inner_cal, y_tr, groups_tr).threshold_
+                  for lv in LEVELS}
+    return ts.transform(c.test), {**c.params, "temperature": ts.temperature_,
+                                  "set_thresholds": thresholds}
+
+
+def run_fold(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, seed: int,
+             network: tuple[np.ndarray, np.ndarray] | None = None
+             ) -> dict[str, dict[str, Any]]:
+    """Raw and calibrated test probabilities of every model on one outer fold, with its fits."""
+    out = {}
+    for name, c in _select(data, tr, te, seed, network).items():
+        cal, params = _calibrate(c, data.y[tr], data.groups[tr])
+        out[name] = {"raw": c.test.astype(np.float32), "calibrated": cal.astype(np.float32),
+                     "params": params}
+    return out
+
+
+def cv_key(data: ProvenanceData, settings: Settings, split: str, with_network: bool) -> str:
+    """Cache key of a provenance CV: its rows and labels, folds, grids and the network flag."""
+    h = hashlib.sha256()
+    h.update("\n".join(data.table["spectrum_id"] + "\t" + data.table["country_iso3"]
+                       + "\t" + data.species.astype(str)).encode())
+    h.update(repr((FORMAT_VERSION, split, settings.train.n_folds, settings.train.seed,
+                   len(data.grid_cm1), SPECIES_GRID, KNN_GRID, INNER_FOLDS, LEVELS,
+                   with_network)).encode())
+    return h.hexdigest()[:16]
+
+
+def save_fold(folder: Path, k: int, key: str, result: dict[str, dict[str, Any]]) -> None:
+    arrays = {f"{name}/{kind}": r[kind] for name, r in result.items()
+              for kind in ("raw", "calibrated")}
+    with atomic_path(folder / f"fold_{k}.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    write_json_atomic(folder / f"fold_{k}.json",
+                      {"key": key, "params": {n: r["params"] for n, r in result.items()}})
+
+
+def load_fold(folder: Path, k: int, key: str) -> dict[str, dict[str, Any]] | None:
+    """A cached fold made with ``key``, else None (missing, stale or unreadable)."""
+    meta = read_json(folder / f"fold_{k}.json")
+    npz = folder / f"fold_{k}.npz"
+    if not isinstance(meta, dict) or meta.get("key") != key or not npz.exists():
+        return None
+    with np.load(npz, allow_pickle=False) as z:
+        return {n: {"raw": z[f"{n}/raw"], "calibrated": z[f"{n}/calibrated"], "params": p}
+                for n, p in meta["params"].items()}
+
+
+def network_inner(network_oof: dict[int, np.ndarray] | None,
+                  splits: list[tuple[np.ndarray, np.ndarray]], k: int
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The network's cross-fitted probabilities on fold ``k``'s training rows, and its test."""
+    if network_oof is None:
+        return None
+    n = sum(len(te) for _, te in splits)
+    full = np.zeros((n, network_oof[0].shape[1]))
+    for j, (_, te) in enumerate(splits):
+        full[te] = network_oof[j]
+    tr, te = splits[k]
+    return full[tr], full[te]

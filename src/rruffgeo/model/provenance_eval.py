@@ -1,0 +1,239 @@
+"""``run_provenance_cv``: the provenance models' cross-validation, scored and written to metrics/.
+
+Torch-free. Scores the out-of-fold probabilities of :mod:`rruffgeo.model.provenance_cv` per
+spectrum: top-1, top-3, macro-F1 and log-loss beside the class prior (the majority class) with
+paired bootstrap intervals over specimens, top-label ECE (15 bins) before and after temperature
+scaling, conformal coverage and set size at 80/90/95%, and the goals of issue 10. Writes
+``metrics/provenance_cv_<split>.json`` (everything), ``..._models.csv`` (one row per model),
+``..._oof.parquet`` (per spectrum and model: fold, true and predicted country, probabilities, the
+90% set), ``..._oof_proba.npz`` (every model's calibrated probabilities) and
+``..._confusion.csv`` (the winner, most common countries).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rruffgeo.config import Settings
+from rruffgeo.model.calibration import log_loss_per_sample, reliability_table, top_label_ece
+from rruffgeo.model.conformal import coverage_and_size
+from rruffgeo.model.provenance_cv import (
+    FAMILIES,
+    LEVELS,
+    cv_key,
+    load_fold,
+    network_inner,
+    run_fold,
+    save_fold,
+)
+from rruffgeo.model.provenance_data import ProvenanceData, load_provenance_data
+from rruffgeo.model.provenance_metrics import (
+    compare_to_baseline,
+    most_predicted,
+    one_class_note,
+    summary_row,
+    top_share,
+)
+from rruffgeo.model.splits import cv_splits
+from rruffgeo.workdir import (
+    METRICS_DIR,
+    MODELS_DIR,
+    WorkDir,
+    atomic_path,
+    write_csv_atomic,
+    write_json_atomic,
+    write_parquet_atomic,
+)
+
+log = logging.getLogger(__name__)
+
+#: Models whose species evidence is the mineral name from the file (``--mineral auto``).
+MINERAL_MODELS = ("species_freq+mineral", "combination+mineral")
+N_CONFUSION = 10
+
+
+def evidence_of(name: str) -> str:
+    return "spectrum+mineral" if name in MINERAL_MODELS else "spectrum"
+
+
+def run_provenance_cv(workdir: WorkDir, settings: Settings | None = None,
+                      split: str = "specimen", network_oof: dict[int, np.ndarray] | None = None,
+                      progress: bool = True) -> dict[str, Any]:
+    """Cross-validate the provenance models (see module doc); returns the metrics report."""
+    settings = settings or Settings()
+    t0 = time.perf_counter()
+    data = load_provenance_data(workdir, settings)
+    splits = cv_splits(data.y, data.groups, split, settings.train.n_folds, settings.train.seed)
+    key = cv_key(data, settings, split, network_oof is not None)
+    folder = workdir.dir(MODELS_DIR, f"provenance_cv_{split}")
+    folds = []
+    for k, (tr, te) in enumerate(splits):
+        result = load_fold(folder, k, key)
+        if result is None:
+            t1 = time.perf_counter()
+            result = run_fold(data, tr, te, settings.train.seed,
+                              network_inner(network_oof, splits, k))
+            save_fold(folder, k, key, result)
+            if progress:
+                print(f"provenance cv {split}: fold {k + 1}/{len(splits)} done in "
+                      f"{time.perf_counter() - t1:.0f} s", flush=True)
+        folds.append(result)
+    report = score(data, splits, folds, split)
+    report["wall_s"] = time.perf_counter() - t0
+    write_outputs(workdir, data, splits, folds, report)
+    return report
+
+
+def _assemble(splits: list[tuple[np.ndarray, np.ndarray]], folds: list[dict[str, Any]],
+              name: str, kind: str) -> np.ndarray:
+    n = sum(len(te) for _, te in splits)
+    out = np.zeros((n, folds[0][name][kind].shape[1]), np.float64)
+    for (_, te), f in zip(splits, folds, strict=True):
+        out[te] = f[name][kind]
+    return out
+
+
+def _sets(splits: list[tuple[np.ndarray, np.ndarray]], folds: list[dict[str, Any]], name: str,
+          proba: np.ndarray, level: float) -> np.ndarray:
+    """Each spectrum's conformal set at ``level``, with its own fold's threshold."""
+    mask = np.zeros(proba.shape, bool)
+    for (_, te), f in zip(splits, folds, strict=True):
+        thr = f[name]["params"]["set_thresholds"][str(level)]
+        m = proba[te] >= thr
+        m[np.arange(len(te)), proba[te].argmax(axis=1)] = True
+        mask[te] = m
+    return mask
+
+
+def score_model(data: ProvenanceData, splits: list[tuple[np.ndarray, np.ndarray]],
+                folds: list[dict[str, Any]], name: str, prior: np.ndarray) -> dict[str, Any]:
+    """Every metric of one model's out-of-fold probabilities."""
+    raw = _assemble(splits, folds, name, "raw")
+    cal = _assemble(splits, folds, name, "calibrated")
+    conformal = {}
+    for lv in LEVELS:
+        cov, size = coverage_and_size(_sets(splits, folds, name, cal, lv), data.y)
+        conformal[str(lv)] = {"coverage": cov, "mean_size": size}
+    return {
+        "evidence": evidence_of(name),
+        "vs_majority": compare_to_baseline(cal, prior, data.y, data.groups),
+        "log_loss_uncalibrated": float(log_loss_per_sample(raw, data.y).mean()),
+        "ece_uncalibrated": top_label_ece(raw, data.y),
+        "ece": top_label_ece(cal, data.y),
+        "reliability": reliability_table(cal, data.y),
+        "reliability_uncalibrated": reliability_table(raw, data.y),
+        "conformal": conformal,
+        "one_class": one_class_note(cal, data.classes),
+        "most_predicted": most_predicted(cal, data.classes),
+        "params_per_fold": [f[name]["params"] for f in folds],
+    }
+
+
+def goals(result: dict[str, Any], y: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Issue 10's goals for one model: each with its measured value and whether it is met."""
+    vm = result["vs_majority"]
+    top3_goal = top_share(y, 3) + 0.05
+    cov90 = result["conformal"]["0.9"]["coverage"]
+    return {
+        "log_loss_below_prior": {"value": [vm["log_loss"]["diff_lo"], vm["log_loss"]["diff_hi"]],
+                                 "met": vm["log_loss"]["diff_hi"] < 0},
+        "top1_not_below_majority": {"value": vm["top1"]["diff"],
+                                    "met": vm["top1"]["diff"] >= 0},
+        "top3_at_least": {"value": vm["top3"]["value"], "goal": top3_goal,
+                          "met": vm["top3"]["value"] >= top3_goal},
+        "ece_at_most_0.03": {"value": result["ece"], "met": result["ece"] <= 0.03},
+        "coverage90_in_0.88_0.92": {"value": cov90, "met": 0.88 <= cov90 <= 0.92},
+    }
+
+
+def score(data: ProvenanceData, splits: list[tuple[np.ndarray, np.ndarray]],
+          folds: list[dict[str, Any]], split: str) -> dict[str, Any]:
+    """Metrics of every model, the winner by log-loss per evidence, and the goals."""
+    prior = _assemble(splits, folds, "prior", "raw")
+    models = {name: score_model(data, splits, folds, name, prior) for name in folds[0]}
+    winners = {}
+    for evidence in ("spectrum", "spectrum+mineral"):
+        pool = {n: r for n, r in models.items()
+                if r["evidence"] == evidence or (evidence != "spectrum" and n == "prior")}
+        best = min(pool, key=lambda n: pool[n]["vs_majority"]["log_loss"]["value"])
+        winners[evidence] = {"model": best, "goals": goals(models[best], data.y)}
+    return {
+        "protocol": "provenance_cv", "split": split, "n_folds": len(splits),
+        "n_spectra": int(len(data.y)), "n_specimens": int(len(np.unique(data.groups))),
+        "n_classes": len(data.classes), "classes": data.classes,
+        "class_names": data.class_names, "top3_share": top_share(data.y, 3),
+        "families": list(FAMILIES), "models": models, "winners": winners,
+        "calibration": "temperature scaling on inner out-of-fold probabilities",
+    }
+
+
+def models_table(report: dict[str, Any]) -> pd.DataFrame:
+    """One row per model: metrics beside the majority class, ECE, coverage and set size."""
+    rows = []
+    for name, r in report["models"].items():
+        row = {"model": name, "evidence": r["evidence"], **summary_row(r),
+               "log_loss_uncalibrated": r["log_loss_uncalibrated"],
+               "ece_uncalibrated": r["ece_uncalibrated"], "ece": r["ece"]}
+        for lv, c in r["conformal"].items():
+            row[f"coverage_{lv}"], row[f"set_size_{lv}"] = c["coverage"], c["mean_size"]
+        row["most_predicted"] = r["most_predicted"]["class"]
+        row["most_predicted_share"] = r["most_predicted"]["share"]
+        row["note"] = r["one_class"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def oof_table(data: ProvenanceData, splits: list[tuple[np.ndarray, np.ndarray]],
+              folds: list[dict[str, Any]]) -> pd.DataFrame:
+    """Per spectrum and model: fold, true and predicted country, probabilities, 90% set."""
+    fold_of = np.zeros(len(data.y), np.int64)
+    for k, (_, te) in enumerate(splits):
+        fold_of[te] = k + 1
+    classes = np.asarray(data.classes)
+    parts = []
+    for name in folds[0]:
+        cal = _assemble(splits, folds, name, "calibrated")
+        sets = _sets(splits, folds, name, cal, 0.9)
+        pred = cal.argmax(axis=1)
+        parts.append(pd.DataFrame({
+            "model": name, "spectrum_id": data.table["spectrum_id"],
+            "specimen_id": data.groups, "fold": fold_of, "true_iso3": classes[data.y],
+            "predicted_iso3": classes[pred], "p_predicted": cal.max(axis=1),
+            "p_true": cal[np.arange(len(pred)), data.y],
+            "set90_size": sets.sum(axis=1), "set90_covered": sets[np.arange(len(pred)), data.y],
+        }))
+    return pd.concat(parts, ignore_index=True)
+
+
+def confusion_table(oof: pd.DataFrame, model: str, n: int = N_CONFUSION) -> pd.DataFrame:
+    """Counts of true (rows) by predicted (columns) country; the rest pooled as "other"."""
+    df = oof[oof["model"] == model]
+    common = df["true_iso3"].value_counts().index[:n].tolist()
+    t = df["true_iso3"].where(df["true_iso3"].isin(common), "other")
+    p = df["predicted_iso3"].where(df["predicted_iso3"].isin(common), "other")
+    order = common + ["other"]
+    return pd.crosstab(t, p).reindex(index=order, columns=order, fill_value=0)
+
+
+def write_outputs(workdir: WorkDir, data: ProvenanceData,
+                  splits: list[tuple[np.ndarray, np.ndarray]], folds: list[dict[str, Any]],
+                  report: dict[str, Any]) -> None:
+    stem = f"provenance_cv_{report['split']}"
+    oof = oof_table(data, splits, folds)
+    write_parquet_atomic(workdir.path(METRICS_DIR, f"{stem}_oof.parquet"), oof)
+    write_csv_atomic(workdir.path(METRICS_DIR, f"{stem}_models.csv"), models_table(report))
+    winner = report["winners"]["spectrum"]["model"]
+    conf = confusion_table(oof, winner).rename_axis(index="true", columns=None).reset_index()
+    write_csv_atomic(workdir.path(METRICS_DIR, f"{stem}_confusion.csv"), conf)
+    with atomic_path(workdir.path(METRICS_DIR, f"{stem}_oof_proba.npz")) as tmp, \
+            open(tmp, "wb") as fh:
+        np.savez_compressed(fh, spectrum_id=data.table["spectrum_id"].to_numpy(str),
+                            classes=np.asarray(data.classes),
+                            **{n: _assemble(splits, folds, n, "calibrated").astype(np.float32)
+                               for n in folds[0]})
+    write_json_atomic(workdir.path(METRICS_DIR, f"{stem}.json"), report)
