@@ -74,7 +74,7 @@ def test_cli_geocode_list_keeps_order_and_survives_bad_lines(tmp_path):
     assert main(["geocode", "--input", str(src), "--output", str(out), "--no-progress"]) == 0
     df = pd.read_csv(out, keep_default_na=False)
     assert list(df.columns) == ["locality", "country_iso3", "country_name", "lat", "lon",
-                                "precision", "synthetic", "source"]
+                                "precision", "synthetic", "extraterrestrial", "source"]
     assert list(df["country_iso3"]) == ["USA", "", "", "NAM", "", "COD"]
     assert df.loc[1, "synthetic"] and df.loc[1, "lat"] == ""
 

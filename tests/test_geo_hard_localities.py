@@ -78,9 +78,6 @@ HARD = [
     ("Lundazi area of eastern Zambia", "ZMB"),
     ("Hunza Valley, Gilgit (Northern Areas), Pakistan (?)", "PAK"),
     ("far eastern Russia", "RUS"),
-    ("Tenham meteorite, south Gregory, Queensland, Australia", "AUS"),
-    ("The Fukang Pallasite meteorite, Gobi Desert, China, found in 2001", "CHN"),
-    ("Weathered surface of a LL5 chondritic meteorite from Antarctica", "ATA"),
     ("Iron Crag, Roughton Gill, Cumbria (Cumberland), England, United Kingdom", "GBR"),
     ("Langban, Filipstad, Varmland, Sweden", "SWE"),
     ("Tsumeb", "NAM"),
@@ -97,6 +94,10 @@ HARD = [
     ("Lab-grown by bacteria in 15% potassium carbonate", ""),
     ("Man-made crystal, Germany", ""),
     ("Synthesized at Arizona State University, Tempe, Arizona", ""),
+    # extraterrestrial samples: not natural samples of the country where they fell (issue 13)
+    ("Tenham meteorite, south Gregory, Queensland, Australia", ""),
+    ("The Fukang Pallasite meteorite, Gobi Desert, China, found in 2001", ""),
+    ("Weathered surface of a LL5 chondritic meteorite from Antarctica", ""),
 ]
 
 

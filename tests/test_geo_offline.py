@@ -80,7 +80,7 @@ def test_coordinates_written_in_the_text_win():
     from rruffgeo.geo import geocode_localities
 
     df = geocode_localities([
-        "Suizhou L6 chondrite, Dayanpo, Hubei Province, China (35°18’N, 113°35’E)",
+        "Dayanpo, Suizhou, Hubei Province, China (35°18’N, 113°35’E)",  # not the meteorite
         "Capao mine, Minas Gerais, Brazil, GPS Coordinates: 20 25 58 S, 43 38 25 W, 3694 ft",
         "Level 5 N, 3 E, Tsumeb, Namibia",
     ])

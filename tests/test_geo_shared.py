@@ -40,8 +40,11 @@ def test_real_localities_meet_the_goals(shared_rruff):
     spec = (pd.DataFrame(rows, columns=["specimen_id", "mineral", "locality", "n_points"])
             .drop_duplicates("specimen_id"))
     df = geocode_specimens(spec, progress=False)
-    flagged = df["synthetic"] | df["locality_missing"]
+    flagged = df["synthetic"] | df["extraterrestrial"] | df["locality_missing"]
     assert (df.loc[flagged, "country_iso3"] == "").all()
+    offworld = df.set_index("specimen_id")["extraterrestrial"]
+    assert offworld["R060051"]  # "Weathered surface of a LL5 chondritic meteorite from Antarctica"
+    assert offworld.sum() >= 9
     natural = df[~flagged & (df["excluded_reason"] == "")]
     assert len(natural) > 2000
     assert (natural["country_iso3"] != "").mean() >= 0.99

@@ -38,7 +38,7 @@ def test_dataset_figures_written_as_png_and_svg(drawn):
     _, ds, _ = drawn
     assert ds.skipped == {}
     assert list(ds.written) == ["fig1_country_map", "fig2_top_countries", "fig3_top_minerals",
-                                "fig4_example_spectra", "fig5_resampling"]
+                                "fig4_example_spectra", "fig5_resampling", "fig6_architecture"]
     for paths in ds.written.values():
         _check_pair(paths)
 

@@ -39,7 +39,7 @@ def report(tmp_path_factory):
 
 def test_report_is_self_contained(report):
     text = report.read_text(encoding="utf-8")
-    assert text.count('src="data:image/png;base64,') == 8
+    assert text.count('src="data:image/png;base64,') == 9
     # nothing fetched from anywhere: no http(s) sources, stylesheets or scripts
     assert not re.search(r'(src|href)="(https?:)?//', text)
     for heading in ("Dataset totals", "Table 1", "Table 2", "Table 3", "Figure 1:", "Figure 5:",
@@ -82,7 +82,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     body = re.search(r"<body[^>]*>", dom)
     assert body, dom[:500]
     assert 'data-figures-loaded="all"' in body.group(0), body.group(0)
-    assert 'data-figures-total="8"' in body.group(0)
+    assert 'data-figures-total="9"' in body.group(0)
     assert dom.count("<table") >= 6  # totals, tables 1-3, evaluation facts and metrics
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report.png"

@@ -296,7 +296,7 @@ def run(
         res = make_dataset_figures(wd, settings, progress=progress)
         return _fig_detail(res)
 
-    r.stage("figures", [catalog, geocoded], [to_dict(settings.spectra)],
+    r.stage("figures", [catalog, geocoded], [to_dict(settings.spectra), to_dict(settings.model)],
             [fig_dir / "fig1_country_map.png"], do_figures)
 
     for split in splits:

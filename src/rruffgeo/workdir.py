@@ -19,8 +19,9 @@ Files and their columns
     wavenumber, values as read).
 ``rejects.csv`` (data stage): file, reason.
 ``geocoded.parquet`` (geo stage), one row per specimen_id:
-    specimen_id, mineral, locality, locality_clean, synthetic (bool), locality_missing (bool),
-    excluded_reason (str, empty when kept), lat, lon (float, NaN when none), precision
+    specimen_id, mineral, locality, locality_clean, synthetic (bool), extraterrestrial (bool:
+    meteorite, lunar or Martian sample; absent in files of older versions), locality_missing
+    (bool), excluded_reason (str, empty when kept), lat, lon (float, NaN when none), precision
     ("place" | "district" | "state" | "country" | ""), geocoder (str), country_name,
     country_iso3, country_iso2 (str, empty when none), country_note (str: disagreement between
     the text's country and the point's, empty when none).

@@ -99,13 +99,17 @@ def _run(args: argparse.Namespace) -> int:
         write_csv_atomic(out, spreadsheet_safe(df))
         n_country = int((df["country_iso3"] != "").sum())
         print(f"{len(df)} localities, {n_country} with a country, "
-              f"{int(df['synthetic'].sum())} synthetic -> {out}")
+              f"{int(df['synthetic'].sum())} synthetic, "
+              f"{int(df['extraterrestrial'].sum())} extraterrestrial -> {out}")
         return 0
     wd = workdir_of(args)
     df = geocode_catalog(wd, settings, progress=progress)
-    natural = df[~df["synthetic"] & ~df["locality_missing"] & (df["excluded_reason"] == "")]
+    natural = df[~df["synthetic"] & ~df["extraterrestrial"] & ~df["locality_missing"]
+                 & (df["excluded_reason"] == "")]
     print(f"{len(df)} specimens: {len(natural)} natural with a locality, "
           f"{int((natural['country_iso3'] != '').sum())} with a country; "
-          f"{int(df['synthetic'].sum())} synthetic, {int(df['locality_missing'].sum())} without "
+          f"{int(df['synthetic'].sum())} synthetic, "
+          f"{int(df['extraterrestrial'].sum())} extraterrestrial (meteorites, lunar, Martian), "
+          f"{int(df['locality_missing'].sum())} without "
           f"locality, {int((df['excluded_reason'] != '').sum())} excluded -> {wd.geocoded}")
     return 0

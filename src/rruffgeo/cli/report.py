@@ -101,7 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_settings(p)
     p.set_defaults(func=_cmd_stats)
 
-    p = sub.add_parser("figures", help="figures 1-5 and 7-9 as PNG and SVG in figures/")
+    p = sub.add_parser("figures", help="figures 1-9 as PNG and SVG in figures/")
     add_workdir(p)
     _add_settings(p)
     _add_progress(p)

@@ -34,6 +34,31 @@ SYNTHETIC_PATTERNS: tuple[str, ...] = (
 )
 _SYNTHETIC_RE = re.compile("|".join(SYNTHETIC_PATTERNS), re.IGNORECASE)
 
+#: Words in a locality or specimen description that mark an extraterrestrial sample: a
+#: meteorite (any class), a lunar or Martian sample. Such a specimen formed off Earth; the
+#: country where it fell or was found says nothing about its spectrum, so it is flagged like a
+#: synthetic one and never placed. Place names such as "Moon Canyon" or "Luna County" do not
+#: match: "lunar", "moon rock", "Apollo 15", "Luna 24" do.
+EXTRATERRESTRIAL_PATTERNS: tuple[str, ...] = (
+    r"meteorit",  # meteorite, meteoritic, micrometeorite
+    r"chondrit",  # chondrite, chondritic, achondrite, carbonaceous chondrite
+    r"\bpallasit",
+    r"\bmesosiderit",
+    r"\b(?:eucrit|howardit|diogenit|shergottit|nakhlit|chassignit|ureilit|angrit|aubrit"
+    r"|brachinit|acapulcoit|lodranit|winonait)e?s?\b",
+    r"\blunar\b",
+    r"\bmoon ?rocks?\b",
+    r"\bfrom the moon\b",
+    r"\bapollo \d{2}\b",
+    r"\bluna \d{2}\b",
+    r"\bmartian\b",
+    r"\bextra-?terrestrial\b",
+    r"\binterplanetary dust\b",
+    r"\bcometary\b",
+    r"\bnwa ?\d{3,}\b",  # Northwest Africa NNNN, the meteorite naming of the Meteoritical Society
+)
+_EXTRATERRESTRIAL_RE = re.compile("|".join(EXTRATERRESTRIAL_PATTERNS), re.IGNORECASE)
+
 #: Whole cleaned localities that name no place (compared after `norm`).
 NON_LOCALITIES: frozenset[str] = frozenset(
     {
@@ -136,6 +161,12 @@ def is_synthetic(locality: object, mineral: object = "") -> bool:
     return any(isinstance(t, str) and bool(_SYNTHETIC_RE.search(t)) for t in (locality, mineral))
 
 
+def is_extraterrestrial(*texts: object) -> bool:
+    """True when any of ``texts`` (locality, description) marks a meteorite or a lunar or
+    Martian sample (``EXTRATERRESTRIAL_PATTERNS``)."""
+    return any(isinstance(t, str) and bool(_EXTRATERRESTRIAL_RE.search(t)) for t in texts)
+
+
 def is_missing_locality(cleaned: str) -> bool:
     """True when the (cleaned) locality names no place: empty, "Unknown", "Mining concentrate"..."""
     known = _non_localities()
@@ -151,10 +182,12 @@ def _non_localities() -> frozenset[str]:
 
 
 __all__ = [
+    "EXTRATERRESTRIAL_PATTERNS",
     "NON_LOCALITIES",
     "SYNTHETIC_PATTERNS",
     "clean_locality",
     "explicit_coordinates",
+    "is_extraterrestrial",
     "is_missing_locality",
     "is_synthetic",
     "norm",

@@ -3,7 +3,8 @@
 Every distinct cleaned locality is geocoded once. The country is the one the text names when it
 names one; otherwise the spatial join of the point with Natural Earth admin-0 polygons (nearest
 polygon for points just offshore). Where the point falls in another country than the text names,
-the text wins and ``country_note`` says so. Synthetic samples and non-localities get nothing.
+the text wins and ``country_note`` says so. Synthetic samples, extraterrestrial ones (meteorites,
+lunar and Martian samples: ``clean.is_extraterrestrial``) and non-localities get nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
+import pyarrow.parquet as pq
 from geopy.location import Location
 from tqdm.auto import tqdm
 
@@ -23,6 +25,7 @@ from rruffgeo.config import GeoSettings
 from rruffgeo.geo.clean import (
     clean_locality,
     explicit_coordinates,
+    is_extraterrestrial,
     is_missing_locality,
     is_synthetic,
     segments,
@@ -44,12 +47,12 @@ from rruffgeo.workdir import (
 log = logging.getLogger(__name__)
 
 GEOCODED_COLUMNS = [
-    "specimen_id", "mineral", "locality", "locality_clean", "synthetic", "locality_missing",
-    "excluded_reason", "lat", "lon", "precision", "geocoder", "country_name", "country_iso3",
-    "country_iso2", "country_note",
+    "specimen_id", "mineral", "locality", "locality_clean", "synthetic", "extraterrestrial",
+    "locality_missing", "excluded_reason", "lat", "lon", "precision", "geocoder", "country_name",
+    "country_iso3", "country_iso2", "country_note",
 ]
 LOCALITY_COLUMNS = ["locality", "country_iso3", "country_name", "lat", "lon", "precision",
-                    "synthetic", "source"]
+                    "synthetic", "extraterrestrial", "source"]
 
 
 class Geocoder(Protocol):
@@ -157,8 +160,9 @@ def geocode_localities(localities: list[str], settings: GeoSettings | None = Non
         text = "" if text is None else str(text)
         cleaned = clean_locality(text)
         synthetic = is_synthetic(text)
+        offworld = is_extraterrestrial(text)
         placed = Placed()
-        if not synthetic and not is_missing_locality(cleaned):
+        if not (synthetic or offworld or is_missing_locality(cleaned)):
             key = (cleaned, explicit_coordinates(text))
             if key not in cache:
                 cache[key] = placer.place(*key)
@@ -166,7 +170,8 @@ def geocode_localities(localities: list[str], settings: GeoSettings | None = Non
         rows.append({"locality": text, "country_iso3": placed.country_iso3,
                      "country_name": placed.country_name, "lat": placed.lat,
                      "lon": placed.lon, "precision": placed.precision,
-                     "synthetic": synthetic, "source": placed.geocoder})
+                     "synthetic": synthetic, "extraterrestrial": offworld,
+                     "source": placed.geocoder})
     return pd.DataFrame(rows, columns=LOCALITY_COLUMNS)
 
 
@@ -177,19 +182,42 @@ def _first_text(values: pd.Series) -> str:
     return ""
 
 
+def _joined_texts(values: pd.Series) -> str:
+    return " | ".join(dict.fromkeys(v.strip() for v in values if isinstance(v, str) and v.strip()))
+
+
+def header_value(headers_json: object, key: str) -> str:
+    """One ``##KEY`` value from a catalog row's ``headers_json`` ('' when absent or unreadable)."""
+    if not isinstance(headers_json, str):
+        return ""
+    try:
+        value = json.loads(headers_json).get(key, "")
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
 def specimens_of(catalog: pd.DataFrame) -> pd.DataFrame:
-    """One row per specimen: first non-empty mineral and locality, largest n_points."""
+    """One row per specimen: first non-empty mineral and locality, largest n_points, and every
+    distinct ``##DESCRIPTION`` of its spectra (when the catalog has ``headers_json``)."""
+    catalog = catalog.copy()
+    if "headers_json" in catalog.columns:
+        catalog["description"] = [header_value(h, "DESCRIPTION") for h in catalog["headers_json"]]
+    else:
+        catalog["description"] = ""
     grouped = catalog.groupby("specimen_id", sort=True)
     return pd.DataFrame({
         "mineral": grouped["mineral"].agg(_first_text),
         "locality": grouped["locality"].agg(_first_text),
         "n_points": grouped["n_points"].max(),
+        "description": grouped["description"].agg(_joined_texts),
     }).reset_index()
 
 
 def geocode_specimens(specimens: pd.DataFrame, settings: GeoSettings | None = None,
                       progress: bool = True, geocoder: Geocoder | None = None) -> pd.DataFrame:
-    """Flags and places for a frame with specimen_id, mineral, locality, n_points."""
+    """Flags and places for a frame with specimen_id, mineral, locality, n_points (and, when
+    present, description: a meteorite named only there is flagged too)."""
     placer = Placer(settings, geocoder)
     rows = []
     cleaned_all = [clean_locality(v) for v in specimens["locality"]]
@@ -198,6 +226,7 @@ def geocode_specimens(specimens: pd.DataFrame, settings: GeoSettings | None = No
     for rec, cleaned in zip(specimens.itertuples(index=False), cleaned_all, strict=True):
         mineral = rec.mineral if isinstance(rec.mineral, str) else ""
         synthetic = is_synthetic(rec.locality, mineral)
+        offworld = is_extraterrestrial(rec.locality, getattr(rec, "description", ""))
         missing = is_missing_locality(cleaned)
         reason = ""
         if not mineral.strip():
@@ -205,21 +234,23 @@ def geocode_specimens(specimens: pd.DataFrame, settings: GeoSettings | None = No
         elif not (rec.n_points and rec.n_points > 0):
             reason = "no spectrum (n_points == 0)"
         key = (cleaned, explicit_coordinates(rec.locality))
-        flags.append((synthetic, missing, reason, key))
-        if not (synthetic or missing or reason):
+        flags.append((synthetic, offworld, missing, reason, key))
+        if not (synthetic or offworld or missing or reason):
             todo.append(key)
     placed: dict[tuple[str, tuple[float, float] | None], Placed] = {}
     for key in tqdm(list(dict.fromkeys(todo)), desc="geocode", unit="locality",
                     disable=not progress):
         placed[key] = placer.place(*key)
-    for rec, cleaned, (synthetic, missing, reason, key) in zip(
+    for rec, cleaned, (synthetic, offworld, missing, reason, key) in zip(
         specimens.itertuples(index=False), cleaned_all, flags, strict=True
     ):
-        p = placed.get(key, Placed()) if not (synthetic or missing or reason) else Placed()
+        skip = synthetic or offworld or missing or reason
+        p = Placed() if skip else placed.get(key, Placed())
         rows.append({
             "specimen_id": rec.specimen_id, "mineral": rec.mineral or "",
             "locality": rec.locality or "", "locality_clean": cleaned,
-            "synthetic": synthetic, "locality_missing": missing, "excluded_reason": reason,
+            "synthetic": synthetic, "extraterrestrial": offworld, "locality_missing": missing,
+            "excluded_reason": reason,
             "lat": p.lat, "lon": p.lon, "precision": p.precision, "geocoder": p.geocoder,
             "country_name": p.country_name, "country_iso3": p.country_iso3,
             "country_iso2": p.country_iso2, "country_note": p.country_note,
@@ -265,8 +296,11 @@ def geocode_catalog(workdir: WorkDir | str | Path, settings: GeoSettings | None 
     One row per specimen_id (columns in `rruffgeo.workdir`). Returns the frame written.
     """
     wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir)
-    catalog = pd.read_parquet(wd.require(CATALOG, "ingest"),
-                              columns=["specimen_id", "mineral", "locality", "n_points"])
+    path = wd.require(CATALOG, "ingest")
+    columns = ["specimen_id", "mineral", "locality", "n_points"]
+    if "headers_json" in pq.read_schema(path).names:  # descriptions name meteorites too
+        columns.append("headers_json")
+    catalog = pd.read_parquet(path, columns=columns)
     df = geocode_specimens(specimens_of(catalog), settings or GeoSettings(), progress, geocoder)
     write_parquet_atomic(wd.geocoded, df)
     export(df, wd)
@@ -283,6 +317,7 @@ __all__ = [
     "geocode_catalog",
     "geocode_localities",
     "geocode_specimens",
+    "header_value",
     "make_geocoder",
     "specimens_of",
     "to_geojson",

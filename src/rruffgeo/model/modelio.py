@@ -74,6 +74,18 @@ def save_model(folder: Path, model: torch.nn.Module, classes: list[str], class_n
     return folder
 
 
+def check_finite_weights(state: dict[str, torch.Tensor], source: Path | str) -> None:
+    """UserError naming ``source`` when a floating-point tensor holds NaN or inf.
+
+    Such a model predicts NaN for every spectrum; refusing it at load time costs one pass over
+    the weights (a few million numbers).
+    """
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise UserError(f"{source}: {len(bad)} of {len(state)} weight tensors hold NaN or inf "
+                         f"(first: {bad[0]}); the model is corrupt, retrain or restore it")
+
+
 def load_model(folder: Path, device: str | torch.device = "cpu") -> ModelBundle:
     """Load a model folder written by ``save_model`` (no code is executed from the files).
 
@@ -140,6 +152,7 @@ def _read_weights(path: Path, expected: dict[str, torch.Tensor]) -> dict[str, to
     if problems:
         raise UserError(f"{path}: weights do not fit the network of {META} "
                         f"({'; '.join(problems)})")
+    check_finite_weights(state, path)
     return state
 
 

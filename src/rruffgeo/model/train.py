@@ -14,6 +14,7 @@ import copy
 import functools
 import json
 import logging
+import math
 import os
 import time
 import warnings
@@ -146,6 +147,39 @@ def batch_tensor(X: np.ndarray, rows: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.asarray(X[rows], dtype=np.float32)).unsqueeze(1)
 
 
+class NonFiniteLossError(ValueError):
+    """The training loss became NaN or inf: training stops rather than save a broken model."""
+
+
+def check_finite_inputs(X: np.ndarray, what: str, block: int = 4096) -> None:
+    """ValueError when rows of ``X`` hold NaN or inf (they would turn every weight into NaN).
+
+    Read ``block`` rows at a time: ``X`` may be a lazy view of the memory-mapped matrix."""
+    bad: list[int] = []
+    for lo in range(0, len(X), block):
+        rows = np.asarray(X[lo:lo + block])
+        finite = np.isfinite(rows).reshape(len(rows), -1).all(axis=1)
+        bad.extend(int(lo + i) for i in np.flatnonzero(~finite))
+    if bad:
+        raise ValueError(f"{what}: {len(bad)} of {len(X)} row(s) hold NaN or inf "
+                         f"(first row {bad[0]})")
+
+
+def check_finite_model(model: torch.nn.Module, probe: torch.Tensor, desc: str,
+                       epoch: int) -> None:
+    """NonFiniteLossError when the weights, or the logits of ``probe`` (a few training
+    spectra, eval mode), hold NaN or inf: the last steps of an epoch can blow the weights up
+    with no later batch to show it in the loss. Such a state is never checkpointed or saved."""
+    bad = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]
+    if not bad:
+        with torch.no_grad():
+            if not torch.isfinite(model(probe)).all():
+                bad = ["the logits of training spectra"]
+    if bad:
+        raise NonFiniteLossError(f"{desc}: weights became NaN or inf in epoch {epoch} (first: "
+                                 f"{bad[0]}); stopped (lower --lr, or check the spectra)")
+
+
 def fit_network(
     X: np.ndarray,
     y: np.ndarray,
@@ -170,6 +204,7 @@ def fit_network(
     Returns the model in eval mode (averaged weights) and the per-epoch history.
     """
     ts = settings.train
+    check_finite_inputs(X, "training spectra")
     device = device or select_device(ts.device, ts.threads)
     set_determinism(device)
     torch.manual_seed(ts.seed)
@@ -211,6 +246,11 @@ def fit_network(
             xb, yb = batch_tensor(X, idx.numpy()).to(device), yt[idx].to(device)
             with autocast(device):
                 loss = F.cross_entropy(model(xb), yb)
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise NonFiniteLossError(f"{desc}: training loss became {loss_value} at epoch "
+                                         f"{epoch + 1}, batch {lo // ts.batch_size + 1}; "
+                                         f"stopped (lower --lr, or check the spectra)")
             opt.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
@@ -224,7 +264,7 @@ def fit_network(
                 scaler.update()
             else:
                 opt.step()
-            total += float(loss.detach()) * len(yb)
+            total += loss_value * len(yb)
             count += len(yb)
             bar.update(1)
             if progress:
@@ -232,6 +272,8 @@ def fit_network(
                 bar.set_postfix(postfix, refresh=False)
         model.eval()
         opt.eval()
+        check_finite_model(model, batch_tensor(X, np.arange(min(8, n))).to(device), desc,
+                           epoch + 1)
         row: dict[str, float] = {"epoch": epoch + 1, "loss": total / max(count, 1),
                                  "train_s": time.perf_counter() - t0}
         if X_val is not None and y_val is not None and len(y_val):

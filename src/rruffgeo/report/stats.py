@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from rruffgeo.config import Settings
 from rruffgeo.workdir import CATALOG, GEOCODED, WorkDir, write_csv_atomic, write_text_atomic
@@ -27,12 +28,15 @@ CATALOG_COLUMNS = [
 GEOCODED_COLUMNS = [
     "specimen_id", "synthetic", "lat", "lon", "country_iso3", "country_name", "excluded_reason",
 ]
+#: Flags read when the geocoded file has them (older versions wrote none).
+OPTIONAL_GEOCODED_COLUMNS = ["extraterrestrial"]
 TOP_N = 20
 
 TABLE_FILES = {
     "totals": "totals",
     "table1": "table1_countries",
     "table2": "table2_minerals",
+    "table2_specimens": "table2_minerals_by_specimens",
     "table3": "table3_learning_countries",
     "exclusions": "exclusions",
 }
@@ -49,9 +53,13 @@ class DatasetStats:
     exclusions: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    #: Table 2 ranked by specimens: oriented series put a mineral first by spectra alone.
+    table2_specimens: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         out = {"totals": self.totals, "table1": self.table1, "table2": self.table2}
+        if self.table2_specimens is not None:
+            out["table2_specimens"] = self.table2_specimens
         if self.table3 is not None:
             out["table3"] = self.table3
         if self.exclusions is not None and len(self.exclusions):
@@ -62,20 +70,27 @@ class DatasetStats:
 def load_samples(workdir: WorkDir) -> pd.DataFrame:
     """One row per spectrum: catalog metadata joined with its specimen's geocoding.
 
-    Specimens missing from geocoded.parquet count as natural without coordinates.
+    Specimens missing from geocoded.parquet count as natural without coordinates. Natural
+    means neither synthetic nor extraterrestrial (meteorites, lunar and Martian samples; the
+    flag is absent, hence False, in geocoded files of older versions).
     """
     cat_path = workdir.require(CATALOG, "ingest")
     geo_path = workdir.require(GEOCODED, "geocode")
     cat = pd.read_parquet(cat_path, columns=CATALOG_COLUMNS)
-    geo = pd.read_parquet(geo_path, columns=GEOCODED_COLUMNS)
+    present = set(pq.read_schema(geo_path).names)
+    geo = pd.read_parquet(geo_path, columns=GEOCODED_COLUMNS + [
+        c for c in OPTIONAL_GEOCODED_COLUMNS if c in present])
     if geo["specimen_id"].duplicated().any():
         raise ValueError(f"{geo_path}: specimen_id must be unique (one row per specimen)")
     df = cat.merge(geo, on="specimen_id", how="left", validate="many_to_one")
-    df["synthetic"] = df["synthetic"].astype("boolean").fillna(False).astype(bool)
+    for flag in ("synthetic", "extraterrestrial"):
+        if flag not in df.columns:
+            df[flag] = False
+        df[flag] = df[flag].astype("boolean").fillna(False).astype(bool)
     for col in ("country_iso3", "country_name", "excluded_reason", "mineral"):
         df[col] = df[col].fillna("").astype(str)
     df["has_coords"] = np.isfinite(df["lat"].astype(float)) & np.isfinite(df["lon"].astype(float))
-    df["natural"] = ~df["synthetic"]
+    df["natural"] = ~df["synthetic"] & ~df["extraterrestrial"]
     df["has_country"] = df["country_iso3"].str.len() > 0
     return df
 
@@ -103,6 +118,7 @@ def totals_table(df: pd.DataFrame) -> pd.DataFrame:
         row("samples"),
         row("natural", df["natural"]),
         row("synthetic", df["synthetic"]),
+        row("extraterrestrial (meteorites, lunar, Martian)", df["extraterrestrial"]),
         row("with coordinates", df["has_coords"]),
         row("without coordinates", ~df["has_coords"]),
         row("natural with a country", df["natural"] & df["has_country"]),
@@ -119,13 +135,15 @@ def totals_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ranked(
-    df: pd.DataFrame, key: str, label: str, extra_first: Iterable[str] = ()
+    df: pd.DataFrame, key: str, label: str, extra_first: Iterable[str] = (),
+    by: str = "spectra",
 ) -> pd.DataFrame:
     agg = {"spectra": ("spectrum_id", "size"), "specimens": ("specimen_id", "nunique")}
     for col in extra_first:
         agg[col] = (col, "first")
     g = df.groupby(key, sort=False).agg(**agg).reset_index()
-    g = g.sort_values(["spectra", "specimens", key], ascending=[False, False, True],
+    then = "specimens" if by == "spectra" else "spectra"
+    g = g.sort_values([by, then, key], ascending=[False, False, True],
                       kind="stable").reset_index(drop=True)
     g.insert(0, "rank", np.arange(1, len(g) + 1))
     g["spectra_per_specimen"] = (g["spectra"] / g["specimens"]).round(2)
@@ -149,12 +167,24 @@ def country_table(df: pd.DataFrame, top: int | None = TOP_N) -> pd.DataFrame:
     return g.head(top) if top else g
 
 
-def mineral_table(df: pd.DataFrame, top: int | None = TOP_N) -> pd.DataFrame:
-    """Table 2: mineral species ranked by number of spectra (all samples)."""
+def mineral_table(df: pd.DataFrame, top: int | None = TOP_N,
+                  by: str = "spectra") -> pd.DataFrame:
+    """Table 2: mineral species ranked by number of spectra (the paper), or with
+    ``by="specimens"`` by number of specimens (all samples).
+
+    By spectra, oriented series (a dozen spectra of one crystal) push a mineral up: on the
+    shared data Actinolite ranks first with 131 spectra of 7 specimens.
+    """
+    if by not in ("spectra", "specimens"):
+        raise ValueError(f"rank by 'spectra' or 'specimens', not {by!r}")
     sub = df[df["mineral"].str.len() > 0]
-    g = _ranked(sub, "mineral", "mineral")
+    g = _ranked(sub, "mineral", "mineral", by=by)
     g["pct_spectra"] = (100.0 * g["spectra"] / max(len(sub), 1)).round(2)
-    g = g[["rank", "mineral", "spectra", "pct_spectra", "specimens", "spectra_per_specimen"]]
+    g["pct_specimens"] = (100.0 * g["specimens"] / max(sub["specimen_id"].nunique(), 1)).round(2)
+    cols = (["rank", "mineral", "spectra", "pct_spectra", "specimens", "spectra_per_specimen"]
+            if by == "spectra" else
+            ["rank", "mineral", "specimens", "pct_specimens", "spectra", "spectra_per_specimen"])
+    g = g[cols]
     return g.head(top) if top else g
 
 
@@ -207,7 +237,8 @@ def compute_stats(workdir: WorkDir, settings: Settings | None = None) -> Dataset
     else:
         notes.append(why)
     return DatasetStats(totals_table(df), country_table(df), mineral_table(df), table3,
-                        exclusions_table(df), notes)
+                        exclusions_table(df), notes,
+                        table2_specimens=mineral_table(df, by="specimens"))
 
 
 def _fmt(value: object, column: str = "") -> str:
@@ -241,6 +272,8 @@ TITLES = {
     "totals": "Dataset totals (per spectrum and per specimen)",
     "table1": "Table 1: top-20 countries by natural samples, cumulative percentage",
     "table2": "Table 2: top-20 mineral species",
+    "table2_specimens": "Table 2b: top-20 mineral species by specimens (oriented series and "
+                        "repeated measurements give one crystal many spectra)",
     "table3": "Table 3: samples per country after the learning stage's filtering",
     "exclusions": "Samples left out of the geographic analyses, by reason (geocoding stage)",
 }

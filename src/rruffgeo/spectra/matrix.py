@@ -24,7 +24,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rruffgeo.config import Settings, SpectraSettings, fingerprint, to_dict
+from rruffgeo.spectra.integrity import mark_verified, matrix_problem
 from rruffgeo.spectra.resample import clean_axis, make_grid, resample_many
+from rruffgeo.spectra.window import GridWindow, global_window
 from rruffgeo.workdir import (
     CATALOG,
     SPECTRA_DIR,
@@ -44,7 +46,7 @@ GRID = "grid.npy"
 FAILURES = "failures.csv"
 META = "meta.json"
 #: Bump when the resampling rules change, so old caches are rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: Spectra per batch when reading the catalog and writing the matrix: one row group of the
 #: catalog (``rruffgeo.data.catalog.ROW_GROUP_ROWS``). Measured on a 41,805-spectrum catalog:
 #: reading 1,024-spectrum batches adds ~190 MB to the process, 2,048 with threads ~430 MB.
@@ -174,14 +176,6 @@ def iter_catalog_spectra(catalog: Path, batch_rows: int = BATCH_ROWS) -> Iterato
             yield CatalogBatch(ids, arrays[0], arrays[1])
 
 
-def global_window(axes: Sequence[Sequence[float]]) -> tuple[float, float]:
-    """Smallest window covering every usable spectrum (paper A.4); each axis is sorted, so
-    only its first and last values are read (a ``(start, end)`` pair will do)."""
-    lo = min(float(x[0]) for x in axes)
-    hi = max(float(x[-1]) for x in axes)
-    return lo, hi
-
-
 def _checked_axis(x: np.ndarray, y: np.ndarray
                   ) -> tuple[tuple[np.ndarray, np.ndarray] | None, str | None]:
     """The cleaned spectrum (``clean_axis``), or None and why it cannot be resampled."""
@@ -256,7 +250,7 @@ def build_matrix(
     key = matrix_fingerprint(catalog, sp)
     folder = workdir.dir(SPECTRA_DIR)
     if not force:
-        cached = load_matrix(folder, expect=key)
+        cached = load_matrix(folder, expect=key, verify=True)
         if cached is not None:
             log.info("spectra: using cached matrix %s (%d x %d)", folder / MATRIX,
                      *cached.X.shape)
@@ -266,11 +260,12 @@ def build_matrix(
     if not scan.usable.any():
         raise ValueError(f"{catalog}: no spectrum can be resampled ({len(scan.failures)} "
                          "failures)")
-    window = sp.window_cm1 or global_window(list(zip(scan.starts, scan.ends, strict=True)))
-    grid = make_grid(window[0], window[1], sp.grid_points)
     failures = list(scan.failures)
+    window = _window_dropping_outliers(catalog, scan, failures, sp.window_cm1)
+    grid = make_grid(window.start_cm1, window.stop_cm1, sp.grid_points)
     with atomic_path(folder / MATRIX) as tmp:
-        index, digest = _write_rows(catalog, scan, grid, sp.minmax, tmp, failures, progress)
+        index, sha256 = _write_rows(catalog, scan, grid, sp.minmax, tmp, failures, progress)
+    fail_df = pd.DataFrame(failures, columns=["spectrum_id", "reason"])
     with atomic_path(folder / GRID) as tmp, open(tmp, "wb") as fh:
         np.save(fh, grid)
     write_parquet_atomic(folder / INDEX, index)
@@ -279,8 +274,10 @@ def build_matrix(
     write_json_atomic(folder / META, {
         "fingerprint": key, "n_spectra": int(len(index)), "grid_points": int(len(grid)),
         "window_cm1": [float(grid[0]), float(grid[-1])], "n_failures": int(len(fail_df)),
-        "settings": to_dict(sp), "catalog": catalog_key(catalog), "matrix_sha256": digest,
+        "settings": to_dict(sp), "catalog": catalog_key(catalog),
+        "matrix_sha256": sha256,
     })
+    mark_verified(folder / MATRIX, sha256)
     log.info("spectra: %d resampled onto %d points over %.1f-%.1f cm-1, %d failures",
              len(index), len(grid), grid[0], grid[-1], len(fail_df))
     matrix = load_matrix(folder, expect=key)
@@ -354,8 +351,31 @@ def _shrink_rows(path: Path, n_rows: int, n_cols: int) -> None:
         fh.truncate(data_start + n_rows * n_cols * 4)
 
 
-def load_matrix(folder: Path, expect: str | None = None) -> SpectraMatrix | None:
-    """The cached matrix in ``folder`` (memory-mapped), or None when absent or stale."""
+def _window_dropping_outliers(catalog: Path, scan: CatalogScan,
+                              failures: list[tuple[str, str]],
+                              configured: Sequence[float] | None) -> GridWindow:
+    """The global window of the usable spectra; those it leaves out are marked unusable in
+    ``scan`` and listed with the reason in ``failures`` (hence in ``failures.csv``)."""
+    window = global_window(scan.starts, scan.ends, configured)
+    outliers = window.outlier_rows()
+    if outliers:
+        catalog_rows = np.flatnonzero(scan.usable)
+        ids = pq.read_table(catalog, columns=["spectrum_id"]).column("spectrum_id").to_pylist()
+        for pos in outliers:
+            failures.append((ids[catalog_rows[pos]], window.outliers[pos] or ""))
+            scan.usable[catalog_rows[pos]] = False
+        log.warning("spectra: %d spectra left out of the grid window (implausible Raman-shift "
+                    "range), listed in %s", len(outliers), FAILURES)
+    return window
+
+
+def load_matrix(folder: Path, expect: str | None = None, verify: bool = False
+                ) -> SpectraMatrix | None:
+    """The cached matrix in ``folder`` (memory-mapped), or None when absent or stale.
+
+    With ``verify``, also None (and a warning saying why) when ``matrix.npy`` no longer has the
+    SHA-256 recorded in ``meta.json`` or holds NaN/inf (``rruffgeo.spectra.integrity``).
+    """
     meta = read_json(folder / META)
     if not isinstance(meta, dict):
         return None
@@ -369,6 +389,10 @@ def load_matrix(folder: Path, expect: str | None = None) -> SpectraMatrix | None
     fail = (pd.read_csv(folder / FAILURES, keep_default_na=False) if (folder / FAILURES).exists()
             else pd.DataFrame(columns=["spectrum_id", "reason"]))
     if X.shape != (len(index), len(grid)):
+        return None
+    problem = matrix_problem(folder / MATRIX, X, meta.get("matrix_sha256")) if verify else None
+    if problem is not None:
+        log.warning("spectra: cached matrix not trusted, rebuilding it: %s", problem)
         return None
     return SpectraMatrix(X, index, grid, fail, meta["fingerprint"])
 
