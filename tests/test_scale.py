@@ -184,7 +184,10 @@ class CountingRows(MatrixRows):
         return CountingRows(out.source, out.rows) if isinstance(out, MatrixRows) else out
 
 
-def test_training_reads_batches_not_the_whole_data():
+def test_training_reads_batches_not_the_whole_data(monkeypatch):
+    import rruffgeo.model.train as train_mod
+
+    monkeypatch.setattr(train_mod, "FINITE_CHECK_ROWS", 8)
     rng = np.random.default_rng(0)
     X = rng.random((40, 64)).astype(np.float32)
     y = np.arange(40) % 4

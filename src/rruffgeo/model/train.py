@@ -151,11 +151,16 @@ class NonFiniteLossError(ValueError):
     """The training loss became NaN or inf: training stops rather than save a broken model."""
 
 
-def check_finite_inputs(X: np.ndarray, what: str, block: int = 4096) -> None:
+#: Rows read at a time by ``check_finite_inputs``.
+FINITE_CHECK_ROWS = 4096
+
+
+def check_finite_inputs(X: np.ndarray, what: str, block: int = 0) -> None:
     """ValueError when rows of ``X`` hold NaN or inf (they would turn every weight into NaN).
 
     Read ``block`` rows at a time: ``X`` may be a lazy view of the memory-mapped matrix."""
     bad: list[int] = []
+    block = block or FINITE_CHECK_ROWS
     for lo in range(0, len(X), block):
         rows = np.asarray(X[lo:lo + block])
         finite = np.isfinite(rows).reshape(len(rows), -1).all(axis=1)
