@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                               batch_size=args.batch or s.train.batch_size))
     ds = load_dataset(WorkDir(args.workdir), s)
     train, test = cv_splits(ds.y, ds.groups, args.split, s.train.n_folds, s.train.seed)[0]
-    X = ds.X
+    X = np.asarray(ds.X)  # this probe holds the whole matrix in memory
     if args.standardise:
         X = (X - X[train].mean()) / X[train].std()
     Xtr, ytr = torch.as_tensor(X[train]).unsqueeze(1), torch.as_tensor(ds.y[train])

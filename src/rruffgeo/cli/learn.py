@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_workdir(p)
     p.add_argument("--grid-points", type=int, default=None, help="grid length (default 2048)")
     p.add_argument("--force", action="store_true", help="rebuild even when the cache is valid")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_spectra)
 
     p = sub.add_parser("train", help="train ConvNeXt1D on an 80/20 split (paper 4.3) and "
@@ -112,7 +113,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def cmd_spectra(args: argparse.Namespace) -> int:
     from rruffgeo.spectra import build_matrix
 
-    m = build_matrix(workdir_of(args), settings_from_args(args), force=args.force)
+    m = build_matrix(workdir_of(args), settings_from_args(args), force=args.force,
+                     progress=not args.no_progress)
     print(f"{m.X.shape[0]} spectra on {m.X.shape[1]} points over "
           f"{m.grid_cm1[0]:.1f}-{m.grid_cm1[-1]:.1f} cm-1; {len(m.failures)} could not be "
           f"resampled (listed in {workdir_of(args).spectra_dir / MATRIX_FAILURES})")

@@ -70,6 +70,12 @@ MIN_FILES_FOR_POOL = 400
 SPOOL_PREFIX = "rruffgeo-spool-"
 LEGACY_SPOOL_STALE_S = 3600.0
 
+#: Rows per Parquet row group of the catalog. Arrow reads a list column a whole row group at a
+#: time, so this bounds the memory of every batch-wise reader (the matrix builder): 1,024
+#: spectra of a few thousand points are ~30 MB, where one row group per file would be the
+#: whole catalog (GBs at the official set's size).
+ROW_GROUP_ROWS = 1024
+
 _META_KEY = b"rruffgeo.ingest.key"
 _META_REJECTS = b"rruffgeo.ingest.rejects"
 _META_UNITS = b"rruffgeo.ingest.units"
@@ -558,7 +564,7 @@ def _write_catalog(wd: WorkDir, table: pa.Table, meta: dict[bytes, bytes]) -> No
                        use_dictionary=["specimen_id", "mineral", "locality", "kind", "orientation",
                                        "orientation_rotation", "polarization", "category",
                                        "source"],
-                       write_statistics=list(SCALAR_COLUMNS))
+                       write_statistics=list(SCALAR_COLUMNS), row_group_size=ROW_GROUP_ROWS)
 
 
 def _unchanged(wd: WorkDir, units: list[Unit], keys: dict[str, str],

@@ -49,7 +49,7 @@ from rruffgeo.model.runtime import predict_proba, select_device, set_threads
 from rruffgeo.model.splits import cv_splits, holdout_split, inner_split
 from rruffgeo.model.train import fit_network
 from rruffgeo.results import EvaluationResult, FoldResult
-from rruffgeo.spectra.matrix import build_matrix
+from rruffgeo.spectra.matrix import MatrixRows, build_matrix
 from rruffgeo.workdir import (
     CHECKPOINT,
     FOLD_RESULT,
@@ -69,7 +69,7 @@ PER_COUNTRY_COLUMNS = ["country_iso3", "country_name", "n_samples", "f1_mean", "
 class Dataset:
     """Spectra, labels and specimens of the learning table, aligned row by row."""
 
-    X: np.ndarray
+    X: MatrixRows
     y: np.ndarray
     groups: np.ndarray
     classes: list[str]
@@ -84,7 +84,7 @@ class Dataset:
 
 
 def load_dataset(workdir: WorkDir, settings: Settings) -> Dataset:
-    """Learning table restricted to resampled spectra, with its matrix rows in memory."""
+    """Learning table restricted to resampled spectra, with a lazy view of its matrix rows."""
     matrix = build_matrix(workdir, settings)
     table = learning_table(workdir, settings)
     table = table[table["spectrum_id"].isin(matrix.index["spectrum_id"])]
@@ -94,7 +94,8 @@ def load_dataset(workdir: WorkDir, settings: Settings) -> Dataset:
     classes = sorted(table["country_iso3"].unique())
     names = table.drop_duplicates("country_iso3").set_index("country_iso3")["country_name"]
     y = table["country_iso3"].map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
-    X = np.asarray(matrix.X[matrix.rows_of(table["spectrum_id"].tolist())], dtype=np.float32)
+    # Rows of the memory-mapped matrix, read batch by batch by training and the baselines.
+    X = MatrixRows(matrix.X, matrix.rows_of(table["spectrum_id"].tolist()))
     ids = hashlib.sha256("\n".join(table["spectrum_id"] + "\t" + table["country_iso3"])
                          .encode()).hexdigest()[:16]
     return Dataset(X, y, table["specimen_id"].to_numpy(), classes,
@@ -214,7 +215,7 @@ def _run_fold(ds: Dataset, settings: Settings, k: int, fold: tuple[np.ndarray, n
         return None
     scores = predict_proba(model, ds.X[te], device)
     t1 = time.perf_counter()
-    base = nn1_cosine_scores(ds.X[tr], ds.y[tr], ds.X[te], n_classes)
+    base = nn1_cosine_scores(ds.X[tr], ds.y[tr], ds.X[te], n_classes, progress=progress)
     t_base = time.perf_counter() - t1
     y_te = ds.y[te]
     result = FoldResult(

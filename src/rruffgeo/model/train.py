@@ -178,7 +178,7 @@ def train_step(state: TrainingState, xb: torch.Tensor, yb: torch.Tensor, ts: Tra
     return loss.detach()
 
 
-def train_epoch(state: TrainingState, Xt: torch.Tensor, yt: torch.Tensor, ts: TrainSettings,
+def train_epoch(state: TrainingState, X: np.ndarray, yt: torch.Tensor, ts: TrainSettings,
                 epoch: int, plan: EpochPlan, on_batch: Callable[[float], None] | None = None,
                 where: str = "training") -> tuple[float, int]:
     """One pass over this process's share of the shuffled data (a DistributedSampler's order,
@@ -190,8 +190,9 @@ def train_epoch(state: TrainingState, Xt: torch.Tensor, yt: torch.Tensor, ts: Tr
     state.train()
     total, count = 0.0, 0
     for lo in range(0, len(order), plan.batch):
-        idx = order[lo:lo + plan.batch].to(Xt.device)
-        xb, yb = Xt[idx].to(state.device, non_blocking=True), yt[idx].to(state.device)
+        idx = order[lo:lo + plan.batch]
+        xb = batch_tensor(X, idx.numpy()).to(state.device, non_blocking=True)
+        yb = yt[idx.to(yt.device)].to(state.device)
         xb = augment_batch(xb, plan.augmentation, gen)
         loss = train_step(state, xb, yb, ts, f"{where}, batch {lo // plan.batch + 1}")
         total += float(loss) * len(yb)
@@ -202,14 +203,10 @@ def train_epoch(state: TrainingState, Xt: torch.Tensor, yt: torch.Tensor, ts: Tr
     return total, count
 
 
-def as_tensors(X: np.ndarray, y: np.ndarray, device: torch.device
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Spectra ``(n, 1, L)`` float32 and labels; moved to the GPU once when training there."""
-    Xt = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32)).unsqueeze(1)
+def as_labels(y: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Class indices as a tensor; moved to the GPU once when training there."""
     yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
-    if device.type == "cuda":
-        Xt, yt = Xt.to(device), yt.to(device)
-    return Xt, yt
+    return yt.to(device) if device.type == "cuda" else yt
 
 
 class _ProgressBar:
@@ -236,16 +233,33 @@ class _ProgressBar:
         self.bar.close()
 
 
+def batch_tensor(X: np.ndarray, rows: np.ndarray) -> torch.Tensor:
+    """Spectra ``rows`` of ``X`` as a (batch, 1, grid) float32 tensor, read only now: ``X`` may
+    be a lazy view of the memory-mapped matrix, so training holds one batch, not the data."""
+    return torch.from_numpy(np.asarray(X[rows], dtype=np.float32)).unsqueeze(1)
+
+
 class NonFiniteLossError(ValueError):
     """The training loss became NaN or inf: training stops rather than save a broken model."""
 
 
-def check_finite_inputs(X: np.ndarray, what: str) -> None:
-    """ValueError when rows of ``X`` hold NaN or inf (they would turn every weight into NaN)."""
-    finite = np.isfinite(np.asarray(X)).reshape(len(X), -1).all(axis=1)
-    if not finite.all():
-        raise ValueError(f"{what}: {int((~finite).sum())} of {len(X)} row(s) hold NaN or inf "
-                         f"(first row {int(np.flatnonzero(~finite)[0])})")
+#: Rows read at a time by ``check_finite_inputs``.
+FINITE_CHECK_ROWS = 4096
+
+
+def check_finite_inputs(X: np.ndarray, what: str, block: int = 0) -> None:
+    """ValueError when rows of ``X`` hold NaN or inf (they would turn every weight into NaN).
+
+    Read ``block`` rows at a time: ``X`` may be a lazy view of the memory-mapped matrix."""
+    bad: list[int] = []
+    block = block or FINITE_CHECK_ROWS
+    for lo in range(0, len(X), block):
+        rows = np.asarray(X[lo:lo + block])
+        finite = np.isfinite(rows).reshape(len(rows), -1).all(axis=1)
+        bad.extend(int(lo + i) for i in np.flatnonzero(~finite))
+    if bad:
+        raise ValueError(f"{what}: {len(bad)} of {len(X)} row(s) hold NaN or inf "
+                         f"(first row {bad[0]})")
 
 
 def check_finite_model(model: torch.nn.Module, probe: torch.Tensor, desc: str,
@@ -282,6 +296,8 @@ def fit_network(
 ) -> tuple[ConvNeXt1D, list[dict[str, float]]]:
     """Train a ConvNeXt1D on ``X`` (n, grid) float32 and class indices ``y``.
 
+    ``X`` is an array or a lazy row view (``MatrixRows``); each batch is read when it is used.
+
     With ``checkpoint``, the state after every epoch is written there atomically (optimizer in
     eval mode, as schedule-free requires) and a matching checkpoint (same ``key``) is resumed.
     Returns the model in eval mode (averaged weights) and the per-epoch history: the learning
@@ -297,15 +313,16 @@ def fit_network(
     resume(state, checkpoint, key, desc)
     plan = epoch_plan(state, ts, grid_step_cm1)
     sets = {"test": (X_val, y_val), **(monitor or {})}
-    Xt, yt = as_tensors(X, y, device)
+    yt = as_labels(y, device)
     n_batches = max(1, math.ceil(math.ceil(len(yt) / plan.world_size) / plan.batch))
     bar = _ProgressBar(desc, ts.epochs, n_batches, state.epochs_done, progress and plan.main)
     for epoch in range(state.epochs_done, ts.epochs):
         t0 = time.perf_counter()
-        total, count = train_epoch(state, Xt, yt, ts, epoch, plan,
+        total, count = train_epoch(state, X, yt, ts, epoch, plan,
                                    on_batch=lambda mean, e=epoch: bar.batch(e, mean),
                                    where=f"{desc}: epoch {epoch + 1}")
-        check_finite_model(state.model, Xt[:8].to(device), desc, epoch + 1)
+        probe = batch_tensor(X, np.arange(min(8, len(yt)))).to(device)
+        check_finite_model(state.model, probe, desc, epoch + 1)
         total, count = distributed.sum_over_ranks(total, count)
         row: dict[str, float] = {"epoch": epoch + 1, "step": (epoch + 1) * n_batches,
                                  "train_loss": total / max(count, 1),

@@ -58,6 +58,20 @@ def resample_spectrum(
     return out
 
 
+def _fit_group(x: np.ndarray, ys: list[np.ndarray], at: np.ndarray) -> list[np.ndarray | str]:
+    """Spline values at ``at`` of spectra sharing the axis ``x``: one multi-column fit, or, when
+    that fails (values so large that the spline overflows), one fit per spectrum so only the
+    bad ones fail. A failure is given as its reason."""
+    try:
+        with np.errstate(all="ignore"):
+            values = CubicSpline(x, np.stack(ys, axis=1), axis=0, extrapolate=False)(at)
+        return list(values.T)
+    except ValueError:
+        if len(ys) == 1:
+            return ["the cubic spline cannot be fitted (values overflow)"]
+    return [_fit_group(x, [y], at)[0] for y in ys]
+
+
 def resample_many(
     spectra: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray, minmax: bool = True
 ) -> tuple[np.ndarray, list[str | None]]:
@@ -86,10 +100,13 @@ def resample_many(
                 errors[i] = (f"range {x[0]:.1f}-{x[-1]:.1f} cm-1 does not overlap the grid "
                              f"{grid[0]:.1f}-{grid[-1]:.1f} cm-1")
             continue
-        ys = np.stack([spectra[i][1] for i in members], axis=1)
-        values = CubicSpline(x, ys, axis=0, extrapolate=False)(grid[mask])
-        out[np.ix_(members, np.flatnonzero(mask))] = values.T
-        inside[members] = mask
+        fitted = _fit_group(x, [spectra[i][1] for i in members], grid[mask])
+        for i, values in zip(members, fitted, strict=True):
+            if isinstance(values, str):
+                errors[i] = values
+                continue
+            out[i, mask] = values
+            inside[i] = mask
     if minmax:
         lo = np.where(inside, out, np.inf).min(axis=1, keepdims=True)
         hi = np.where(inside, out, -np.inf).max(axis=1, keepdims=True)
