@@ -51,6 +51,15 @@ def stages(tmp_path, monkeypatch):
             return EvaluationResult.read(workdir.metrics_file(protocol, split))
         return fn
 
+    import rruffgeo.model.provenance_final as final
+
+    def fit_final(workdir, settings=None, models=None):
+        calls["final-model"] += 1
+        folder = workdir.dir("models", final.FINAL_DIR)
+        (folder / final.SPEC).write_text("{}")
+        return folder
+
+    monkeypatch.setattr(final, "fit_final", fit_final)
     monkeypatch.setattr(rruffgeo.data, "ingest", ingest, raising=False)
     monkeypatch.setattr(rruffgeo.geo, "geocode_catalog", geocode_catalog, raising=False)
     monkeypatch.setattr(rruffgeo.model, "run_train", learner("train"), raising=False)
@@ -90,17 +99,17 @@ def test_run_then_rerun_skips_up_to_date_stages(stages, fast_figures, tmp_path):
     assert first.ok, first.summary()
     assert [s.name for s in first.stages] == [
         "ingest", "geocode", "stats", "figures", "train-spectrum", "train-specimen",
-        "evaluation-figures", "report"]
+        "final-model", "evaluation-figures", "report"]
     assert all(s.status == "ran" for s in first.stages)
     assert calls == Counter({"ingest": 1, "geocode": 1, "train-spectrum": 1,
-                             "train-specimen": 1})
+                             "train-specimen": 1, "final-model": 1})
     assert (wd.root / "report.html").exists() and first.report == wd.root / "report.html"
     assert (wd.root / "tables" / "table3_learning_countries.csv").exists()
     assert set(first.headline) == {"spectrum", "specimen"}
     assert "report:" in first.summary()
 
     second = run(data=str(data), workdir=wd, settings=settings, progress=False)
-    assert [s.status for s in second.stages] == ["skipped"] * 8
+    assert [s.status for s in second.stages] == ["skipped"] * 9
     assert calls["ingest"] == 1 and calls["train-specimen"] == 1
 
     # more epochs: only learning and what depends on its results runs again

@@ -27,6 +27,7 @@ from rruffgeo.errors import UserError
 from rruffgeo.workdir import (
     CATALOG,
     GEOCODED,
+    MODELS_DIR,
     TABLES_INDEX,
     WorkDir,
     file_key,
@@ -211,6 +212,22 @@ def _learn(split: Split) -> Callable[[Job], str]:
     return work
 
 
+def _final_model_file(job: Job) -> Path:
+    from rruffgeo.model.provenance_final import FINAL_DIR, SPEC
+
+    return job.workdir.root / MODELS_DIR / FINAL_DIR / SPEC
+
+
+def _final_model(job: Job) -> str:
+    """The model users predict with (``models/final``): the provenance model that won the
+    grouped CV (reference library, species-frequency + kNN combination, calibrated, with
+    conformal sets), refitted on all the data; no work folder is needed to use it."""
+    from rruffgeo.model.provenance_final import fit_final
+
+    folder = fit_final(job.workdir, job.settings)
+    return f"{folder} (try: rruffgeo predict YOUR_SPECTRUM --model {folder} --preprocess auto)"
+
+
 def _metrics_files(job: Job) -> list[Path]:
     mdir = job.workdir.metrics_dir
     return sorted(mdir.glob("*.json")) + sorted(mdir.glob("*.csv"))
@@ -240,6 +257,9 @@ def stage_table(job: Job) -> list[Stage]:
         Stage("figures", lambda j: [catalog, geocoded], lambda j: [s.spectra, s.model],
               lambda j: [wd.figures_dir / "fig1_country_map.png"], _dataset_figures),
         *learn,
+        Stage("final-model", lambda j: [catalog, geocoded],
+              lambda j: [s.spectra, s.train.min_samples_per_country, s.train.seed],
+              lambda j: [_final_model_file(j)], _final_model),
         Stage("evaluation-figures", _metrics_files, lambda j: [],
               lambda j: [wd.figures_dir / "fig9_overall_metrics.png"] if _metrics_files(j)
               else [], _evaluation_figures),

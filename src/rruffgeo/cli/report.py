@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from rruffgeo.cli.common import add_data, add_head, add_n_folds, add_workdir, data_of, workdir_of
 from rruffgeo.config import Settings, Split, replace
@@ -87,8 +88,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
                          "how many (--folds picks which ones in `rruffgeo cv`)")
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip()) if args.splits \
         else tuple(Split)
+    source = data_of(args)
+    if "://" in str(source) or Path(source).exists():  # a bad --data is one error line below
+        print(f"rruffgeo run: data from {source}; work folder {workdir_of(args).root}",
+              file=sys.stderr)
     try:
-        result = run(data=data_of(args), workdir=workdir_of(args), settings=_settings_from(args),
+        result = run(data=source, workdir=workdir_of(args), settings=_settings_from(args),
                      cv=args.cv, progress=not args.no_progress, splits=splits,
                      force=args.force)
     except StageError as exc:
