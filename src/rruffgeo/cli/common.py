@@ -47,7 +47,8 @@ def add_split(parser: argparse.ArgumentParser) -> None:
         "--split",
         choices=[s.value for s in Split],
         default=Split.SPECTRUM.value,
-        help="; ".join(f"{s.value}: {s.label}" for s in Split),
+        help="; ".join(f"{s.value}: {s.label}" for s in Split)
+        + f" (default {Split.SPECTRUM.value})",
     )
 
 

@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "one naming your application and a contact)")
     p.add_argument("--server", action="append", default=[], metavar="NAME=URL",
                    help="use another server for one online geocoder, e.g. "
-                   "nominatim=http://localhost:8080 for a self-hosted Nominatim (repeatable)")
+                   "nominatim=http://localhost:8080 for a self-hosted Nominatim "
+                   "(repeatable; default: the public servers)")
     p.add_argument("--input", type=Path, default=None,
                    help="a UTF-8 text file, one locality per line, instead of the catalog")
     p.add_argument("--output", type=Path, default=None,

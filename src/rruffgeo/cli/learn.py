@@ -73,11 +73,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _add_training_options(p: argparse.ArgumentParser) -> None:
     add_workdir(p)
     add_split(p)
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--grid-points", type=int, default=None)
+    d = Settings()
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"training epochs (default {d.train.epochs})")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"spectra per optimizer step (default {d.train.batch_size})")
+    p.add_argument("--lr", type=float, default=None,
+                   help=f"schedule-free AdamW learning rate (default {d.train.lr:g})")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"seed of splits, initialisation and shuffling (default {d.train.seed})")
+    p.add_argument("--grid-points", type=int, default=None,
+                   help=f"points of the global wavenumber grid (default {d.spectra.grid_points})")
     add_head(p)
     p.add_argument("--recipe", default=None, metavar="NAME",
                    help="training recipe: paper (what the paper states), default (the "

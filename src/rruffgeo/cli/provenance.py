@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_workdir(p)
     p.add_argument("--model", default="auto",
                    help="auto: the winners of metrics/provenance_cv_specimen.json (else the "
-                   "combinations); or a model name")
+                   "combinations); or a model name (default auto)")
     p.set_defaults(func=cmd_provenance_fit)
 
 
@@ -160,7 +160,7 @@ def cmd_provenance_fit(args: argparse.Namespace) -> int:
 def add_predict_options(p: argparse.ArgumentParser) -> None:
     """Options of ``predict`` that a provenance model (models/final) uses."""
     p.add_argument("--coverage", choices=COVERAGES, default="0.9",
-                   help="coverage of the conformal prediction set (provenance models)")
+                   help="coverage of the conformal prediction set (provenance models; default 0.9)")
     p.add_argument("--mineral", default=None, metavar="NAME",
                    help="mineral name as extra evidence, or 'auto' to take it from each "
                    "RRUFF file's ##NAMES header (default: the spectrum alone)")
