@@ -107,6 +107,9 @@ def test_run_then_rerun_skips_up_to_date_stages(stages, fast_figures, tmp_path):
     assert (wd.root / "tables" / "table3_learning_countries.csv").exists()
     assert set(first.headline) == {"spectrum", "specimen"}
     assert "report:" in first.summary()
+    # every accuracy stands beside the majority-country rate (6 of 11 spectra in the fixture)
+    acc_lines = [ln for ln in first.summary().splitlines() if ln.strip().startswith("accuracy,")]
+    assert len(acc_lines) == 2 and all("majority country 0.545" in ln for ln in acc_lines)
 
     second = run(data=str(data), workdir=wd, settings=settings, progress=False)
     assert [s.status for s in second.stages] == ["skipped"] * 9

@@ -77,9 +77,11 @@ class PipelineResult:
         for s in self.stages:
             lines.append(f"  {s.name:<{width}}  {s.status:<11} {s.seconds:8.1f} s  {s.detail}")
         for h in self.headline.values():
+            majority = h.get("majority")
             lines.append(
                 f"  accuracy, {h['protocol']}: network {h['network']:.3f}, "
                 f"1-NN baseline {h['baseline_1nn']:.3f}"
+                + (f", majority country {majority:.3f}" if majority is not None else "")
             )
         if self.report is not None:
             lines.append(f"  report: {self.report}")
@@ -371,6 +373,7 @@ def run(
 
 def headline_metrics(workdir: WorkDir) -> dict[str, dict[str, str | float]]:
     """Mean accuracy of network and 1-NN baseline per split protocol, from the metrics files."""
+    from rruffgeo.report.curves import majority_rate
     from rruffgeo.report.evaluation import load_evaluations
 
     out: dict[str, dict[str, str | float]] = {}
@@ -378,7 +381,8 @@ def headline_metrics(workdir: WorkDir) -> dict[str, dict[str, str | float]]:
         try:
             out[split.value] = {"protocol": ev.label,
                                 "network": ev.mean("network", "accuracy"),
-                                "baseline_1nn": ev.mean("baseline_1nn", "accuracy")}
+                                "baseline_1nn": ev.mean("baseline_1nn", "accuracy"),
+                                "majority": majority_rate(ev)}
         except KeyError:
             continue
     return out
