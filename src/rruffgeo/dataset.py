@@ -6,10 +6,15 @@ and the learning stage count the same spectra without the report loading the net
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from rruffgeo.config import Settings, Split
 from rruffgeo.workdir import CATALOG, GEOCODED, WorkDir
+
+if TYPE_CHECKING:
+    from rruffgeo.spectra.matrix import SpectraMatrix
 
 GEO_COLUMNS = ["specimen_id", "synthetic", "excluded_reason", "country_iso3", "country_name"]
 #: Catalog columns kept, with every column a split protocol groups by (``Split.group_column``).
@@ -48,3 +53,19 @@ def keep_frequent_countries(df: pd.DataFrame, min_samples: int) -> pd.DataFrame:
     """Rows whose country has at least ``min_samples`` rows."""
     counts = df["country_iso3"].map(df["country_iso3"].value_counts())
     return df[counts >= min_samples].reset_index(drop=True)
+
+
+def resampled_learning_table(workdir: WorkDir, settings: Settings
+                             ) -> tuple[SpectraMatrix, pd.DataFrame]:
+    """The spectra matrix (built or cached) and the learning table restricted to its rows and
+    to countries with enough spectra: what every learner (network, baselines, provenance)
+    trains and scores on. ValueError when nothing is left to learn from."""
+    from rruffgeo.spectra.matrix import build_matrix
+
+    matrix = build_matrix(workdir, settings)
+    table = learning_table(workdir, settings)
+    table = table[table["spectrum_id"].isin(matrix.index["spectrum_id"])]
+    table = keep_frequent_countries(table, settings.train.min_samples_per_country)
+    if table.empty:
+        raise ValueError(f"{workdir.root}: no natural, geolocated spectra to learn from")
+    return matrix, table

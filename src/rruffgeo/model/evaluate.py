@@ -34,7 +34,7 @@ from rruffgeo.config import (
     result_fingerprint,
     to_dict,
 )
-from rruffgeo.dataset import keep_frequent_countries, learning_table
+from rruffgeo.dataset import resampled_learning_table
 from rruffgeo.model import distributed
 from rruffgeo.model.baseline import nn1_cosine_scores
 from rruffgeo.model.curves import curves_table
@@ -49,7 +49,7 @@ from rruffgeo.model.runtime import predict_proba, select_device, set_threads
 from rruffgeo.model.splits import cv_splits, holdout_split, inner_split
 from rruffgeo.model.train import fit_network
 from rruffgeo.results import EvaluationResult, FoldResult
-from rruffgeo.spectra.matrix import MatrixRows, build_matrix
+from rruffgeo.spectra.matrix import MatrixRows
 from rruffgeo.workdir import (
     CHECKPOINT,
     FOLD_RESULT,
@@ -85,12 +85,7 @@ class Dataset:
 
 def load_dataset(workdir: WorkDir, settings: Settings) -> Dataset:
     """Learning table restricted to resampled spectra, with a lazy view of its matrix rows."""
-    matrix = build_matrix(workdir, settings)
-    table = learning_table(workdir, settings)
-    table = table[table["spectrum_id"].isin(matrix.index["spectrum_id"])]
-    table = keep_frequent_countries(table, settings.train.min_samples_per_country)
-    if table.empty:
-        raise ValueError(f"{workdir.root}: no natural, geolocated spectra to learn from")
+    matrix, table = resampled_learning_table(workdir, settings)
     classes = sorted(table["country_iso3"].unique())
     names = table.drop_duplicates("country_iso3").set_index("country_iso3")["country_name"]
     y = table["country_iso3"].map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)

@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 
 from rruffgeo.config import Settings
-from rruffgeo.dataset import keep_frequent_countries, learning_table
+from rruffgeo.dataset import resampled_learning_table
 from rruffgeo.model.library import ReferenceLibrary, species_key
-from rruffgeo.spectra.matrix import build_matrix
 from rruffgeo.workdir import GEOCODED, WorkDir
 
 
@@ -42,12 +41,7 @@ class ProvenanceData:
 def load_provenance_data(workdir: WorkDir, settings: Settings | None = None) -> ProvenanceData:
     """Learning table with its matrix rows, locality and coordinates (see module doc)."""
     settings = settings or Settings()
-    matrix = build_matrix(workdir, settings)
-    table = learning_table(workdir, settings)
-    table = table[table["spectrum_id"].isin(matrix.index["spectrum_id"])]
-    table = keep_frequent_countries(table, settings.train.min_samples_per_country)
-    if table.empty:
-        raise ValueError(f"{workdir.root}: no natural, geolocated spectra to learn from")
+    matrix, table = resampled_learning_table(workdir, settings)
     geo = pd.read_parquet(workdir.require(GEOCODED, "geocode"))
     for col, empty in (("locality", ""), ("lat", np.nan), ("lon", np.nan)):
         if col not in geo.columns:
