@@ -89,11 +89,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip()) if args.splits \
         else tuple(Split)
     source = data_of(args)
-    if "://" in str(source) or Path(source).exists():  # a bad --data is one error line below
-        print(f"rruffgeo run: data from {source}; work folder {workdir_of(args).root}",
+    settings = _settings_from(args)  # a bad option is one error line before anything starts
+    if source is None or "://" in str(source) or Path(source).exists():  # bad: one error below
+        shown = source or "the official RRUFF download (cached)"
+        print(f"rruffgeo run: data from {shown}; work folder {workdir_of(args).root}",
               file=sys.stderr)
     try:
-        result = run(data=source, workdir=workdir_of(args), settings=_settings_from(args),
+        result = run(data=source, workdir=workdir_of(args), settings=settings,
                      cv=args.cv, progress=not args.no_progress, splits=splits,
                      force=args.force)
     except StageError as exc:
