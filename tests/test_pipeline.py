@@ -6,6 +6,7 @@ files, so this tests the orchestration alone, fast and without the real data.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections import Counter
@@ -138,6 +139,25 @@ def test_cv_flag_runs_cross_validation_per_split(stages, fast_figures, tmp_path)
               splits=["specimen"])
     assert res.ok and calls["cv-specimen"] == 1 and calls["train-specimen"] == 0
     assert (tmp_path / "w" / "metrics" / "cv_specimen.json").exists()
+
+
+def test_failed_stage_traceback_is_logged_only_at_debug_level(stages, fast_figures, tmp_path,
+                                                                monkeypatch, caplog):
+    _, data = stages
+
+    def broken(workdir, settings, split="spectrum", progress=True):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(rruffgeo.model, "run_train", broken)
+    with caplog.at_level(logging.INFO, logger="rruffgeo"):
+        run(data=str(data), workdir=tmp_path / "w", progress=False)
+    assert not any(r.exc_info for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="rruffgeo"):  # what --debug sets
+        run(data=str(data), workdir=tmp_path / "w2", progress=False)
+    traced = [r for r in caplog.records if r.exc_info]
+    assert traced and "train-spectrum failed" in traced[0].getMessage()
+    assert "out of memory" in str(traced[0].exc_info[1])
 
 
 @pytest.mark.parametrize("error", [RuntimeError("out of memory"), ImportError("no module")])

@@ -290,6 +290,7 @@ def run_stage(job: Job, stage: Stage, force: bool) -> StageOutcome:
                            f"{type(exc).__name__}: {exc}")
         if not stage.fatal:
             log.error("%s failed: %s", stage.name, out.detail)
+        log.debug("%s failed; traceback (shown with --debug):", stage.name, exc_info=True)
         return out
     write_stamp(wd, stage.name, key, stage.outputs(job))
     return StageOutcome(stage.name, "ran", time.perf_counter() - t0, detail)
