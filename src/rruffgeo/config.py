@@ -228,9 +228,13 @@ class ModelSettings(Checked):
         return 4 * 2 ** (len(self.dims) - 1)
 
 
+#: What weight decay applies to: every parameter, or conv/linear weight matrices only.
+WEIGHT_DECAY_GROUPS = ("all", "matrices")
+
+
 def _decay_groups(v: object) -> str | None:
     """Check of ``TrainSettings.weight_decay_groups``."""
-    return None if v in ("all", "matrices") else "choose one of all, matrices"
+    return None if v in WEIGHT_DECAY_GROUPS else f"choose one of {', '.join(WEIGHT_DECAY_GROUPS)}"
 
 
 @dataclass(frozen=True)

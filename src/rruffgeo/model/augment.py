@@ -32,10 +32,8 @@ class Augmentation:
 
 
 def augmentation_from_settings(ts: TrainSettings, grid_step_cm1: float | None) -> Augmentation:
-    """The settings' augmentation, with the shift converted from cm-1 to grid points."""
-    for name in ("aug_shift_cm1", "aug_scale", "aug_noise"):
-        if getattr(ts, name) < 0:
-            raise ValueError(f"{name} must be >= 0, got {getattr(ts, name)}")
+    """The settings' augmentation, with the shift converted from cm-1 to grid points
+    (``TrainSettings`` has already checked the ranges)."""
     shift = 0.0
     if ts.aug_shift_cm1 > 0:
         if not grid_step_cm1 or grid_step_cm1 <= 0:

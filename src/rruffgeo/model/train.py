@@ -44,10 +44,6 @@ from rruffgeo.workdir import atomic_path
 
 log = logging.getLogger(__name__)
 
-#: Values of ``TrainSettings.weight_decay_groups``.
-WEIGHT_DECAY_GROUPS = ("all", "matrices")
-
-
 def make_optimizer(model: torch.nn.Module, ts: TrainSettings) -> schedulefree.AdamWScheduleFree:
     """Schedule-free AdamW; weight decay on the groups ``ts.weight_decay_groups`` names.
 
@@ -56,9 +52,6 @@ def make_optimizer(model: torch.nn.Module, ts: TrainSettings) -> schedulefree.Ad
     dimensions) are not decayed: decaying gamma towards 0 would switch blocks off and decaying
     norm scales fights the normalisation (as in timm's ConvNeXt recipe).
     """
-    if ts.weight_decay_groups not in WEIGHT_DECAY_GROUPS:
-        raise ValueError(f"weight_decay_groups {ts.weight_decay_groups!r}: choose one of "
-                         f"{', '.join(WEIGHT_DECAY_GROUPS)}")
     decay_all = ts.weight_decay_groups == "all"
     decay = [p for p in model.parameters() if decay_all or p.ndim >= 2]
     no_decay = [p for p in model.parameters() if not decay_all and p.ndim < 2]
