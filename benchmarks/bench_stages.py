@@ -81,7 +81,8 @@ from rruffgeo.config import ModelSettings, Settings, TrainSettings
 from rruffgeo.model.evaluate import load_dataset
 from rruffgeo.model.metrics import fold_metrics
 from rruffgeo.model.splits import cv_splits
-from rruffgeo.model.train import fit_network, predict_proba, select_device
+from rruffgeo.model.runtime import predict_proba, select_device
+from rruffgeo.model.train import fit_network
 from rruffgeo.workdir import WorkDir
 settings = Settings(model=ModelSettings(depths=(1, 1), dims=(8, 16)),
                     train=TrainSettings(epochs=1, threads=1))
