@@ -388,12 +388,6 @@ def country_scores(ev: EvaluationResult, order: pd.DataFrame, metric: str, model
     return per[f"{col}_mean"].to_numpy(dtype=float), per[f"{col}_std"].to_numpy(dtype=float)
 
 
-def _model_color(ev: EvaluationResult, model: str) -> str:
-    if model == "network":
-        return style.SPLIT_COLORS.get(ev.split, "#4c72b0")
-    return style.MODEL_COLORS.get(model, "#8c8c8c")
-
-
 def _majority_marker(ax, ev: EvaluationResult, order: pd.DataFrame,  # noqa: ANN001 - Axes
                      metric: str) -> None:
     """The majority baseline's score in its own country (it scores 0 everywhere else)."""
@@ -405,7 +399,7 @@ def _majority_marker(ax, ev: EvaluationResult, order: pd.DataFrame,  # noqa: ANN
                color="black", label=f"majority baseline (always {found.iso3}; 0 elsewhere)")
 
 
-def _country_panel(ax, ev: EvaluationResult, order: pd.DataFrame,  # noqa: ANN001 - Axes
+def country_panel(ax, ev: EvaluationResult, order: pd.DataFrame,  # noqa: ANN001 - Axes
                    metric: str) -> None:
     """One protocol's bars per country: the network beside the baselines it was scored with."""
     y = np.arange(len(order))
@@ -414,8 +408,8 @@ def _country_panel(ax, ev: EvaluationResult, order: pd.DataFrame,  # noqa: ANN00
     for i, (model, (mean, std)) in enumerate(drawn):
         ok = ~np.isnan(mean)
         ax.barh(y[ok] + (i - (len(drawn) - 1) / 2) * h, mean[ok],
-                xerr=np.nan_to_num(std[ok]), height=h * 0.95, color=_model_color(ev, model),
-                label=ev.model_label(model),
+                xerr=np.nan_to_num(std[ok]), height=h * 0.95, label=ev.model_label(model),
+                color=style.MODEL_COLORS.get(model, "#8c8c8c"),
                 error_kw={"elinewidth": 0.6, "capsize": 1.5, "ecolor": "#333333"})
     if drawn:
         for yi in np.flatnonzero(np.isnan(drawn[0][1][0])):
@@ -453,7 +447,7 @@ def fig_metric_by_country(evals: list[EvaluationResult], metric: str, out_base: 
                      layout="constrained")
         axes = np.atleast_1d(fig.subplots(1, len(evals), sharey=True))
         for ax, ev in zip(axes, evals, strict=True):
-            _country_panel(ax, ev, order, metric)
+            country_panel(ax, ev, order, metric)
         axes[0].set_yticks(np.arange(n), labels, fontsize=7 if n > 40 else 8)
         axes[0].set_ylim(n - 0.5, -0.5)
         _figure_legend(fig, axes)
@@ -486,8 +480,9 @@ def _majority_line(ax, ev: EvaluationResult, metrics: list[str]) -> None:  # noq
     x = metrics.index("accuracy")
     ax.hlines(found.rate, x - 0.45, x + 0.45, colors="black", linestyles="--", lw=1.2,
               zorder=4)
-    ax.annotate(found.text(), (x - 0.45, found.rate), xytext=(0, 3),
-                textcoords="offset points", fontsize=7)
+    ax.annotate(found.text(), (x - 0.45, found.rate), xytext=(0, 3), zorder=5,
+                textcoords="offset points", fontsize=7,
+                bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 0.5})
 
 
 def _overall_panel(ax, ev: EvaluationResult, metrics: list[str]) -> None:  # noqa: ANN001
