@@ -161,3 +161,15 @@ def test_figures_draw_the_majority_and_the_stuck_model(stuck_workdir):
     assert "majority baseline (always USA; 0 elsewhere)" in fig7
     assert np.isfinite(majority_rate(EvaluationResult.read(
         stuck_workdir.root / "metrics" / "train_specimen.json")))
+
+
+def test_run_summary_says_a_model_learned_only_the_prior(stuck_workdir):
+    from rruffgeo.pipeline import PipelineResult, headline_metrics
+
+    summary = PipelineResult(stuck_workdir, headline=headline_metrics(stuck_workdir)).summary()
+    lines = summary.splitlines()
+    at = next(i for i, ln in enumerate(lines) if "grouped by specimen" in ln)
+    assert "majority country 0.600" in lines[at]
+    assert lines[at + 1].strip().startswith(f"ConvNeXt1D (grouped by specimen (no leakage), "
+                                            f"80/20 hold-out) {PRIOR_WORDS}")
+    assert summary.count("learned only") == 1
