@@ -20,7 +20,12 @@ import pandas as pd
 
 from rruffgeo import __version__
 from rruffgeo.config import Evaluation, Settings, Split, from_dict, to_dict
-from rruffgeo.report.baselines import majority, prior_sentences
+from rruffgeo.report.baselines import (
+    dominant_prediction,
+    majority,
+    one_class_note,
+    prior_sentences,
+)
 from rruffgeo.report.evaluation import METRICS, MODELS, load_evaluations
 from rruffgeo.report.figures import FigureResult, figures_of
 from rruffgeo.report.stats import TITLES, DatasetStats, compute_stats, format_cell
@@ -151,6 +156,14 @@ def _score_text(ev: EvaluationResult, model: str, metric: str) -> str:
         return ""
 
 
+def _model_column(ev: EvaluationResult, model: str) -> str:
+    """'<split>: <model>', saying so when the model answers one country for everything."""
+    name = f"{ev.split}: {ev.model_label(model)}"
+    stuck = dominant_prediction(ev, model) if one_class_note(ev, model) else None
+    return name + (f" [answers {stuck[0]} for {stuck[1]:.0%}: class prior only]" if stuck
+                   else "")
+
+
 def _majority_cell(ev: EvaluationResult, metric: str) -> tuple[str, str]:
     """Column name and accuracy-row value of the majority baseline of ``ev``."""
     found = majority(ev)
@@ -164,9 +177,9 @@ def evaluation_table(evals: dict[Split, EvaluationResult]) -> pd.DataFrame:
     rows = []
     for metric in METRICS:
         row: dict[str, str] = {"metric": metric}
-        for split, ev in evals.items():
+        for ev in evals.values():
             for model in MODELS:
-                row[f"{split}: {ev.model_label(model)}"] = _score_text(ev, model, metric)
+                row[_model_column(ev, model)] = _score_text(ev, model, metric)
             name, value = _majority_cell(ev, metric)
             row[name] = value
         rows.append(row)
@@ -182,7 +195,8 @@ def _eval_facts(evals: dict[Split, EvaluationResult]) -> pd.DataFrame:
                            else ev.evaluation.label()),
             "network head": ev.head,
             "folds": len(ev.folds), "spectra": ev.n_samples,
-            "majority country": (found.text() if (found := majority(ev)) else ""),
+            "majority country": (f"{found.iso3} {found.rate:.3f}" if (found := majority(ev))
+                                 else ""),
             "specimens": ev.n_specimens, "countries": ev.n_classes,
             "time (s)": round(ev.elapsed_s, 1),
             "file": ev.path.name if ev.path else "",
