@@ -70,8 +70,13 @@ def write_catalog_and_geocoded(root: Path) -> WorkDir:
     return wd
 
 
-def write_metrics(wd: WorkDir, protocol: str, split: str, level: float, n_folds: int = 5) -> None:
-    """metrics/<protocol>_<split>.json and its per-country CSV, as the learning stage writes."""
+def write_metrics(wd: WorkDir, protocol: str, split: str, level: float, n_folds: int = 5,
+                  test_counts: list[int] | None = None,
+                  predicted: list[int] | None = None) -> None:
+    """metrics/<protocol>_<split>.json and its per-country CSV, as the learning stage writes.
+
+    ``test_counts`` / ``predicted`` (USA, CAN, MEX) are each fold's class counts of its test
+    labels / network predictions; without them the file is in the older format."""
     rng = np.random.default_rng(abs(hash((protocol, split))) % 2**32)
     classes, names = ["USA", "CAN", "MEX"], ["United States of America", "Canada", "Mexico"]
     folds = []
@@ -80,6 +85,9 @@ def write_metrics(wd: WorkDir, protocol: str, split: str, level: float, n_folds:
         base = {m: float(np.clip(level - 0.1 + rng.normal(0, 0.03), 0, 1)) for m in METRICS}
         folds.append({"fold": f, "n_train": 10, "n_test": 3, "network": net,
                       "baseline_1nn": base})
+        if test_counts is not None:
+            folds[-1].update(n_test=sum(test_counts), test_counts=test_counts, predicted_counts={
+                "network": predicted or test_counts, "baseline_1nn": test_counts})
     summary = {
         model: {m: {"mean": float(np.mean([fd[model][m] for fd in folds])),
                     "std": float(np.std([fd[model][m] for fd in folds]))} for m in METRICS}

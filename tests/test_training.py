@@ -47,11 +47,17 @@ def test_cv_writes_metrics_in_contract_format_and_is_deterministic(tmp_path):
     assert on_disk["protocol"] == "cv" and on_disk["split"] == "specimen"
     assert on_disk["n_classes"] == 3 and len(on_disk["folds"]) == 3
     assert set(on_disk["summary"]) == {"network", "baseline_1nn"}
+    for row in on_disk["folds"]:  # the class prior of each test fold, for the report
+        assert len(row["test_counts"]) == 3 and sum(row["test_counts"]) == row["n_test"]
+        assert {m: sum(c) for m, c in row["predicted_counts"].items()} == {
+            "network": row["n_test"], "baseline_1nn": row["n_test"]}
     import pandas as pd
 
     pc = pd.read_csv(tmp_path / "a/metrics/cv_specimen_per_country.csv")
     assert list(pc.columns) == ["country_iso3", "country_name", "n_samples", "f1_mean", "f1_std",
-                                "precision_mean", "precision_std", "recall_mean", "recall_std"]
+                                "precision_mean", "precision_std", "recall_mean", "recall_std",
+                                "f1_baseline_1nn_mean", "f1_baseline_1nn_std",
+                                "precision_baseline_1nn_mean", "precision_baseline_1nn_std"]
     assert (tmp_path / "a/models/cv_specimen/fold_0/model.safetensors").exists()
 
 

@@ -83,6 +83,8 @@ class PipelineResult:
                 f"1-NN baseline {h['baseline_1nn']:.3f}"
                 + (f", majority country {majority:.3f}" if majority is not None else "")
             )
+            if h.get("prior"):
+                lines.append(f"    {h['prior']}")
         if self.report is not None:
             lines.append(f"  report: {self.report}")
         if not self.ok:
@@ -373,8 +375,9 @@ def run(
 
 
 def headline_metrics(workdir: WorkDir) -> dict[str, dict[str, str | float]]:
-    """Mean accuracy of network and 1-NN baseline per split protocol, from the metrics files."""
-    from rruffgeo.report.curves import majority_rate
+    """Mean accuracy of network and 1-NN baseline per split protocol, from the metrics files,
+    beside the majority rate and the words for a model that learned only the class prior."""
+    from rruffgeo.report.baselines import majority_rate, prior_sentences
     from rruffgeo.report.evaluation import load_evaluations
 
     out: dict[str, dict[str, str | float]] = {}
@@ -383,7 +386,8 @@ def headline_metrics(workdir: WorkDir) -> dict[str, dict[str, str | float]]:
             out[split.value] = {"protocol": ev.label,
                                 "network": ev.mean("network", "accuracy"),
                                 "baseline_1nn": ev.mean("baseline_1nn", "accuracy"),
-                                "majority": majority_rate(ev)}
+                                "majority": majority_rate(ev),
+                                "prior": " ".join(prior_sentences(ev))}
         except KeyError:
             continue
     return out

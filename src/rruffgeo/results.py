@@ -51,15 +51,23 @@ class FoldResult:
     n_inner_val: int = 0
     #: Processes that trained the fold (torchrun); 1 for a plain run.
     world_size: int = 1
+    #: Test spectra per class (in ``EvaluationResult.classes`` order): the class prior of the
+    #: test fold, for the majority-country rate beside every accuracy (empty in older files).
+    test_counts: list[int] = field(default_factory=list)
+    #: model -> test predictions per class: tells a model that answers one country for
+    #: everything (``report.baselines.one_class_note``; empty in older files).
+    predicted_counts: dict[str, list[int]] = field(default_factory=dict)
 
     def scores(self, model: str) -> Scores:
         return self.network if model == "network" else self.baseline_1nn
 
     def row(self) -> dict[str, Any]:
-        """The fold's line in the metrics file (no per-class scores, no history)."""
+        """The fold's line in the metrics file (no per-class scores, no history; the class
+        counts of its test labels and predictions, which the report sets beside the scores)."""
         return {"fold": self.fold, "n_train": self.n_train, "n_test": self.n_test,
                 "network": self.network, "baseline_1nn": self.baseline_1nn,
-                "epoch_s_mean": self.epoch_s_mean}
+                "epoch_s_mean": self.epoch_s_mean, "test_counts": self.test_counts,
+                "predicted_counts": self.predicted_counts}
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -62,7 +62,9 @@ from rruffgeo.workdir import (
 log = logging.getLogger(__name__)
 
 PER_COUNTRY_COLUMNS = ["country_iso3", "country_name", "n_samples", "f1_mean", "f1_std",
-                       "precision_mean", "precision_std", "recall_mean", "recall_std"]
+                       "precision_mean", "precision_std", "recall_mean", "recall_std",
+                       "f1_baseline_1nn_mean", "f1_baseline_1nn_std",
+                       "precision_baseline_1nn_mean", "precision_baseline_1nn_std"]
 
 
 @dataclass
@@ -218,6 +220,9 @@ def _run_fold(ds: Dataset, settings: Settings, k: int, fold: tuple[np.ndarray, n
         network=fold_metrics(y_te, scores), baseline_1nn=fold_metrics(y_te, base),
         per_class_network=per_class_metrics(y_te, scores, n_classes),
         per_class_baseline_1nn=per_class_metrics(y_te, base, n_classes),
+        test_counts=_class_counts(y_te, n_classes),
+        predicted_counts={"network": _class_counts(scores.argmax(axis=1), n_classes),
+                          "baseline_1nn": _class_counts(base.argmax(axis=1), n_classes)},
         history=history, n_inner_val=int(len(val_idx)), world_size=distributed.world()[1],
         epoch_s_mean=float(np.mean([h["epoch_s"] for h in history])) if history else 0.0,
         network_s=sum(h["epoch_s"] for h in history), baseline_s=t_base,
@@ -230,6 +235,11 @@ def _run_fold(ds: Dataset, settings: Settings, k: int, fold: tuple[np.ndarray, n
     log.info("%s: network acc %.3f, 1-NN acc %.3f", desc, result.network["accuracy"],
              result.baseline_1nn["accuracy"])
     return result
+
+
+def _class_counts(labels: np.ndarray, n_classes: int) -> list[int]:
+    """Spectra per class index, all classes listed (zeros included)."""
+    return np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes).tolist()
 
 
 def _inner_validation(ds: Dataset, settings: Settings, tr: np.ndarray
@@ -279,7 +289,10 @@ def _report(ds: Dataset, settings: Settings, evaluation: Evaluation, folds: list
 
 
 def _per_country(ds: Dataset, folds: list[FoldResult]) -> pd.DataFrame:
+    """Per-country scores of the network and (for figures 7-8) of the 1-NN baseline; empty
+    (NaN) where no fold had a test spectrum of the country."""
     stats = per_class_summary([f.per_class_network for f in folds])
+    base = per_class_summary([f.per_class_baseline_1nn for f in folds])
     counts = ds.table["country_iso3"].value_counts()
     df = pd.DataFrame({
         "country_iso3": ds.classes,
@@ -288,6 +301,9 @@ def _per_country(ds: Dataset, folds: list[FoldResult]) -> pd.DataFrame:
         "f1_mean": stats["f1"][0], "f1_std": stats["f1"][1],
         "precision_mean": stats["precision"][0], "precision_std": stats["precision"][1],
         "recall_mean": stats["recall"][0], "recall_std": stats["recall"][1],
+        "f1_baseline_1nn_mean": base["f1"][0], "f1_baseline_1nn_std": base["f1"][1],
+        "precision_baseline_1nn_mean": base["precision"][0],
+        "precision_baseline_1nn_std": base["precision"][1],
     })
     return df[PER_COUNTRY_COLUMNS].sort_values(["n_samples", "country_iso3"],
                                                ascending=[False, True], ignore_index=True)

@@ -15,8 +15,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from rruffgeo.report import style
+from rruffgeo.report.baselines import majority_rate
 from rruffgeo.results import EvaluationResult as Evaluation
 from rruffgeo.workdir import curves_of
+
+__all__ = ["CAPTION", "STEM", "curves_path", "fig_learning_curves", "majority_rate"]
 
 STEM = "fig10_learning_curves"
 CAPTION = ("Figure 10: learning curves per fold (lines): training and test loss, test "
@@ -27,15 +30,6 @@ CAPTION = ("Figure 10: learning curves per fold (lines): training and test loss,
 def curves_path(ev: Evaluation) -> Path:
     """``curves_<protocol>_<split>.csv`` beside the evaluation's metrics file."""
     return curves_of(ev.path)
-
-
-def majority_rate(ev: Evaluation) -> float | None:
-    """Share of the most common country among the evaluated spectra, when known."""
-    per = ev.per_country
-    if per is None or per.empty or "n_samples" not in per:
-        return None
-    counts = per["n_samples"].astype(float)
-    return float(counts.max() / counts.sum())
 
 
 def _draw_split(ax_loss, ax_score, ev: Evaluation, curves: pd.DataFrame) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +28,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from tqdm.auto import tqdm
 
-from rruffgeo.config import Settings
+from rruffgeo.config import Evaluation, Settings
 from rruffgeo.report import curves, style
 from rruffgeo.report.architecture import fig_architecture, trained_class_count
+from rruffgeo.report.baselines import majority, one_class_notes, prior_sentences
 from rruffgeo.report.evaluation import METRICS, MODELS, load_evaluations
 from rruffgeo.report.maps import draw_choropleth
 from rruffgeo.report.stats import country_table, load_samples, mineral_table
@@ -64,32 +66,44 @@ class FigureInputs:
 Draw = Callable[[FigureInputs, Path], list[Path]]
 
 
+#: Sentences a caption adds from the evaluations drawn (protocol, class prior).
+Describe = Callable[[list[EvaluationResult]], str]
+
+
 @dataclass(frozen=True)
 class FigureSpec:
-    """One figure: file stem, group, caption and the function that draws it."""
+    """One figure: file stem, group, caption and the function that draws it; ``describe``
+    adds what the fixed caption cannot know (the protocols drawn, a model at the prior)."""
 
     stem: str
     group: str
     caption: str
     draw: Draw
+    describe: Describe | None = None
 
     @property
     def number(self) -> int:
         m = re.match(r"fig(\d+)", self.stem)
         return int(m.group(1)) if m else 1_000
 
+    def caption_for(self, evals: list[EvaluationResult]) -> str:
+        """The caption with the sentences ``describe`` gives for ``evals``."""
+        extra = self.describe(evals) if self.describe and evals else ""
+        return f"{self.caption} {extra}".strip()
+
 
 #: stem -> FigureSpec, filled by ``@figure``.
 FIGURES: dict[str, FigureSpec] = {}
 
 
-def figure(stem: str, group: str, caption: str) -> Callable[[Draw], Draw]:
+def figure(stem: str, group: str, caption: str,
+           describe: Describe | None = None) -> Callable[[Draw], Draw]:
     """Decorator: register a drawing function as a figure of ``group`` with its caption."""
     if group not in GROUPS:
         raise ValueError(f"figure {stem}: group {group!r} is not one of {GROUPS}")
 
     def add(draw: Draw) -> Draw:
-        FIGURES[stem] = FigureSpec(stem, group, caption, draw)
+        FIGURES[stem] = FigureSpec(stem, group, caption, draw, describe)
         return draw
     return add
 
@@ -320,6 +334,42 @@ def fig_network_diagram(src: FigureInputs, out_base: Path) -> list[Path]:
 
 # ---------------------------------------------------------------- evaluation figures (7-9)
 
+#: Score of the majority baseline (always the majority country, rate r) in that country; it
+#: scores 0 in every other country with test spectra.
+MAJORITY_SCORE: dict[str, Callable[[float], float]] = {
+    "f1": lambda r: 2 * r / (1 + r), "precision": lambda r: r}
+NO_TEST = "n/a: no test spectra"
+
+
+def protocol_words(ev: EvaluationResult) -> str:
+    """How ``ev`` was scored, in a caption's words."""
+    k = len(ev.folds)
+    if ev.evaluation is Evaluation.CV:
+        return f"{ev.split.label}, {k}-fold CV (mean ± sd over the {k} test folds)"
+    return f"{ev.split.label}, one 80/20 hold-out (a single test set, no spread)"
+
+
+def evaluation_caption(evals: list[EvaluationResult]) -> str:
+    """Caption sentences of figures 7-9: the protocols, the class prior, one-class models."""
+    parts = [f"Protocols: {'; '.join(protocol_words(ev) for ev in evals)}."]
+    prior = [f"{found.text()} ({ev.split.label})" for ev in evals
+             if (found := majority(ev)) is not None]
+    if prior:
+        parts.append(f"Class prior of the test spectra: {'; '.join(prior)}.")
+    parts += [s for ev in evals for s in prior_sentences(ev)]
+    return " ".join(parts)
+
+
+def panel_title(ev: EvaluationResult) -> str:
+    """A panel's title: its protocol, the majority rate and any model at the class prior."""
+    lines = [ev.label]
+    found = majority(ev)
+    if found is not None:
+        lines.append(found.text())
+    lines += [textwrap.fill(f"{ev.model_label(m)} {note}", 58)
+              for m, note in one_class_notes(ev).items()]
+    return "\n".join(lines)
+
 
 def _country_order(evals: list[EvaluationResult]) -> pd.DataFrame:
     frames = [e.per_country[["country_iso3", "country_name", "n_samples"]] for e in evals]
@@ -327,8 +377,64 @@ def _country_order(evals: list[EvaluationResult]) -> pd.DataFrame:
     return allc.sort_values(["n_samples", "country_name"], ascending=[False, True])
 
 
+def country_scores(ev: EvaluationResult, order: pd.DataFrame, metric: str, model: str
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Mean and sd of ``model``'s ``metric`` per country of ``order``: NaN where the country
+    had no test spectra (not a score of 0); None when ``ev`` has no such column."""
+    col = metric if model == "network" else f"{metric}_{model}"
+    if ev.per_country is None or f"{col}_mean" not in ev.per_country:
+        return None
+    per = order[["country_iso3"]].merge(ev.per_country, on="country_iso3", how="left")
+    return per[f"{col}_mean"].to_numpy(dtype=float), per[f"{col}_std"].to_numpy(dtype=float)
+
+
+def _majority_marker(ax, ev: EvaluationResult, order: pd.DataFrame,  # noqa: ANN001 - Axes
+                     metric: str) -> None:
+    """The majority baseline's score in its own country (it scores 0 everywhere else)."""
+    found = majority(ev)
+    rows = np.flatnonzero(order["country_iso3"].to_numpy() == (found.iso3 if found else None))
+    if found is None or not len(rows) or metric not in MAJORITY_SCORE:
+        return
+    ax.scatter([MAJORITY_SCORE[metric](found.rate)], rows[:1], marker="D", s=20, zorder=4,
+               color="black", label=f"majority baseline (always {found.iso3}; 0 elsewhere)")
+
+
+def country_panel(ax, ev: EvaluationResult, order: pd.DataFrame,  # noqa: ANN001 - Axes
+                   metric: str) -> None:
+    """One protocol's bars per country: the network beside the baselines it was scored with."""
+    y = np.arange(len(order))
+    drawn = [(m, got) for m in MODELS if (got := country_scores(ev, order, metric, m))]
+    h = 0.8 / max(len(drawn), 1)
+    for i, (model, (mean, std)) in enumerate(drawn):
+        ok = ~np.isnan(mean)
+        ax.barh(y[ok] + (i - (len(drawn) - 1) / 2) * h, mean[ok],
+                xerr=np.nan_to_num(std[ok]), height=h * 0.95, label=ev.model_label(model),
+                color=style.MODEL_COLORS.get(model, "#8c8c8c"),
+                error_kw={"elinewidth": 0.6, "capsize": 1.5, "ecolor": "#333333"})
+    if drawn:
+        for yi in np.flatnonzero(np.isnan(drawn[0][1][0])):
+            ax.text(0.01, yi, NO_TEST, va="center", fontsize=6, color="#777777",
+                    style="italic")
+    _majority_marker(ax, ev, order, metric)
+    ax.set_xlim(0, 1.05)
+    ax.set_xlabel(f"mean {metric.replace('f1', 'F1')}")
+    ax.set_title(panel_title(ev), fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+
+
+def _figure_legend(fig: Figure, axes: np.ndarray) -> None:
+    """One legend below the panels with every entry of any panel, each once."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    fig.legend(list(seen.values()), list(seen), loc="outside lower center",
+               ncols=min(len(seen), 3), fontsize=8)
+
+
 def fig_metric_by_country(evals: list[EvaluationResult], metric: str, out_base: Path) -> list[Path]:
-    """Figures 7/8: mean ``metric`` (f1 | precision) per country, one panel per protocol."""
+    """Figures 7/8: mean ``metric`` (f1 | precision) per country, one panel per protocol,
+    the network beside its baselines; countries without test spectra say so."""
     evals = [e for e in evals if e.per_country is not None and len(e.per_country)]
     if not evals:
         raise ValueError("no per-country metrics (metrics/*_per_country.csv) found")
@@ -337,71 +443,85 @@ def fig_metric_by_country(evals: list[EvaluationResult], metric: str, out_base: 
     labels = [f"{name} ({int(k):,})" for name, k in zip(order["country_name"],
                                                            order["n_samples"], strict=True)]
     with mpl.rc_context(style.RC):
-        fig = Figure(figsize=(4.2 * len(evals) + 2.5, max(3.5, 0.17 * n + 1.5)),
+        fig = Figure(figsize=(4.6 * len(evals) + 2.5, max(4.0, 0.22 * n + 2.2)),
                      layout="constrained")
         axes = np.atleast_1d(fig.subplots(1, len(evals), sharey=True))
-        y = np.arange(n)
         for ax, ev in zip(axes, evals, strict=True):
-            per = order[["country_iso3"]].merge(ev.per_country, on="country_iso3", how="left")
-            mean = per[f"{metric}_mean"].to_numpy(dtype=float)
-            std = np.nan_to_num(per[f"{metric}_std"].to_numpy(dtype=float))
-            ax.barh(y, np.nan_to_num(mean), xerr=std, height=0.75,
-                    color=style.SPLIT_COLORS.get(ev.split, "#4c72b0"),
-                    error_kw={"elinewidth": 0.6, "capsize": 1.5, "ecolor": "#333333"})
-            ax.set_xlim(0, 1.05)
-            ax.set_xlabel(f"mean {metric.replace('f1', 'F1')}")
-            ax.set_title(ev.label, fontsize=9)
-            ax.grid(axis="x", alpha=0.3)
-        axes[0].set_yticks(y, labels, fontsize=7 if n > 40 else 8)
-        axes[0].invert_yaxis()
+            country_panel(ax, ev, order, metric)
+        axes[0].set_yticks(np.arange(n), labels, fontsize=7 if n > 40 else 8)
         axes[0].set_ylim(n - 0.5, -0.5)
-        fig.suptitle(f"Mean {metric.replace('f1', 'F1')} per country "
+        _figure_legend(fig, axes)
+        fig.suptitle(f"Mean {metric.replace('f1', 'F1')} per country on the test spectra "
                      "(in brackets: the country's spectra)")
         return style.save_figure(fig, out_base)
 
 
 @figure("fig7_f1_by_country", "evaluation",
-        "Figure 7: mean F1 per country across folds (bars: fold spread, 1 sd).")
+        "Figure 7: F1 per country on the test spectra, ConvNeXt1D beside the 1-NN baseline "
+        "and the majority baseline (diamond); countries without test spectra are marked "
+        "n/a, not drawn as 0.", evaluation_caption)
 def fig_f1_by_country(src: FigureInputs, out_base: Path) -> list[Path]:
     return fig_metric_by_country(src.evaluations, "f1", out_base)
 
 
 @figure("fig8_precision_by_country", "evaluation",
-        "Figure 8: mean precision per country across folds (bars: fold spread, 1 sd).")
+        "Figure 8: precision per country on the test spectra, ConvNeXt1D beside the 1-NN "
+        "baseline and the majority baseline (diamond); countries without test spectra are "
+        "marked n/a, not drawn as 0.", evaluation_caption)
 def fig_precision_by_country(src: FigureInputs, out_base: Path) -> list[Path]:
     return fig_metric_by_country(src.evaluations, "precision", out_base)
 
 
+def _majority_line(ax, ev: EvaluationResult, metrics: list[str]) -> None:  # noqa: ANN001
+    """Dashed reference over the accuracy bars: the rate of always answering the majority."""
+    found = majority(ev)
+    if found is None or "accuracy" not in metrics:
+        return
+    x = metrics.index("accuracy")
+    ax.hlines(found.rate, x - 0.45, x + 0.45, colors="black", linestyles="--", lw=1.2,
+              zorder=4)
+    ax.annotate(found.text(), (x - 0.45, found.rate), xytext=(0, 3), zorder=5,
+                textcoords="offset points", fontsize=7,
+                bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 0.5})
+
+
+def _overall_panel(ax, ev: EvaluationResult, metrics: list[str]) -> None:  # noqa: ANN001
+    x = np.arange(len(metrics))
+    w = 0.38
+    for i, model in enumerate(MODELS):
+        if model not in ev.summary:
+            continue
+        off = (i - 0.5) * w
+        means = [ev.mean(model, m) for m in metrics]
+        stds = [ev.std(model, m) for m in metrics]
+        ax.bar(x + off, means, w * 0.95, yerr=stds, capsize=2,
+               color=style.MODEL_COLORS[model], label=ev.model_label(model), alpha=0.85)
+        for fold in ev.folds:
+            vals = [fold.scores(model).get(m, np.nan) for m in metrics]
+            ax.scatter(x + off, vals, s=9, color="black", zorder=3, lw=0)
+    _majority_line(ax, ev, metrics)
+    ax.set_xticks(x, [m.replace("_", " ") for m in metrics], rotation=30, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(panel_title(ev), fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+
+
 @figure("fig9_overall_metrics", "evaluation",
-        "Figure 9: overall test metrics per fold (dots) and mean +- sd (bars), ConvNeXt1D vs "
-        "the 1-NN baseline.")
+        "Figure 9: overall test metrics per fold (dots) and mean ± sd (bars), ConvNeXt1D vs "
+        "the 1-NN baseline; dashed: the accuracy of always answering the majority country.",
+        evaluation_caption)
 def fig_overall_metrics(src: FigureInputs, out_base: Path) -> list[Path]:
-    """Figure 9: each metric per fold and mean +- sd, network vs 1-NN, one panel per protocol."""
+    """Figure 9: each metric per fold and mean +- sd, network vs 1-NN beside the majority
+    rate, one panel per protocol."""
     evals = src.evaluations
     if not evals:
         raise ValueError("no metrics files (metrics/cv_*.json or train_*.json) found")
     metrics = [m for m in METRICS if m in evals[0].summary["network"]]
     with mpl.rc_context(style.RC):
-        fig = Figure(figsize=(6.5 * len(evals), 4.4), layout="constrained")
+        fig = Figure(figsize=(6.5 * len(evals), 4.8), layout="constrained")
         axes = np.atleast_1d(fig.subplots(1, len(evals), sharey=True))
-        x = np.arange(len(metrics))
-        w = 0.38
         for ax, ev in zip(axes, evals, strict=True):
-            for i, model in enumerate(MODELS):
-                if model not in ev.summary:
-                    continue
-                off = (i - 0.5) * w
-                means = [ev.mean(model, m) for m in metrics]
-                stds = [ev.std(model, m) for m in metrics]
-                ax.bar(x + off, means, w * 0.95, yerr=stds, capsize=2,
-                       color=style.MODEL_COLORS[model], label=ev.model_label(model), alpha=0.85)
-                for fold in ev.folds:
-                    vals = [fold.scores(model).get(m, np.nan) for m in metrics]
-                    ax.scatter(x + off, vals, s=9, color="black", zorder=3, lw=0)
-            ax.set_xticks(x, [m.replace("_", " ") for m in metrics], rotation=30, ha="right")
-            ax.set_ylim(0, 1.05)
-            ax.set_title(ev.label, fontsize=9)
-            ax.grid(axis="y", alpha=0.3)
+            _overall_panel(ax, ev, metrics)
         axes[0].set_ylabel("score")
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncols=2)

@@ -20,6 +20,12 @@ import pandas as pd
 
 from rruffgeo import __version__
 from rruffgeo.config import Evaluation, Settings, Split, from_dict, to_dict
+from rruffgeo.report.baselines import (
+    dominant_prediction,
+    majority,
+    one_class_note,
+    prior_sentences,
+)
 from rruffgeo.report.evaluation import METRICS, MODELS, load_evaluations
 from rruffgeo.report.figures import FigureResult, figures_of
 from rruffgeo.report.stats import TITLES, DatasetStats, compute_stats, format_cell
@@ -122,35 +128,60 @@ def figure_html(path: Path, caption: str) -> str:
             "</figure>")
 
 
-def _figures_section(fig_dir: Path, group: str, skipped: dict[str, str]) -> str:
-    """Every registered figure of ``group``, or why it is not there."""
+def _figures_section(fig_dir: Path, group: str, skipped: dict[str, str],
+                     evals: list[EvaluationResult] | None = None) -> str:
+    """Every registered figure of ``group`` with its caption for ``evals``, or why it is not
+    there."""
     parts = []
     for fig in figures_of(group):
         png = fig_dir / f"{fig.stem}.png"
+        caption = fig.caption_for(evals or [])
         if png.exists() and fig.stem not in skipped:
-            parts.append(figure_html(png, fig.caption))
+            parts.append(figure_html(png, caption))
         else:
             why = skipped.get(fig.stem, "not drawn (run `rruffgeo figures`)")
-            parts.append(f'<p class="muted">{_esc(fig.caption)} Not available: '
+            parts.append(f'<p class="muted">{_esc(caption)} Not available: '
                          f"{_esc(why)}</p>")
     return "\n".join(parts)
 
 
+def _score_text(ev: EvaluationResult, model: str, metric: str) -> str:
+    """'mean ± sd' (the sd where there are several folds), "" when not scored."""
+    try:
+        text = f"{ev.mean(model, metric):.3f}"
+        if len(ev.folds) > 1:
+            text += f" ± {ev.std(model, metric):.3f}"
+        return text
+    except KeyError:
+        return ""
+
+
+def _model_column(ev: EvaluationResult, model: str) -> str:
+    """'<split>: <model>', saying so when the model answers one country for everything."""
+    name = f"{ev.split}: {ev.model_label(model)}"
+    stuck = dominant_prediction(ev, model) if one_class_note(ev, model) else None
+    return name + (f" [answers {stuck[0]} for {stuck[1]:.0%}: class prior only]" if stuck
+                   else "")
+
+
+def _majority_cell(ev: EvaluationResult, metric: str) -> tuple[str, str]:
+    """Column name and accuracy-row value of the majority baseline of ``ev``."""
+    found = majority(ev)
+    name = f"{ev.split}: majority" + (f" ({found.iso3})" if found else "")
+    return name, (f"{found.rate:.3f}" if found and metric == "accuracy" else "")
+
+
 def evaluation_table(evals: dict[Split, EvaluationResult]) -> pd.DataFrame:
-    """Metric rows; per protocol and model a 'mean +- sd' column."""
+    """Metric rows; per protocol and model a 'mean +- sd' column, then the majority baseline's
+    accuracy (the rate of always answering the test folds' most common country)."""
     rows = []
     for metric in METRICS:
         row: dict[str, str] = {"metric": metric}
-        for split, ev in evals.items():
+        for ev in evals.values():
             for model in MODELS:
-                col = f"{split}: {ev.model_label(model)}"
-                try:
-                    text = f"{ev.mean(model, metric):.3f}"
-                    if len(ev.folds) > 1:
-                        text += f" ± {ev.std(model, metric):.3f}"
-                    row[col] = text
-                except KeyError:
-                    row[col] = ""
+                row[_model_column(ev, model)] = _score_text(ev, model, metric)
+            name, value = _majority_cell(ev, metric)
+            row[name] = value
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -164,11 +195,30 @@ def _eval_facts(evals: dict[Split, EvaluationResult]) -> pd.DataFrame:
                            else ev.evaluation.label()),
             "network head": ev.head,
             "folds": len(ev.folds), "spectra": ev.n_samples,
+            "majority country": (f"{found.iso3} {found.rate:.3f}" if (found := majority(ev))
+                                 else ""),
             "specimens": ev.n_specimens, "countries": ev.n_classes,
             "time (s)": round(ev.elapsed_s, 1),
             "file": ev.path.name if ev.path else "",
         })
     return pd.DataFrame(rows)
+
+
+def _headline(paper: EvaluationResult, honest: EvaluationResult) -> str:
+    """Network accuracy of both protocols, beside the 1-NN baseline and the majority rate."""
+    a, b = paper.mean("network", "accuracy"), honest.mean("network", "accuracy")
+    line = (f"<p>Network accuracy: <b>{a:.1%}</b> split by spectrum (the paper's "
+            f"protocol) vs <b>{b:.1%}</b> grouped by specimen")
+    try:
+        c, d = paper.mean("baseline_1nn", "accuracy"), honest.mean("baseline_1nn", "accuracy")
+        line += f"; 1-NN baseline: {c:.1%} vs {d:.1%}"
+    except KeyError:
+        pass
+    m, n = majority(paper), majority(honest)
+    if m is not None and n is not None:
+        line += (f"; always answering the majority country: {m.rate:.1%} ({_esc(m.iso3)}) vs "
+                 f"{n.rate:.1%} ({_esc(n.iso3)})")
+    return line + ".</p>"
 
 
 def _evaluation_section(evals: dict[Split, EvaluationResult], fig_dir: Path,
@@ -178,22 +228,14 @@ def _evaluation_section(evals: dict[Split, EvaluationResult], fig_dir: Path,
                 "(or <code>rruffgeo train</code> / <code>rruffgeo cv</code>) to add them.</p>")
     parts = [f'<p class="note">{_esc(HONEST_NOTE)}</p>']
     if set(evals) == {Split.SPECTRUM, Split.SPECIMEN}:
-        a = evals[Split.SPECTRUM].mean("network", "accuracy")
-        b = evals[Split.SPECIMEN].mean("network", "accuracy")
-        line = (f"<p>Network accuracy: <b>{a:.1%}</b> split by spectrum (the paper's "
-                f"protocol) vs <b>{b:.1%}</b> grouped by specimen")
-        try:
-            c = evals[Split.SPECTRUM].mean("baseline_1nn", "accuracy")
-            d = evals[Split.SPECIMEN].mean("baseline_1nn", "accuracy")
-            line += f"; 1-NN baseline: {c:.1%} vs {d:.1%}"
-        except KeyError:
-            pass
-        parts.append(line + ".</p>")
+        parts.append(_headline(evals[Split.SPECTRUM], evals[Split.SPECIMEN]))
+    parts.extend(f'<p class="note">{_esc(line)}</p>' for ev in evals.values()
+                 for line in prior_sentences(ev))
     parts.append(table_html(_eval_facts(evals)))
     parts.append("<p>Test metrics, mean ± standard deviation over folds where there are several "
                  "(columns: protocol and model):</p>")
     parts.append(table_html(evaluation_table(evals)))
-    parts.append(_figures_section(fig_dir, "evaluation", skipped))
+    parts.append(_figures_section(fig_dir, "evaluation", skipped, list(evals.values())))
     return "\n".join(parts)
 
 
