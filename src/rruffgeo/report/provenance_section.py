@@ -59,11 +59,14 @@ def _beside(m: dict[str, float], interval: bool = True) -> str:
 
 def models_table(report: dict[str, Any]) -> pd.DataFrame:
     """One row per model; the text cells keep each metric beside its baseline."""
-    winners = {w["model"] for w in report["winners"].values()}
+    won: dict[str, list[str]] = {}
+    for ev, w in report["winners"].items():
+        won.setdefault(w["model"], []).append("winner" if ev == "spectrum"
+                                              else "winner with the mineral name")
     rows = []
     for name, r in report["models"].items():
         v = r["vs_majority"]
-        row = {"model": name + (" (winner)" if name in winners else ""),
+        row = {"model": name + (f" ({', '.join(won[name])})" if name in won else ""),
                "top-1 (majority) [CI of diff]": _beside(v["top1"]),
                "top-3 (top-3 share) [CI of diff]": _beside(v["top3"]),
                "macro-F1 (majority)": _beside(v["macro_f1"], interval=False),
