@@ -13,10 +13,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rruffgeo.cli.common import add_workdir, workdir_of
 from rruffgeo.config import Settings, replace
+from rruffgeo.workdir import WorkDir
+
+if TYPE_CHECKING:
+    from rruffgeo.model.provenance_eval import ProvenanceEvaluation
 
 COVERAGES = ("0.8", "0.9", "0.95")
 
@@ -52,8 +56,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     return s
 
 
-def evaluate_and_report(workdir: Any, settings: Settings, split: str, network: bool = True,
-                        figures: bool = True, progress: bool = True) -> Any:
+def evaluate_and_report(workdir: WorkDir, settings: Settings, split: str, network: bool = True,
+                        figures: bool = True, progress: bool = True) -> ProvenanceEvaluation:
     """Provenance CV of ``split`` (with the network's fold models when they fit), printed as a
     table, with its figures; returns the ``ProvenanceEvaluation``. Shared by ``provenance-cv``
     and ``cv``."""
