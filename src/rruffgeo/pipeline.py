@@ -89,11 +89,11 @@ class PipelineResult:
                 f"1-NN baseline {h['baseline_1nn']:.3f}"
                 + (f", majority country {majority:.3f}" if majority is not None else "")
             )
+        if self.report is not None:
+            lines.append(f"  report: {self.report}")
         lines.extend(f"  {line}" for line in self.provenance)
         if self.final_model is not None:
             lines.append(f"  {self.final_model}")
-        if self.report is not None:
-            lines.append(f"  report: {self.report}")
         if not self.ok:
             lines.append("  some stages did not finish; see the messages above and run again")
         return "\n".join(lines)
