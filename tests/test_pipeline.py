@@ -6,6 +6,7 @@ files, so this tests the orchestration alone, fast and without the real data.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -21,7 +22,24 @@ from rruffgeo.cli import main
 from rruffgeo.config import Settings, replace
 from rruffgeo.pipeline import StageError, run
 from rruffgeo.results import EvaluationResult
-from rruffgeo.workdir import WorkDir
+from rruffgeo.workdir import PROVENANCE_FIGURES, WorkDir
+
+
+def provenance_doc(split: str) -> dict:
+    """A provenance CV report in the shape provenance_eval writes (two models)."""
+    def model(top1: float, loss: float) -> dict:
+        metric = {"value": top1, "baseline": 0.545, "diff": top1 - 0.545, "diff_lo": -0.1,
+                  "diff_hi": 0.1}
+        return {"evidence": "spectrum", "ece": 0.02, "one_class": "",
+                "vs_majority": {"top1": metric, "top3": metric, "macro_f1": metric,
+                                "log_loss": {**metric, "value": loss, "baseline": 1.2}},
+                "conformal": {lv: {"coverage": float(lv), "mean_size": 1.5}
+                              for lv in ("0.8", "0.9", "0.95")}}
+    goals = {"ece_at_most_0.03": {"value": 0.02, "met": True}}
+    return {"split": split, "n_folds": 5, "n_spectra": 11, "n_specimens": 7, "n_classes": 3,
+            "top3_share": 1.0, "network_note": "network left out: no fold models",
+            "models": {"prior": model(0.545, 1.2), "combination": model(0.6, 0.9)},
+            "winners": {"spectrum": {"model": "combination", "goals": goals}}}
 
 
 @pytest.fixture()
@@ -52,15 +70,38 @@ def stages(tmp_path, monkeypatch):
             return EvaluationResult.read(workdir.metrics_file(protocol, split))
         return fn
 
+    import rruffgeo.model.provenance_eval as prov
     import rruffgeo.model.provenance_final as final
+    import rruffgeo.report.provenance_figures as prov_figures
 
-    def fit_final(workdir, settings=None, models=None):
+    def fit_final(workdir, settings=None, models=None, chosen_by=""):
         calls["final-model"] += 1
-        folder = workdir.dir("models", final.FINAL_DIR)
-        (folder / final.SPEC).write_text("{}")
+        folder = workdir.final_model_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        spec = {"models": {ev: {"model": m} for ev, m in (models or {}).items()},
+                "n_spectra": 11, "chosen_by": chosen_by}
+        (folder / final.SPEC).write_text(json.dumps(spec))
         return folder
 
+    def evaluate_provenance(workdir, settings=None, split="specimen", network=True,
+                            progress=True):
+        calls[f"provenance-{split}"] += 1
+        doc = provenance_doc(split)
+        workdir.dir("metrics")
+        workdir.provenance_cv_file(split).write_text(json.dumps(doc))
+        return prov.ProvenanceEvaluation(doc, "network left out: no fold models")
+
+    def draw_provenance_figures(workdir, report):
+        workdir.dir("figures")
+        out = [workdir.provenance_figure(kind, report["split"], ".png")
+               for kind in PROVENANCE_FIGURES]
+        for p in out:
+            p.write_bytes(b"figure")
+        return out
+
     monkeypatch.setattr(final, "fit_final", fit_final)
+    monkeypatch.setattr(prov, "evaluate_provenance", evaluate_provenance)
+    monkeypatch.setattr(prov_figures, "draw_provenance_figures", draw_provenance_figures)
     monkeypatch.setattr(rruffgeo.data, "ingest", ingest, raising=False)
     monkeypatch.setattr(rruffgeo.geo, "geocode_catalog", geocode_catalog, raising=False)
     monkeypatch.setattr(rruffgeo.model, "run_train", learner("train"), raising=False)
@@ -100,10 +141,11 @@ def test_run_then_rerun_skips_up_to_date_stages(stages, fast_figures, tmp_path):
     assert first.ok, first.summary()
     assert [s.name for s in first.stages] == [
         "ingest", "geocode", "stats", "figures", "train-spectrum", "train-specimen",
-        "final-model", "evaluation-figures", "report"]
+        "provenance-cv", "final-model", "evaluation-figures", "report"]
     assert all(s.status == "ran" for s in first.stages)
     assert calls == Counter({"ingest": 1, "geocode": 1, "train-spectrum": 1,
-                             "train-specimen": 1, "final-model": 1})
+                             "train-specimen": 1, "provenance-spectrum": 1,
+                             "provenance-specimen": 1, "final-model": 1})
     assert (wd.root / "report.html").exists() and first.report == wd.root / "report.html"
     assert (wd.root / "tables" / "table3_learning_countries.csv").exists()
     assert set(first.headline) == {"spectrum", "specimen"}
@@ -111,10 +153,18 @@ def test_run_then_rerun_skips_up_to_date_stages(stages, fast_figures, tmp_path):
     # every accuracy stands beside the majority-country rate (6 of 11 spectra in the fixture)
     acc_lines = [ln for ln in first.summary().splitlines() if ln.strip().startswith("accuracy,")]
     assert len(acc_lines) == 2 and all("majority country 0.545" in ln for ln in acc_lines)
+    # the provenance winner beside the majority class, and which model models/final holds
+    prov = [ln for ln in first.summary().splitlines() if ln.strip().startswith("provenance,")]
+    assert len(prov) == 2 and all("combination top-1 0.600 (majority country 0.545)" in ln
+                                  for ln in prov)
+    assert "final model: combination (spectrum)" in first.summary()
+    assert "best by log-loss in provenance_cv_specimen.json" in first.summary()
+    assert "Provenance predictor" in (wd.root / "report.html").read_text()
 
     second = run(data=str(data), workdir=wd, settings=settings, progress=False)
-    assert [s.status for s in second.stages] == ["skipped"] * 9
+    assert [s.status for s in second.stages] == ["skipped"] * 10
     assert calls["ingest"] == 1 and calls["train-specimen"] == 1
+    assert calls["provenance-specimen"] == 1 and calls["final-model"] == 1
 
     # more epochs: only learning and what depends on its results runs again
     more = replace(settings, train=replace(settings.train, epochs=2))
@@ -123,6 +173,8 @@ def test_run_then_rerun_skips_up_to_date_stages(stages, fast_figures, tmp_path):
     assert status["ingest"] == status["geocode"] == status["figures"] == "skipped"
     assert status["train-spectrum"] == status["train-specimen"] == "ran"
     assert calls["train-spectrum"] == 2
+    # hold-out models are not fold models: the provenance CV does not depend on them
+    assert status["provenance-cv"] == status["final-model"] == "skipped"
 
     # changed data files: everything downstream of ingest runs again
     zf = data / "excellent_unoriented.zip"
@@ -130,7 +182,7 @@ def test_run_then_rerun_skips_up_to_date_stages(stages, fast_figures, tmp_path):
     os.utime(zf, ns=(zf.stat().st_atime_ns, zf.stat().st_mtime_ns + 10**9))
     fourth = run(data=str(data), workdir=wd, settings=more, progress=False)
     assert {s.name: s.status for s in fourth.stages}["ingest"] == "ran"
-    assert calls["ingest"] == 2
+    assert calls["ingest"] == 2 and calls["provenance-specimen"] == 2
 
 
 def test_cv_flag_runs_cross_validation_per_split(stages, fast_figures, tmp_path):
@@ -139,6 +191,13 @@ def test_cv_flag_runs_cross_validation_per_split(stages, fast_figures, tmp_path)
               splits=["specimen"])
     assert res.ok and calls["cv-specimen"] == 1 and calls["train-specimen"] == 0
     assert (tmp_path / "w" / "metrics" / "cv_specimen.json").exists()
+    assert calls["provenance-specimen"] == 1 and calls["provenance-spectrum"] == 0
+    # new fold models (the cv metrics file rewritten): the provenance CV runs again
+    more = replace(Settings(), train=replace(Settings().train, epochs=3))
+    again = run(data=str(data), workdir=tmp_path / "w", settings=more, cv=True, progress=False,
+                splits=["specimen"])
+    assert {s.name: s.status for s in again.stages}["provenance-cv"] == "ran"
+    assert calls["provenance-specimen"] == 2
 
 
 def test_failed_stage_traceback_is_logged_only_at_debug_level(stages, fast_figures, tmp_path,

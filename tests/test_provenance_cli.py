@@ -161,7 +161,7 @@ def test_network_fold_models_join_the_comparison(tmp_path):
 
 
 def test_provenance_fit_never_picks_the_network():
-    from rruffgeo.cli.provenance import best_refittable
+    from rruffgeo.model.provenance_final import best_refittable
 
     def model(loss: float, evidence: str = "spectrum") -> dict:
         return {"evidence": evidence, "vs_majority": {"log_loss": {"value": loss}}}

@@ -1,8 +1,10 @@
 """The main job: every stage in order into one work folder, skipping what is already up to date.
 
 ingest -> geocode -> stats -> dataset figures -> train/evaluate (every split protocol, or
-cross-validate) -> evaluation figures -> report. The job is a table of ``Stage`` entries (name,
-inputs, settings, outputs, work) that one loop runs. Each stage leaves a stamp
+cross-validate) -> provenance CV (the country models of issue 10 per split protocol, the
+network's fold models included when ``cv`` left them) -> final model (the provenance CV's
+winner refitted on all data) -> evaluation figures -> report. The job is a table of ``Stage``
+entries (name, inputs, settings, outputs, work) that one loop runs. Each stage leaves a stamp
 (``stamps/<stage>.json``): a hash of its input files' identities (``workdir.file_key``) plus the
 ``result_fingerprint`` of the settings it depends on, so a setting that does not change a
 result (device, threads, workers) never re-runs a stage. A stage whose stamp matches and whose
@@ -27,7 +29,7 @@ from rruffgeo.errors import UserError
 from rruffgeo.workdir import (
     CATALOG,
     GEOCODED,
-    MODELS_DIR,
+    PROVENANCE_FIGURES,
     TABLES_INDEX,
     WorkDir,
     file_key,
@@ -65,6 +67,10 @@ class PipelineResult:
     stages: list[StageOutcome] = field(default_factory=list)
     report: Path | None = None
     headline: dict[str, dict[str, str | float]] = field(default_factory=dict)
+    #: One line per provenance CV report: the winner beside the majority class and the prior.
+    provenance: list[str] = field(default_factory=list)
+    #: Which model ``models/final`` holds and how it was chosen (None when there is none).
+    final_model: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -87,6 +93,9 @@ class PipelineResult:
                 lines.append(f"    {h['prior']}")
         if self.report is not None:
             lines.append(f"  report: {self.report}")
+        lines.extend(f"  {line}" for line in self.provenance)
+        if self.final_model is not None:
+            lines.append(f"  {self.final_model}")
         if not self.ok:
             lines.append("  some stages did not finish; see the messages above and run again")
         return "\n".join(lines)
@@ -216,20 +225,65 @@ def _learn(split: Split) -> Callable[[Job], str]:
     return work
 
 
-def _final_model_file(job: Job) -> Path:
-    from rruffgeo.model.provenance_final import FINAL_DIR, SPEC
+def _provenance_cv(job: Job) -> str:
+    """The provenance models' grouped CV per split protocol (metrics/provenance_cv_<split>.*
+    and its figures), the network included when ``cv`` fold models fit the data. Every split
+    is tried; one that fails fails the stage after the others are written."""
+    from rruffgeo.model.provenance_eval import evaluate_provenance
+    from rruffgeo.report.provenance_figures import draw_provenance_figures
 
-    return job.workdir.root / MODELS_DIR / FINAL_DIR / SPEC
+    done, failed = [], []
+    for split in job.splits:
+        try:
+            ev = evaluate_provenance(job.workdir, job.settings, split, progress=job.progress)
+            draw_provenance_figures(job.workdir, ev.report)
+            done.append(ev.line())
+        except Exception as exc:  # one protocol's failure must not stop the other's
+            failed.append(f"{split}: {type(exc).__name__}: {exc}")
+    if failed:
+        raise RuntimeError("; ".join(failed + done))
+    return "; ".join(done)
+
+
+def _provenance_inputs(job: Job) -> list[Path]:
+    """The data, and the ``cv`` metrics files, which change whenever the fold models do."""
+    wd = job.workdir
+    return [wd.root / CATALOG, wd.root / GEOCODED,
+            *(wd.metrics_file(Evaluation.CV, split) for split in job.splits)]
+
+
+def _provenance_outputs(job: Job) -> list[Path]:
+    wd = job.workdir
+    return [p for split in job.splits for p in
+            (wd.provenance_cv_file(split),
+             *(wd.provenance_figure(kind, split, ".png") for kind in PROVENANCE_FIGURES))]
+
+
+def _final_model_inputs(job: Job) -> list[Path]:
+    """The data, and the grouped provenance CV whose winner is refitted."""
+    from rruffgeo.model.provenance_final import CHOOSING_SPLIT
+
+    wd = job.workdir
+    return [wd.root / CATALOG, wd.root / GEOCODED, wd.provenance_cv_file(CHOOSING_SPLIT)]
+
+
+def _final_model_file(job: Job) -> Path:
+    from rruffgeo.model.provenance_final import SPEC
+
+    return job.workdir.final_model_dir / SPEC
 
 
 def _final_model(job: Job) -> str:
     """The model users predict with (``models/final``): the provenance model that won the
-    grouped CV (reference library, species-frequency + kNN combination, calibrated, with
-    conformal sets), refitted on all the data; no work folder is needed to use it."""
-    from rruffgeo.model.provenance_final import fit_final
+    grouped CV (by log-loss; the combinations when no CV report exists), refitted on all the
+    data with its reference library, calibration and conformal sets; no work folder is needed
+    to use it."""
+    from rruffgeo.model.provenance_final import choose_models, fit_final
 
-    folder = fit_final(job.workdir, job.settings)
-    return f"{folder} (try: rruffgeo predict YOUR_SPECTRUM --model {folder} --preprocess auto)"
+    models, note = choose_models(job.workdir)
+    folder = fit_final(job.workdir, job.settings, models, note)
+    return (f"{models['spectrum']} ({note}) -> {folder} (try: rruffgeo predict YOUR_SPECTRUM "
+            f"--model {folder} --preprocess auto)")
 
 
 def _metrics_files(job: Job) -> list[Path]:
@@ -261,7 +315,11 @@ def stage_table(job: Job) -> list[Stage]:
         Stage("figures", lambda j: [catalog, geocoded], lambda j: [s.spectra, s.model],
               lambda j: [wd.figures_dir / "fig1_country_map.png"], _dataset_figures),
         *learn,
-        Stage("final-model", lambda j: [catalog, geocoded],
+        Stage("provenance-cv", _provenance_inputs,
+              lambda j: [s.spectra, s.train.min_samples_per_country, s.train.seed,
+                         s.train.n_folds, [str(split) for split in j.splits]],
+              _provenance_outputs, _provenance_cv),
+        Stage("final-model", _final_model_inputs,
               lambda j: [s.spectra, s.train.min_samples_per_country, s.train.seed],
               lambda j: [_final_model_file(j)], _final_model),
         Stage("evaluation-figures", _metrics_files, lambda j: [],
@@ -316,6 +374,8 @@ def run_job(job: Job, force: bool = False) -> PipelineResult:
     report = job.workdir.report
     result.report = report if report.exists() else None
     result.headline = headline_metrics(job.workdir)
+    result.provenance = provenance_headline(job.workdir, job.splits)
+    result.final_model = _final_summary(job.workdir)
     return result
 
 
@@ -391,6 +451,30 @@ def headline_metrics(workdir: WorkDir) -> dict[str, dict[str, str | float]]:
         except KeyError:
             continue
     return out
+
+
+def provenance_headline(workdir: WorkDir, splits: Sequence[Split]) -> list[str]:
+    """Per split with a provenance CV report: its winner's top-1 and top-3 beside the majority
+    class and its log-loss beside the class prior."""
+    out = []
+    for split in splits:
+        doc = read_json(workdir.provenance_cv_file(split))
+        try:
+            name = doc["winners"]["spectrum"]["model"]
+            v = doc["models"][name]["vs_majority"]
+        except (TypeError, KeyError):
+            continue
+        out.append(f"provenance, {Split(split).label}: {name} top-1 {v['top1']['value']:.3f} "
+                   f"(majority country {v['top1']['baseline']:.3f}), top-3 "
+                   f"{v['top3']['value']:.3f} ({v['top3']['baseline']:.3f}), log-loss "
+                   f"{v['log_loss']['value']:.3f} (class prior {v['log_loss']['baseline']:.3f})")
+    return out
+
+
+def _final_summary(workdir: WorkDir) -> str | None:
+    from rruffgeo.model.provenance_final import final_summary
+
+    return final_summary(workdir)
 
 
 def _fig_detail(res) -> str:  # noqa: ANN001 - a report.figures.FigureResult

@@ -32,6 +32,13 @@ Files and their columns
     ``result.json`` once a fold is finished.
 ``metrics/`` (model stage): ``{train,cv}_<split>.json`` (``metrics_file``; "train" is the
     hold-out), ``*_per_country.csv`` and ``*_curves.json`` (per-epoch learning curves).
+``metrics/provenance_cv_<split>.json`` (provenance stage, ``provenance_cv_file``): every
+    provenance model's metrics, the winners and the goals; beside it ``_models.csv``,
+    ``_oof.parquet``, ``_oof_proba.npz`` and ``_confusion.csv`` (``provenance_cv_part``); the
+    finished outer folds under ``models/provenance_cv_<split>/`` (``provenance_cv_cache``), the
+    figures ``figures/provenance_<kind>_<split>.{png,svg}`` (``provenance_figure``).
+``models/final/`` (final-model stage, ``final_model_dir``): the provenance model users predict
+    with.
 ``tables/``, ``figures/``, ``report.html`` (report stage).
 ``run_settings.json`` and ``stamps/`` (``rruffgeo run``): the settings of the last run, and one
 stamp per stage (its inputs' sizes and times plus its settings) so unchanged stages are skipped.
@@ -81,6 +88,13 @@ MATRIX_META = "meta.json"
 #: Files of a model folder.
 CHECKPOINT = "checkpoint.pt"
 FOLD_RESULT = "result.json"
+#: The provenance model users predict with, under ``MODELS_DIR``.
+FINAL_DIR = "final"
+#: Files beside ``metrics/provenance_cv_<split>.json``: part name -> suffix of the stem.
+PROVENANCE_PARTS = {"models": "_models.csv", "oof": "_oof.parquet",
+                    "oof_proba": "_oof_proba.npz", "confusion": "_confusion.csv"}
+#: Figures of a provenance evaluation (``figures/provenance_<kind>_<split>``).
+PROVENANCE_FIGURES = ("reliability", "coverage", "confusion")
 
 
 class WorkDir:
@@ -160,6 +174,35 @@ class WorkDir:
         evaluation, split = Evaluation.of(evaluation), Split(split)
         folder = self.root / MODELS_DIR / f"{evaluation.value}_{split}"
         return folder if evaluation is Evaluation.HOLDOUT else folder / f"fold_{fold or 0}"
+
+    def provenance_cv_file(self, split: Split | str) -> Path:
+        """``metrics/provenance_cv_<split>.json``: the provenance models' CV report."""
+        return self.metrics_dir / f"provenance_cv_{Split(split)}.json"
+
+    def provenance_cv_part(self, split: Split | str, part: str) -> Path:
+        """A table beside the provenance CV report; ``part`` is a key of ``PROVENANCE_PARTS``
+        (models, oof, oof_proba, confusion)."""
+        if part not in PROVENANCE_PARTS:
+            raise ValueError(f"unknown provenance output {part!r}; one of "
+                             f"{', '.join(PROVENANCE_PARTS)}")
+        return _with_suffix(self.provenance_cv_file(split), PROVENANCE_PARTS[part])
+
+    def provenance_cv_cache(self, split: Split | str) -> Path:
+        """``models/provenance_cv_<split>/``: finished outer folds, so a run resumes."""
+        return self.root / MODELS_DIR / f"provenance_cv_{Split(split)}"
+
+    def provenance_figure(self, kind: str, split: Split | str, suffix: str = "") -> Path:
+        """``figures/provenance_<kind>_<split>``: without ``suffix`` the base that
+        ``save_figure`` writes .png and .svg beside; with it (".png") one of those files."""
+        if kind not in PROVENANCE_FIGURES:
+            raise ValueError(f"unknown provenance figure {kind!r}; one of "
+                             f"{', '.join(PROVENANCE_FIGURES)}")
+        return self.figures_dir / f"provenance_{kind}_{Split(split)}{suffix}"
+
+    @property
+    def final_model_dir(self) -> Path:
+        """``models/final``: the provenance model refitted on all data, for ``predict``."""
+        return self.root / MODELS_DIR / FINAL_DIR
 
     def require(self, name: str, stage: str) -> Path:
         """Path of an input file that an earlier stage must have written, or a clear error."""

@@ -37,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", default=None,
                    help="which folds to run, 1-based and comma-separated (e.g. 1,2; default "
                    "all); finished folds of earlier runs with the same settings are kept")
+    p.add_argument("--provenance", action=argparse.BooleanOptionalAction, default=True,
+                   help="once every fold is finished, also cross-validate the provenance "
+                   "models on the same folds, the network's fold models included, into "
+                   "metrics/provenance_cv_SPLIT.* (default on; --no-provenance skips it)")
     p.set_defaults(func=cmd_cv)
 
     p = sub.add_parser("predict", help="predict the country of your own spectra (RRUFF .txt, "
@@ -146,11 +150,28 @@ def cmd_cv(args: argparse.Namespace) -> int:
             folds = [int(f) - 1 for f in args.folds.split(",") if f.strip()]
         except ValueError:
             raise ValueError(f"--folds {args.folds!r}: expected numbers such as 1,2") from None
-    report = run_cv(workdir_of(args), settings_from_args(args), split=args.split,
+    settings = settings_from_args(args)
+    report = run_cv(workdir_of(args), settings, split=args.split,
                     progress=not args.no_progress, folds=folds)
     if report:  # empty on torchrun ranks other than 0
         _print_summary(report)
+        if args.provenance:
+            _provenance_after_cv(args, settings, report)
     return 0
+
+
+def _provenance_after_cv(args: argparse.Namespace, settings: Settings,
+                         report: EvaluationResult) -> None:
+    """The provenance evaluation of the split, reusing the fold models just trained; it waits
+    until every fold is finished (a network with missing folds cannot join)."""
+    done, n = len(report.folds), settings.train.n_folds
+    if done < n:
+        print(f"provenance evaluation: waits for every fold ({done} of {n} finished); it runs "
+              "when `rruffgeo cv` finishes the last one (or run `rruffgeo provenance-cv`)")
+        return
+    from rruffgeo.cli.provenance import evaluate_and_report
+
+    evaluate_and_report(workdir_of(args), settings, args.split, progress=not args.no_progress)
 
 
 def _print_summary(report: EvaluationResult) -> None:

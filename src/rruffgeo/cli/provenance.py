@@ -13,10 +13,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rruffgeo.cli.common import add_workdir, workdir_of
 from rruffgeo.config import Settings, replace
+from rruffgeo.workdir import WorkDir
+
+if TYPE_CHECKING:
+    from rruffgeo.model.provenance_eval import ProvenanceEvaluation
 
 COVERAGES = ("0.8", "0.9", "0.95")
 
@@ -52,49 +56,30 @@ def _settings(args: argparse.Namespace) -> Settings:
     return s
 
 
-def _network(args: argparse.Namespace, settings: Settings, split: str) -> Any:
-    if args.network == "off":
-        return None
-    from rruffgeo.model.network_oof import network_oof
-    from rruffgeo.model.provenance_data import load_provenance_data
-    from rruffgeo.model.splits import cv_splits
+def evaluate_and_report(workdir: WorkDir, settings: Settings, split: str, network: bool = True,
+                        figures: bool = True, progress: bool = True) -> ProvenanceEvaluation:
+    """Provenance CV of ``split`` (with the network's fold models when they fit), printed as a
+    table, with its figures; returns the ``ProvenanceEvaluation``. Shared by ``provenance-cv``
+    and ``cv``."""
+    from rruffgeo.model.provenance_eval import evaluate_provenance
 
-    data = load_provenance_data(workdir_of(args), settings)
-    splits = cv_splits(data.y, data.groups, split, settings.train.n_folds, settings.train.seed)
-    oof, reason = network_oof(workdir_of(args), data, splits, split)
-    print(reason if oof is not None else f"network left out: {reason}")
-    return oof
+    ev = evaluate_provenance(workdir, settings, split, network, progress)
+    print(ev.network_note)
+    print_report(ev.report)
+    if figures:
+        from rruffgeo.report.provenance_figures import draw_provenance_figures
+
+        out = draw_provenance_figures(workdir, ev.report)
+        print("figures: " + ", ".join(str(p) for p in out))
+    return ev
 
 
 def cmd_provenance_cv(args: argparse.Namespace) -> int:
-    from rruffgeo.model.provenance_eval import run_provenance_cv
-
     settings = _settings(args)
     for split in (("specimen", "spectrum") if args.split == "both" else (args.split,)):
-        report = run_provenance_cv(workdir_of(args), settings, split,
-                                   _network(args, settings, split))
-        print_report(report)
-        if not args.no_figures:
-            _figures(args, report)
+        evaluate_and_report(workdir_of(args), settings, split, args.network != "off",
+                            not args.no_figures)
     return 0
-
-
-def _figures(args: argparse.Namespace, report: dict[str, Any]) -> None:
-    import pandas as pd
-
-    from rruffgeo.report.provenance_figures import fig_confusion, fig_coverage, fig_reliability
-    from rruffgeo.workdir import FIGURES_DIR, METRICS_DIR
-
-    wd, split = workdir_of(args), report["split"]
-    winner = report["winners"]["spectrum"]["model"]
-    out = [*fig_reliability(report, winner, wd.path(FIGURES_DIR, f"provenance_reliability_"
-                                                                 f"{split}")),
-           *fig_coverage(report, wd.path(FIGURES_DIR, f"provenance_coverage_{split}"))]
-    conf = pd.read_csv(wd.path(METRICS_DIR, f"provenance_cv_{split}_confusion.csv"),
-                       index_col=0, keep_default_na=False)
-    out += fig_confusion(conf, f"{winner}, split by {split}: 10 most common countries",
-                         wd.path(FIGURES_DIR, f"provenance_confusion_{split}"))
-    print("figures: " + ", ".join(str(p) for p in out if p.suffix == ".png"))
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -121,36 +106,16 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"best by log-loss ({evidence}): {w['model']}; goals: {met}")
 
 
-def best_refittable(cv: dict[str, Any]) -> dict[str, str]:
-    """Per evidence, the model with the lowest CV log-loss that can be refitted (not the
-    network, which ``provenance-fit`` does not train)."""
-    out = {}
-    for evidence in cv["winners"]:
-        pool = {n: r for n, r in cv["models"].items()
-                if n != "network" and (r["evidence"] == evidence or n == "prior")}
-        out[evidence] = min(pool, key=lambda n: pool[n]["vs_majority"]["log_loss"]["value"])
-    return out
-
-
 def cmd_provenance_fit(args: argparse.Namespace) -> int:
-    from rruffgeo.model.provenance_final import fit_final
-    from rruffgeo.workdir import METRICS_DIR, read_json
+    from rruffgeo.model.provenance_final import choose_models, fit_final
 
     wd = workdir_of(args)
     if args.model != "auto":
-        models = {"spectrum": args.model}
+        models, note = {"spectrum": args.model}, "chosen with --model"
     else:
-        cv = read_json(wd.root / METRICS_DIR / "provenance_cv_specimen.json")
-        if not isinstance(cv, dict):
-            print("no metrics/provenance_cv_specimen.json: fitting the combinations "
-                  "(run `rruffgeo provenance-cv` to choose by log-loss)")
-            models = None
-        else:
-            models = best_refittable(cv)
-            if any(w["model"] == "network" for w in cv["winners"].values()):
-                print("the network won the CV; it is not refitted here, so the best other "
-                      f"models are saved: {models}")
-    folder = fit_final(wd, Settings(), models)
+        models, note = choose_models(wd)
+    print(f"models: {models} ({note})")
+    folder = fit_final(wd, Settings(), models, note)
     print(f"final provenance model saved in {folder} (predict with --model {folder})")
     return 0
 

@@ -4,16 +4,22 @@ Torch-free. Scores the out-of-fold probabilities of :mod:`rruffgeo.model.provena
 spectrum: top-1, top-3, macro-F1 and log-loss beside the class prior (the majority class) with
 paired bootstrap intervals over specimens, top-label ECE (15 bins) before and after temperature
 scaling, conformal coverage and set size at 80/90/95%, and the goals of issue 10. Writes
-``metrics/provenance_cv_<split>.json`` (everything), ``..._models.csv`` (one row per model),
-``..._oof.parquet`` (per spectrum and model: fold, true and predicted country, probabilities, the
-90% set), ``..._oof_proba.npz`` (every model's calibrated probabilities) and
-``..._confusion.csv`` (the winner, most common countries).
+``metrics/provenance_cv_<split>.json`` (everything, ``WorkDir.provenance_cv_file``) and beside it
+(``WorkDir.provenance_cv_part``) ``..._models.csv`` (one row per model), ``..._oof.parquet`` (per
+spectrum and model: fold, true and predicted country, probabilities, the 90% set),
+``..._oof_proba.npz`` (every model's calibrated probabilities) and ``..._confusion.csv`` (the
+winner, most common countries).
+
+``evaluate_provenance`` is what ``provenance-cv``, ``cv`` and ``run`` call: it adds the network's
+out-of-fold probabilities when ``rruffgeo cv`` left fold models for the split
+(:func:`rruffgeo.model.network_oof.network_oof` decides, and says why not otherwise).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,8 +47,6 @@ from rruffgeo.model.provenance_metrics import (
 )
 from rruffgeo.model.splits import cv_splits
 from rruffgeo.workdir import (
-    METRICS_DIR,
-    MODELS_DIR,
     WorkDir,
     atomic_path,
     write_csv_atomic,
@@ -61,16 +65,59 @@ def evidence_of(name: str) -> str:
     return "spectrum+mineral" if name in MINERAL_MODELS else "spectrum"
 
 
+@dataclass
+class ProvenanceEvaluation:
+    """One split's provenance CV report, and whether (or why not) the network took part."""
+
+    report: dict[str, Any]
+    network_note: str
+
+    @property
+    def winner(self) -> str:
+        return str(self.report["winners"]["spectrum"]["model"])
+
+    def line(self) -> str:
+        """One line: the winner by log-loss beside the class prior, and the network's part."""
+        ll = self.report["models"][self.winner]["vs_majority"]["log_loss"]
+        return (f"{self.report['split']}: {self.winner} wins (log-loss {ll['value']:.3f}, "
+                f"prior {ll['baseline']:.3f}); {self.network_note}")
+
+
+def evaluate_provenance(workdir: WorkDir, settings: Settings | None = None,
+                        split: str = "specimen", network: bool = True,
+                        progress: bool = True) -> ProvenanceEvaluation:
+    """The provenance CV of ``split``, with the network's out-of-fold probabilities when the
+    fold models of ``rruffgeo cv --split split`` fit the data (else without, saying why)."""
+    from rruffgeo.model.network_oof import network_oof
+
+    settings = settings or Settings()
+    data = load_provenance_data(workdir, settings)
+    oof, note = None, "network left out (not asked for)"
+    if network:
+        splits = cv_splits(data.y, data.groups, split, settings.train.n_folds,
+                           settings.train.seed)
+        oof, reason = network_oof(workdir, data, splits, split, settings.train.device)
+        note = reason if oof is not None else f"network left out: {reason}"
+    report = run_provenance_cv(workdir, settings, split, oof, progress, data=data,
+                               network_note=note)
+    return ProvenanceEvaluation(report, note)
+
+
 def run_provenance_cv(workdir: WorkDir, settings: Settings | None = None,
                       split: str = "specimen", network_oof: dict[int, np.ndarray] | None = None,
-                      progress: bool = True) -> dict[str, Any]:
-    """Cross-validate the provenance models (see module doc); returns the metrics report."""
+                      progress: bool = True, data: ProvenanceData | None = None,
+                      network_note: str = "") -> dict[str, Any]:
+    """Cross-validate the provenance models (see module doc); returns the metrics report.
+
+    ``data`` is the provenance data when the caller has loaded it already; ``network_note``
+    (whether and why the network took part) is kept in the report for the HTML page."""
     settings = settings or Settings()
     t0 = time.perf_counter()
-    data = load_provenance_data(workdir, settings)
+    data = data if data is not None else load_provenance_data(workdir, settings)
     splits = cv_splits(data.y, data.groups, split, settings.train.n_folds, settings.train.seed)
     key = cv_key(data, settings, split, network_oof is not None)
-    folder = workdir.dir(MODELS_DIR, f"provenance_cv_{split}")
+    folder = workdir.provenance_cv_cache(split)
+    folder.mkdir(parents=True, exist_ok=True)
     folds = []
     for k, (tr, te) in enumerate(splits):
         result = load_fold(folder, k, key)
@@ -84,6 +131,9 @@ def run_provenance_cv(workdir: WorkDir, settings: Settings | None = None,
                       f"{time.perf_counter() - t1:.0f} s", flush=True)
         folds.append(result)
     report = score(data, splits, folds, split)
+    report["network_note"] = network_note or ("network: out-of-fold probabilities given"
+                                              if network_oof is not None else
+                                              "network left out (no fold models given)")
     report["wall_s"] = time.perf_counter() - t0
     write_outputs(workdir, data, splits, folds, report)
     return report
@@ -223,17 +273,17 @@ def confusion_table(oof: pd.DataFrame, model: str, n: int = N_CONFUSION) -> pd.D
 def write_outputs(workdir: WorkDir, data: ProvenanceData,
                   splits: list[tuple[np.ndarray, np.ndarray]], folds: list[dict[str, Any]],
                   report: dict[str, Any]) -> None:
-    stem = f"provenance_cv_{report['split']}"
+    split = report["split"]
     oof = oof_table(data, splits, folds)
-    write_parquet_atomic(workdir.path(METRICS_DIR, f"{stem}_oof.parquet"), oof)
-    write_csv_atomic(workdir.path(METRICS_DIR, f"{stem}_models.csv"), models_table(report))
+    write_parquet_atomic(workdir.provenance_cv_part(split, "oof"), oof)
+    write_csv_atomic(workdir.provenance_cv_part(split, "models"), models_table(report))
     winner = report["winners"]["spectrum"]["model"]
     conf = confusion_table(oof, winner).rename_axis(index="true", columns=None).reset_index()
-    write_csv_atomic(workdir.path(METRICS_DIR, f"{stem}_confusion.csv"), conf)
-    with atomic_path(workdir.path(METRICS_DIR, f"{stem}_oof_proba.npz")) as tmp, \
+    write_csv_atomic(workdir.provenance_cv_part(split, "confusion"), conf)
+    with atomic_path(workdir.provenance_cv_part(split, "oof_proba")) as tmp, \
             open(tmp, "wb") as fh:
         np.savez_compressed(fh, spectrum_id=data.table["spectrum_id"].to_numpy(str),
                             classes=np.asarray(data.classes),
                             **{n: _assemble(splits, folds, n, "calibrated").astype(np.float32)
                                for n in folds[0]})
-    write_json_atomic(workdir.path(METRICS_DIR, f"{stem}.json"), report)
+    write_json_atomic(workdir.provenance_cv_file(split), report)

@@ -5,7 +5,9 @@ spectrum in training (inner grouped splits choose the hyper-parameters, the comb
 weights, the temperature and the conformal quantiles) and saves ``models/final/``:
 ``provenance.json`` (model, parameters, temperature, set thresholds, classes) and the reference
 library (``library.npz`` float16 spectra + ``library.json``). ``ProvenancePredictor`` rebuilds the
-models from these files; nothing is unpickled.
+models from these files; nothing is unpickled. ``choose_models`` picks what is refitted: per
+evidence, the model with the lowest log-loss in the grouped provenance CV
+(``metrics/provenance_cv_specimen.json``), the network excepted (it has no all-data refit here).
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ from rruffgeo.model.provenance import MAX_NEIGHBOURS, Mixture, find_neighbours
 from rruffgeo.model.provenance_cv import COMBINATIONS, FAMILIES, run_fold
 from rruffgeo.model.provenance_data import load_provenance_data
 from rruffgeo.spectra.resample import clean_axis, resample_spectrum
-from rruffgeo.workdir import MODELS_DIR, WorkDir, write_json_atomic
+from rruffgeo.workdir import WorkDir, read_json, write_json_atomic
 
 SPEC = "provenance.json"
 FORMAT = "rruffgeo-provenance/1"
-FINAL_DIR = "final"
+#: The protocol whose CV chooses the final model: grouped by specimen (issue 10, item 2).
+CHOOSING_SPLIT = "specimen"
+#: Used when no CV report exists yet.
+DEFAULT_MODELS = {"spectrum": "combination", "spectrum+mineral": "combination+mineral"}
 MIN_POINTS = 16
 COUNTRY_COLUMNS = ["rank", "country_iso3", "country_name", "probability", "in_set"]
 
@@ -52,14 +57,41 @@ def _model_spec(fits: dict[str, dict[str, Any]], model: str) -> dict[str, Any]:
     }
 
 
+def best_refittable(cv: dict[str, Any]) -> dict[str, str]:
+    """Per evidence, the model with the lowest CV log-loss that can be refitted (not the
+    network, which is not trained on all data here)."""
+    out = {}
+    for evidence in cv["winners"]:
+        pool = {n: r for n, r in cv["models"].items()
+                if n != "network" and (r["evidence"] == evidence or n == "prior")}
+        out[evidence] = min(pool, key=lambda n: pool[n]["vs_majority"]["log_loss"]["value"])
+    return out
+
+
+def choose_models(workdir: WorkDir) -> tuple[dict[str, str], str]:
+    """The models to refit per evidence, from the grouped CV report, and a sentence saying how
+    they were chosen (the combinations when there is no report yet)."""
+    path = workdir.provenance_cv_file(CHOOSING_SPLIT)
+    cv = read_json(path)
+    if not isinstance(cv, dict) or "winners" not in cv:
+        return dict(DEFAULT_MODELS), (f"no {path.name} yet: the combinations (run `rruffgeo "
+                                      "provenance-cv` to choose by log-loss)")
+    models = best_refittable(cv)
+    note = f"best by log-loss in {path.name}"
+    if any(w["model"] == "network" for w in cv["winners"].values()):
+        note += " (the network won; it is not refitted on all data, so the best other model)"
+    return models, note
+
+
 def fit_final(workdir: WorkDir, settings: Settings | None = None,
-              models: dict[str, str] | None = None) -> Path:
+              models: dict[str, str] | None = None, chosen_by: str = "") -> Path:
     """Fit the chosen model per evidence on all data and save them with the library.
 
     ``models`` maps evidence ("spectrum", "spectrum+mineral") to a family or combination name
-    (the CV winners); the network is not refitted here.
+    (the CV winners); the network is not refitted here. ``chosen_by`` says how they were
+    chosen; it is kept in the spec so the run can say so at its end.
     """
-    models = models or {"spectrum": "combination", "spectrum+mineral": "combination+mineral"}
+    models = models or dict(DEFAULT_MODELS)
     for name in models.values():
         if name not in FAMILIES and name not in COMBINATIONS:
             raise ValueError(f"model {name!r}: choose one of "
@@ -74,9 +106,10 @@ def fit_final(workdir: WorkDir, settings: Settings | None = None,
         "models": {ev: _model_spec(fits, name) for ev, name in models.items()},
         "classes": data.classes, "class_names": data.class_names,
         "minmax": settings.spectra.minmax, "n_spectra": int(len(rows)),
-        "n_specimens": int(len(np.unique(data.groups))),
+        "n_specimens": int(len(np.unique(data.groups))), "chosen_by": chosen_by,
     }
-    folder = workdir.dir(MODELS_DIR, FINAL_DIR)
+    folder = workdir.final_model_dir
+    folder.mkdir(parents=True, exist_ok=True)
     data.library().save(folder)
     write_json_atomic(folder / SPEC, spec)
     return folder
@@ -84,6 +117,20 @@ def fit_final(workdir: WorkDir, settings: Settings | None = None,
 
 def is_provenance_model(folder: Path) -> bool:
     return (Path(folder) / SPEC).exists()
+
+
+def final_summary(workdir: WorkDir) -> str | None:
+    """One sentence on the saved final model (which model per evidence, how chosen, where),
+    or None when there is none or its spec cannot be read."""
+    folder = workdir.final_model_dir
+    spec = read_json(folder / SPEC)
+    if not isinstance(spec, dict) or not isinstance(spec.get("models"), dict):
+        return None
+    names = ", ".join(f"{m.get('model', '?')} ({ev})" for ev, m in spec["models"].items()
+                      if isinstance(m, dict))
+    how = f"; {spec['chosen_by']}" if spec.get("chosen_by") else ""
+    return (f"final model: {names} refitted on all {spec.get('n_spectra', '?')} spectra{how}; "
+            f"saved in {folder}")
 
 
 @dataclass

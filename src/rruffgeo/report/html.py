@@ -239,6 +239,14 @@ def _evaluation_section(evals: dict[Split, EvaluationResult], fig_dir: Path,
     return "\n".join(parts)
 
 
+def _provenance_section(workdir: WorkDir) -> str:
+    """The provenance predictor's evaluation (models x metrics, winner, figures); built in
+    ``rruffgeo.report.provenance_section``, imported here late as it uses this module."""
+    from rruffgeo.report.provenance_section import provenance_section
+
+    return "<h2 id='provenance'>Provenance predictor</h2>\n" + provenance_section(workdir)
+
+
 def _rejects_html(workdir: WorkDir, shown: int = 50) -> str:
     path = workdir.root / REJECTS
     if not path.exists():
@@ -284,6 +292,7 @@ def render_report(workdir: WorkDir, stats: DatasetStats, settings: Settings,
     sec.append(_figures_section(fig_dir, "dataset", skipped))
     sec.append("<h2 id='evaluation'>Evaluation: split by spectrum vs grouped by specimen</h2>")
     sec.append(_evaluation_section(evals, fig_dir, skipped))
+    sec.append(_provenance_section(workdir))
     sec.append("<h2 id='settings'>Settings</h2>")
     sec.append(f"<pre>{_esc(json.dumps(to_dict(settings), indent=2))}</pre>")
     for split, ev in evals.items():

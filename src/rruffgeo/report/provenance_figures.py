@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from rruffgeo.report.maps import draw_choropleth, equal_earth
 from rruffgeo.report.style import save_figure
+from rruffgeo.workdir import WorkDir
 
 
 def _bars(ax: Any, table: dict[str, list], label: str, color: str, offset: float) -> None:
@@ -88,6 +89,20 @@ def fig_confusion(confusion: pd.DataFrame, title: str, out_base: Path) -> list[P
     ax.set_title(title, fontsize=11)
     fig.colorbar(im, ax=ax, shrink=0.7, label="share of the true country's spectra")
     return save_figure(fig, out_base)
+
+
+def draw_provenance_figures(workdir: WorkDir, report: dict[str, Any]) -> list[Path]:
+    """Reliability (the winner), coverage (every model) and confusion (the winner) of one
+    provenance CV report, at ``WorkDir.provenance_figure``; returns the PNGs written."""
+    split = report["split"]
+    winner = report["winners"]["spectrum"]["model"]
+    out = [*fig_reliability(report, winner, workdir.provenance_figure("reliability", split)),
+           *fig_coverage(report, workdir.provenance_figure("coverage", split))]
+    conf = pd.read_csv(workdir.provenance_cv_part(split, "confusion"), index_col=0,
+                       keep_default_na=False)
+    out += fig_confusion(conf, f"{winner}, split by {split}: {len(conf) - 1} most common "
+                         "countries", workdir.provenance_figure("confusion", split))
+    return [p for p in out if p.suffix == ".png"]
 
 
 def fig_provenance_map(probabilities: dict[str, float], specimens: pd.DataFrame, title: str,
