@@ -185,21 +185,35 @@ def test_parallel_workers_match_serial(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(load_catalog(tmp_path / "a"), load_catalog(tmp_path / "b"))
 
 
-def test_interrupted_write_keeps_previous_catalog(tmp_path, monkeypatch):
-    import rruffgeo.data.catalog as catalog
+@pytest.mark.parametrize("streamed", [True, False])
+def test_interrupted_write_keeps_previous_catalog(tmp_path, monkeypatch, streamed):
+    """Streamed (every unit parsed again) or written at once (one unit re-used)."""
+    import pyarrow.parquet as pq
 
-    z = write_zip(tmp_path / "excellent_unoriented.zip", good_files())
+    import rruffgeo.data.catalog_write as catalog_write
+
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    write_zip(folder / "excellent_unoriented.zip", good_files())
+    write_zip(folder / "fair_unoriented.zip", {RAW_NAME: rruff_text(n=5)})
     wd = WorkDir(tmp_path / "w")
-    ingest(z, wd, settings(tmp_path), progress=False)
+    ingest(folder, wd, settings(tmp_path), progress=False)
     before = wd.catalog.read_bytes()
-    write_zip(z, {OLD_NAME: rruff_text(n=3)})
+    write_zip(folder / "excellent_unoriented.zip", {OLD_NAME: rruff_text(n=3)})
+    if streamed:
+        write_zip(folder / "fair_unoriented.zip", {RAW_NAME: rruff_text(n=6)})
+    streams = []
+    monkeypatch.setattr(catalog_write.CatalogStream, "add",
+                        lambda self, *a, _add=catalog_write.CatalogStream.add:
+                        streams.append(self) or _add(self, *a))
 
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(catalog.pq, "write_table", boom)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", boom)
     with pytest.raises(KeyboardInterrupt):
-        ingest(z, wd, settings(tmp_path), progress=False)
+        ingest(folder, wd, settings(tmp_path), progress=False)
+    assert bool(streams) == streamed
     assert wd.catalog.read_bytes() == before
     assert not [p for p in wd.root.rglob("*.tmp")]
 

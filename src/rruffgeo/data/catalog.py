@@ -24,6 +24,7 @@ or "unknown".
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
@@ -44,13 +45,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from rruffgeo.config import DATA_ENV, RRUFF_RAMAN_URL, IngestSettings
 from rruffgeo.data import parse
+from rruffgeo.data.catalog_write import CatalogStream, UnitCache, read_unit_cache, write_table
 from rruffgeo.data.lasers import laser_line_nm
-from rruffgeo.data.parse import SCALAR_COLUMNS, ChunkResult
+from rruffgeo.data.parse import ChunkResult
 from rruffgeo.data.rruff_file import PARSER_VERSION
 from rruffgeo.data.sources import Unit, is_url, local_units, zip_members
 from rruffgeo.workdir import CATALOG, REJECTS, WorkDir, atomic_path, write_csv_atomic
@@ -76,9 +77,11 @@ LEGACY_SPOOL_STALE_S = 3600.0
 #: whole catalog (GBs at the official set's size).
 ROW_GROUP_ROWS = 1024
 
-_META_KEY = b"rruffgeo.ingest.key"
-_META_REJECTS = b"rruffgeo.ingest.rejects"
 _META_UNITS = b"rruffgeo.ingest.units"
+
+#: Stream the catalog while parsing when every unit is parsed (see ``catalog_write``); off,
+#: every catalog is sorted and written in memory at the end (the tests compare the two).
+STREAM_CATALOG = True
 
 
 @dataclass(frozen=True)
@@ -142,22 +145,11 @@ def _unit_key(unit: Unit) -> str:
     return f"{unit.key}:{PARSER_VERSION}:{unit.kind}"
 
 
-def _read_cache(path: Path, key: str) -> tuple[pa.Table, list[tuple[str, str]]] | None:
+def _read_cache(path: Path, key: str) -> tuple[pa.Table, Rejects] | None:
     """The cached table of a unit when its key matches, else None (stale or unreadable)."""
     if not path.exists():
         return None
-    try:
-        with pa.memory_map(str(path)) as source:
-            table = ipc.open_file(source).read_all()
-    except (OSError, pa.ArrowException):
-        return None
-    meta = table.schema.metadata or {}
-    if meta.get(_META_KEY, b"").decode() != key:
-        return None
-    if table.schema.remove_metadata() != catalog_schema():
-        return None
-    rejects = [tuple(r) for r in json.loads(meta.get(_META_REJECTS, b"[]"))]
-    return table.replace_schema_metadata(None), rejects  # type: ignore[return-value]
+    return read_unit_cache(path, key, catalog_schema())
 
 
 def _catalog_units(path: Path) -> dict[str, dict]:
@@ -166,25 +158,40 @@ def _catalog_units(path: Path) -> dict[str, dict]:
         return {}
     try:
         schema = pq.read_schema(path)
+        # The file's key-value metadata (a streamed catalog adds it at the end, where the
+        # Arrow schema stored in the file, written first, cannot hold it).
+        raw = (pq.read_metadata(path).metadata or {}).get(_META_UNITS)
     except (OSError, pa.ArrowException):
         return {}
-    raw = (schema.metadata or {}).get(_META_UNITS)
     if not raw or schema.remove_metadata() != catalog_schema():
         return {}
     return {k: {"key": v["key"], "rejects": [tuple(r) for r in v["rejects"]]}
             for k, v in json.loads(raw).items()}
 
 
-def _write_cache(path: Path, key: str, table: pa.Table, rejects: list[tuple[str, str]]) -> None:
-    meta = {_META_KEY: key.encode(), _META_REJECTS: json.dumps(rejects).encode()}
-    table = table.replace_schema_metadata(meta)
-    with atomic_path(path) as tmp, ipc.new_file(str(tmp), table.schema) as writer:
-        writer.write_table(table)
+def _write_cache(path: Path, key: str, table: pa.Table, rejects: Rejects) -> None:
+    cache = UnitCache(path, key, catalog_schema())
+    try:
+        for batch in table.to_batches():
+            cache.write(batch)
+    except BaseException:
+        cache.abort()
+        raise
+    cache.close(rejects)
 
 
 def _batch_of(result: ChunkResult, schema: pa.Schema) -> pa.RecordBatch:
-    """One chunk's rows as an Arrow batch (mapped from the worker's file when it wrote one)."""
-    return parse.record_batch(result, schema)
+    """One chunk's rows as an Arrow batch (mapped from the worker's file when it wrote one).
+
+    The worker's file is removed at once: the mapping keeps its pages until the batch is
+    dropped, so the spool (in shared memory) holds only the rows not yet written.
+    """
+    batch = parse.record_batch(result, schema)
+    if result.spool_path:
+        with contextlib.suppress(OSError):
+            os.unlink(result.spool_path)
+        result.spool_path = ""
+    return batch
 
 
 def _table_of(results: Sequence[ChunkResult]) -> pa.Table:
@@ -329,24 +336,26 @@ def _spool_dir(wd: WorkDir) -> Iterator[str]:
 def _run_pool(futures: dict[Future, tuple[int, int]],
               flat: list[tuple[int, int, tuple]]) -> Iterator[tuple[int, int, ChunkResult]]:
     """Results ``(i, j, chunk)`` of the pool's tasks as they complete; meanwhile this process
-    runs tasks too, taking them from the end of the queue (any a worker has not started yet).
+    runs tasks too, taking the first one no worker has started yet.
 
     Workers take a while to start (seconds on a loaded machine) and this process would only
-    wait for them: this way it parses from the first moment, and the workers and it meet in
-    the middle. A task taken here is cancelled in the pool first, so it runs exactly once.
+    wait for them: this way it parses from the first moment. Taking from the front keeps the
+    tasks finishing about in order, so that few finished chunks wait for an earlier one
+    before the catalog stream can take them. A task taken here is cancelled in the pool first,
+    so it runs exactly once.
     """
     tasks = {(i, j): task for i, j, task in flat}
     pending = set(futures)
-    order = list(futures)  # submission order: workers start at the front
+    order = collections.deque(futures)  # submission order: workers start at the front
     while pending:
         for fut in [f for f in pending if f.done()]:
             pending.discard(fut)
             i, j = futures[fut]
             yield i, j, fut.result()
-        while order and (order[-1].done() or order[-1].running()):
-            order.pop()
-        if order and order[-1].cancel():
-            fut = order.pop()
+        while order and (order[0].done() or order[0].running()):
+            order.popleft()
+        if order and order[0].cancel():
+            fut = order.popleft()
             pending.discard(fut)
             i, j = futures[fut]
             res = parse.run_task(tasks[(i, j)])
@@ -359,19 +368,54 @@ def _run_pool(futures: dict[Future, tuple[int, int]],
 Rejects = list[tuple[str, str]]
 
 
+class _Sink:
+    """Where a streaming run's chunks go, in (unit, chunk) order: the catalog stream while the
+    ids keep increasing; after a batch that breaks the order, memory (what was streamed is read
+    back), to be sorted at the end as when nothing streams."""
+
+    def __init__(self, stream: CatalogStream) -> None:
+        self.stream: CatalogStream | None = stream
+        self.kept: list[pa.Table | pa.RecordBatch] = []
+
+    def put(self, i: int, batch: pa.RecordBatch) -> None:
+        if self.stream is not None:
+            if self.stream.add(batch, i):
+                return
+            log.info("catalog ids out of order at %s: sorting in memory",
+                     batch.column(0)[0].as_py())
+            self.kept.append(self.stream.read_back())
+            self.stream = None
+        self.kept.append(batch)
+
+    def table(self) -> pa.Table:
+        """The rows kept in memory (after a fallback), in arrival order."""
+        tables = [t if isinstance(t, pa.Table) else pa.Table.from_batches([t])
+                  for t in self.kept]
+        return pa.concat_tables(tables) if tables else catalog_schema().empty_table()
+
+
 class _Collector:
-    """Chunk results of the units being parsed: a unit's table is built (and, while other
-    units are still running, cached so that an interrupted run resumes) once all its chunks
-    are in."""
+    """Chunk results of the units being parsed.
+
+    Without a sink, a unit's table is built (and, while other units are still running, cached
+    so that an interrupted run resumes) once all its chunks are in. With one, chunks go to it
+    in (unit, chunk) order as soon as all before them are in, and are dropped here; the
+    stream's thread writes each unit but the last to its resume cache as well.
+    """
 
     def __init__(self, units: list[Unit], plan: list[tuple[list[tuple], Rejects]],
-                 wd: WorkDir) -> None:
-        self.units, self.plan, self.wd = units, plan, wd
+                 wd: WorkDir, sink: _Sink | None = None) -> None:
+        self.units, self.plan, self.wd, self.sink = units, plan, wd, sink
         self.results: list[list[ChunkResult | None]] = [[None] * len(t) for t, _ in plan]
         self.remaining = [len(t) for t, _ in plan]
-        self.done: dict[int, tuple[pa.Table, Rejects]] = {}
+        self.done: dict[int, tuple[pa.Table | None, Rejects]] = {}
         self.worker_cpu = 0.0
         self.bar = None
+        self.cursor = (0, 0)  # the next chunk the sink takes
+        self.caching: set[int] = set()
+        if sink is not None:
+            self._emit_ready()
+            return
         for i, n in enumerate(self.remaining):
             if n == 0:
                 self._finish(i)
@@ -380,15 +424,53 @@ class _Collector:
         return self.remaining[i] > 0 and self.results[i][j] is None
 
     def record(self, i: int, j: int, result: ChunkResult, in_worker: bool = False) -> None:
-        """Keep a finished task's result; finish its unit once all of the unit's tasks are in."""
+        """Keep a finished task's result; hand on what is complete."""
         self.results[i][j] = result
         if in_worker:
             self.worker_cpu += result.cpu_s
         if self.bar is not None:
             self.bar.update(result.n_files)
         self.remaining[i] -= 1
-        if self.remaining[i] == 0:
+        if self.sink is not None:
+            self._emit_ready()
+        elif self.remaining[i] == 0:
             self._finish(i)
+
+    def _emit_ready(self) -> None:
+        """Hand the sink every chunk whose predecessors have all gone to it."""
+        i, j = self.cursor
+        schema = catalog_schema()
+        while i < len(self.plan):
+            if j == 0:
+                self._open_cache(i)
+            if j == len(self.results[i]):
+                self._close_unit(i)
+                i, j = i + 1, 0
+                continue
+            res = self.results[i][j]
+            if res is None:
+                break
+            self.sink.put(i, _batch_of(res, schema))  # type: ignore[union-attr]
+            self.results[i][j] = ChunkResult(rejects=res.rejects, n_files=res.n_files)
+            j += 1
+        self.cursor = (i, j)
+
+    def _open_cache(self, i: int) -> None:
+        """Cache unit ``i`` while it streams, unless it is the last (it goes straight into
+        the catalog). Called again while the unit's first chunk is awaited: opens once."""
+        stream = self.sink.stream  # type: ignore[union-attr]
+        if stream is None or i == len(self.plan) - 1 or i in self.caching:
+            return
+        self.caching.add(i)
+        stream.open_cache(i, _cache_path(self.wd, self.units[i]), _unit_key(self.units[i]))
+
+    def _close_unit(self, i: int) -> None:
+        rejects = list(self.plan[i][1]) + [rj for r in self.results[i] if r for rj in r.rejects]
+        stream = self.sink.stream  # type: ignore[union-attr]
+        if stream is not None and i < len(self.plan) - 1:
+            stream.close_cache(i, rejects)
+        self.done[i] = (None, rejects)
+        self.results[i] = []
 
     def _finish(self, i: int) -> None:
         chunks = [r for r in self.results[i] if r is not None]
@@ -426,15 +508,17 @@ def _parse_in_pool(flat: list[tuple[int, int, tuple]], collector: _Collector, wo
 
 
 def _parse_units(units: list[Unit], wd: WorkDir, settings: IngestSettings, progress: bool,
-                 ) -> tuple[dict[int, tuple[pa.Table, Rejects]], float]:
+                 sink: _Sink | None = None,
+                 ) -> tuple[dict[int, tuple[pa.Table | None, Rejects]], float]:
     """Parse the units (in parallel), caching each one as soon as it is complete; returns the
-    tables and rejects by unit, and the CPU seconds the parser processes spent."""
+    tables (None where they went to ``sink``) and rejects by unit, and the CPU seconds the
+    parser processes spent."""
     from tqdm.auto import tqdm
 
     max_bytes = parse.text_budget(settings.worker_memory_mb)
     listed = [_tasks(unit, max_bytes) for unit in units]
     total = sum(n for _, _, n in listed)
-    collector = _Collector(units, [(t, rj) for t, rj, _ in listed], wd)
+    collector = _Collector(units, [(t, rj) for t, rj, _ in listed], wd, sink)
     flat = [(i, j, t) for i, (tasks, _, _) in enumerate(listed) for j, t in enumerate(tasks)]
     workers = min(_n_workers(settings), len(flat))
     use_pool = workers > 1 and total >= MIN_FILES_FOR_POOL
@@ -482,12 +566,14 @@ class NoSpectraError(ValueError):
 
 @dataclass
 class _Gathered:
-    """The catalog's parts: tables of units re-used or parsed, and each unit's rejects."""
+    """The catalog's parts: tables of units re-used or parsed, and each unit's rejects; or,
+    where the rows were streamed, the stream that holds them (``tables`` then empty)."""
 
     tables: list[pa.Table] = field(default_factory=list)
     unit_rejects: dict[str, Rejects] = field(default_factory=dict)
     n_parsed: int = 0
     worker_cpu: float = 0.0
+    stream: CatalogStream | None = None
 
 
 def _reuse_from_catalog(wd: WorkDir, units: list[Unit], keys: dict[str, str],
@@ -509,8 +595,12 @@ def _reuse_from_catalog(wd: WorkDir, units: list[Unit], keys: dict[str, str],
 
 
 def _gather(wd: WorkDir, units: list[Unit], keys: dict[str, str], known: dict[str, dict],
-            settings: IngestSettings, progress: bool) -> _Gathered:
-    """Every unit's rows and rejects: from the catalog, from a unit cache, else parsed."""
+            settings: IngestSettings, progress: bool, stream_to: Path) -> _Gathered:
+    """Every unit's rows and rejects: from the catalog, from a unit cache, else parsed.
+
+    When every unit is parsed, the rows stream into the catalog file ``stream_to`` as they
+    come (see ``catalog_write``): ``got.stream`` holds them unless the order broke.
+    """
     got = _Gathered()
     reused = _reuse_from_catalog(wd, units, keys, known, got)
     todo: list[int] = []
@@ -524,10 +614,24 @@ def _gather(wd: WorkDir, units: list[Unit], keys: dict[str, str], known: dict[st
             got.tables.append(cached[0])
             got.unit_rejects[unit.label] = cached[1]
     if todo:
-        parsed, got.worker_cpu = _parse_units([units[i] for i in todo], wd, settings, progress)
+        sink = None
+        if STREAM_CATALOG and len(todo) == len(units):
+            sink = _Sink(CatalogStream(stream_to, catalog_schema(), ROW_GROUP_ROWS))
+        try:
+            parsed, got.worker_cpu = _parse_units([units[i] for i in todo], wd, settings,
+                                                  progress, sink)
+        except BaseException:
+            if sink is not None and sink.stream is not None:
+                sink.stream.abort()
+            raise
         for k, i in enumerate(todo):
-            got.tables.append(parsed[k][0])
+            if parsed[k][0] is not None:
+                got.tables.append(parsed[k][0])
             got.unit_rejects[units[i].label] = parsed[k][1]
+        if sink is not None:
+            got.stream = sink.stream
+            if sink.stream is None:
+                got.tables.append(sink.table())
     got.n_parsed = len(todo)
     return got
 
@@ -542,10 +646,10 @@ def _sorted_catalog(tables: list[pa.Table]) -> pa.Table:
     return _deduplicate_ids(table)
 
 
-def _refuse_empty(table: pa.Table, rejects: Rejects, src: str | Path, wd: WorkDir) -> None:
+def _refuse_empty(n_rows: int, rejects: Rejects, src: str | Path, wd: WorkDir) -> None:
     """No spectrum read at all: say so (with the first reject) rather than write an empty
     catalog over the one there."""
-    if table.num_rows:
+    if n_rows:
         return
     first = f", e.g. {rejects[0][0]}: {rejects[0][1]}" if rejects else ""
     kept = (f"; {wd.catalog} left as it was" if wd.catalog.exists()
@@ -554,17 +658,22 @@ def _refuse_empty(table: pa.Table, rejects: Rejects, src: str | Path, wd: WorkDi
                          f"{first}{kept}")
 
 
-def _write_catalog(wd: WorkDir, table: pa.Table, meta: dict[bytes, bytes]) -> None:
-    with atomic_path(wd.catalog) as tmp:
-        # Spectra arrays barely compress (float64 noise); compressing only the text columns
-        # halves the write time for a ~20% larger file.
-        compression = {c: "none" if c in ("wavenumber_cm1", "intensity") else "snappy"
-                       for c in table.column_names}
-        pq.write_table(table.replace_schema_metadata(meta), tmp, compression=compression,
-                       use_dictionary=["specimen_id", "mineral", "locality", "kind", "orientation",
-                                       "orientation_rotation", "polarization", "category",
-                                       "source"],
-                       write_statistics=list(SCALAR_COLUMNS), row_group_size=ROW_GROUP_ROWS)
+def _write_catalog(tmp: Path, got: _Gathered, meta: dict[bytes, bytes], rejects: Rejects,
+                   src: str | Path, wd: WorkDir) -> int:
+    """Complete the catalog at ``tmp``: close the stream, or sort the tables and write them;
+    returns its number of rows."""
+    if got.stream is not None:
+        try:
+            _refuse_empty(got.stream.n_rows, rejects, src, wd)
+            got.stream.finish(meta)
+        except BaseException:
+            got.stream.abort()
+            raise
+        return got.stream.n_rows
+    table = _sorted_catalog(got.tables)
+    _refuse_empty(table.num_rows, rejects, src, wd)
+    write_table(tmp, table, meta, ROW_GROUP_ROWS)
+    return table.num_rows
 
 
 def _unchanged(wd: WorkDir, units: list[Unit], keys: dict[str, str],
@@ -610,20 +719,19 @@ def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None
         # Nothing changed since the catalog was written: keep it as it is.
         n_rejects = sum(len(known[u.label]["rejects"]) for u in units)
         return result(pq.read_metadata(wd.catalog).num_rows, n_rejects, 0, 0.0)
-    got = _gather(wd, units, keys, known, settings, progress)
-    table = _sorted_catalog(got.tables)
-    rejects = sorted({tuple(r) for rj in got.unit_rejects.values() for r in rj})
-    _refuse_empty(table, rejects, src, wd)
-    meta = {_META_UNITS: json.dumps(
-        {u.label: {"key": keys[u.label], "rejects": got.unit_rejects[u.label]} for u in units},
-        sort_keys=True).encode()}
-    _write_catalog(wd, table, meta)
+    with atomic_path(wd.catalog) as tmp:
+        got = _gather(wd, units, keys, known, settings, progress, tmp)
+        rejects = sorted({tuple(r) for rj in got.unit_rejects.values() for r in rj})
+        meta = {_META_UNITS: json.dumps(
+            {u.label: {"key": keys[u.label], "rejects": got.unit_rejects[u.label]}
+             for u in units}, sort_keys=True).encode()}
+        n_rows = _write_catalog(tmp, got, meta, rejects, src, wd)
     write_csv_atomic(wd.path(REJECTS), pd.DataFrame(rejects, columns=["file", "reason"]))
     # The catalog now holds every unit (and its key): the per-unit caches, which only serve to
     # resume an interrupted run, are no longer needed.
     for unit in units:
         _cache_path(wd, unit).unlink(missing_ok=True)
-    res = result(table.num_rows, len(rejects), got.n_parsed, got.worker_cpu)
+    res = result(n_rows, len(rejects), got.n_parsed, got.worker_cpu)
     log.debug("ingest: %s", res)
     return res
 
