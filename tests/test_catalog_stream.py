@@ -44,6 +44,7 @@ def _ingest_both(src, tmp_path, monkeypatch, workers=1) -> list[int]:
         monkeypatch.setattr(catalog, "STREAM_CATALOG", False)
         ingest(src, memory, settings, progress=False)
     pd.testing.assert_frame_equal(load_catalog(streamed), load_catalog(memory))
+    assert streamed.catalog.read_bytes() == memory.catalog.read_bytes()  # the very same file
     pd.testing.assert_frame_equal(load_rejects(streamed), load_rejects(memory))
     a, b = pq.ParquetFile(streamed.catalog), pq.ParquetFile(memory.catalog)
     assert ([a.metadata.row_group(k).num_rows for k in range(a.num_row_groups)]

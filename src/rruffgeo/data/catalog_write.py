@@ -48,9 +48,16 @@ def parquet_options(schema: pa.Schema) -> dict:
 
 def write_table(path: Path, table: pa.Table, meta: dict[bytes, bytes],
                 row_group_rows: int) -> None:
-    """Write a whole (sorted) catalog table with its metadata to ``path``."""
-    pq.write_table(table.replace_schema_metadata(meta), path, row_group_size=row_group_rows,
-                   **parquet_options(table.schema))
+    """Write a whole (sorted) catalog table with its metadata to ``path``.
+
+    Written as the stream writes (the metadata added at the end, in the file's key-value
+    metadata only), so that a catalog is the same file, byte for byte, whichever way it was
+    written: a resumed run writes what a fresh run writes.
+    """
+    schema = table.schema.remove_metadata()
+    with pq.ParquetWriter(str(path), schema, **parquet_options(schema)) as writer:
+        writer.write_table(table.replace_schema_metadata(None), row_group_size=row_group_rows)
+        writer.add_key_value_metadata(meta)
 
 
 def increasing_after(ids: pa.Array, last: str | None) -> bool:

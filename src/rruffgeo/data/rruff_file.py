@@ -395,7 +395,8 @@ def _finish(prep: _Prepared, w: np.ndarray, y: np.ndarray, name: str,
                     defects.append(f"{dup} duplicate wavenumbers")
     headers = prep.headers
     repairs = [prep.encoding_repair] if prep.encoding_repair else []
-    repairs += _fix_mojibake(headers)
+    if not prep.text.isascii():  # O(1) for a str; ASCII text holds no mojibake
+        repairs += _fix_mojibake(headers)
     return RruffRecord(headers=headers, wavenumber_cm1=w, intensity=y, defects=defects,
                        encoding_repair="; ".join(repairs), name=name)
 
