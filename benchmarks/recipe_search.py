@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
                     "(rounded up to whole epochs)")
     ap.add_argument("--seeds", default="0", help="comma-separated seeds")
     ap.add_argument("--pool", type=int, default=4, help="average the grid N:1 (1 = off)")
+    ap.add_argument("--grid-points", type=int, default=None,
+                    help="resample onto this many grid points (as `rruffgeo cv --grid-points`; "
+                         "default: the settings' 2048)")
     ap.add_argument("--inner-val", type=float, default=0.2,
                     help="share of the training part held out for validation")
     ap.add_argument("--threads", type=int, default=1)
@@ -95,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     base = recipe_settings("default")
+    if args.grid_points:
+        base = replace(base, spectra=replace(base.spectra, grid_points=args.grid_points))
     ds = load_dataset(WorkDir(args.workdir), base)
     train, _test = cv_splits(ds.y, ds.groups, args.split, base.train.n_folds, base.train.seed)[0]
     fit_rel, val_rel = inner_split(ds.y[train], ds.groups[train], args.split, args.inner_val,

@@ -18,6 +18,10 @@ import pandas as pd
 from rruffgeo.config import Evaluation, Head, Split
 from rruffgeo.workdir import per_country_of
 
+#: A model whose test predictions are this share or more one country has learned only the class
+#: prior; the report, the run summary and the provenance tables say so in words.
+ONE_CLASS_SHARE = 0.9
+
 #: Metrics of a fold, in report order.
 METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro",
            "recall_macro", "top3_accuracy")

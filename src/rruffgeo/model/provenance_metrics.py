@@ -12,10 +12,9 @@ from typing import Any
 import numpy as np
 
 from rruffgeo.model.calibration import log_loss_per_sample
+from rruffgeo.results import ONE_CLASS_SHARE
 
 POINT_METRICS = ("top1", "top3", "macro_f1", "log_loss")
-#: Share of predictions in one class above which a model is said to answer one class.
-ONE_CLASS_SHARE = 0.9
 
 
 def _topk_hits(proba: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:

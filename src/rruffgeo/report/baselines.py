@@ -20,10 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rruffgeo.results import MODELS, EvaluationResult, FoldResult
-
-#: A model whose test predictions are this share or more one country has learned the prior.
-ONE_CLASS_SHARE = 0.9
+from rruffgeo.results import MODELS, ONE_CLASS_SHARE, EvaluationResult, FoldResult
 
 
 @dataclass(frozen=True)
