@@ -4,7 +4,9 @@ Each unit of the source (a zip, or a folder's loose ``.txt`` files) is parsed in
 processes under a key made of its files' names, sizes and modification times and the parser
 version. The catalog records each unit's key (Parquet metadata), so a second run re-parses only
 the units that changed, takes the other rows from the catalog, and gives the identical catalog
-(rows sorted by ``spectrum_id``); when nothing changed it leaves the catalog untouched. While a
+(rows sorted by ``spectrum_id``); when nothing changed it leaves the catalog untouched. When
+every unit is parsed, the catalog is streamed to disk while parsing goes on, holding only the
+rows not yet written (``catalog_write``); otherwise it is sorted and written in memory. While a
 run parses, each finished unit is cached in the work folder (``cache/ingest/``, Arrow IPC), so
 an interrupted run resumes from the units it finished; the caches go once the catalog holds
 them. Every file is written atomically: an interrupted run never leaves a corrupt output.
@@ -170,6 +172,7 @@ def _catalog_units(path: Path) -> dict[str, dict]:
 
 
 def _write_cache(path: Path, key: str, table: pa.Table, rejects: Rejects) -> None:
+    """A finished unit's resume cache, when it was not streamed (see ``UnitCache``)."""
     cache = UnitCache(path, key, catalog_schema())
     try:
         for batch in table.to_batches():
@@ -614,26 +617,34 @@ def _gather(wd: WorkDir, units: list[Unit], keys: dict[str, str], known: dict[st
             got.tables.append(cached[0])
             got.unit_rejects[unit.label] = cached[1]
     if todo:
-        sink = None
-        if STREAM_CATALOG and len(todo) == len(units):
-            sink = _Sink(CatalogStream(stream_to, catalog_schema(), ROW_GROUP_ROWS))
-        try:
-            parsed, got.worker_cpu = _parse_units([units[i] for i in todo], wd, settings,
-                                                  progress, sink)
-        except BaseException:
-            if sink is not None and sink.stream is not None:
-                sink.stream.abort()
-            raise
-        for k, i in enumerate(todo):
-            if parsed[k][0] is not None:
-                got.tables.append(parsed[k][0])
-            got.unit_rejects[units[i].label] = parsed[k][1]
-        if sink is not None:
-            got.stream = sink.stream
-            if sink.stream is None:
-                got.tables.append(sink.table())
+        stream = STREAM_CATALOG and len(todo) == len(units)
+        _parse_todo(wd, [units[i] for i in todo], settings, progress,
+                    stream_to if stream else None, got)
     got.n_parsed = len(todo)
     return got
+
+
+def _parse_todo(wd: WorkDir, units: list[Unit], settings: IngestSettings, progress: bool,
+                stream_to: Path | None, got: _Gathered) -> None:
+    """Parse ``units`` into ``got``: streamed into ``stream_to`` when given (``got.stream``
+    then holds the rows, unless their order broke and they went to ``got.tables``)."""
+    sink = None
+    if stream_to is not None:
+        sink = _Sink(CatalogStream(stream_to, catalog_schema(), ROW_GROUP_ROWS))
+    try:
+        parsed, got.worker_cpu = _parse_units(units, wd, settings, progress, sink)
+    except BaseException:
+        if sink is not None and sink.stream is not None:
+            sink.stream.abort()
+        raise
+    for k, unit in enumerate(units):
+        if parsed[k][0] is not None:
+            got.tables.append(parsed[k][0])
+        got.unit_rejects[unit.label] = parsed[k][1]
+    if sink is not None:
+        got.stream = sink.stream
+        if sink.stream is None:
+            got.tables.append(sink.table())
 
 
 def _sorted_catalog(tables: list[pa.Table]) -> pa.Table:
