@@ -172,3 +172,26 @@ def test_provenance_fit_never_picks_the_network():
                      "combination+mineral": model(1.5, "spectrum+mineral")}}
     assert best_refittable(cv) == {"spectrum": "knn_specimens",
                                    "spectrum+mineral": "combination+mineral"}
+
+
+def test_provenance_commands_take_the_grid_of_the_cv_fold_models():
+    """`provenance-cv|fit --grid-points N` evaluate on the grid `cv --grid-points N` trained on
+    (else the network's fold models would be refused and the matrix rebuilt at 2048)."""
+    import argparse
+
+    from rruffgeo.cli import provenance
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    provenance.register(sub)
+    for cmd in ("provenance-cv", "provenance-fit"):
+        args = parser.parse_args([cmd, "--grid-points", "512"])
+        assert provenance._settings(args).spectra.grid_points == 512
+        assert provenance._settings(parser.parse_args([cmd])).spectra.grid_points == 2048
+
+
+def test_provenance_cv_refuses_a_grid_too_small_in_one_line(capsys):
+    rc = main(["provenance-cv", "--workdir", "/nonexistent", "--grid-points", "3"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "--grid-points 3" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

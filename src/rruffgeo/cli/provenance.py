@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="auto: include the network when `rruffgeo cv` fold models for the "
                    "split exist (default); off: cheap models only")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    add_grid_points(p)
     p.set_defaults(func=cmd_provenance_cv)
 
     p = sub.add_parser("provenance-fit", help="refit the best provenance model on all data "
@@ -46,13 +47,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="auto",
                    help="auto: the winners of metrics/provenance_cv_specimen.json (else the "
                    "combinations); or a model name (default auto)")
+    add_grid_points(p)
     p.set_defaults(func=cmd_provenance_fit)
+
+
+def add_grid_points(p: argparse.ArgumentParser) -> None:
+    """The grid the provenance data (and the `cv` fold models it reuses) are on."""
+    p.add_argument("--grid-points", type=int, default=None,
+                   help="points of the global wavenumber grid, as given to `rruffgeo cv` "
+                   f"(default {Settings().spectra.grid_points})")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     s = Settings()
     if getattr(args, "seed", None) is not None:
         s = replace(s, train=replace(s.train, seed=args.seed))
+    if getattr(args, "grid_points", None) is not None:
+        s = replace(s, spectra=replace(s.spectra, grid_points=args.grid_points))
     return s
 
 
@@ -115,7 +126,7 @@ def cmd_provenance_fit(args: argparse.Namespace) -> int:
     else:
         models, note = choose_models(wd)
     print(f"models: {models} ({note})")
-    folder = fit_final(wd, Settings(), models, note)
+    folder = fit_final(wd, _settings(args), models, note)
     print(f"final provenance model saved in {folder} (predict with --model {folder})")
     return 0
 
