@@ -27,6 +27,9 @@ def placer():
         ("Oaxaca, Mexico", "state", 17.0, -96.6),  # the state, not the State of Mexico
         ("Mexico", "country", 23.6, -102.3),
         ("Sardinia", "state", 40.0, 9.0),
+        # GeoNames' "Xinjiang Uygur Zizhiqu": the region, not the town Xinjiang in Guangdong
+        ("Xinjiang, China", "state", 42.7, 84.0),
+        ("Kohtokay mine, Xinjiang Autonomous Region, China", "state", 42.7, 84.0),
     ],
 )
 def test_precision_levels(placer, text, precision, lat, lon):

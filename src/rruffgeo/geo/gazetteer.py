@@ -50,7 +50,7 @@ _ADMIN_SUFFIXES = (
     " municipality", " municipio", " prefecture", " ken", " shi", " canton", " parish",
     " borough", " census area", " governorate", " raion", " rayon", " republic",
     " autonomous region",
-    " zizhiqu", " sheng", " mine", " mines", " quarry", " quarries", " deposit", " pit",
+    " zizhiqu", " uygur", " zhuangzu", " huizu", " sheng", " mine", " mines", " quarry", " quarries", " deposit", " pit",
     " open pit", " area", " prospect", " claim", " claims", " pegmatite", " locality",
     " mining district", " valley", " kommune", " kommun", " municipality", " gemeinde",
     " lan", " laen", " fylke", " amt", " kraj", " voivodeship", " megye", " judetul", " zupanija",
