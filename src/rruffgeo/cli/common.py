@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from rruffgeo.config import DATA_ENV, Head, Split
+from rruffgeo.config import DATA_ENV, Head, Settings, Split, replace
 from rruffgeo.errors import UserError
 from rruffgeo.workdir import DEFAULT_WORKDIR, WorkDir
 
@@ -75,3 +75,19 @@ def workdir_of(args: argparse.Namespace) -> WorkDir:
     if args.workdir.exists() and not args.workdir.is_dir():
         raise UserError(f"--workdir {args.workdir}: is a file, not a folder")
     return WorkDir(args.workdir)
+
+
+def add_grid_points(parser: argparse.ArgumentParser) -> None:
+    """``--grid-points``: the global wavenumber grid (``SpectraSettings.grid_points``); the
+    commands that read a matrix or reuse `cv` fold models must be given the same one."""
+    parser.add_argument("--grid-points", type=int, default=None,
+                        help="points of the global wavenumber grid "
+                        f"(default {Settings().spectra.grid_points})")
+
+
+def with_grid_points(settings: Settings, args: argparse.Namespace) -> Settings:
+    """``settings`` with ``--grid-points`` applied when it was given."""
+    points = getattr(args, "grid_points", None)
+    if points is None:
+        return settings
+    return replace(settings, spectra=replace(settings.spectra, grid_points=points))

@@ -8,7 +8,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rruffgeo.cli.common import add_head, add_n_folds, add_split, add_workdir, workdir_of
+from rruffgeo.cli.common import (
+    add_grid_points,
+    add_head,
+    add_n_folds,
+    add_split,
+    add_workdir,
+    with_grid_points,
+    workdir_of,
+)
 from rruffgeo.config import PRECISIONS, PredictSettings, Settings, replace
 from rruffgeo.recipes import recipe_settings
 from rruffgeo.workdir import MATRIX_FAILURES
@@ -20,7 +28,7 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("spectra", help="resample every catalog spectrum onto the global grid")
     add_workdir(p)
-    p.add_argument("--grid-points", type=int, default=None, help="grid length (default 2048)")
+    add_grid_points(p)
     p.add_argument("--force", action="store_true", help="rebuild even when the cache is valid")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_spectra)
@@ -86,8 +94,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help=f"schedule-free AdamW learning rate (default {d.train.lr:g})")
     p.add_argument("--seed", type=int, default=None,
                    help=f"seed of splits, initialisation and shuffling (default {d.train.seed})")
-    p.add_argument("--grid-points", type=int, default=None,
-                   help=f"points of the global wavenumber grid (default {d.spectra.grid_points})")
+    add_grid_points(p)
     add_head(p)
     p.add_argument("--recipe", default=None, metavar="NAME",
                    help="training recipe: paper (what the paper states), default (the "
@@ -109,9 +116,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         s = recipe_settings(args.recipe, s)
     if getattr(args, "inner_val", None) is not None:
         s = replace(s, train=replace(s.train, inner_val_fraction=args.inner_val))
+    s = with_grid_points(s, args)
     spectra, model = s.spectra, s.model
-    if getattr(args, "grid_points", None) is not None:
-        spectra = replace(spectra, grid_points=args.grid_points)
     if getattr(args, "head", None) is not None:
         model = replace(model, head_pool=args.head)
     overrides = {name: getattr(args, name, None) for name in

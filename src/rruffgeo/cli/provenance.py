@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rruffgeo.cli.common import add_workdir, workdir_of
+from rruffgeo.cli.common import add_grid_points, add_workdir, with_grid_points, workdir_of
 from rruffgeo.config import Settings, replace
 from rruffgeo.workdir import WorkDir
 
@@ -51,20 +51,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_provenance_fit)
 
 
-def add_grid_points(p: argparse.ArgumentParser) -> None:
-    """The grid the provenance data (and the `cv` fold models it reuses) are on."""
-    p.add_argument("--grid-points", type=int, default=None,
-                   help="points of the global wavenumber grid, as given to `rruffgeo cv` "
-                   f"(default {Settings().spectra.grid_points})")
-
-
 def _settings(args: argparse.Namespace) -> Settings:
     s = Settings()
     if getattr(args, "seed", None) is not None:
         s = replace(s, train=replace(s.train, seed=args.seed))
-    if getattr(args, "grid_points", None) is not None:
-        s = replace(s, spectra=replace(s.spectra, grid_points=args.grid_points))
-    return s
+    return with_grid_points(s, args)
 
 
 def evaluate_and_report(workdir: WorkDir, settings: Settings, split: str, network: bool = True,
