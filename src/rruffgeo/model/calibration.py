@@ -1,15 +1,24 @@
-"""Calibration of class probabilities: temperature scaling and the top-label calibration error.
+"""Calibration of class probabilities: temperature scaling, top-label isotonic recalibration and
+the top-label calibration error.
 
 Torch-free. ``TemperatureScaling`` (Guo et al. 2017) rescales log-probabilities by ``1 / T`` and
 renormalises: one parameter, fitted by minimising the log-loss on held-out probabilities (the
 out-of-fold predictions of inner splits of a training fold, never a test fold). It keeps the
 ranking, so top-k accuracy is unchanged; only the confidence moves.
+
+Fitted by log-loss, one temperature can leave the top label mis-calibrated: on the provenance
+models grouped by specimen it moved the kNN's top-label ECE from 0.022 to 0.038 while changing
+its log-loss by 0.001. ``TopLabelIsotonic`` (top-label calibration, Gupta & Ramdas 2022) then
+maps the top class's probability through an isotonic fit of "the top class is right" on it, and
+scales the other classes to share the rest in their proportions. ``Calibrator`` does both, in
+that order; its fit is plain numbers (JSON), so a saved model holds no code.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
+from sklearn.isotonic import IsotonicRegression
 
 #: Floor on probabilities before taking logs (keeps the log-loss finite).
 EPS = 1e-12
@@ -48,6 +57,74 @@ class TemperatureScaling:
 
     def transform(self, proba: np.ndarray) -> np.ndarray:
         return apply_temperature(proba, self.temperature_)
+
+
+#: Largest top-label probability the isotonic map may give: 1 would make every other class
+#: impossible and one wrong answer cost an unbounded log-loss.
+MAX_TOP = 1.0 - 1e-4
+
+
+def remap_top_label(proba: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """``proba`` with each row's top probability set to ``top`` and the others scaled to share
+    the rest in their proportions; ``top`` is raised where needed so the top class stays on top."""
+    p = np.asarray(proba, np.float64)
+    rows = np.arange(len(p))
+    best = p.argmax(axis=1)
+    conf = p[rows, best]
+    second = np.partition(p, -2, axis=1)[:, -2] if p.shape[1] > 1 else np.zeros(len(p))
+    # + 1e-6: the top stays on top after a float32 round-trip too (probabilities are saved so)
+    keep_order = second / np.maximum(1.0 - conf + second, EPS) + 1e-6
+    g = np.clip(np.maximum(np.asarray(top, np.float64), keep_order), EPS, MAX_TOP)
+    rest = 1.0 - conf
+    share = np.where((rest > EPS)[:, None], p / np.maximum(rest, EPS)[:, None],
+                     1.0 / max(p.shape[1] - 1, 1))  # nothing left to share: spread it evenly
+    out = share * (1.0 - g)[:, None]
+    out[rows, best] = g
+    return out / out.sum(axis=1, keepdims=True)
+
+
+class TopLabelIsotonic:
+    """Top-label recalibration: an increasing map from the top probability to the share of
+    samples whose top class is right, fitted by isotonic regression on held-out probabilities."""
+
+    def fit(self, proba: np.ndarray, y: np.ndarray) -> TopLabelIsotonic:
+        conf = np.asarray(proba).max(axis=1)
+        right = (np.asarray(proba).argmax(axis=1) == np.asarray(y)).astype(float)
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(conf, right)
+        self.confidence_ = np.asarray(iso.X_thresholds_, np.float64)
+        self.accuracy_ = np.asarray(iso.y_thresholds_, np.float64)
+        return self
+
+    def transform(self, proba: np.ndarray) -> np.ndarray:
+        conf = np.asarray(proba).max(axis=1)
+        return remap_top_label(proba, np.interp(conf, self.confidence_, self.accuracy_))
+
+
+class Calibrator:
+    """Temperature scaling, then top-label isotonic recalibration; ``params_`` is its JSON."""
+
+    def fit(self, proba: np.ndarray, y: np.ndarray) -> Calibrator:
+        ts = TemperatureScaling().fit(proba, y)
+        top = TopLabelIsotonic().fit(ts.transform(proba), y)
+        self.params_ = {"temperature": ts.temperature_,
+                        "top_label": {"confidence": top.confidence_.tolist(),
+                                      "accuracy": top.accuracy_.tolist()}}
+        return self
+
+    def transform(self, proba: np.ndarray) -> np.ndarray:
+        return apply_calibration(proba, self.params_)
+
+
+def apply_calibration(proba: np.ndarray, params: dict) -> np.ndarray:
+    """Calibrated probabilities from a fit's parameters (``Calibrator.params_``). Models saved
+    before the top-label step hold only a temperature; they get temperature scaling alone."""
+    out = apply_temperature(proba, float(params["temperature"]))
+    top = params.get("top_label")
+    if top:
+        conf = out.max(axis=1)
+        out = remap_top_label(out, np.interp(conf, np.asarray(top["confidence"], float),
+                                             np.asarray(top["accuracy"], float)))
+    return out
 
 
 def reliability_table(proba: np.ndarray, y: np.ndarray, n_bins: int = 15) -> dict[str, list]:

@@ -8,8 +8,9 @@ Torch-free (the network's out-of-fold probabilities come in as arrays, see
    probabilities of every model and hyper-parameter setting on the training fold;
 2. each model family keeps the setting with the lowest inner log-loss; the combination's
    weights are fitted by EM on the same inner probabilities;
-3. each model's temperature and conformal quantiles (80/90/95%) are fitted on its inner
-   out-of-fold probabilities, never on the test fold;
+3. each model's calibration (temperature, then top-label isotonic; ``calibration.Calibrator``)
+   and conformal quantiles (80/90/95%) are fitted on its inner out-of-fold probabilities, never
+   on the test fold;
 4. the models are refitted on the whole training fold and predict the test fold.
 
 The network has no inner fold models; its inner probabilities are cross-fitted: the training
@@ -34,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from rruffgeo.config import Settings
-from rruffgeo.model.calibration import TemperatureScaling, log_loss_per_sample
+from rruffgeo.model.calibration import Calibrator, log_loss_per_sample
 from rruffgeo.model.conformal import SplitConformal
 from rruffgeo.model.provenance import (
     ClassPrior,
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 
 INNER_FOLDS = 5
 LEVELS = (0.8, 0.9, 0.95)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: top-label isotonic after the temperature
 #: Hyper-parameter grids searched on the inner folds (small: every point costs an inner CV).
 SPECIES_GRID = [{"alpha": a} for a in (2.0, 8.0, 32.0)]
 KNN_GRID = [{"k": k, "tau": t, "lam": lam}
@@ -157,13 +158,12 @@ def _select(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, seed: int,
 
 def _calibrate(c: Candidate, y_tr: np.ndarray, groups_tr: np.ndarray
                ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Temperature and conformal quantiles from the inner probabilities; test calibrated."""
-    ts = TemperatureScaling().fit(c.inner, y_tr)
-    inner_cal = ts.transform(c.inner)
+    """Calibration and conformal quantiles from the inner probabilities; test calibrated."""
+    cal = Calibrator().fit(c.inner, y_tr)
+    inner_cal = cal.transform(c.inner)
     thresholds = {str(lv): SplitConformal(lv).fit(inner_cal, y_tr, groups_tr).threshold_
                   for lv in LEVELS}
-    return ts.transform(c.test), {**c.params, "temperature": ts.temperature_,
-                                  "set_thresholds": thresholds}
+    return cal.transform(c.test), {**c.params, **cal.params_, "set_thresholds": thresholds}
 
 
 def run_fold(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, seed: int,

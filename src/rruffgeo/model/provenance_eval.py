@@ -2,8 +2,9 @@
 
 Torch-free. Scores the out-of-fold probabilities of :mod:`rruffgeo.model.provenance_cv` per
 spectrum: top-1, top-3, macro-F1 and log-loss beside the class prior (the majority class) with
-paired bootstrap intervals over specimens, top-label ECE (15 bins) before and after temperature
-scaling, conformal coverage and set size at 80/90/95%, and the goals of issue 10. Writes
+paired bootstrap intervals over specimens, top-label ECE (15 bins) before and after calibration
+(temperature, then top-label isotonic), conformal coverage and set size at 80/90/95%, and the
+goals of issue 10. Writes
 ``metrics/provenance_cv_<split>.json`` (everything, ``WorkDir.provenance_cv_file``) and beside it
 (``WorkDir.provenance_cv_part``) ``..._models.csv`` (one row per model), ``..._oof.parquet`` (per
 spectrum and model: fold, true and predicted country, probabilities, the 90% set),
@@ -218,7 +219,8 @@ def score(data: ProvenanceData, splits: list[tuple[np.ndarray, np.ndarray]],
         "n_classes": len(data.classes), "classes": data.classes,
         "class_names": data.class_names, "top3_share": top_share(data.y, 3),
         "families": list(FAMILIES), "models": models, "winners": winners,
-        "calibration": "temperature scaling on inner out-of-fold probabilities",
+        "calibration": "temperature scaling, then top-label isotonic recalibration, fitted "
+                       "on inner out-of-fold probabilities",
     }
 
 

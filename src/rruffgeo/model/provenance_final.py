@@ -2,8 +2,8 @@
 
 Torch-free. ``fit_final`` runs the same selection as one cross-validation fold with every
 spectrum in training (inner grouped splits choose the hyper-parameters, the combination's
-weights, the temperature and the conformal quantiles) and saves ``models/final/``:
-``provenance.json`` (model, parameters, temperature, set thresholds, classes) and the reference
+weights, the calibration and the conformal quantiles) and saves ``models/final/``:
+``provenance.json`` (model, parameters, calibration, set thresholds, classes) and the reference
 library (``library.npz`` float16 spectra + ``library.json``). ``ProvenancePredictor`` rebuilds the
 models from these files; nothing is unpickled. ``choose_models`` picks what is refitted: per
 evidence, the model with the lowest log-loss in the grouped provenance CV
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from rruffgeo.config import Settings
-from rruffgeo.model.calibration import apply_temperature
+from rruffgeo.model.calibration import apply_calibration
 from rruffgeo.model.library import ReferenceLibrary, species_key
 from rruffgeo.model.provenance import MAX_NEIGHBOURS, Mixture, find_neighbours
 from rruffgeo.model.provenance_cv import COMBINATIONS, FAMILIES, run_fold
@@ -53,6 +53,7 @@ def _model_spec(fits: dict[str, dict[str, Any]], model: str) -> dict[str, Any]:
                            if k in ("alpha", "k", "tau", "lam")} for p in parts},
         "weights": {p: float(weights.get(p, 0.0)) for p in parts},
         "temperature": fits[model]["params"]["temperature"],
+        "top_label": fits[model]["params"].get("top_label"),
         "set_thresholds": fits[model]["params"]["set_thresholds"],
     }
 
@@ -207,7 +208,7 @@ class ProvenancePredictor:
             rows = np.array([e == ev for e in evidence])
             spec = self.spec["models"][ev]
             raw = self.models[ev].proba_from_neighbours(nb, given if ev != "spectrum" else None)
-            proba[rows] = apply_temperature(raw, spec["temperature"])[rows]
+            proba[rows] = apply_calibration(raw, spec)[rows]
         return proba, evidence
 
     def predict(self, spectra: np.ndarray, minerals: list[str] | None = None,

@@ -23,13 +23,13 @@ def _bars(ax: Any, table: dict[str, list], label: str, color: str, offset: float
 
 
 def fig_reliability(report: dict[str, Any], model: str, out_base: Path) -> list[Path]:
-    """Top-label reliability diagram of ``model`` before and after temperature scaling."""
+    """Top-label reliability diagram of ``model`` before and after calibration."""
     r = report["models"][model]
     fig = Figure(figsize=(6.4, 5.2), layout="constrained")
     ax = fig.add_subplot()
     _bars(ax, r["reliability_uncalibrated"], f"uncalibrated (ECE {r['ece_uncalibrated']:.3f})",
           "#9e9e9e", 0)
-    _bars(ax, r["reliability"], f"temperature-scaled (ECE {r['ece']:.3f})", "#d95f02", 1)
+    _bars(ax, r["reliability"], f"calibrated (ECE {r['ece']:.3f})", "#d95f02", 1)
     ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls="--", label="perfect calibration")
     counts = np.asarray(r["reliability"]["count"])
     conf = np.asarray(r["reliability"]["confidence"], float)

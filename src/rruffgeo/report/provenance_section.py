@@ -25,14 +25,15 @@ INTRO = (
     "cross-validated on the same folds as the network: the class prior, species frequencies "
     "(species from the spectrum's nearest references), kNN over spectra and over specimens, "
     "their combination and, when <code>rruffgeo cv</code> left fold models, the network. Every "
-    "model's probabilities are temperature-scaled and its conformal sets fitted on inner splits "
+    "model's probabilities are calibrated (temperature scaling, then top-label isotonic "
+    "recalibration) and its conformal sets fitted on inner splits "
     "of each training fold, never on the test fold. Metrics are per spectrum; the intervals "
     "(95%, paired bootstrap of the difference to the baseline) resample specimens. Rows marked "
     "+mineral use the mineral name as evidence too (<code>--mineral auto</code>)."
 )
 CAPTIONS = {
     "reliability": "Reliability of the winning model's top label (15 equal-width bins), "
-                   "before and after temperature scaling.",
+                   "before and after calibration (temperature, then top-label isotonic).",
     "coverage": "Conformal prediction sets: achieved coverage and mean set size of every "
                 "model at 80, 90 and 95%.",
     "confusion": "Confusion matrix of the winning model (most common countries; rows are the "
