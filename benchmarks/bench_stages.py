@@ -90,7 +90,8 @@ ds = load_dataset(WorkDir(sys.argv[1]), settings)
 tr, te = cv_splits(ds.y, ds.groups, "spectrum", 5, 0)[0]
 device = select_device("cpu", 1)
 t = time.perf_counter()
-model, hist = fit_network(ds.X[tr], ds.y[tr], len(ds.classes), settings, device=device)
+model, hist = fit_network(ds.X[tr], ds.y[tr], len(ds.classes), settings, device=device,
+                          grid_step_cm1=float(ds.grid_cm1[1] - ds.grid_cm1[0]))
 m = fold_metrics(ds.y[te], predict_proba(model, ds.X[te], device))
 print(f"1 epoch on {len(tr)} spectra + predict {len(te)}: {time.perf_counter() - t:.1f} s, "
       f"acc {m['accuracy']:.3f}", flush=True)

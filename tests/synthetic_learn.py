@@ -61,10 +61,13 @@ def make_workdir(root: Path, n_countries: int = 3, specimens: int = 6, per_speci
     return wd
 
 
-def tiny_settings(epochs: int = 2, grid: int = 64, seed: int = 0, folds: int = 3) -> Settings:
+def tiny_settings(epochs: int = 2, grid: int = 64, seed: int = 0, folds: int = 3,
+                  augment: bool = True) -> Settings:
+    """A tiny network with the default recipe (augmentation on unless ``augment`` is False)."""
+    aug = {} if augment else {"aug_shift_cm1": 0.0, "aug_scale": 0.0, "aug_noise": 0.0}
     return Settings(
         spectra=SpectraSettings(grid_points=grid),
         model=ModelSettings(depths=(1, 1), dims=(8, 16)),
         train=TrainSettings(epochs=epochs, batch_size=8, warmup_steps=2, seed=seed,
-                            n_folds=folds, device="cpu"),
+                            n_folds=folds, device="cpu", **aug),
     )

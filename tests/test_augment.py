@@ -59,7 +59,9 @@ def test_augmentation_is_reproducible_from_the_generator_and_off_by_default():
     c = augment_batch(x, aug, torch.Generator().manual_seed(4))
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert augment_batch(x, Augmentation(), torch.Generator()) is x
-    assert not augmentation_from_settings(TrainSettings(), None).active
+    off = TrainSettings(aug_shift_cm1=0.0, aug_scale=0.0, aug_noise=0.0)
+    assert not augmentation_from_settings(off, None).active
+    assert augmentation_from_settings(TrainSettings(), 2.0).active  # on by default
 
 
 def test_training_with_augmentation_still_learns_the_synthetic_bands():

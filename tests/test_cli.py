@@ -20,8 +20,9 @@ def test_head_option_reaches_the_settings_of_run_train_and_cv():
     run = parser.parse_args(["run", "--head", "flatten", "--epochs", "3"])
     assert _settings_from(run).model.head_pool == "flatten"
     assert _settings_from(run).train.epochs == 3
-    assert _settings_from(parser.parse_args(["run"])).model.head_pool == "avg"
+    assert _settings_from(parser.parse_args(["run"])).model.head_pool == "flatten"
+    assert _settings_from(parser.parse_args(["run", "--head", "avg"])).model.head_pool == "avg"
     for command in ("train", "cv"):
         args = parser.parse_args([command, "--head", "flatten"])
         assert settings_from_args(args).model.head_pool == "flatten"
-        assert settings_from_args(parser.parse_args([command])).model.head_pool == "avg"
+        assert settings_from_args(parser.parse_args([command])).model.head_pool == "flatten"

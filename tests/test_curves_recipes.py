@@ -59,7 +59,11 @@ def test_paper_recipe_is_what_the_paper_states_and_default_lists_its_departures(
     assert paper.train.weight_decay_groups == "all" and paper.train.warmup_steps == 0
     assert paper.model.head_pool == "avg" and paper.model.layer_scale_init == 1e-6
     assert set(departures(Settings())) == {"train.weight_decay_groups", "train.warmup_steps",
-                                           "model.layer_scale_init"}
+                                           "model.layer_scale_init", "model.head_pool",
+                                           "train.aug_shift_cm1", "train.aug_scale",
+                                           "train.aug_noise"}
+    assert departures(recipe_settings("default+avg+no-augment")).keys() == {
+        "train.weight_decay_groups", "train.warmup_steps", "model.layer_scale_init"}
     assert departures(recipe_settings("paper+augment"))["train.aug_scale"]["used"] == 0.15
     assert ("train", "weight_decay") in PAPER
     with pytest.raises(ValueError, match="unknown variant"):

@@ -24,13 +24,14 @@ def _free_port() -> int:
 
 
 def _ddp_settings():
-    """Tiny grid and network, dropout and drop-path off, 4 steps at batch 8.
+    """Tiny grid and network, dropout, drop-path and augmentation off (each rank draws its own
+    random numbers), 4 steps at batch 8.
 
     Layer scale starts at 0.1, not 1e-6: with gamma at 1e-6 the last block's pwconv gradients
     are about 1e-8, the size of Adam's epsilon, where Adam turns their float32 rounding
     differences (two partial sums against one) into update differences of ~1e-4 of a step.
     """
-    s = tiny_settings(epochs=1, grid=64)
+    s = tiny_settings(epochs=1, grid=64, augment=False)
     return replace(s, model=replace(s.model, head_dropout=0.0, drop_path_rate=0.0,
                                     layer_scale_init=0.1),
                    train=replace(s.train, batch_size=8, lr=1e-2, threads=1, n_folds=2))

@@ -324,14 +324,15 @@ def test_truncated_checkpoint_is_ignored_and_the_fold_starts_again(tmp_path, cap
     y = np.arange(24) % 2
     settings = tiny_settings(epochs=2)
     settings = replace(settings, train=replace(settings.train, threads=1))
-    fresh, fresh_history = fit_network(X, y, 2, settings, progress=False)
+    fresh, fresh_history = fit_network(X, y, 2, settings, progress=False, grid_step_cm1=2.0)
     ckpt = tmp_path / "checkpoint.pt"
     one_epoch = replace(settings, train=replace(settings.train, epochs=1))
-    fit_network(X, y, 2, one_epoch, checkpoint=ckpt, key="k", progress=False)
+    fit_network(X, y, 2, one_epoch, checkpoint=ckpt, key="k", progress=False,
+                grid_step_cm1=2.0)
     ckpt.write_bytes(ckpt.read_bytes()[:1000])  # killed while copying, or a full disk
     with caplog.at_level(logging.WARNING):
         model, history = fit_network(X, y, 2, settings, checkpoint=ckpt, key="k",
-                                     progress=False)
+                                     progress=False, grid_step_cm1=2.0)
     assert any("cannot be read" in r.getMessage() and "starting the fold again" in r.getMessage()
                for r in caplog.records)
     assert len(history) == 2 and [h["train_loss"] for h in history] == \

@@ -16,7 +16,7 @@ def _data(n=24, grid=64):
 
 def _small(**kw):
     return ConvNeXt1DClassifier(depths=(1, 1), dims=(8, 16), epochs=2, batch_size=8,
-                                warmup_steps=2, device="cpu", **kw)
+                                warmup_steps=2, device="cpu", grid_step_cm1=2.0, **kw)
 
 
 def test_sklearn_params_and_clone():
@@ -62,3 +62,12 @@ def test_sklearn_api_checks(check):
     from sklearn.utils import estimator_checks
 
     getattr(estimator_checks, check)("ConvNeXt1DClassifier", _small())
+
+
+def test_shift_augmentation_needs_the_grid_step():
+    X, y = _data()
+    est = ConvNeXt1DClassifier(depths=(1, 1), dims=(8, 16), epochs=1, device="cpu")
+    with pytest.raises(ValueError, match="needs grid_step_cm1"):
+        est.fit(X, y)
+    est.set_params(aug_shift_cm1=0.0).fit(X, y)  # no shift: no unit needed
+    assert est.head_pool == "flatten" and est.model_.head_pool == "flatten"

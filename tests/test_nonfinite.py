@@ -98,10 +98,11 @@ def test_training_stops_when_the_loss_is_not_finite():
     s = tiny_settings(epochs=2)
     huge = np.full_like(X, 3e38)  # finite inputs whose activations overflow
     with pytest.raises(NonFiniteLossError, match="epoch 1, batch 1: training loss became nan"):
-        fit_network(huge, y, 3, s, progress=False)
+        fit_network(huge, y, 3, s, progress=False, grid_step_cm1=2.0)
     # One step that blows the weights up, no batch after it to show a NaN loss.
     with pytest.raises(NonFiniteLossError, match="weights became NaN or inf in epoch 1"):
-        fit_network(X[:8], y[:8], 3, _unchecked_lr(s, 1e30), progress=False)
+        fit_network(X[:8], y[:8], 3, _unchecked_lr(s, 1e30), progress=False,
+                    grid_step_cm1=2.0)
     X[4, 7] = np.nan
     with pytest.raises(ValueError, match=r"1 of 32 row\(s\) hold NaN"):
-        fit_network(X, y, 3, s, progress=False)
+        fit_network(X, y, 3, s, progress=False, grid_step_cm1=2.0)

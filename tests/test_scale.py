@@ -193,9 +193,10 @@ def test_training_reads_batches_not_the_whole_data(monkeypatch):
     y = np.arange(40) % 4
     s = tiny_settings(epochs=2, grid=64)
     cpu = torch.device("cpu")
-    _, hist_array = fit_network(X, y, 4, s, progress=False, device=cpu)
+    _, hist_array = fit_network(X, y, 4, s, progress=False, device=cpu, grid_step_cm1=2.0)
     CountingRows.most = 0
-    _, hist_lazy = fit_network(CountingRows(X), y, 4, s, progress=False, device=cpu)
+    _, hist_lazy = fit_network(CountingRows(X), y, 4, s, progress=False, device=cpu,
+                                grid_step_cm1=2.0)
     assert 0 < CountingRows.most <= s.train.batch_size
     lazy, eager = ([h["train_loss"] for h in hist] for hist in (hist_lazy, hist_array))
     assert lazy == pytest.approx(eager, rel=1e-6)

@@ -3,10 +3,12 @@
 A recipe is a name such as ``paper``, ``default`` or ``paper+warmup+augment``: a base followed by
 variants, each changing one named setting (``VARIANTS``), so the effect of every departure from
 the paper can be measured on its own (``benchmarks/recipe_search.py``) and ``--recipe paper`` is
-always one flag away. Settings the paper names without a value (dropout, stochastic depth,
-gradient clipping) and those it never mentions (epochs, batch size) are our choices in every
-recipe; where it names a method whose library has a default (schedule-free AdamW: no warm-up),
-``paper`` uses that default.
+always one flag away. ``default`` is the project's recipe (the flatten head with augmentation,
+layer scale 0.1, warm-up, no decay on norms and biases); ``default+avg+no-augment`` is it with
+the paper's head and no augmentation. Settings the paper names without a value (dropout,
+stochastic depth, gradient clipping) and those it never mentions (epochs, batch size) are our
+choices in every recipe; where it names a method whose library has a default (schedule-free
+AdamW: no warm-up), ``paper`` uses that default.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ VARIANTS: dict[str, dict[tuple[str, str], Any]] = {
     "augment": {("train", "aug_shift_cm1"): 4.0, ("train", "aug_scale"): 0.15,
                 ("train", "aug_noise"): 0.01},
     "flatten": {("model", "head_pool"): "flatten"},
+    "avg": {("model", "head_pool"): "avg"},
+    "no-augment": {("train", "aug_shift_cm1"): 0.0, ("train", "aug_scale"): 0.0,
+                   ("train", "aug_noise"): 0.0},
     "no-dropout": {("model", "head_dropout"): 0.0, ("model", "drop_path_rate"): 0.0},
 }
 

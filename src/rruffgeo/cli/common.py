@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from rruffgeo.config import DATA_ENV, Head, Settings, Split, replace
+from rruffgeo.config import DATA_ENV, Head, ModelSettings, Settings, Split, replace
 from rruffgeo.errors import UserError
 from rruffgeo.workdir import DEFAULT_WORKDIR, WorkDir
 
@@ -37,7 +37,7 @@ def add_head(parser: argparse.ArgumentParser) -> None:
         choices=[h.value for h in Head],
         default=None,
         help="classifier head: " + "; ".join(f"{h.value} = {h.help}" for h in Head)
-        + f" (default {Head.AVG.value})",
+        + f" (default {ModelSettings().head_pool.value}; the paper's: avg)",
     )
 
 
