@@ -16,25 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from machine_info import describe  # benchmarks/machine_info.py
 from rruffgeo.spectra.integrity import matrix_digest
-
-
-def machine() -> str:
-    """CPU model, the SIMD flags that matter here, and a 2048^2 float32 matmul rate."""
-    model, flags = "?", set()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name") and model == "?":
-            model = line.split(":", 1)[1].strip()
-        if line.startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
-    simd = [f for f in ("avx2", "avx512f", "avx512_bf16", "sha_ni") if f in flags]
-    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
-    a @ a
-    t0 = time.perf_counter()
-    for _ in range(3):
-        a @ a
-    rate = 3 * 2 * 2048**3 / (time.perf_counter() - t0) / 1e9
-    return f"{model}; flags: {' '.join(simd) or 'none of avx2/avx512'}; matmul {rate:.0f} GFLOP/s"
 
 
 def main() -> int:
@@ -43,7 +26,7 @@ def main() -> int:
     args = ap.parse_args()
     folder = args.workdir / "spectra"
     meta = json.loads((folder / "meta.json").read_text())
-    print(machine())
+    print(describe())
     reads, checks = [], []
     for _ in range(3):
         X = np.load(folder / "matrix.npy", mmap_mode="r")

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the reference network
 
+from machine_info import describe, torch_matmul_gflops  # noqa: E402  (benchmarks/)
 from reference_convnext1d import ReferenceConvNeXt1D  # noqa: E402
 from rruffgeo.config import ModelSettings, TrainSettings  # noqa: E402
 from rruffgeo.model.convnext1d import ConvNeXt1D  # noqa: E402
@@ -67,6 +68,17 @@ def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tens
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
     opt.step()
+
+
+def training_flops(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """FLOPs of one training batch's forward and backward pass: convolutions and matrix
+    products as torch's FlopCounterMode counts them (norms, GELU and the optimiser left out)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(model(x), y).backward()
+    model.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
 
 
 def timed(fn, steps: int, clock=time.perf_counter) -> float:
@@ -123,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         diff = {k: (m(xi.to(next(m.parameters()).dtype)).float() - expected).abs().max().item()
                 for k, m in infer_models.items()}
 
+    flops_per_spectrum = training_flops(models["fast"], x, y) / args.batch
+    matmul_before = torch_matmul_gflops(clock=time.process_time if args.clock == "cpu"
+                                        else time.perf_counter)
     opts = {k: make_optimizer(m, args.optimizer, ts) for k, m in models.items()}
     train = {k: [] for k in models}
     infer = {k: [] for k in models}
@@ -147,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
                 infer[k].append(infer_batch / sec)
 
     med = {k: (statistics.median(train[k]), statistics.median(infer[k])) for k in models}
+    matmul = max(matmul_before, torch_matmul_gflops(clock=clock))
+    print(describe(matmul=False))
     print(f"ConvNeXt1D grid {args.grid}, batch {args.batch}, {args.classes} classes, "
           f"{torch.get_num_threads()} threads, {args.optimizer}, "
           f"inference batch {infer_batch}, "
@@ -160,6 +177,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label:9s} spectra/s: reference {statistics.median(ref):8.1f}   "
               f"fast {statistics.median(fast):8.1f}   ratio {statistics.median(ratios):5.2f}x "
               f"(median of per-round ratios; rounds {min(ratios):.2f}-{max(ratios):.2f}x)")
+    gflop = flops_per_spectrum / 1e9
+    print(f"training FLOPs per spectrum (convolutions + matmuls, forward + backward): "
+          f"{gflop:.3f} GFLOP; torch float32 matmul 1024^3 with {torch.get_num_threads()} "
+          f"thread(s): {matmul:.1f} GFLOP/s (best of before and after the rounds)")
+    for k in models:
+        rate = med[k][0] * gflop
+        print(f"  {k:10s} training {rate:6.1f} GFLOP/s = {100 * rate / matmul:4.1f}% of the "
+              f"matmul rate" + (" (bf16 autocast, against the fp32 rate)" if bf16[k] else ""))
     if args.bf16:
         tr, inf = med["fast bf16"]
         print(f"fast + bf16: training (autocast) {tr:.1f} ({tr / med['reference'][0]:.2f}x), "

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -36,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+from machine_info import describe  # benchmarks/machine_info.py
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("ingest", "geocode", "spectra", "baselines", "train")
@@ -98,28 +97,6 @@ print(f"1 epoch on {len(tr)} spectra + predict {len(te)}: {time.perf_counter() -
 """
 
 
-def machine() -> str:
-    """CPU model, SIMD flags, cores and the float32 matmul rate of this machine."""
-    model, flags = platform.processor() or "?", ""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-        for line in info.splitlines():
-            if line.startswith("model name") and model in ("?", "x86_64", ""):
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                have = set(line.split(":", 1)[1].split())
-                keep = [f for f in sorted(have) if f.startswith(("avx", "fma", "amx", "sse4"))]
-                flags = " ".join(keep)
-                break
-    except OSError:
-        pass
-    a = np.random.default_rng(0).standard_normal((1024, 1024), dtype=np.float32)
-    best = min(_timed(lambda: a @ a) for _ in range(3))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"CPU: {model}; {cores} cores; flags: {flags}\n"
-            f"float32 matmul 1024^3 (NumPy): {2 * 1024 ** 3 / best / 1e9:.1f} GFLOP/s")
-
-
 def _timed(fn: object) -> float:
     t = time.perf_counter()
     fn()  # type: ignore[operator]
@@ -178,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.mirror.is_dir():
         print(f"--mirror {args.mirror}: not a folder", file=sys.stderr)
         return 2
-    print(machine(), flush=True)
+    print(describe(), flush=True)
     temp = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="rruffgeo-bench-")) if temp else args.workdir
     rows = []

@@ -20,7 +20,6 @@ validation split's majority-class rate.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from dataclasses import replace
@@ -32,6 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from machine_info import describe  # noqa: E402  (benchmarks/machine_info.py)
 from rruffgeo.config import fingerprint  # noqa: E402
 from rruffgeo.model.curves import curves_table  # noqa: E402
 from rruffgeo.model.evaluate import load_dataset  # noqa: E402
@@ -45,19 +45,9 @@ DEFAULT_RECIPES = "paper,default,paper+warmup,paper+layer-scale-0.1,paper+augmen
 
 
 def machine() -> str:
-    """CPU model and the vector flags that decide the kernels."""
-    flags = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                have = set(line.split(":", 1)[1].split())
-                flags = " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile")
-                                 if f in have)
-                break
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()}; {flags}; torch " \
-           f"{torch.__version__}, {torch.get_num_threads()} thread(s)"
+    """CPU, its kernel flags, torch and its threads."""
+    return f"{describe(matmul=False)}; torch {torch.__version__}, " \
+           f"{torch.get_num_threads()} thread(s)"
 
 
 def pooled(X: np.ndarray, pool: int) -> np.ndarray:
