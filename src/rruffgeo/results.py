@@ -22,6 +22,12 @@ from rruffgeo.workdir import per_country_of
 #: prior; the report, the run summary and the provenance tables say so in words.
 ONE_CLASS_SHARE = 0.9
 
+
+def one_class_words(iso3: str, share: float) -> str:
+    """The words for a model that answers ``iso3`` for ``share`` (>= ONE_CLASS_SHARE) of its
+    test spectra: one wording for the network, the baselines and the provenance models."""
+    return f"answers {iso3} for {share:.0%} of test spectra: it has learned only the class prior"
+
 #: Metrics of a fold, in report order.
 METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro",
            "recall_macro", "top3_accuracy")

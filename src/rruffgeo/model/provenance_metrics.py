@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from rruffgeo.model.calibration import log_loss_per_sample
-from rruffgeo.results import ONE_CLASS_SHARE
+from rruffgeo.results import ONE_CLASS_SHARE, one_class_words
 
 POINT_METRICS = ("top1", "top3", "macro_f1", "log_loss")
 
@@ -89,8 +89,7 @@ def one_class_note(proba: np.ndarray, class_names: list[str]) -> str:
     top = int(counts.argmax())
     share = counts[top] / max(len(pred), 1)
     if share >= ONE_CLASS_SHARE:
-        return (f"answers {class_names[top]} for {share:.0%} of spectra: a majority-class "
-                "predictor in effect")
+        return one_class_words(class_names[top], share)
     return ""
 
 

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rruffgeo.results import MODELS, ONE_CLASS_SHARE, EvaluationResult, FoldResult
+from rruffgeo.results import (
+    MODELS,
+    ONE_CLASS_SHARE,
+    EvaluationResult,
+    FoldResult,
+    one_class_words,
+)
 
 
 @dataclass(frozen=True)
@@ -87,9 +93,7 @@ def one_class_note(ev: EvaluationResult, model: str) -> str:
     found = dominant_prediction(ev, model)
     if found is None or found[1] < ONE_CLASS_SHARE:
         return ""
-    iso3, share = found
-    return (f"answers {iso3} for {share:.0%} of test spectra: it has learned only the "
-            "class prior")
+    return one_class_words(*found)
 
 
 def one_class_notes(ev: EvaluationResult) -> dict[str, str]:
