@@ -13,6 +13,7 @@ from rruffgeo.cli.common import (
     add_head,
     add_n_folds,
     add_split,
+    add_train_precision,
     add_workdir,
     with_grid_points,
     workdir_of,
@@ -96,6 +97,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help=f"seed of splits, initialisation and shuffling (default {d.train.seed})")
     add_grid_points(p)
     add_head(p)
+    add_train_precision(p)
     p.add_argument("--recipe", default=None, metavar="NAME",
                    help="training recipe: paper (what the paper states), default (the "
                    "project's), or either plus variants, e.g. paper+warmup+augment "
@@ -121,7 +123,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if getattr(args, "head", None) is not None:
         model = replace(model, head_pool=args.head)
     overrides = {name: getattr(args, name, None) for name in
-                 ("epochs", "batch_size", "lr", "seed", "device", "threads", "n_folds")}
+                 ("epochs", "batch_size", "lr", "seed", "device", "threads", "n_folds",
+                  "precision")}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     return replace(s, spectra=spectra, model=model, train=replace(s.train, **overrides))
 

@@ -6,7 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from rruffgeo.cli.common import add_data, add_head, add_n_folds, add_workdir, data_of, workdir_of
+from rruffgeo.cli.common import (
+    add_data,
+    add_head,
+    add_n_folds,
+    add_train_precision,
+    add_workdir,
+    data_of,
+    workdir_of,
+)
 from rruffgeo.config import Settings, Split, replace
 from rruffgeo.recipes import recipe_settings
 
@@ -29,7 +37,8 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
 def _settings_from(args: argparse.Namespace) -> Settings:
     s = recipe_settings(args.recipe) if getattr(args, "recipe", None) else Settings()
     train = replace(s.train, min_samples_per_country=args.min_samples_per_country)
-    for name in ("epochs", "batch_size", "n_folds", "seed", "device", "lr", "threads"):
+    for name in ("epochs", "batch_size", "n_folds", "seed", "device", "lr", "threads",
+                 "precision"):
         value = getattr(args, name, None)
         if value is not None and hasattr(train, name):
             train = replace(train, **{name: value})
@@ -140,6 +149,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None,
                    help=f"training epochs (default {d.train.epochs})")
     add_head(p)
+    add_train_precision(p)
     p.add_argument("--recipe", default=None, metavar="NAME",
                    help="training recipe: paper, default, or either plus variants, e.g. "
                         "paper+warmup (rruffgeo.recipes)")

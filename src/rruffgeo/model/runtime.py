@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rruffgeo.checks import SettingError
 from rruffgeo.config import PRECISIONS, Precision
 from rruffgeo.model.convnext1d import ConvNeXt1D
 
@@ -53,12 +54,24 @@ def set_determinism(device: torch.device) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
-    """bf16 (or fp16) mixed precision on CUDA; full precision on CPU."""
+def autocast(device: torch.device, precision: Precision | str = "fp32"
+             ) -> contextlib.AbstractContextManager[Any]:
+    """bf16 (or fp16) mixed precision on CUDA; on CPU bf16 autocast when ``precision`` is
+    "bf16" (checked by ``check_train_precision``), else full precision."""
     if device.type == "cuda":
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.autocast("cuda", dtype=dtype)
+    if precision == Precision.BF16:
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def check_train_precision(precision: Precision | str, device: torch.device) -> None:
+    """Refuse ``--precision bf16`` on a CPU without bf16 kernels, saying why (one line)."""
+    if precision == Precision.BF16 and device.type == "cpu":
+        reason = cpu_bf16_unsupported_reason()
+        if reason:
+            raise SettingError(f"--precision bf16: {reason}; use --precision fp32")
 
 
 def grad_scaler(device: torch.device) -> torch.amp.GradScaler | None:

@@ -36,6 +36,7 @@ from rruffgeo.model.curves import epoch_metrics
 from rruffgeo.model.modelio import read_checkpoint
 from rruffgeo.model.runtime import (
     autocast,
+    check_train_precision,
     grad_scaler,
     select_device,
     set_determinism,
@@ -92,6 +93,7 @@ def start_training(n_classes: int, settings: Settings, input_length: int,
                    device: torch.device) -> TrainingState:
     """A freshly initialised network (seeded) with its optimizer, in eval mode."""
     ts = settings.train
+    check_train_precision(ts.precision, device)
     set_determinism(device)
     torch.manual_seed(ts.seed)
     model = build_network(n_classes, settings.model, input_length).to(device)
@@ -149,7 +151,7 @@ def train_step(state: TrainingState, xb: torch.Tensor, yb: torch.Tensor, ts: Tra
     """
     opt, scaler = state.optimizer, state.scaler
     net = state.net if state.net is not None else state.model
-    with autocast(state.device):
+    with autocast(state.device, ts.precision):
         loss = F.cross_entropy(net(xb), yb, label_smoothing=ts.label_smoothing)
     loss_value = float(loss.detach())
     if not math.isfinite(loss_value):
