@@ -96,8 +96,16 @@ class TopLabelIsotonic:
         return self
 
     def transform(self, proba: np.ndarray) -> np.ndarray:
-        conf = np.asarray(proba).max(axis=1)
-        return remap_top_label(proba, np.interp(conf, self.confidence_, self.accuracy_))
+        return top_label_map(proba, self.confidence_, self.accuracy_)
+
+
+def top_label_map(proba: np.ndarray, confidence: np.ndarray, accuracy: np.ndarray
+                  ) -> np.ndarray:
+    """``proba`` with each top probability mapped through the knots (confidence -> accuracy,
+    linear between them, clipped at the ends) of a ``TopLabelIsotonic`` fit."""
+    conf = np.asarray(proba).max(axis=1)
+    return remap_top_label(proba, np.interp(conf, np.asarray(confidence, float),
+                                            np.asarray(accuracy, float)))
 
 
 class Calibrator:
@@ -120,11 +128,7 @@ def apply_calibration(proba: np.ndarray, params: dict) -> np.ndarray:
     before the top-label step hold only a temperature; they get temperature scaling alone."""
     out = apply_temperature(proba, float(params["temperature"]))
     top = params.get("top_label")
-    if top:
-        conf = out.max(axis=1)
-        out = remap_top_label(out, np.interp(conf, np.asarray(top["confidence"], float),
-                                             np.asarray(top["accuracy"], float)))
-    return out
+    return top_label_map(out, top["confidence"], top["accuracy"]) if top else out
 
 
 def reliability_table(proba: np.ndarray, y: np.ndarray, n_bins: int = 15) -> dict[str, list]:

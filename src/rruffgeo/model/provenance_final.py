@@ -208,7 +208,7 @@ class ProvenancePredictor:
             rows = np.array([e == ev for e in evidence])
             spec = self.spec["models"][ev]
             raw = self.models[ev].proba_from_neighbours(nb, given if ev != "spectrum" else None)
-            proba[rows] = apply_calibration(raw, spec)[rows]
+            proba[rows] = apply_calibration(raw[rows], spec)
         return proba, evidence
 
     def predict(self, spectra: np.ndarray, minerals: list[str] | None = None,
