@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from rruffgeo.config import ModelSettings, Settings, SpectraSettings, TrainSettings
+from rruffgeo.recipes import AUGMENTATION
 from rruffgeo.workdir import WorkDir
 
 COUNTRIES = [("USA", "United States of America"), ("BRA", "Brazil"), ("ITA", "Italy"),
@@ -64,7 +65,7 @@ def make_workdir(root: Path, n_countries: int = 3, specimens: int = 6, per_speci
 def tiny_settings(epochs: int = 2, grid: int = 64, seed: int = 0, folds: int = 3,
                   augment: bool = True) -> Settings:
     """A tiny network with the default recipe (augmentation on unless ``augment`` is False)."""
-    aug = {} if augment else {"aug_shift_cm1": 0.0, "aug_scale": 0.0, "aug_noise": 0.0}
+    aug = {} if augment else {name: 0.0 for name in AUGMENTATION}
     return Settings(
         spectra=SpectraSettings(grid_points=grid),
         model=ModelSettings(depths=(1, 1), dims=(8, 16)),

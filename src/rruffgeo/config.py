@@ -262,8 +262,8 @@ class TrainSettings(Checked):
     #: by spectrum at 20 epochs matched the 1-NN (docs/guide.md). The paper's average-pool head
     #: needs about 4,800 steps to converge (``--head avg --epochs 48``).
     epochs: int = setting(20, check=integer_at_least(1, 100_000), option="--epochs")
-    #: The paper gives none. 64 gives ~60 optimizer steps per epoch on ~3,700 spectra (enough
-    #: updates within 15 epochs) and keeps a batch's activations small on CPU.
+    #: The paper gives none. 64 gives ~100 optimizer steps per epoch on a fold's ~6,350 training
+    #: spectra and keeps a batch's activations small on CPU.
     batch_size: int = setting(64, check=integer_at_least(1, 1 << 20), option="--batch-size")
     #: Gradient-norm clipping (paper B.3 names clipping without a value). 1.0, the common
     #: choice for AdamW-trained ConvNeXt/ViT recipes, tames loss spikes from batches of rare

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rruffgeo.config import Settings, replace, to_dict
+from rruffgeo.config import Settings, TrainSettings, replace, to_dict
 
 #: What the paper states (4.2, 4.3, B.2, B.3), as (section, field) -> value. The architecture is
 #: the paper's with the reference ConvNeXt's LayerNorm + conv k2 s2 downsampling between stages,
@@ -36,6 +36,9 @@ PAPER: dict[tuple[str, str], Any] = {
     ("train", "aug_noise"): 0.0,
 }
 
+#: The augmentation settings (``TrainSettings``), switched on or off together.
+AUGMENTATION = ("aug_shift_cm1", "aug_scale", "aug_noise")
+
 #: One-change variants: name -> {(section, field): value}.
 VARIANTS: dict[str, dict[tuple[str, str], Any]] = {
     "warmup": {("train", "warmup_steps"): 100},
@@ -49,12 +52,11 @@ VARIANTS: dict[str, dict[tuple[str, str], Any]] = {
     "shift": {("train", "aug_shift_cm1"): 4.0},
     "scale": {("train", "aug_scale"): 0.15},
     "noise": {("train", "aug_noise"): 0.01},
-    "augment": {("train", "aug_shift_cm1"): 4.0, ("train", "aug_scale"): 0.15,
-                ("train", "aug_noise"): 0.01},
+    # the project's augmentation, as TrainSettings' defaults set it (one place for its values)
+    "augment": {("train", name): getattr(TrainSettings(), name) for name in AUGMENTATION},
     "flatten": {("model", "head_pool"): "flatten"},
     "avg": {("model", "head_pool"): "avg"},
-    "no-augment": {("train", "aug_shift_cm1"): 0.0, ("train", "aug_scale"): 0.0,
-                   ("train", "aug_noise"): 0.0},
+    "no-augment": {("train", name): 0.0 for name in AUGMENTATION},
     "no-dropout": {("model", "head_dropout"): 0.0, ("model", "drop_path_rate"): 0.0},
 }
 

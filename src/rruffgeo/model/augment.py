@@ -37,7 +37,9 @@ def augmentation_from_settings(ts: TrainSettings, grid_step_cm1: float | None) -
     shift = 0.0
     if ts.aug_shift_cm1 > 0:
         if not grid_step_cm1 or grid_step_cm1 <= 0:
-            raise ValueError("aug_shift_cm1 needs the grid step in cm-1 (grid_step_cm1)")
+            raise ValueError(f"aug_shift_cm1={ts.aug_shift_cm1} needs grid_step_cm1 (the "
+                             "spacing of the spectra's points in cm-1); pass it, or set "
+                             "aug_shift_cm1=0")
         shift = ts.aug_shift_cm1 / grid_step_cm1
     return Augmentation(shift, ts.aug_scale, ts.aug_noise)
 

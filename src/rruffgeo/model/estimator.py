@@ -81,11 +81,9 @@ class ConvNeXt1DClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y) -> ConvNeXt1DClassifier:
         """Train on spectra ``X`` (n_samples, n_points) and labels ``y``; returns self."""
-        if self.aug_shift_cm1 > 0 and not (self.grid_step_cm1 and self.grid_step_cm1 > 0):
-            raise ValueError(f"aug_shift_cm1={self.aug_shift_cm1} needs grid_step_cm1 (the "
-                             "spacing of X's columns in cm-1); pass it, or aug_shift_cm1=0")
         X, y = validate_data(self, X, y, dtype=np.float32)
-        min_points = 4 * 2 ** (len(self.dims) - 1)  # stem stride 4, then stride 2 per stage
+        min_points = ModelSettings(dims=tuple(self.dims),
+                                   depths=tuple(self.depths)).min_input_length
         if X.shape[1] < min_points:
             raise ValueError(f"spectra have {X.shape[1]} points; this network needs at least "
                              f"{min_points} (resample them onto a longer grid)")
