@@ -136,13 +136,12 @@ def main(argv: list[str] | None = None) -> int:
                 for k, m in infer_models.items()}
 
     flops_per_spectrum = training_flops(models["fast"], x, y) / args.batch
-    matmul_before = torch_matmul_gflops(clock=time.process_time if args.clock == "cpu"
-                                        else time.perf_counter)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    matmul_before = torch_matmul_gflops(clock=clock)
     opts = {k: make_optimizer(m, args.optimizer, ts) for k, m in models.items()}
     train = {k: [] for k in models}
     infer = {k: [] for k in models}
     order = list(models)
-    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     t0 = time.perf_counter()
     for r in range(args.repeats + 1):  # round 0 is the warm-up
         for k in order if r % 2 else order[::-1]:

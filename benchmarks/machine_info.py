@@ -35,30 +35,28 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def numpy_matmul_gflops(n: int = 1024, repeats: int = 3) -> float:
-    """Best float32 ``n``^3 matmul rate of NumPy's BLAS, GFLOP/s."""
-    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
-    a @ a
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        a @ a
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best / 1e9
-
-
-def torch_matmul_gflops(n: int = 1024, repeats: int = 5, clock=time.perf_counter) -> float:
-    """Best float32 ``n``^3 matmul rate of torch with its current thread count, GFLOP/s."""
-    import torch
-
-    a = torch.randn(n, n)
-    a @ a
+def _best_matmul_gflops(a, n: int, repeats: int, clock) -> float:
+    """Best rate of ``a @ a`` (an n x n float32 matrix, NumPy or torch) over ``repeats``."""
+    a @ a  # warm-up
     best = float("inf")
     for _ in range(repeats):
         t = clock()
         a @ a
         best = min(best, clock() - t)
     return 2 * n**3 / max(best, 1e-9) / 1e9
+
+
+def numpy_matmul_gflops(n: int = 1024, repeats: int = 3) -> float:
+    """Best float32 ``n``^3 matmul rate of NumPy's BLAS, GFLOP/s."""
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    return _best_matmul_gflops(a, n, repeats, time.perf_counter)
+
+
+def torch_matmul_gflops(n: int = 1024, repeats: int = 5, clock=time.perf_counter) -> float:
+    """Best float32 ``n``^3 matmul rate of torch with its current thread count, GFLOP/s."""
+    import torch
+
+    return _best_matmul_gflops(torch.randn(n, n), n, repeats, clock)
 
 
 def describe(matmul: bool = True) -> str:
