@@ -64,11 +64,13 @@ def make_workdir(root: Path, n_countries: int = 3, specimens: int = 6, per_speci
 
 def tiny_settings(epochs: int = 2, grid: int = 64, seed: int = 0, folds: int = 3,
                   augment: bool = True) -> Settings:
-    """A tiny network with the default recipe (augmentation on unless ``augment`` is False)."""
+    """A tiny network with the default recipe (augmentation on unless ``augment`` is False),
+    trained in fp32 (the same numbers on every kind of CPU) in this process (``jobs`` 1: the
+    side-by-side tests ask for more)."""
     aug = {} if augment else {name: 0.0 for name in AUGMENTATION}
     return Settings(
         spectra=SpectraSettings(grid_points=grid),
         model=ModelSettings(depths=(1, 1), dims=(8, 16)),
         train=TrainSettings(epochs=epochs, batch_size=8, warmup_steps=2, seed=seed,
-                            n_folds=folds, device="cpu", **aug),
+                            n_folds=folds, device="cpu", precision="fp32", jobs=1, **aug),
     )

@@ -17,6 +17,7 @@ import pytest
 import rruffgeo.data
 import rruffgeo.geo
 import rruffgeo.model
+import rruffgeo.model.side_by_side as side_by_side
 from report_fixtures import write_catalog_and_geocoded, write_metrics
 from rruffgeo.cli import main
 from rruffgeo.config import Settings, replace
@@ -106,6 +107,11 @@ def stages(tmp_path, monkeypatch):
     monkeypatch.setattr(rruffgeo.geo, "geocode_catalog", geocode_catalog, raising=False)
     monkeypatch.setattr(rruffgeo.model, "run_train", learner("train"), raising=False)
     monkeypatch.setattr(rruffgeo.model, "run_cv", learner("cv"), raising=False)
+
+    def train_waiting(workdir, settings, evaluation, splits, folds=None, progress=True):
+        return {}  # the fake learners train nothing: nothing waits
+
+    monkeypatch.setattr(side_by_side, "train_waiting", train_waiting)
     return calls, data
 
 
@@ -217,6 +223,23 @@ def test_failed_stage_traceback_is_logged_only_at_debug_level(stages, fast_figur
     traced = [r for r in caplog.records if r.exc_info]
     assert traced and "train-spectrum failed" in traced[0].getMessage()
     assert "out of memory" in str(traced[0].exc_info[1])
+
+
+def test_trainings_side_by_side_run_once_and_a_failure_fails_its_split(stages, fast_figures,
+                                                                        tmp_path, monkeypatch):
+    calls, data = stages
+
+    def one_failed(workdir, settings, evaluation, splits, folds=None, progress=True):
+        calls["side-by-side"] += 1
+        assert evaluation == "holdout" and list(splits) == ["spectrum", "specimen"]
+        return {"spectrum": side_by_side.TrainingFailed("train spectrum fold 1: lr -1")}
+
+    monkeypatch.setattr(side_by_side, "train_waiting", one_failed)
+    res = run(data=str(data), workdir=tmp_path / "w", progress=False)
+    status = {s.name: s.status for s in res.stages}
+    assert status["train-spectrum"] == "failed" and status["train-specimen"] == "ran"
+    assert "fold 1: lr -1" in res.summary()
+    assert calls["side-by-side"] == 1 and calls["train-spectrum"] == 0
 
 
 @pytest.mark.parametrize("error", [RuntimeError("out of memory"), ImportError("no module")])

@@ -154,6 +154,8 @@ class Job:
     evaluation: Evaluation
     splits: tuple[Split, ...]
     progress: bool
+    #: What training the splits side by side left failed, once it has run (``_side_by_side``).
+    side_by_side: dict[Split, BaseException] | None = None
 
 
 Paths = Callable[[Job], list[Path]]
@@ -219,10 +221,25 @@ def _learn(split: Split) -> Callable[[Job], str]:
     def work(job: Job) -> str:
         from rruffgeo import model
 
+        failed = _side_by_side(job).get(split)
+        if failed is not None:
+            raise failed
         learn = model.run_cv if job.evaluation is Evaluation.CV else model.run_train
         res = learn(job.workdir, job.settings, split=split, progress=job.progress)
         return _learn_detail(res)
     return work
+
+
+def _side_by_side(job: Job) -> dict[Split, BaseException]:
+    """At the first learning stage: every split's unfinished trainings at once, side by side
+    when the cores allow (``model.side_by_side``); each stage then only scores and writes. The
+    failures by split, found once per job."""
+    if job.side_by_side is None:
+        from rruffgeo.model.side_by_side import train_waiting
+
+        job.side_by_side = train_waiting(job.workdir, job.settings, job.evaluation, job.splits,
+                                         progress=job.progress)
+    return job.side_by_side
 
 
 def _provenance_cv(job: Job) -> str:

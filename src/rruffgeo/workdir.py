@@ -285,7 +285,7 @@ def read_json(path: str | os.PathLike[str]) -> Any | None:
     stamp written by an older or interrupted run is treated as absent, not as an error)."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
+    except (FileNotFoundError, NotADirectoryError, ValueError):
         return None
 
 

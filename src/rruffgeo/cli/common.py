@@ -6,7 +6,15 @@ import argparse
 import os
 from pathlib import Path
 
-from rruffgeo.config import DATA_ENV, Head, ModelSettings, Precision, Settings, Split, replace
+from rruffgeo.config import (
+    DATA_ENV,
+    Head,
+    ModelSettings,
+    Settings,
+    Split,
+    TrainPrecision,
+    replace,
+)
 from rruffgeo.errors import UserError
 from rruffgeo.workdir import DEFAULT_WORKDIR, WorkDir
 
@@ -44,10 +52,19 @@ def add_head(parser: argparse.ArgumentParser) -> None:
 def add_train_precision(parser: argparse.ArgumentParser) -> None:
     """``--precision``: training precision on the CPU (``TrainSettings.precision``)."""
     parser.add_argument(
-        "--precision", choices=[p.value for p in Precision], default=None,
-        help="training precision on the CPU: fp32 (default; the same numbers on every CPU) "
-        "or bf16 (autocast; ~1.6x faster where the CPU has AVX512-BF16/AMX, refused where it "
-        "has no bf16 kernels)")
+        "--precision", choices=[p.value for p in TrainPrecision], default=None,
+        help="training precision on the CPU: auto (default: bf16 autocast where the CPU has "
+        "AVX512-BF16/AMX, 1.5-1.8x faster there, else fp32), fp32 (the same numbers on every "
+        "CPU) or bf16 (refused where the CPU has no bf16 kernels)")
+
+
+def add_jobs(parser: argparse.ArgumentParser) -> None:
+    """``--jobs``: trainings side by side (``TrainSettings.jobs``)."""
+    parser.add_argument(
+        "--jobs", type=int, default=None,
+        help="trainings run side by side (folds, or run's split protocols), each in its own "
+        "process with its share of the cores (default 0 = one per core when --threads is not "
+        "given, else 1)")
 
 
 def add_split(parser: argparse.ArgumentParser) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from rruffgeo.cli.common import (
     add_grid_points,
     add_head,
+    add_jobs,
     add_n_folds,
     add_split,
     add_train_precision,
@@ -43,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "1-NN baseline (paper B.1)")
     _add_training_options(p)
     add_n_folds(p)
+    add_jobs(p)
     p.add_argument("--folds", default=None,
                    help="which folds to run, 1-based and comma-separated (e.g. 1,2; default "
                    "all); finished folds of earlier runs with the same settings are kept")
@@ -124,7 +126,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         model = replace(model, head_pool=args.head)
     overrides = {name: getattr(args, name, None) for name in
                  ("epochs", "batch_size", "lr", "seed", "device", "threads", "n_folds",
-                  "precision")}
+                  "precision", "jobs")}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     return replace(s, spectra=spectra, model=model, train=replace(s.train, **overrides))
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from rruffgeo.cli.common import (
     add_data,
     add_head,
+    add_jobs,
     add_n_folds,
     add_train_precision,
     add_workdir,
@@ -38,7 +39,7 @@ def _settings_from(args: argparse.Namespace) -> Settings:
     s = recipe_settings(args.recipe) if getattr(args, "recipe", None) else Settings()
     train = replace(s.train, min_samples_per_country=args.min_samples_per_country)
     for name in ("epochs", "batch_size", "n_folds", "seed", "device", "lr", "threads",
-                 "precision"):
+                 "precision", "jobs"):
         value = getattr(args, name, None)
         if value is not None and hasattr(train, name):
             train = replace(train, **{name: value})
@@ -150,6 +151,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"training epochs (default {d.train.epochs})")
     add_head(p)
     add_train_precision(p)
+    add_jobs(p)
     p.add_argument("--recipe", default=None, metavar="NAME",
                    help="training recipe: paper, default, or either plus variants, e.g. "
                         "paper+warmup (rruffgeo.recipes)")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from rruffgeo.config import (
     to_dict,
 )
 from rruffgeo.dataset import resampled_learning_table
-from rruffgeo.model import distributed
+from rruffgeo.model import distributed, side_by_side
 from rruffgeo.model.baseline import nn1_cosine_scores
 from rruffgeo.model.curves import curves_table
 from rruffgeo.model.metrics import (
@@ -45,7 +45,12 @@ from rruffgeo.model.metrics import (
     summarise,
 )
 from rruffgeo.model.modelio import save_model
-from rruffgeo.model.runtime import predict_proba, select_device, set_threads
+from rruffgeo.model.runtime import (
+    predict_proba,
+    resolve_train_precision,
+    select_device,
+    set_threads,
+)
 from rruffgeo.model.splits import cv_splits, holdout_split, inner_split
 from rruffgeo.model.train import fit_network
 from rruffgeo.results import EvaluationResult, FoldResult
@@ -101,32 +106,72 @@ def load_dataset(workdir: WorkDir, settings: Settings) -> Dataset:
 
 
 
+#: Called after each finished epoch of a fold with (fold, epoch): progress from a side process.
+OnEpoch = Callable[[int, int], None]
+
+
 def run_train(workdir: WorkDir, settings: Settings | None = None, split: str = Split.SPECTRUM,
-              progress: bool = True) -> EvaluationResult:
+              progress: bool = True, on_epoch: OnEpoch | None = None) -> EvaluationResult:
     """The paper's 80/20 hold-out: writes models/holdout_<split>/ and metrics/train_<split>.*"""
     settings = _with_split(settings, split)
     ds = _load_dataset_ranked(workdir, settings)
-    ts = settings.train
-    tr, te = holdout_split(ds.y, ds.groups_of(ts.split), ts.split, ts.test_size, ts.seed)
-    return _run(workdir, settings, ds, Evaluation.HOLDOUT, [(tr, te)], [0], progress)
+    return _run(workdir, settings, ds, Evaluation.HOLDOUT, _folds_of(ds, settings,
+                Evaluation.HOLDOUT), [0], progress, on_epoch)
 
 
 def run_cv(workdir: WorkDir, settings: Settings | None = None, split: str = Split.SPECTRUM,
-           progress: bool = True, folds: Sequence[int] | None = None) -> EvaluationResult:
+           progress: bool = True, folds: Sequence[int] | None = None,
+           on_epoch: OnEpoch | None = None) -> EvaluationResult:
     """Stratified k-fold CV (``settings.train.n_folds``); ``folds`` runs a subset (0-based).
 
     Writes metrics/cv_<split>.json and metrics/cv_<split>_per_country.csv over the folds run
     so far (those of this call and finished ones of earlier calls with the same settings).
     """
     settings = _with_split(settings, split)
+    wanted = _wanted_folds(settings, folds)
+    failed = side_by_side.train_waiting(workdir, settings, Evaluation.CV, [settings.train.split],
+                                        wanted, progress).get(settings.train.split)
+    if failed is not None:
+        raise failed
     ds = _load_dataset_ranked(workdir, settings)
+    return _run(workdir, settings, ds, Evaluation.CV, _folds_of(ds, settings, Evaluation.CV),
+                wanted, progress, on_epoch)
+
+
+def unfinished_folds(workdir: WorkDir, settings: Settings, evaluation: Evaluation, split: str,
+                     folds: Sequence[int] | None = None) -> list[int]:
+    """The folds of ``evaluation``/``split`` (of ``folds``, 0-based; all by default) with no
+    finished result for these data and settings: what a run would still have to train."""
+    settings = _with_split(settings, split)
+    ds = load_dataset(workdir, settings)
+    wanted = [0] if evaluation is Evaluation.HOLDOUT else _wanted_folds(settings, folds)
+    key = _result_key(ds, settings, evaluation)
+    return [k for k in wanted if _load_result(workdir.model_dir(evaluation, split, k)
+                                              / FOLD_RESULT, key) is None]
+
+
+def _folds_of(ds: Dataset, settings: Settings, evaluation: Evaluation
+              ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) rows of every fold of ``evaluation``: one 80/20 split, or the CV folds."""
     ts = settings.train
-    splits = cv_splits(ds.y, ds.groups_of(ts.split), ts.split, ts.n_folds, ts.seed)
-    wanted = list(range(ts.n_folds)) if folds is None else sorted(set(folds))
-    bad = [k for k in wanted if not 0 <= k < ts.n_folds]
+    if evaluation is Evaluation.HOLDOUT:
+        return [holdout_split(ds.y, ds.groups_of(ts.split), ts.split, ts.test_size, ts.seed)]
+    return cv_splits(ds.y, ds.groups_of(ts.split), ts.split, ts.n_folds, ts.seed)
+
+
+def _wanted_folds(settings: Settings, folds: Sequence[int] | None) -> list[int]:
+    n = settings.train.n_folds
+    wanted = list(range(n)) if folds is None else sorted(set(folds))
+    bad = [k for k in wanted if not 0 <= k < n]
     if bad:
-        raise ValueError(f"folds {bad} out of range 0-{ts.n_folds - 1}")
-    return _run(workdir, settings, ds, Evaluation.CV, splits, wanted, progress)
+        raise ValueError(f"folds {bad} out of range 0-{n - 1}")
+    return wanted
+
+
+def _result_key(ds: Dataset, settings: Settings, evaluation: Evaluation) -> str:
+    """What a finished fold's result must match to be kept (not where or how fast it ran)."""
+    return result_fingerprint(ds.key, settings.spectra, settings.model, settings.train,
+                              evaluation.file_stem)
 
 
 def _load_dataset_ranked(workdir: WorkDir, settings: Settings) -> Dataset:
@@ -147,15 +192,14 @@ def _with_split(settings: Settings | None, split: str) -> Settings:
 
 def _run(workdir: WorkDir, settings: Settings, ds: Dataset, evaluation: Evaluation,
          splits: list[tuple[np.ndarray, np.ndarray]], wanted: list[int],
-         progress: bool) -> EvaluationResult:
+         progress: bool, on_epoch: OnEpoch | None = None) -> EvaluationResult:
     t_start = time.perf_counter()
     split = settings.train.split
     device_name, threads = distributed.setup_device(settings.train.device,
                                                     settings.train.threads)  # issue 9
     device = select_device(device_name)
     set_threads(threads, device)
-    key = result_fingerprint(ds.key, settings.spectra, settings.model, settings.train,
-                             evaluation.file_stem)
+    key = _result_key(ds, settings, evaluation)
 
     def model_dir(k: int) -> Path:
         return workdir.model_dir(evaluation, split, k)
@@ -174,7 +218,7 @@ def _run(workdir: WorkDir, settings: Settings, ds: Dataset, evaluation: Evaluati
         if done is None:
             desc = f"{evaluation.file_stem} {split} fold {k + 1}/{len(splits)}"
             done = _run_fold(ds, settings, k, splits[k], model_dir(k), key, desc, progress,
-                             device)
+                             device, on_epoch)
         if done is None:  # a rank other than 0 under torchrun: rank 0 scores and writes
             continue
         results[k] = done
@@ -196,8 +240,8 @@ def _write_metrics(workdir: WorkDir, ds: Dataset, settings: Settings, evaluation
 
 
 def _run_fold(ds: Dataset, settings: Settings, k: int, fold: tuple[np.ndarray, np.ndarray],
-              folder: Path, key: str, desc: str, progress: bool, device: Any
-              ) -> FoldResult | None:
+              folder: Path, key: str, desc: str, progress: bool, device: Any,
+              on_epoch: OnEpoch | None = None) -> FoldResult | None:
     """Train, score and save fold ``k``; None on ranks other than 0 (they only train)."""
     tr, te = fold
     n_classes = len(ds.classes)
@@ -207,7 +251,9 @@ def _run_fold(ds: Dataset, settings: Settings, k: int, fold: tuple[np.ndarray, n
                                  X_val=ds.X[te], y_val=ds.y[te], checkpoint=ckpt, key=key,
                                  progress=progress, desc=desc, device=device,
                                  monitor={"val": (ds.X[val_idx], ds.y[val_idx])},
-                                 grid_step_cm1=_grid_step(ds))
+                                 grid_step_cm1=_grid_step(ds),
+                                 on_epoch=None if on_epoch is None else
+                                 lambda epoch: on_epoch(k, epoch))
     if not distributed.is_main():
         return None
     scores = predict_proba(model, ds.X[te], device)
@@ -229,7 +275,9 @@ def _run_fold(ds: Dataset, settings: Settings, k: int, fold: tuple[np.ndarray, n
     )
     save_model(folder, model, ds.classes, ds.class_names, ds.grid_cm1, settings,
                extra={"fold": k, "n_train": int(len(tr)), "test_metrics": result.network,
-                      "world_size": distributed.world()[1]})
+                      "world_size": distributed.world()[1],
+                      "train_precision": resolve_train_precision(settings.train.precision,
+                                                                 device).value})
     write_json_atomic(folder / FOLD_RESULT, result.to_json())
     ckpt.unlink(missing_ok=True)
     log.info("%s: network acc %.3f, 1-NN acc %.3f", desc, result.network["accuracy"],

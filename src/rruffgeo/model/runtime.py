@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from rruffgeo.checks import SettingError
-from rruffgeo.config import PRECISIONS, Precision
+from rruffgeo.config import PRECISIONS, Precision, TrainPrecision
 from rruffgeo.model.convnext1d import ConvNeXt1D
 
 
@@ -57,7 +57,7 @@ def set_determinism(device: torch.device) -> None:
 def autocast(device: torch.device, precision: Precision | str = "fp32"
              ) -> contextlib.AbstractContextManager[Any]:
     """bf16 (or fp16) mixed precision on CUDA; on CPU bf16 autocast when ``precision`` is
-    "bf16" (checked by ``check_train_precision``), else full precision."""
+    "bf16" (as ``resolve_train_precision`` gives it), else full precision."""
     if device.type == "cuda":
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.autocast("cuda", dtype=dtype)
@@ -66,12 +66,32 @@ def autocast(device: torch.device, precision: Precision | str = "fp32"
     return contextlib.nullcontext()
 
 
-def check_train_precision(precision: Precision | str, device: torch.device) -> None:
-    """Refuse ``--precision bf16`` on a CPU without bf16 kernels, saying why (one line)."""
-    if precision == Precision.BF16 and device.type == "cpu":
+def resolve_train_precision(precision: TrainPrecision | str, device: torch.device) -> Precision:
+    """The precision training runs in on ``device``: "auto" is bf16 autocast where the CPU has
+    native bf16 (and oneDNN runs it), else fp32; an explicit "bf16" on a CPU without bf16
+    kernels is refused, saying why (one line). On CUDA the answer only labels the run: it
+    always trains in mixed precision (``autocast``)."""
+    if precision not in {p.value for p in TrainPrecision}:
+        raise SettingError(f"--precision {precision}: choose one of "
+                           f"{', '.join(p.value for p in TrainPrecision)}")
+    if device.type != "cpu":
+        return Precision.BF16 if precision != TrainPrecision.FP32 else Precision.FP32
+    if precision == TrainPrecision.AUTO:
+        fast = cpu_has_native_bf16() and cpu_bf16_unsupported_reason() is None
+        return Precision.BF16 if fast else Precision.FP32
+    if precision == TrainPrecision.BF16:
         reason = cpu_bf16_unsupported_reason()
         if reason:
             raise SettingError(f"--precision bf16: {reason}; use --precision fp32")
+    return Precision(precision)
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether the CPU computes in bf16 natively (AVX512-BF16 or AMX), where bf16 autocast is
+    faster than fp32; elsewhere oneDNN emulates it (AVX-512 without BF16) or refuses (AVX2)."""
+    checks = [getattr(torch.cpu, name, None) for name in
+              ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(bool(check()) for check in checks if check is not None)
 
 
 def grad_scaler(device: torch.device) -> torch.amp.GradScaler | None:

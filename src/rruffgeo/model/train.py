@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from rruffgeo.config import Settings, TrainSettings
+from rruffgeo.config import Precision, Settings, TrainSettings
 from rruffgeo.model import distributed
 from rruffgeo.model.augment import augment_batch, augmentation_from_settings
 from rruffgeo.model.convnext1d import ConvNeXt1D, build_network
@@ -36,8 +36,8 @@ from rruffgeo.model.curves import epoch_metrics
 from rruffgeo.model.modelio import read_checkpoint
 from rruffgeo.model.runtime import (
     autocast,
-    check_train_precision,
     grad_scaler,
+    resolve_train_precision,
     select_device,
     set_determinism,
 )
@@ -74,6 +74,8 @@ class TrainingState:
     history: list[dict[str, float]] = field(default_factory=list)
     #: What the batches run through: the model, or its DistributedDataParallel wrapper.
     net: torch.nn.Module | None = None
+    #: The precision the steps run in (``TrainSettings.precision`` resolved for this device).
+    precision: Precision = Precision.FP32
 
     @property
     def epochs_done(self) -> int:
@@ -93,11 +95,12 @@ def start_training(n_classes: int, settings: Settings, input_length: int,
                    device: torch.device) -> TrainingState:
     """A freshly initialised network (seeded) with its optimizer, in eval mode."""
     ts = settings.train
-    check_train_precision(ts.precision, device)
+    precision = resolve_train_precision(ts.precision, device)
     set_determinism(device)
     torch.manual_seed(ts.seed)
     model = build_network(n_classes, settings.model, input_length).to(device)
-    state = TrainingState(model, make_optimizer(model, ts), device, grad_scaler(device))
+    state = TrainingState(model, make_optimizer(model, ts), device, grad_scaler(device),
+                          precision=precision)
     state.eval()
     return state
 
@@ -151,7 +154,7 @@ def train_step(state: TrainingState, xb: torch.Tensor, yb: torch.Tensor, ts: Tra
     """
     opt, scaler = state.optimizer, state.scaler
     net = state.net if state.net is not None else state.model
-    with autocast(state.device, ts.precision):
+    with autocast(state.device, state.precision):
         loss = F.cross_entropy(net(xb), yb, label_smoothing=ts.label_smoothing)
     loss_value = float(loss.detach())
     if not math.isfinite(loss_value):
