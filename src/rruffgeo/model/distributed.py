@@ -59,8 +59,9 @@ def setup_device(name: str = "auto", threads: int = 0) -> tuple[str, int]:
     if use_cuda:
         return f"cuda:{local_rank}", threads
     if threads <= 0:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        threads = max(1, int(cores or 1) // size)
+        from rruffgeo.model.runtime import usable_cores
+
+        threads = max(1, usable_cores() // size)
     return "cpu", threads
 
 

@@ -3,7 +3,9 @@
 Nothing here changes what a network computes, only where and how fast: training
 (``model.train``), evaluation and prediction share these, and prediction never imports the
 training loop. bf16 inference falls back to fp32 (one warning line) on CPUs whose oneDNN has no
-bf16 kernels (AVX2-only machines), found by trying rather than from a list of CPU flags.
+bf16 kernels (AVX2-only machines), found by trying rather than from a list of CPU flags. Training
+in ``--precision auto`` takes bf16 autocast only where the CPU also computes bf16 natively
+(AVX512-BF16 or AMX), where it is faster than fp32.
 """
 
 from __future__ import annotations
@@ -42,8 +44,13 @@ def set_threads(threads: int, device: torch.device) -> None:
     """On CPU, use ``threads`` torch threads (0 = one per usable core); process-wide."""
     if device.type != "cpu":
         return
+    torch.set_num_threads(threads if threads > 0 else usable_cores())
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask), at least 1."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    torch.set_num_threads(threads if threads > 0 else max(1, int(cores or 1)))
+    return max(1, int(cores or 1))
 
 
 def set_determinism(device: torch.device) -> None:

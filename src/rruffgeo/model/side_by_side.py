@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from rruffgeo.config import Evaluation, Settings, Split, from_dict, replace, to_dict
 from rruffgeo.errors import UserError, describe
 from rruffgeo.model import distributed
+from rruffgeo.model.runtime import usable_cores
 from rruffgeo.workdir import WorkDir
 
 log = logging.getLogger(__name__)
@@ -45,10 +46,6 @@ class Training:
 
     def label(self) -> str:
         return f"{self.evaluation.file_stem} {self.split} fold {self.fold + 1}"
-
-
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def plan_jobs(settings: Settings, n_trainings: int, cores: int | None = None) -> tuple[int, int]:
