@@ -66,3 +66,13 @@ def describe(matmul: bool = True) -> str:
     if matmul:
         line += f"\nfloat32 matmul 1024^3 (NumPy): {numpy_matmul_gflops():.1f} GFLOP/s"
     return line
+
+
+if __name__ == "__main__":
+    import torch
+
+    print(describe())
+    for threads in sorted({1, usable_cores()}):
+        torch.set_num_threads(threads)
+        print(f"float32 matmul 1024^3 (torch, {threads} thread(s)): "
+              f"{torch_matmul_gflops():.1f} GFLOP/s")
