@@ -39,6 +39,7 @@ from rruffgeo.model.runtime import predict_proba  # noqa: E402
 from rruffgeo.model.splits import cv_splits, inner_split  # noqa: E402
 from rruffgeo.model.train import fit_network  # noqa: E402
 from rruffgeo.recipes import departures, recipe_settings  # noqa: E402
+from rruffgeo.spectra import MatrixRows  # noqa: E402
 from rruffgeo.workdir import WorkDir, write_csv_atomic, write_json_atomic  # noqa: E402
 
 DEFAULT_RECIPES = "paper,default,paper+warmup,paper+layer-scale-0.1,paper+augment,paper+flatten"
@@ -50,10 +51,14 @@ def machine() -> str:
            f"{torch.get_num_threads()} thread(s)"
 
 
-def pooled(X: np.ndarray, pool: int) -> np.ndarray:
-    """The matrix averaged ``pool``:1 along the grid (a ragged tail is dropped)."""
+def pooled(X: np.ndarray | MatrixRows, pool: int) -> np.ndarray | MatrixRows:
+    """The matrix averaged ``pool``:1 along the grid (a ragged tail is dropped).
+
+    ``load_dataset`` gives lazy ``MatrixRows``; pooling reads them into memory once (a quarter
+    of the matrix's size is kept at ``pool`` 4)."""
     if pool <= 1:
         return X
+    X = np.asarray(X)
     n, length = X.shape
     keep = length // pool * pool
     return X[:, :keep].reshape(n, keep // pool, pool).mean(axis=2, dtype=np.float32)

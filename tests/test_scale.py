@@ -151,6 +151,18 @@ def test_matrix_rows_read_only_when_asked(tmp_path):
     np.testing.assert_array_equal(view[0], data[7])
 
 
+def test_recipe_search_pools_the_lazy_rows_load_dataset_gives():
+    """benchmarks/recipe_search.py --pool 4 averages the matrix 4:1; ``load_dataset`` gives
+    ``MatrixRows``, which cannot be sliced along the grid, so pooling must read them first."""
+    import recipe_search
+
+    data = np.arange(30, dtype=np.float32).reshape(3, 10)
+    view = MatrixRows(data, np.array([2, 0]))
+    out = recipe_search.pooled(view, 4)
+    np.testing.assert_allclose(out, data[[2, 0], :8].reshape(2, 2, 4).mean(axis=2))
+    assert recipe_search.pooled(view, 1) is view
+
+
 def test_nn1_in_blocks_equals_one_block_and_reads_lazy_rows():
     rng = np.random.default_rng(3)
     X = rng.random((60, 16)).astype(np.float32)
