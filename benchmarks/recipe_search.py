@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from machine_info import describe  # noqa: E402  (benchmarks/machine_info.py)
 from rruffgeo.config import fingerprint  # noqa: E402
+from rruffgeo.model.baseline import nn1_cosine_scores  # noqa: E402
 from rruffgeo.model.curves import curves_table  # noqa: E402
 from rruffgeo.model.evaluate import load_dataset  # noqa: E402
 from rruffgeo.model.runtime import predict_proba  # noqa: E402
@@ -51,17 +52,22 @@ def machine() -> str:
            f"{torch.get_num_threads()} thread(s)"
 
 
-def pooled(X: np.ndarray | MatrixRows, pool: int) -> np.ndarray | MatrixRows:
+def pooled(X: np.ndarray | MatrixRows, pool: int,
+           block: int = 1024) -> np.ndarray | MatrixRows:
     """The matrix averaged ``pool``:1 along the grid (a ragged tail is dropped).
 
-    ``load_dataset`` gives lazy ``MatrixRows``; pooling reads them into memory once (a quarter
-    of the matrix's size is kept at ``pool`` 4)."""
+    ``load_dataset`` gives lazy ``MatrixRows``; they are read ``block`` rows at a time, so
+    memory holds the pooled matrix and one block, never the full-resolution one."""
     if pool <= 1:
         return X
-    X = np.asarray(X)
     n, length = X.shape
     keep = length // pool * pool
-    return X[:, :keep].reshape(n, keep // pool, pool).mean(axis=2, dtype=np.float32)
+    out = np.empty((n, keep // pool), dtype=np.float32)
+    for start in range(0, n, block):
+        rows = np.asarray(X[start:start + block])[:, :keep]
+        out[start:start + len(rows)] = rows.reshape(len(rows), keep // pool, pool).mean(
+            axis=2, dtype=np.float32)
+    return out
 
 
 def prediction_spread(y_pred: np.ndarray) -> tuple[int, float]:
@@ -105,11 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     prior = np.bincount(ds.y[fit]) / len(fit)
     prior = prior[prior > 0]
     majority = np.bincount(ds.y[val]).max() / len(val)
+    nn1 = float((nn1_cosine_scores(X[fit], ds.y[fit], X[val], len(ds.classes)).argmax(1)
+                 == ds.y[val]).mean())
     print(f"machine: {machine()}")
     print(f"{args.split} split, outer fold 1 training part only: {len(fit)} fit / {len(val)} "
           f"validation spectra ({len(np.unique(ds.groups[val]))} specimens), "
           f"{X.shape[1]} points ({step_cm1:.2f} cm-1 apart); label entropy "
-          f"{-(prior * np.log(prior)).sum():.3f}; majority share of validation {majority:.3f}",
+          f"{-(prior * np.log(prior)).sum():.3f}; majority share of validation {majority:.3f}; "
+          f"1-NN cosine on it {nn1:.3f}",
           flush=True)
 
     rows: list[pd.DataFrame] = []
@@ -152,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             write_json_atomic(out / f"summary_{args.split}.json",
                               {"machine": machine(), "split": args.split, "pool": args.pool,
                                "n_fit": int(len(fit)), "n_val": int(len(val)),
-                               "majority_val": float(majority), "probes": summary})
+                               "majority_val": float(majority), "nn1_val": nn1,
+                               "probes": summary})
     return 0
 
 
