@@ -33,7 +33,7 @@ class ZipCounts:
         return sum(self.files_per_zip.values())
 
 
-_RRUFFID = re.compile(rb"^##RRUFFID=\s*([RX]\d{6})", re.M)
+_RRUFFID = re.compile(rb"^##RRUFFID=\s*([RX][A-Z]?\d{6})", re.M)
 
 
 def count_zip_members(folder: Path, only: tuple[str, ...] | None = None) -> ZipCounts:

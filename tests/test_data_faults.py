@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import SRC, run_cli
+from helpers import SRC, run_cli, unprivileged_prefix
 from rruffgeo.config import IngestSettings
 from rruffgeo.data import ingest, load_catalog, load_rejects
 from rruffgeo.workdir import WorkDir
@@ -98,11 +98,7 @@ def _ingest_unprivileged(data: Path, home: Path) -> subprocess.CompletedProcess[
     via ``setpriv`` when this runs as root (as CI does), else as this user."""
     cmd = [sys.executable, "-m", "rruffgeo", "ingest", "--data", str(data), "--workdir",
            str(home / "work"), "--no-progress", "--workers", "1"]
-    if os.geteuid() == 0:
-        if shutil.which("setpriv") is None:
-            pytest.skip("running as root without setpriv: root reads unreadable files, so "
-                        "this test could not fail")
-        cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *cmd]
+    cmd = [*unprivileged_prefix(), *cmd]
     home.mkdir(mode=0o777, exist_ok=True)
     home.chmod(0o777)
     env = dict(os.environ, PYTHONPATH=str(SRC), HOME=str(home), XDG_CACHE_HOME=str(home))

@@ -21,7 +21,7 @@ def test_whole_shared_folder_ingests_without_rejects(shared_rruff, shared_counts
     assert counts["categories"] == shared_counts.files_per_zip
     cat = load_catalog(wd)
     assert cat["spectrum_id"].is_unique
-    assert cat["specimen_id"].str.match(r"^[RX]\d{6}$").all()
+    assert cat["specimen_id"].str.match(r"^[RX][A-Z]?\d{6}$").all()
     assert (cat["n_points"] == cat["wavenumber_cm1"].map(len)).all()
     assert all(np.all(np.diff(w) >= 0) for w in cat["wavenumber_cm1"].head(500))
     assert set(cat["specimen_id"]) == set(shared_counts.specimens)

@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import SRC, run_cli
+from helpers import SRC, run_cli, unprivileged_prefix
 from rruffgeo.cli import main
 from rruffgeo.config import GeoSettings, ModelSettings, Settings, SpectraSettings, replace
 from rruffgeo.errors import UserError, describe
@@ -83,15 +83,7 @@ def _serve(answer) -> Iterator[str]:  # noqa: ANN001 - answer(handler) writes th
 
 def _as_unprivileged() -> list[str]:
     """Command prefix that runs without root's power to read and write anything."""
-    if os.geteuid() != 0:
-        return []  # an ordinary user is already subject to permissions
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv: permission errors cannot happen")
-    prefix = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-    if subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:
-        pytest.skip("setpriv cannot switch to user nobody here")
-    return prefix
+    return unprivileged_prefix()
 
 
 def _in_tiny_tmpfs(folder: Path, size: str = "48k", fill_from: Path | None = None) -> list[str]:
