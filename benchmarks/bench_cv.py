@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from rruffgeo.config import Settings, replace
-from rruffgeo.model.convnext1d import build_network
-from rruffgeo.model.runtime import predict_proba, select_device
-from rruffgeo.model.train import make_optimizer
+from rruffgeo.network.convnext1d import build_network
+from rruffgeo.network.runtime import predict_proba, select_device
+from rruffgeo.network.train import make_optimizer
 from rruffgeo.spectra.matrix import build_matrix, read_catalog_spectra
 from rruffgeo.spectra.resample import clean_axis, resample_many, resample_spectrum
 from rruffgeo.workdir import CATALOG, WorkDir

@@ -1,7 +1,7 @@
 """ConvNeXt1D speed: the fast network against the straightforward reference, side by side.
 
 Prints training throughput (a full training step: forward, cross-entropy, backward, gradient
-clipping, schedule-free AdamW step, as ``rruffgeo.model`` trains) and inference throughput
+clipping, schedule-free AdamW step, as ``rruffgeo.network`` trains) and inference throughput
 (eval mode under ``torch.inference_mode``) of ``ReferenceConvNeXt1D`` and ``ConvNeXt1D`` with the
 same weights, their ratios, the parameter count and the largest output difference. The two are
 measured interleaved (alternating order) after a warm-up, and the medians over repeats are
@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the re
 from machine_info import describe, torch_matmul_gflops  # noqa: E402  (benchmarks/)
 from reference_convnext1d import ReferenceConvNeXt1D  # noqa: E402
 from rruffgeo.config import ModelSettings, TrainSettings  # noqa: E402
-from rruffgeo.model.convnext1d import ConvNeXt1D  # noqa: E402
-from rruffgeo.model.runtime import inference_network  # noqa: E402
+from rruffgeo.network.convnext1d import ConvNeXt1D  # noqa: E402
+from rruffgeo.network.runtime import inference_network  # noqa: E402
 
 
 def make_optimizer(

@@ -34,7 +34,7 @@ def _worker(threads: int, grid: int, batch: int, bf16: bool, seconds: float, sta
 
     from bench_model import make_optimizer, train_step
     from rruffgeo.config import ModelSettings, TrainSettings
-    from rruffgeo.model.convnext1d import ConvNeXt1D
+    from rruffgeo.network.convnext1d import ConvNeXt1D
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cores", type=int, default=0, help="cores to share (default: all usable)")
     args = ap.parse_args(argv)
 
-    from rruffgeo.model.runtime import cpu_bf16_unsupported_reason
+    from rruffgeo.network.runtime import cpu_bf16_unsupported_reason
 
     cores = args.cores or usable_cores()
     no_bf16 = cpu_bf16_unsupported_reason()

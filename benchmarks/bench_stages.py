@@ -54,10 +54,10 @@ print("BENCH " + json.dumps({"rc": rc, "wall_s": time.perf_counter() - t,
 BASELINES = r"""
 import sys, time, numpy as np
 from rruffgeo.config import Settings
-from rruffgeo.model.baseline import majority_scores, nn1_cosine_scores
-from rruffgeo.model.evaluate import load_dataset
-from rruffgeo.model.metrics import fold_metrics
-from rruffgeo.model.splits import cv_splits
+from rruffgeo.network.baseline import majority_scores, nn1_cosine_scores
+from rruffgeo.network.evaluate import load_dataset
+from rruffgeo.network.metrics import fold_metrics
+from rruffgeo.splits import cv_splits
 from rruffgeo.workdir import WorkDir
 settings = Settings()
 ds = load_dataset(WorkDir(sys.argv[1]), settings)
@@ -77,11 +77,11 @@ for k in [int(f) - 1 for f in sys.argv[2].split(",")]:
 TRAIN = r"""
 import sys, time
 from rruffgeo.config import ModelSettings, Settings, TrainSettings
-from rruffgeo.model.evaluate import load_dataset
-from rruffgeo.model.metrics import fold_metrics
-from rruffgeo.model.splits import cv_splits
-from rruffgeo.model.runtime import predict_proba, select_device
-from rruffgeo.model.train import fit_network
+from rruffgeo.network.evaluate import load_dataset
+from rruffgeo.network.metrics import fold_metrics
+from rruffgeo.splits import cv_splits
+from rruffgeo.network.runtime import predict_proba, select_device
+from rruffgeo.network.train import fit_network
 from rruffgeo.workdir import WorkDir
 settings = Settings(model=ModelSettings(depths=(1, 1), dims=(8, 16)),
                     train=TrainSettings(epochs=1, threads=1))

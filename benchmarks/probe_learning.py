@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the re
 
 from reference_convnext1d import ReferenceConvNeXt1D  # noqa: E402
 from rruffgeo.config import HEAD_POOLS, Settings  # noqa: E402
-from rruffgeo.model.convnext1d import build_network  # noqa: E402
-from rruffgeo.model.evaluate import load_dataset  # noqa: E402
-from rruffgeo.model.splits import cv_splits  # noqa: E402
-from rruffgeo.model.train import make_optimizer  # noqa: E402
+from rruffgeo.network.convnext1d import build_network  # noqa: E402
+from rruffgeo.network.evaluate import load_dataset  # noqa: E402
+from rruffgeo.network.train import make_optimizer  # noqa: E402
+from rruffgeo.splits import cv_splits  # noqa: E402
 from rruffgeo.workdir import WorkDir  # noqa: E402
 
 

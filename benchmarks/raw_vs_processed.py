@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rruffgeo.model.baseline import _unit_rows
+from rruffgeo.network.baseline import _unit_rows
 from rruffgeo.spectra.preprocess import apply_steps, parse_steps
 from rruffgeo.spectra.resample import clean_axis, make_grid, resample_many
 from rruffgeo.spectra.spectrum import Spectrum

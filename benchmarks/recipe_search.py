@@ -33,14 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from machine_info import describe  # noqa: E402  (benchmarks/machine_info.py)
 from rruffgeo.config import fingerprint  # noqa: E402
-from rruffgeo.model.baseline import nn1_cosine_scores  # noqa: E402
-from rruffgeo.model.curves import curves_table  # noqa: E402
-from rruffgeo.model.evaluate import load_dataset  # noqa: E402
-from rruffgeo.model.runtime import predict_proba  # noqa: E402
-from rruffgeo.model.splits import cv_splits, inner_split  # noqa: E402
-from rruffgeo.model.train import fit_network  # noqa: E402
+from rruffgeo.network.baseline import nn1_cosine_scores  # noqa: E402
+from rruffgeo.network.curves import curves_table  # noqa: E402
+from rruffgeo.network.evaluate import load_dataset  # noqa: E402
+from rruffgeo.network.runtime import predict_proba  # noqa: E402
+from rruffgeo.network.train import fit_network  # noqa: E402
 from rruffgeo.recipes import departures, recipe_settings  # noqa: E402
 from rruffgeo.spectra import MatrixRows  # noqa: E402
+from rruffgeo.splits import cv_splits, inner_split  # noqa: E402
 from rruffgeo.workdir import WorkDir, write_csv_atomic, write_json_atomic  # noqa: E402
 
 DEFAULT_RECIPES = "paper,default,paper+warmup,paper+layer-scale-0.1,paper+augment,paper+flatten"

@@ -16,9 +16,9 @@ import torch
 from safetensors.torch import save_file
 
 from rruffgeo.config import Settings
-from rruffgeo.model import distributed
-from rruffgeo.model.evaluate import run_train
-from rruffgeo.model.train import fit_network
+from rruffgeo.network import distributed
+from rruffgeo.network.evaluate import run_train
+from rruffgeo.network.train import fit_network
 from rruffgeo.workdir import WorkDir
 
 

@@ -1,9 +1,9 @@
 """Reference ConvNeXt1D: the straightforward, timm-style implementation (the speed baseline).
 
-This is the original ``rruffgeo.model.convnext1d`` verbatim, kept with the tests (only tests and
+This is the original ``rruffgeo.network.convnext1d`` verbatim, kept with the tests (only tests and
 benchmarks use it) as the numerical reference and the baseline that ``benchmarks/bench_model.py``
 measures the fast
-:class:`rruffgeo.model.convnext1d.ConvNeXt1D` against. Both have identical ``state_dict`` keys
+:class:`rruffgeo.network.convnext1d.ConvNeXt1D` against. Both have identical ``state_dict`` keys
 and shapes, so weights load either way, and share the weight initialisation and the
 stochastic-depth schedule (not timed). Do not optimise this file.
 
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rruffgeo.model.convnext1d import drop_path_rates, init_weights
+from rruffgeo.network.convnext1d import drop_path_rates, init_weights
 
 
 class LayerNorm1d(nn.Module):

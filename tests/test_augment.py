@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rruffgeo.config import TrainSettings
-from rruffgeo.model.augment import (
+from rruffgeo.network.augment import (
     Augmentation,
     augment_batch,
     augmentation_from_settings,
@@ -66,8 +66,8 @@ def test_augmentation_is_reproducible_from_the_generator_and_off_by_default():
 
 def test_training_with_augmentation_still_learns_the_synthetic_bands():
     from rruffgeo.config import replace
-    from rruffgeo.model.runtime import predict_proba
-    from rruffgeo.model.train import fit_network
+    from rruffgeo.network.runtime import predict_proba
+    from rruffgeo.network.train import fit_network
     from synthetic_learn import tiny_settings
 
     rng = np.random.default_rng(0)

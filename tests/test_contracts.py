@@ -71,7 +71,7 @@ def test_file_key_changes_with_any_rewrite(tmp_path):
 
 
 def test_every_head_name_has_a_head():
-    from rruffgeo.model.heads import HEADS
+    from rruffgeo.network.heads import HEADS
 
     assert set(HEADS) == set(Head)
 

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from reference_convnext1d import ReferenceConvNeXt1D
-from rruffgeo.model.convnext1d import ConvNeXt1D
+from rruffgeo.network.convnext1d import ConvNeXt1D
 
 
 def test_paper_configuration_parameter_count_and_shapes():

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from reference_convnext1d import ReferenceConvNeXt1D
-from rruffgeo.model.convnext1d import ConvNeXt1D
+from rruffgeo.network.convnext1d import ConvNeXt1D
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -148,7 +148,7 @@ def test_the_speed_benchmark_runs_and_reports_its_figures(capsys):
                          [(3, 7, 1, 3, 3), (5, 1, 1, 0, 1), (4, 2, 2, 0, 1)])
 def test_channels_last_convolution_gradients_pass_gradcheck(c_out, k, stride, padding, groups):
     """The hand-written backward of the channels-last conv (depthwise, pointwise, strided)."""
-    from rruffgeo.model.convnext1d import _ConvCL
+    from rruffgeo.network.convnext1d import _ConvCL
 
     torch.manual_seed(0)
     x = torch.randn(2, 10, 3, dtype=torch.float64, requires_grad=True)

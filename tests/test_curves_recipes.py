@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from rruffgeo.config import Settings, replace
-from rruffgeo.model import run_cv
-from rruffgeo.model.modelio import build_network
-from rruffgeo.model.splits import cv_splits, inner_split
-from rruffgeo.model.train import make_optimizer
+from rruffgeo.network import run_cv
+from rruffgeo.network.modelio import build_network
+from rruffgeo.network.train import make_optimizer
 from rruffgeo.recipes import PAPER, departures, recipe_settings
+from rruffgeo.splits import cv_splits, inner_split
 from synthetic_learn import make_workdir, tiny_settings
 
 

@@ -12,8 +12,8 @@ from safetensors.torch import load_file
 
 from ddp_worker import run_rank
 from rruffgeo.config import replace
-from rruffgeo.model import distributed
-from rruffgeo.model.train import fit_network, start_training
+from rruffgeo.network import distributed
+from rruffgeo.network.train import fit_network, start_training
 from synthetic_learn import make_workdir, tiny_settings
 
 

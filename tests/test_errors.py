@@ -32,7 +32,7 @@ from helpers import SRC, run_cli, unprivileged_prefix
 from rruffgeo.cli import main
 from rruffgeo.config import GeoSettings, ModelSettings, Settings, SpectraSettings, replace
 from rruffgeo.errors import UserError, describe
-from rruffgeo.model.modelio import META, WEIGHTS, build_network, load_model, save_model
+from rruffgeo.network.modelio import META, WEIGHTS, build_network, load_model, save_model
 from synthetic_learn import make_workdir, spectrum, tiny_settings
 
 # ----------------------------------------------------------------------------- helpers
@@ -309,7 +309,7 @@ def test_damaged_model_folder_is_one_line(model_folder, tmp_path, capsys, damage
 
 
 def test_truncated_checkpoint_is_ignored_and_the_fold_starts_again(tmp_path, caplog):
-    from rruffgeo.model.train import fit_network
+    from rruffgeo.network.train import fit_network
 
     rng = np.random.default_rng(0)
     X = rng.random((24, 64)).astype(np.float32)

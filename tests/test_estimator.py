@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from rruffgeo.model.estimator import ConvNeXt1DClassifier
+from rruffgeo.network.estimator import ConvNeXt1DClassifier
 from synthetic_learn import spectrum
 
 

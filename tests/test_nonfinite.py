@@ -12,8 +12,8 @@ import rruffgeo.spectra.integrity as integrity
 from rruffgeo.cli import main
 from rruffgeo.config import SpectraSettings, replace
 from rruffgeo.errors import UserError
-from rruffgeo.model.modelio import WEIGHTS, build_network, load_model, save_model
-from rruffgeo.model.train import NonFiniteLossError, fit_network
+from rruffgeo.network.modelio import WEIGHTS, build_network, load_model, save_model
+from rruffgeo.network.train import NonFiniteLossError, fit_network
 from rruffgeo.spectra import build_matrix
 from rruffgeo.spectra.integrity import matrix_digest
 from synthetic_learn import make_workdir, spectrum, tiny_settings

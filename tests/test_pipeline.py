@@ -16,8 +16,8 @@ import pytest
 
 import rruffgeo.data
 import rruffgeo.geo
-import rruffgeo.model
-import rruffgeo.model.side_by_side as side_by_side
+import rruffgeo.network
+import rruffgeo.network.jobs as jobs
 from report_fixtures import write_catalog_and_geocoded, write_metrics
 from rruffgeo.cli import main
 from rruffgeo.config import Settings, replace
@@ -71,9 +71,9 @@ def stages(tmp_path, monkeypatch):
             return EvaluationResult.read(workdir.metrics_file(protocol, split))
         return fn
 
-    import rruffgeo.model.provenance_eval as prov
-    import rruffgeo.model.provenance_final as final
-    import rruffgeo.report.provenance_figures as prov_figures
+    import rruffgeo.provenance.evaluate as prov
+    import rruffgeo.provenance.final as final
+    import rruffgeo.report.figures_provenance as prov_figures
 
     def fit_final(workdir, settings=None, models=None, chosen_by=""):
         calls["final-model"] += 1
@@ -105,13 +105,13 @@ def stages(tmp_path, monkeypatch):
     monkeypatch.setattr(prov_figures, "draw_provenance_figures", draw_provenance_figures)
     monkeypatch.setattr(rruffgeo.data, "ingest", ingest, raising=False)
     monkeypatch.setattr(rruffgeo.geo, "geocode_catalog", geocode_catalog, raising=False)
-    monkeypatch.setattr(rruffgeo.model, "run_train", learner("train"), raising=False)
-    monkeypatch.setattr(rruffgeo.model, "run_cv", learner("cv"), raising=False)
+    monkeypatch.setattr(rruffgeo.network, "run_train", learner("train"), raising=False)
+    monkeypatch.setattr(rruffgeo.network, "run_cv", learner("cv"), raising=False)
 
     def train_waiting(workdir, settings, evaluation, splits, folds=None, progress=True):
         return {}  # the fake learners train nothing: nothing waits
 
-    monkeypatch.setattr(side_by_side, "train_waiting", train_waiting)
+    monkeypatch.setattr(jobs, "train_waiting", train_waiting)
     return calls, data
 
 
@@ -213,7 +213,7 @@ def test_failed_stage_traceback_is_logged_only_at_debug_level(stages, fast_figur
     def broken(workdir, settings, split="spectrum", progress=True):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(rruffgeo.model, "run_train", broken)
+    monkeypatch.setattr(rruffgeo.network, "run_train", broken)
     with caplog.at_level(logging.INFO, logger="rruffgeo"):
         run(data=str(data), workdir=tmp_path / "w", progress=False)
     assert not any(r.exc_info for r in caplog.records)
@@ -232,9 +232,9 @@ def test_trainings_side_by_side_run_once_and_a_failure_fails_its_split(stages, f
     def one_failed(workdir, settings, evaluation, splits, folds=None, progress=True):
         calls["side-by-side"] += 1
         assert evaluation == "holdout" and list(splits) == ["spectrum", "specimen"]
-        return {"spectrum": side_by_side.TrainingFailed("train spectrum fold 1: lr -1")}
+        return {"spectrum": jobs.TrainingFailed("train spectrum fold 1: lr -1")}
 
-    monkeypatch.setattr(side_by_side, "train_waiting", one_failed)
+    monkeypatch.setattr(jobs, "train_waiting", one_failed)
     res = run(data=str(data), workdir=tmp_path / "w", progress=False)
     status = {s.name: s.status for s in res.stages}
     assert status["train-spectrum"] == "failed" and status["train-specimen"] == "ran"
@@ -250,7 +250,7 @@ def test_failed_learning_stage_still_gives_a_report(stages, fast_figures, tmp_pa
     def broken(workdir, settings, split="spectrum", progress=True):
         raise error
 
-    monkeypatch.setattr(rruffgeo.model, "run_train", broken)
+    monkeypatch.setattr(rruffgeo.network, "run_train", broken)
     res = run(data=str(data), workdir=tmp_path / "w", progress=False)
     status = {s.name: s.status for s in res.stages}
     assert status["train-spectrum"] == "failed" and status["report"] == "ran"

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from rruffgeo.model import Predictor, load_model, predict_files, run_train
-from rruffgeo.model.runtime import cpu_bf16_unsupported_reason, predict_proba
+from rruffgeo.network import Predictor, load_model, predict_files, run_train
+from rruffgeo.network.runtime import cpu_bf16_unsupported_reason, predict_proba
 from synthetic_learn import make_workdir, spectrum, tiny_settings
 
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from rruffgeo.cli import main
-from rruffgeo.model import Predictor, run_train
-from rruffgeo.model.predict import MIN_COVERAGE, WARN_COVERAGE
+from rruffgeo.network import Predictor, run_train
+from rruffgeo.network.predict import MIN_COVERAGE, WARN_COVERAGE
 from rruffgeo.spectra.readers import read_spectra
 from rruffgeo.spectra.spectrum import Spectrum
 from synthetic_learn import make_workdir, spectrum, tiny_settings

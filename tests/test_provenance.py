@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from rruffgeo.model.calibration import (
+from rruffgeo.provenance.calibration import (
     Calibrator,
     TemperatureScaling,
     TopLabelIsotonic,
@@ -17,16 +17,16 @@ from rruffgeo.model.calibration import (
     reliability_table,
     top_label_ece,
 )
-from rruffgeo.model.conformal import SplitConformal, coverage_and_size
-from rruffgeo.model.library import ReferenceLibrary, species_key
-from rruffgeo.model.provenance import (
+from rruffgeo.provenance.conformal import SplitConformal, coverage_and_size
+from rruffgeo.provenance.library import ReferenceLibrary, species_key
+from rruffgeo.provenance.metrics import compare_to_baseline, one_class_note, top_share
+from rruffgeo.provenance.models import (
     ClassPrior,
     KNNCountry,
     SpeciesFrequency,
     find_neighbours,
     fit_mixture_weights,
 )
-from rruffgeo.model.provenance_metrics import compare_to_baseline, one_class_note, top_share
 
 
 def _bands(centres: list[float], n: int = 64) -> np.ndarray:
@@ -255,16 +255,16 @@ def test_provenance_modules_load_without_torch():
     import rruffgeo
 
     src = str(Path(rruffgeo.__file__).parents[1])  # this checkout's src/, not an installed copy
-    code = ("import sys, rruffgeo.model.provenance_eval, rruffgeo.model.provenance_final, "
-            "rruffgeo.model.provenance_output; print('torch' in sys.modules)")
+    code = ("import sys, rruffgeo.provenance.evaluate, rruffgeo.provenance.final, "
+            "rruffgeo.provenance.output; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ, "PYTHONPATH": src})
     assert out.stdout.strip() == "False"
 
 
 def test_prediction_csv_cannot_carry_spreadsheet_formulas(tmp_path):
-    from rruffgeo.model.provenance_final import ProvenanceResult
-    from rruffgeo.model.provenance_output import write_outputs
+    from rruffgeo.provenance.final import ProvenanceResult
+    from rruffgeo.provenance.output import write_outputs
 
     countries = pd.DataFrame({"rank": [1], "country_iso3": ["USA"], "country_name": ["USA"],
                               "probability": [1.0], "in_set": [True]})

@@ -137,11 +137,11 @@ def test_predict_rejects_an_unknown_output_suffix(final, tmp_path, capsys):
 @pytest.mark.slow
 def test_network_fold_models_join_the_comparison(tmp_path):
     """`cv` fold models of the same split plug in as the "network" model and the combination."""
-    from rruffgeo.model import run_cv
-    from rruffgeo.model.network_oof import network_oof
-    from rruffgeo.model.provenance_data import load_provenance_data
-    from rruffgeo.model.provenance_eval import run_provenance_cv
-    from rruffgeo.model.splits import cv_splits
+    from rruffgeo.network import run_cv
+    from rruffgeo.provenance.data import load_provenance_data
+    from rruffgeo.provenance.evaluate import run_provenance_cv
+    from rruffgeo.provenance.network_oof import network_oof
+    from rruffgeo.splits import cv_splits
     from synthetic_learn import tiny_settings
 
     wd = make_workdir(tmp_path, n_countries=3, specimens=5, per_specimen=2)
@@ -161,7 +161,7 @@ def test_network_fold_models_join_the_comparison(tmp_path):
 
 
 def test_provenance_fit_never_picks_the_network():
-    from rruffgeo.model.provenance_final import best_refittable
+    from rruffgeo.provenance.final import best_refittable
 
     def model(loss: float, evidence: str = "spectrum") -> dict:
         return {"evidence": evidence, "vs_majority": {"log_loss": {"value": loss}}}

@@ -92,7 +92,7 @@ def test_run_stage_evaluates_provenance_then_final_model_refits_its_winner(prov_
     final = run_stage(job, _stage(job, "final-model"), force=False)
     assert final.status == "ran", final.detail
     spec = json.loads((wd.final_model_dir / "provenance.json").read_text())
-    from rruffgeo.model.provenance_final import best_refittable, final_summary
+    from rruffgeo.provenance.final import best_refittable, final_summary
 
     assert {ev: m["model"] for ev, m in spec["models"].items()} == best_refittable(report)
     assert "provenance_cv_specimen.json" in spec["chosen_by"]
@@ -106,7 +106,7 @@ def test_run_stage_evaluates_provenance_then_final_model_refits_its_winner(prov_
 
 
 def test_a_failing_protocol_fails_the_stage_but_not_the_run(prov_workdir, monkeypatch):
-    import rruffgeo.model.provenance_eval as pe
+    import rruffgeo.provenance.evaluate as pe
 
     def broken(workdir, settings=None, split="specimen", network=True, progress=True):
         raise ValueError(f"{split}: too few countries")
@@ -120,7 +120,7 @@ def test_a_failing_protocol_fails_the_stage_but_not_the_run(prov_workdir, monkey
 
 
 def test_report_says_when_there_is_no_provenance_evaluation(tmp_path):
-    from rruffgeo.report.provenance_section import provenance_section
+    from rruffgeo.report.section_provenance import provenance_section
 
     assert "No provenance evaluation yet" in provenance_section(WorkDir(tmp_path))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from rruffgeo.config import ModelSettings, Settings, SpectraSettings
-from rruffgeo.model.modelio import build_network, save_model
+from rruffgeo.network.modelio import build_network, save_model
 from rruffgeo.report.architecture import (
     describe_block,
     describe_network,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from report_fixtures import write_catalog_and_geocoded, write_metrics
-from rruffgeo.model.curves import curves_table
+from rruffgeo.network.curves import curves_table
 from rruffgeo.report.curves import STEM
 from rruffgeo.report.figures import FIGURES, figures_of, make_evaluation_figures
 

@@ -15,8 +15,8 @@ import torch
 import rruffgeo.spectra.matrix as matrix_mod
 from rruffgeo.config import IngestSettings, SpectraSettings
 from rruffgeo.data import ingest
-from rruffgeo.model.baseline import majority_scores, nn1_cosine_scores
-from rruffgeo.model.train import fit_network
+from rruffgeo.network.baseline import majority_scores, nn1_cosine_scores
+from rruffgeo.network.train import fit_network
 from rruffgeo.spectra import MatrixRows, build_matrix
 from rruffgeo.spectra.matrix import iter_catalog_spectra
 from rruffgeo.workdir import WorkDir
@@ -198,7 +198,7 @@ class CountingRows(MatrixRows):
 
 
 def test_training_reads_batches_not_the_whole_data(monkeypatch):
-    import rruffgeo.model.train as train_mod
+    import rruffgeo.network.train as train_mod
 
     monkeypatch.setattr(train_mod, "FINITE_CHECK_ROWS", 8)
     rng = np.random.default_rng(0)

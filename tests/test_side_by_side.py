@@ -8,12 +8,12 @@ import json
 import pytest
 import torch
 
-import rruffgeo.model.evaluate as evaluate
+import rruffgeo.network.evaluate as evaluate
 from rruffgeo.checks import SettingError
 from rruffgeo.config import Evaluation, Precision, Split, replace
-from rruffgeo.model import runtime
-from rruffgeo.model.evaluate import run_cv, run_train
-from rruffgeo.model.side_by_side import (
+from rruffgeo.network import runtime
+from rruffgeo.network.evaluate import run_cv, run_train
+from rruffgeo.network.jobs import (
     TrainingFailed,
     plan_jobs,
     train_waiting,

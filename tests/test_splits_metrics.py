@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
-from rruffgeo.model.baseline import nn1_cosine_scores
-from rruffgeo.model.metrics import METRICS, fold_metrics, per_class_metrics, top_k_accuracy
-from rruffgeo.model.splits import cv_splits, holdout_split
+from rruffgeo.network.baseline import nn1_cosine_scores
+from rruffgeo.network.metrics import METRICS, fold_metrics, per_class_metrics, top_k_accuracy
+from rruffgeo.splits import cv_splits, holdout_split
 
 
 def _labels(seed=0):

@@ -8,9 +8,9 @@ import torch
 
 from rruffgeo.cli import main
 from rruffgeo.config import replace
-from rruffgeo.model import runtime
-from rruffgeo.model.runtime import cpu_bf16_unsupported_reason, predict_proba
-from rruffgeo.model.train import fit_network
+from rruffgeo.network import runtime
+from rruffgeo.network.runtime import cpu_bf16_unsupported_reason, predict_proba
+from rruffgeo.network.train import fit_network
 from synthetic_learn import make_workdir, tiny_settings
 
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from rruffgeo.config import replace
-from rruffgeo.model import learning_table, run_cv, run_train
-from rruffgeo.model.runtime import predict_proba
-from rruffgeo.model.train import fit_network
+from rruffgeo.network import learning_table, run_cv, run_train
+from rruffgeo.network.runtime import predict_proba
+from rruffgeo.network.train import fit_network
 from synthetic_learn import make_workdir, tiny_settings
 
 
@@ -66,7 +66,7 @@ def test_interrupted_cv_resumes_to_the_same_result(tmp_path, monkeypatch):
     full = run_cv(make_workdir(tmp_path / "full"), s, progress=False)
 
     wd = make_workdir(tmp_path / "cut")
-    import rruffgeo.model.evaluate as ev
+    import rruffgeo.network.evaluate as ev
 
     real_fit = ev.fit_network
     calls = {"n": 0}

@@ -89,7 +89,7 @@ class Evaluation(StrEnum):
 
 
 class Head(StrEnum):
-    """Classifier heads of ConvNeXt1D (built by ``rruffgeo.model.heads``), with their help."""
+    """Classifier heads of ConvNeXt1D (built by ``rruffgeo.network.heads``), with their help."""
 
     AVG = ("avg", "global average pool (the paper's, B.2)")
     FLATTEN = ("flatten", "keep the positions (learns in fewer steps on RRUFF)")

@@ -219,12 +219,12 @@ def _report(job: Job) -> str:
 
 def _learn(split: Split) -> Callable[[Job], str]:
     def work(job: Job) -> str:
-        from rruffgeo import model
+        from rruffgeo import network
 
         failed = _side_by_side(job).get(split)
         if failed is not None:
             raise failed
-        learn = model.run_cv if job.evaluation is Evaluation.CV else model.run_train
+        learn = network.run_cv if job.evaluation is Evaluation.CV else network.run_train
         res = learn(job.workdir, job.settings, split=split, progress=job.progress)
         return _learn_detail(res)
     return work
@@ -232,10 +232,10 @@ def _learn(split: Split) -> Callable[[Job], str]:
 
 def _side_by_side(job: Job) -> dict[Split, BaseException]:
     """At the first learning stage: every split's unfinished trainings at once, side by side
-    when the cores allow (``model.side_by_side``); each stage then only scores and writes. The
+    when the cores allow (``network.jobs``); each stage then only scores and writes. The
     failures by split, found once per job."""
     if job.side_by_side is None:
-        from rruffgeo.model.side_by_side import train_waiting
+        from rruffgeo.network.jobs import train_waiting
 
         job.side_by_side = train_waiting(job.workdir, job.settings, job.evaluation, job.splits,
                                          progress=job.progress)
@@ -246,8 +246,8 @@ def _provenance_cv(job: Job) -> str:
     """The provenance models' grouped CV per split protocol (metrics/provenance_cv_<split>.*
     and its figures), the network included when ``cv`` fold models fit the data. Every split
     is tried; one that fails fails the stage after the others are written."""
-    from rruffgeo.model.provenance_eval import evaluate_provenance
-    from rruffgeo.report.provenance_figures import draw_provenance_figures
+    from rruffgeo.provenance.evaluate import evaluate_provenance
+    from rruffgeo.report.figures_provenance import draw_provenance_figures
 
     done, failed = [], []
     for split in job.splits:
@@ -278,14 +278,14 @@ def _provenance_outputs(job: Job) -> list[Path]:
 
 def _final_model_inputs(job: Job) -> list[Path]:
     """The data, and the grouped provenance CV whose winner is refitted."""
-    from rruffgeo.model.provenance_final import CHOOSING_SPLIT
+    from rruffgeo.provenance.final import CHOOSING_SPLIT
 
     wd = job.workdir
     return [wd.root / CATALOG, wd.root / GEOCODED, wd.provenance_cv_file(CHOOSING_SPLIT)]
 
 
 def _final_model_file(job: Job) -> Path:
-    from rruffgeo.model.provenance_final import SPEC
+    from rruffgeo.provenance.final import SPEC
 
     return job.workdir.final_model_dir / SPEC
 
@@ -295,7 +295,7 @@ def _final_model(job: Job) -> str:
     grouped CV (by log-loss; the combinations when no CV report exists), refitted on all the
     data with its reference library, calibration and conformal sets; no work folder is needed
     to use it."""
-    from rruffgeo.model.provenance_final import choose_models, fit_final
+    from rruffgeo.provenance.final import choose_models, fit_final
 
     models, note = choose_models(job.workdir)
     folder = fit_final(job.workdir, job.settings, models, note)
@@ -489,7 +489,7 @@ def provenance_headline(workdir: WorkDir, splits: Sequence[Split]) -> list[str]:
 
 
 def _final_summary(workdir: WorkDir) -> str | None:
-    from rruffgeo.model.provenance_final import final_summary
+    from rruffgeo.provenance.final import final_summary
 
     return final_summary(workdir)
 

@@ -143,7 +143,7 @@ def cmd_spectra(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from rruffgeo.model import run_train
+    from rruffgeo.network import run_train
 
     report = run_train(workdir_of(args), settings_from_args(args), split=args.split,
                        progress=not args.no_progress)
@@ -153,7 +153,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_cv(args: argparse.Namespace) -> int:
-    from rruffgeo.model import run_cv
+    from rruffgeo.network import run_cv
 
     folds = None
     if args.folds:
@@ -204,7 +204,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if wants_provenance(args):
         return predict_provenance(args)
     # --- end provenance hook ---
-    from rruffgeo.model import Predictor
+    from rruffgeo.network import Predictor
 
     if args.output is not None and args.output.suffix.lower() not in (".csv", ".json",
                                                                       ".parquet"):

@@ -20,7 +20,7 @@ from rruffgeo.config import Settings, replace
 from rruffgeo.workdir import WorkDir
 
 if TYPE_CHECKING:
-    from rruffgeo.model.provenance_eval import ProvenanceEvaluation
+    from rruffgeo.provenance.evaluate import ProvenanceEvaluation
 
 COVERAGES = ("0.8", "0.9", "0.95")
 
@@ -63,13 +63,13 @@ def evaluate_and_report(workdir: WorkDir, settings: Settings, split: str, networ
     """Provenance CV of ``split`` (with the network's fold models when they fit), printed as a
     table, with its figures; returns the ``ProvenanceEvaluation``. Shared by ``provenance-cv``
     and ``cv``."""
-    from rruffgeo.model.provenance_eval import evaluate_provenance
+    from rruffgeo.provenance.evaluate import evaluate_provenance
 
     ev = evaluate_provenance(workdir, settings, split, network, progress)
     print(ev.network_note)
     print_report(ev.report)
     if figures:
-        from rruffgeo.report.provenance_figures import draw_provenance_figures
+        from rruffgeo.report.figures_provenance import draw_provenance_figures
 
         out = draw_provenance_figures(workdir, ev.report)
         print("figures: " + ", ".join(str(p) for p in out))
@@ -109,7 +109,7 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 def cmd_provenance_fit(args: argparse.Namespace) -> int:
-    from rruffgeo.model.provenance_final import choose_models, fit_final
+    from rruffgeo.provenance.final import choose_models, fit_final
 
     wd = workdir_of(args)
     if args.model != "auto":
@@ -138,7 +138,7 @@ def add_predict_options(p: argparse.ArgumentParser) -> None:
 
 def wants_provenance(args: argparse.Namespace) -> bool:
     """True for a provenance model folder; for a network model, warn about unused options."""
-    from rruffgeo.model.provenance_final import is_provenance_model
+    from rruffgeo.provenance.final import is_provenance_model
 
     if is_provenance_model(args.model):
         return True
@@ -191,8 +191,8 @@ def predict_provenance(args: argparse.Namespace) -> int:
     """``predict`` with a provenance model: terminal table, or --output CSV/JSON/Parquet."""
     import numpy as np
 
-    from rruffgeo.model.provenance_final import ProvenancePredictor
-    from rruffgeo.model.provenance_output import OUTPUT_SUFFIXES, render, write_outputs
+    from rruffgeo.provenance.final import ProvenancePredictor
+    from rruffgeo.provenance.output import OUTPUT_SUFFIXES, render, write_outputs
 
     if args.output is not None and args.output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise ValueError(f"--output {args.output}: use a {', '.join(OUTPUT_SUFFIXES)} file name")
@@ -216,7 +216,7 @@ def predict_provenance(args: argparse.Namespace) -> int:
 
 
 def _maps(folder: Path, names: list[str], results: list[Any]) -> None:
-    from rruffgeo.report.provenance_figures import fig_provenance_map
+    from rruffgeo.report.figures_provenance import fig_provenance_map
 
     folder.mkdir(parents=True, exist_ok=True)
     for name, r in zip(names, results, strict=True):

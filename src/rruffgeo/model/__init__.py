@@ -1,30 +1,29 @@
-"""Learning: the ConvNeXt1D network, training, evaluation and prediction (paper 4-5, B).
+"""Deprecated: the learners moved to :mod:`rruffgeo.network` and :mod:`rruffgeo.provenance`.
 
-Names are imported on first use (PEP 562), so the torch-free modules of this package (the
-provenance models, calibration, conformal sets, splits, metrics) load without importing torch.
-"""
+Kept for one release so that code written against the old paths keeps running; each use
+warns once with the new name."""
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
-from rruffgeo.dataset import learning_table as learning_table  # torch-free
+from rruffgeo import network as _network
 
-_WHERE = {
-    "Predictor": "rruffgeo.model.predict",
-    "load_dataset": "rruffgeo.model.evaluate",
-    "load_model": "rruffgeo.model.modelio",
-    "predict_files": "rruffgeo.model.predict",
-    "run_cv": "rruffgeo.model.evaluate",
-    "run_train": "rruffgeo.model.evaluate",
-    "save_model": "rruffgeo.model.modelio",
-}
 
-__all__ = sorted([*_WHERE, "learning_table"])
+def _moved(old: str, new: str) -> None:
+    warnings.warn(f"{old} moved to {new}; the old name goes in the next release",
+                  DeprecationWarning, stacklevel=3)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
+    if name in _network.__all__:
+        _moved(f"rruffgeo.model.{name}", f"rruffgeo.network.{name}")
+        return getattr(_network, name)
     raise AttributeError(f"module 'rruffgeo.model' has no attribute {name!r}")
+
+
+def _alias(old: str, new: str) -> Any:
+    _moved(f"rruffgeo.model.{old}", new)
+    return importlib.import_module(new)

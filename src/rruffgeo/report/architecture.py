@@ -43,7 +43,7 @@ def _params(module: torch.nn.Module) -> str:
 def describe_network(settings: Settings, n_classes: int | None = None) -> list[Box]:
     """Boxes from input to logits for the network ``settings`` builds (``n_classes`` outputs,
     shown as K when unknown)."""
-    from rruffgeo.model.modelio import build_network  # the report draws what training builds
+    from rruffgeo.network.modelio import build_network  # the report draws what training builds
 
     length = settings.spectra.grid_points
     net = build_network(n_classes or 2, settings.model, length).eval()
@@ -77,7 +77,7 @@ def describe_network(settings: Settings, n_classes: int | None = None) -> list[B
 
 def describe_block(settings: Settings) -> list[Box]:
     """The inside of the first block of the built network, top to bottom."""
-    from rruffgeo.model.modelio import build_network
+    from rruffgeo.network.modelio import build_network
 
     net = build_network(2, settings.model, settings.spectra.grid_points)
     block = net.stages[0][0]
@@ -137,7 +137,7 @@ def trained_class_count(workdir: WorkDir, settings: Settings) -> int | None:
         except (OSError, ValueError, KeyError, TypeError):
             continue
     try:
-        from rruffgeo.model import learning_table  # lazy: the learning stage is optional here
+        from rruffgeo.network import learning_table  # lazy: the learning stage is optional here
 
         return int(learning_table(workdir, settings)["country_iso3"].nunique()) or None
     except (ImportError, OSError, ValueError, KeyError):

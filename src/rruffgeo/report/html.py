@@ -241,8 +241,8 @@ def _evaluation_section(evals: dict[Split, EvaluationResult], fig_dir: Path,
 
 def _provenance_section(workdir: WorkDir) -> str:
     """The provenance predictor's evaluation (models x metrics, winner, figures); built in
-    ``rruffgeo.report.provenance_section``, imported here late as it uses this module."""
-    from rruffgeo.report.provenance_section import provenance_section
+    ``rruffgeo.report.section_provenance``, imported here late as it uses this module."""
+    from rruffgeo.report.section_provenance import provenance_section
 
     return "<h2 id='provenance'>Provenance predictor</h2>\n" + provenance_section(workdir)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from rruffgeo.model.calibration import log_loss_per_sample
+from rruffgeo.provenance.calibration import log_loss_per_sample
 from rruffgeo.results import ONE_CLASS_SHARE, one_class_words
 
 POINT_METRICS = ("top1", "top3", "macro_f1", "log_loss")

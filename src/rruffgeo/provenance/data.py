@@ -1,6 +1,6 @@
 """The learning data for provenance models, torch-free.
 
-Same rows, order and class list as ``rruffgeo.model.evaluate.load_dataset`` (the network's), so
+Same rows, order and class list as ``rruffgeo.network.evaluate.load_dataset`` (the network's), so
 the project's folds (``cv_splits`` with the same seed) put the same spectra in the same folds and
 the network's out-of-fold probabilities line up column by column. Adds what the reference
 library needs: each specimen's locality text and coordinates from ``geocoded.parquet``.
@@ -15,7 +15,7 @@ import pandas as pd
 
 from rruffgeo.config import Settings
 from rruffgeo.dataset import resampled_learning_table
-from rruffgeo.model.library import ReferenceLibrary, species_key
+from rruffgeo.provenance.library import ReferenceLibrary, species_key
 from rruffgeo.workdir import GEOCODED, WorkDir
 
 

@@ -22,7 +22,7 @@ import torch
 
 from rruffgeo.checks import SettingError
 from rruffgeo.config import PRECISIONS, Precision, TrainPrecision
-from rruffgeo.model.convnext1d import ConvNeXt1D
+from rruffgeo.network.convnext1d import ConvNeXt1D
 
 
 def select_device(name: str = "auto", threads: int | None = None) -> torch.device:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rruffgeo.model.library import species_key, unit_rows
+from rruffgeo.provenance.library import species_key, unit_rows
 
 #: Neighbours kept per query: enough for k=150 specimens when specimens have many spectra.
 MAX_NEIGHBOURS = 800

@@ -50,8 +50,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rruffgeo.config import ModelSettings
-from rruffgeo.model import heads
-from rruffgeo.model.heads import feature_positions
+from rruffgeo.network import heads
+from rruffgeo.network.heads import feature_positions
 
 LN_EPS = 1e-6
 

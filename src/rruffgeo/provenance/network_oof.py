@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rruffgeo.config import Evaluation
-from rruffgeo.model.provenance_data import ProvenanceData
+from rruffgeo.provenance.data import ProvenanceData
 from rruffgeo.workdir import WorkDir, read_json
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,8 @@ def network_oof(workdir: WorkDir, data: ProvenanceData,
         reason = missing_reason(folder, data, tr, te)
         if reason is not None:
             return None, reason
-    from rruffgeo.model.modelio import load_model
-    from rruffgeo.model.runtime import predict_proba, select_device
+    from rruffgeo.network.modelio import load_model
+    from rruffgeo.network.runtime import predict_proba, select_device
 
     dev = select_device(device)
     out = {}

@@ -29,8 +29,8 @@ from tqdm.auto import tqdm
 
 from rruffgeo.config import Evaluation, Settings, Split, from_dict, replace, to_dict
 from rruffgeo.errors import UserError, describe
-from rruffgeo.model import distributed
-from rruffgeo.model.runtime import usable_cores
+from rruffgeo.network import distributed
+from rruffgeo.network.runtime import usable_cores
 from rruffgeo.workdir import WorkDir
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def waiting_trainings(workdir: WorkDir, settings: Settings, evaluation: Evaluati
                       splits: Sequence[Split], folds: Sequence[int] | None = None
                       ) -> list[Training]:
     """The trainings of ``splits`` (``folds`` of each; all by default) not yet finished."""
-    from rruffgeo.model.evaluate import unfinished_folds
+    from rruffgeo.network.evaluate import unfinished_folds
 
     return [Training(evaluation, Split(split), k) for split in splits
             for k in unfinished_folds(workdir, settings, evaluation, split, folds)]
@@ -91,7 +91,7 @@ def train_side_by_side(workdir: WorkDir, settings: Settings, trainings: Sequence
     """Train ``trainings`` in ``plan_jobs`` processes; what failed, with its error.
 
     None when the plan is one process: the caller trains in its own process as before. Each
-    process is ``python -m rruffgeo.model.side_by_side`` (no pickled state, nothing re-imported
+    process is ``python -m rruffgeo.network.jobs`` (no pickled state, nothing re-imported
     from the caller's script). Ctrl-C stops them all; their checkpoints are kept, so the next
     run resumes.
     """
@@ -197,7 +197,7 @@ _EPOCH, _ERROR = "rruffgeo-epoch", "rruffgeo-error"
 
 def _train_one(root: str, evaluation: str, split: str, fold: int, settings: Settings) -> None:
     """Train and score one fold, exactly as ``run_cv``/``run_train`` do in one process."""
-    from rruffgeo.model.evaluate import run_cv, run_train
+    from rruffgeo.network.evaluate import run_cv, run_train
 
     def report(fold: int, epoch: int) -> None:
         print(_EPOCH, epoch, flush=True)
@@ -210,7 +210,7 @@ def _train_one(root: str, evaluation: str, split: str, fold: int, settings: Sett
 
 
 def _side_main(argv: list[str]) -> int:
-    """``python -m rruffgeo.model.side_by_side ROOT EVALUATION SPLIT FOLD`` with the settings
+    """``python -m rruffgeo.network.jobs ROOT EVALUATION SPLIT FOLD`` with the settings
     as JSON on stdin: what ``train_side_by_side`` starts."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     root, evaluation, split, fold = argv

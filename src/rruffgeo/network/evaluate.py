@@ -35,26 +35,26 @@ from rruffgeo.config import (
     to_dict,
 )
 from rruffgeo.dataset import resampled_learning_table
-from rruffgeo.model import distributed, side_by_side
-from rruffgeo.model.baseline import nn1_cosine_scores
-from rruffgeo.model.curves import curves_table
-from rruffgeo.model.metrics import (
+from rruffgeo.network import distributed, jobs
+from rruffgeo.network.baseline import nn1_cosine_scores
+from rruffgeo.network.curves import curves_table
+from rruffgeo.network.metrics import (
     fold_metrics,
     per_class_metrics,
     per_class_summary,
     summarise,
 )
-from rruffgeo.model.modelio import save_model
-from rruffgeo.model.runtime import (
+from rruffgeo.network.modelio import save_model
+from rruffgeo.network.runtime import (
     predict_proba,
     resolve_train_precision,
     select_device,
     set_threads,
 )
-from rruffgeo.model.splits import cv_splits, holdout_split, inner_split
-from rruffgeo.model.train import fit_network
+from rruffgeo.network.train import fit_network
 from rruffgeo.results import EvaluationResult, FoldResult
 from rruffgeo.spectra.matrix import MatrixRows
+from rruffgeo.splits import cv_splits, holdout_split, inner_split
 from rruffgeo.workdir import (
     CHECKPOINT,
     FOLD_RESULT,
@@ -129,7 +129,7 @@ def run_cv(workdir: WorkDir, settings: Settings | None = None, split: str = Spli
     """
     settings = _with_split(settings, split)
     wanted = _wanted_folds(settings, folds)
-    failed = side_by_side.train_waiting(workdir, settings, Evaluation.CV, [settings.train.split],
+    failed = jobs.train_waiting(workdir, settings, Evaluation.CV, [settings.train.split],
                                         wanted, progress).get(settings.train.split)
     if failed is not None:
         raise failed

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rruffgeo.model.provenance_final import ProvenanceResult
+from rruffgeo.provenance.final import ProvenanceResult
 from rruffgeo.workdir import (
     spreadsheet_safe,
     write_csv_atomic,

@@ -14,8 +14,8 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from rruffgeo.config import ModelSettings, Settings, TrainSettings
-from rruffgeo.model.runtime import predict_proba, select_device
-from rruffgeo.model.train import fit_network
+from rruffgeo.network.runtime import predict_proba, select_device
+from rruffgeo.network.train import fit_network
 
 
 class ConvNeXt1DClassifier(ClassifierMixin, BaseEstimator):

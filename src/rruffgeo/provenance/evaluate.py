@@ -1,6 +1,6 @@
 """``run_provenance_cv``: the provenance models' cross-validation, scored and written to metrics/.
 
-Torch-free. Scores the out-of-fold probabilities of :mod:`rruffgeo.model.provenance_cv` per
+Torch-free. Scores the out-of-fold probabilities of :mod:`rruffgeo.provenance.cv` per
 spectrum: top-1, top-3, macro-F1 and log-loss beside the class prior (the majority class) with
 paired bootstrap intervals over specimens, top-label ECE (15 bins) before and after calibration
 (temperature, then top-label isotonic), conformal coverage and set size at 80/90/95%, and the
@@ -13,7 +13,7 @@ winner, most common countries).
 
 ``evaluate_provenance`` is what ``provenance-cv``, ``cv`` and ``run`` call: it adds the network's
 out-of-fold probabilities when ``rruffgeo cv`` left fold models for the split
-(:func:`rruffgeo.model.network_oof.network_oof` decides, and says why not otherwise).
+(:func:`rruffgeo.provenance.network_oof.network_oof` decides, and says why not otherwise).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from rruffgeo.config import Settings
-from rruffgeo.model.calibration import log_loss_per_sample, reliability_table, top_label_ece
-from rruffgeo.model.conformal import coverage_and_size
-from rruffgeo.model.provenance_cv import (
+from rruffgeo.provenance.calibration import log_loss_per_sample, reliability_table, top_label_ece
+from rruffgeo.provenance.conformal import coverage_and_size
+from rruffgeo.provenance.cv import (
     FAMILIES,
     LEVELS,
     cv_key,
@@ -38,15 +38,15 @@ from rruffgeo.model.provenance_cv import (
     run_fold,
     save_fold,
 )
-from rruffgeo.model.provenance_data import ProvenanceData, load_provenance_data
-from rruffgeo.model.provenance_metrics import (
+from rruffgeo.provenance.data import ProvenanceData, load_provenance_data
+from rruffgeo.provenance.metrics import (
     compare_to_baseline,
     most_predicted,
     one_class_note,
     summary_row,
     top_share,
 )
-from rruffgeo.model.splits import cv_splits
+from rruffgeo.splits import cv_splits
 from rruffgeo.workdir import (
     WorkDir,
     atomic_path,
@@ -89,7 +89,7 @@ def evaluate_provenance(workdir: WorkDir, settings: Settings | None = None,
                         progress: bool = True) -> ProvenanceEvaluation:
     """The provenance CV of ``split``, with the network's out-of-fold probabilities when the
     fold models of ``rruffgeo cv --split split`` fit the data (else without, saying why)."""
-    from rruffgeo.model.network_oof import network_oof
+    from rruffgeo.provenance.network_oof import network_oof
 
     settings = settings or Settings()
     data = load_provenance_data(workdir, settings)

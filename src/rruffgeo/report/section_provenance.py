@@ -4,7 +4,7 @@ Per split protocol: the models x metrics table (every accuracy beside the majori
 log-loss beside the class prior, each with the 95% paired bootstrap interval of the difference
 over specimens; ECE; conformal coverage and mean set size at 80/90/95%), which model won and
 whether it meets issue 10's goals, and the reliability, coverage and confusion figures
-(``rruffgeo.report.provenance_figures``). Which model ``models/final`` holds closes the section.
+(``rruffgeo.report.figures_provenance``). Which model ``models/final`` holds closes the section.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def protocol_html(workdir: WorkDir, split: Split, report: dict[str, Any]) -> str
 
 
 def _final_html(workdir: WorkDir) -> str:
-    from rruffgeo.model.provenance_final import final_summary
+    from rruffgeo.provenance.final import final_summary
 
     line = final_summary(workdir)
     if line is None:

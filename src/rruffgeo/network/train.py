@@ -29,12 +29,12 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from rruffgeo.config import Precision, Settings, TrainSettings
-from rruffgeo.model import distributed
-from rruffgeo.model.augment import augment_batch, augmentation_from_settings
-from rruffgeo.model.convnext1d import ConvNeXt1D, build_network
-from rruffgeo.model.curves import epoch_metrics
-from rruffgeo.model.modelio import read_checkpoint
-from rruffgeo.model.runtime import (
+from rruffgeo.network import distributed
+from rruffgeo.network.augment import augment_batch, augmentation_from_settings
+from rruffgeo.network.convnext1d import ConvNeXt1D, build_network
+from rruffgeo.network.curves import epoch_metrics
+from rruffgeo.network.modelio import read_checkpoint
+from rruffgeo.network.runtime import (
     autocast,
     grad_scaler,
     resolve_train_precision,

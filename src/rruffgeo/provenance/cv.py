@@ -1,8 +1,8 @@
 """Cross-validation of the provenance country models, with calibration and conformal sets.
 
 Torch-free (the network's out-of-fold probabilities come in as arrays, see
-:mod:`rruffgeo.model.network_oof`). For each outer fold of the project's splits
-(:func:`rruffgeo.model.splits.cv_splits`, by spectrum or grouped by specimen):
+:mod:`rruffgeo.provenance.network_oof`). For each outer fold of the project's splits
+(:func:`rruffgeo.splits.cv_splits`, by spectrum or grouped by specimen):
 
 1. inner 5-fold splits of the training fold, grouped by specimen, give out-of-fold
    probabilities of every model and hyper-parameter setting on the training fold;
@@ -35,9 +35,10 @@ from typing import Any
 import numpy as np
 
 from rruffgeo.config import Settings
-from rruffgeo.model.calibration import Calibrator, log_loss_per_sample
-from rruffgeo.model.conformal import SplitConformal
-from rruffgeo.model.provenance import (
+from rruffgeo.provenance.calibration import Calibrator, log_loss_per_sample
+from rruffgeo.provenance.conformal import SplitConformal
+from rruffgeo.provenance.data import ProvenanceData
+from rruffgeo.provenance.models import (
     ClassPrior,
     KNNCountry,
     Neighbours,
@@ -45,8 +46,7 @@ from rruffgeo.model.provenance import (
     find_neighbours,
     fit_mixture_weights,
 )
-from rruffgeo.model.provenance_data import ProvenanceData
-from rruffgeo.model.splits import cv_splits
+from rruffgeo.splits import cv_splits
 from rruffgeo.workdir import atomic_path, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)

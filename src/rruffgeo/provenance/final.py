@@ -1,0 +1,240 @@
+"""The final provenance model: fitted on all the data, saved without pickle, and used to predict.
+
+Torch-free. ``fit_final`` runs the same selection as one cross-validation fold with every
+spectrum in training (inner grouped splits choose the hyper-parameters, the combination's
+weights, the calibration and the conformal quantiles) and saves ``models/final/``:
+``provenance.json`` (model, parameters, calibration, set thresholds, classes) and the reference
+library (``library.npz`` float16 spectra + ``library.json``). ``ProvenancePredictor`` rebuilds the
+models from these files; nothing is unpickled. ``choose_models`` picks what is refitted: per
+evidence, the model with the lowest log-loss in the grouped provenance CV
+(``metrics/provenance_cv_specimen.json``), the network excepted (it has no all-data refit here).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rruffgeo.config import Settings
+from rruffgeo.provenance.calibration import apply_calibration
+from rruffgeo.provenance.cv import COMBINATIONS, FAMILIES, run_fold
+from rruffgeo.provenance.data import load_provenance_data
+from rruffgeo.provenance.library import ReferenceLibrary, species_key
+from rruffgeo.provenance.models import MAX_NEIGHBOURS, Mixture, find_neighbours
+from rruffgeo.spectra.resample import clean_axis, resample_spectrum
+from rruffgeo.workdir import WorkDir, read_json, write_json_atomic
+
+SPEC = "provenance.json"
+FORMAT = "rruffgeo-provenance/1"
+#: The protocol whose CV chooses the final model: grouped by specimen (issue 10, item 2).
+CHOOSING_SPLIT = "specimen"
+#: Used when no CV report exists yet.
+DEFAULT_MODELS = {"spectrum": "combination", "spectrum+mineral": "combination+mineral"}
+MIN_POINTS = 16
+COUNTRY_COLUMNS = ["rank", "country_iso3", "country_name", "probability", "in_set"]
+
+
+def _components(name: str) -> list[str]:
+    return COMBINATIONS.get(name, [name])
+
+
+def _model_spec(fits: dict[str, dict[str, Any]], model: str) -> dict[str, Any]:
+    """What rebuilds one fitted model: its components' parameters, weights and calibration."""
+    parts = [p for p in _components(model) if p in fits]
+    weights = fits[model]["params"].get("weights", {model: 1.0})
+    return {
+        "model": model,
+        "components": {p: {k: v for k, v in fits[p]["params"].items()
+                           if k in ("alpha", "k", "tau", "lam")} for p in parts},
+        "weights": {p: float(weights.get(p, 0.0)) for p in parts},
+        "temperature": fits[model]["params"]["temperature"],
+        "top_label": fits[model]["params"].get("top_label"),
+        "set_thresholds": fits[model]["params"]["set_thresholds"],
+    }
+
+
+def best_refittable(cv: dict[str, Any]) -> dict[str, str]:
+    """Per evidence, the model with the lowest CV log-loss that can be refitted (not the
+    network, which is not trained on all data here)."""
+    out = {}
+    for evidence in cv["winners"]:
+        pool = {n: r for n, r in cv["models"].items()
+                if n != "network" and (r["evidence"] == evidence or n == "prior")}
+        out[evidence] = min(pool, key=lambda n: pool[n]["vs_majority"]["log_loss"]["value"])
+    return out
+
+
+def choose_models(workdir: WorkDir) -> tuple[dict[str, str], str]:
+    """The models to refit per evidence, from the grouped CV report, and a sentence saying how
+    they were chosen (the combinations when there is no report yet)."""
+    path = workdir.provenance_cv_file(CHOOSING_SPLIT)
+    cv = read_json(path)
+    if not isinstance(cv, dict) or "winners" not in cv:
+        return dict(DEFAULT_MODELS), (f"no {path.name} yet: the combinations (run `rruffgeo "
+                                      "provenance-cv` to choose by log-loss)")
+    models = best_refittable(cv)
+    note = f"best by log-loss in {path.name}"
+    if any(w["model"] == "network" for w in cv["winners"].values()):
+        note += " (the network won; it is not refitted on all data, so the best other model)"
+    return models, note
+
+
+def fit_final(workdir: WorkDir, settings: Settings | None = None,
+              models: dict[str, str] | None = None, chosen_by: str = "") -> Path:
+    """Fit the chosen model per evidence on all data and save them with the library.
+
+    ``models`` maps evidence ("spectrum", "spectrum+mineral") to a family or combination name
+    (the CV winners); the network is not refitted here. ``chosen_by`` says how they were
+    chosen; it is kept in the spec so the run can say so at its end.
+    """
+    models = models or dict(DEFAULT_MODELS)
+    for name in models.values():
+        if name not in FAMILIES and name not in COMBINATIONS:
+            raise ValueError(f"model {name!r}: choose one of "
+                             f"{', '.join([*FAMILIES, *COMBINATIONS])} (the network is not "
+                             "refitted)")
+    settings = settings or Settings()
+    data = load_provenance_data(workdir, settings)
+    rows = np.arange(len(data.y))
+    fits = run_fold(data, rows, rows[:0], settings.train.seed)
+    spec = {
+        "format": FORMAT,
+        "models": {ev: _model_spec(fits, name) for ev, name in models.items()},
+        "classes": data.classes, "class_names": data.class_names,
+        "minmax": settings.spectra.minmax, "n_spectra": int(len(rows)),
+        "n_specimens": int(len(np.unique(data.groups))), "chosen_by": chosen_by,
+    }
+    folder = workdir.final_model_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    data.library().save(folder)
+    write_json_atomic(folder / SPEC, spec)
+    return folder
+
+
+def is_provenance_model(folder: Path) -> bool:
+    return (Path(folder) / SPEC).exists()
+
+
+def final_summary(workdir: WorkDir) -> str | None:
+    """One sentence on the saved final model (which model per evidence, how chosen, where),
+    or None when there is none or its spec cannot be read."""
+    folder = workdir.final_model_dir
+    spec = read_json(folder / SPEC)
+    if not isinstance(spec, dict) or not isinstance(spec.get("models"), dict):
+        return None
+    names = ", ".join(f"{m.get('model', '?')} ({ev})" for ev, m in spec["models"].items()
+                      if isinstance(m, dict))
+    how = f"; {spec['chosen_by']}" if spec.get("chosen_by") else ""
+    return (f"final model: {names} refitted on all {spec.get('n_spectra', '?')} spectra{how}; "
+            f"saved in {folder}")
+
+
+@dataclass
+class ProvenanceResult:
+    """One spectrum's answer: countries (calibrated, with the set), species and specimens."""
+
+    countries: pd.DataFrame
+    species: pd.DataFrame
+    specimens: pd.DataFrame
+    evidence: str
+    mineral_used: str
+    set_size: int
+
+
+class ProvenancePredictor:
+    """A saved provenance model, loaded once (library + parameters)."""
+
+    def __init__(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        if not is_provenance_model(folder):
+            raise FileNotFoundError(f"{folder / SPEC} not found: not a provenance model folder")
+        self.spec: dict[str, Any] = json.loads((folder / SPEC).read_text(encoding="utf-8"))
+        if self.spec.get("format") != FORMAT:
+            raise ValueError(f"{folder / SPEC}: unknown format {self.spec.get('format')!r}")
+        self.library = ReferenceLibrary.load(folder)
+        self.classes = list(self.spec["classes"])
+        self.class_names = list(self.spec["class_names"])
+        self.grid_cm1 = self.library.grid_cm1
+        self.models = {ev: self._build(m) for ev, m in self.spec["models"].items()}
+        self._species = set(self.library.species)
+
+    def _build(self, spec: dict[str, Any]) -> Mixture:
+        meta = self.library.meta
+        index = {c: i for i, c in enumerate(self.classes)}
+        y = meta["country_iso3"].map(index).to_numpy(np.int64)
+        models = []
+        for name, params in spec["components"].items():
+            factory = FAMILIES[name][0]
+            models.append(factory(**params).fit(
+                self.library.X, y, groups=meta["specimen_id"].to_numpy(),
+                species=meta["mineral"].to_numpy(), n_classes=len(self.classes)))
+        return Mixture(models, np.array(list(spec["weights"].values())))
+
+    def prepare(self, wavenumber: np.ndarray, intensity: np.ndarray, source: str) -> np.ndarray:
+        """One spectrum on the model's grid; ValueError naming ``source`` when refused."""
+        x, _ = clean_axis(wavenumber, intensity)
+        if len(x) < MIN_POINTS:
+            raise ValueError(f"{source}: only {len(x)} distinct finite points; "
+                             f"need at least {MIN_POINTS}")
+        try:
+            return resample_spectrum(wavenumber, intensity, self.grid_cm1,
+                                     minmax=bool(self.spec.get("minmax", True)))
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc} (the model's window)") from None
+
+    def evidence(self, minerals: list[str] | None, n: int) -> list[str]:
+        """Per spectrum: "spectrum+mineral" when its mineral is a species of the library."""
+        minerals = minerals or [""] * n
+        with_mineral = "spectrum+mineral" in self.models
+        return ["spectrum+mineral" if with_mineral and m and species_key(m) in self._species
+                else "spectrum" for m in minerals]
+
+    def predict_proba(self, spectra: np.ndarray, minerals: list[str] | None = None
+                      ) -> tuple[np.ndarray, list[str]]:
+        """Calibrated country probabilities (n, n_classes) of spectra on ``grid_cm1``, and the
+        evidence each used."""
+        spectra = np.asarray(spectra, np.float32)
+        evidence = self.evidence(minerals, len(spectra))
+        ref = next(iter(self.models.values())).models[0].reference_
+        nb = find_neighbours(ref, spectra, MAX_NEIGHBOURS)
+        given = np.asarray(minerals if minerals else [""] * len(spectra), dtype=object)
+        proba = np.zeros((len(spectra), len(self.classes)))
+        for ev in set(evidence):
+            rows = np.array([e == ev for e in evidence])
+            spec = self.spec["models"][ev]
+            raw = self.models[ev].proba_from_neighbours(nb, given if ev != "spectrum" else None)
+            proba[rows] = apply_calibration(raw[rows], spec)
+        return proba, evidence
+
+    def predict(self, spectra: np.ndarray, minerals: list[str] | None = None,
+                coverage: float = 0.9, n_species: int = 5, n_specimens: int = 10
+                ) -> list[ProvenanceResult]:
+        """Per spectrum: calibrated countries with the ``coverage`` set, species, specimens."""
+        levels = self.spec["models"]["spectrum"]["set_thresholds"]
+        if str(coverage) not in levels:
+            raise ValueError(f"--coverage {coverage}: the model has sets for "
+                             f"{', '.join(levels)} only")
+        proba, evidence = self.predict_proba(spectra, minerals)
+        sims = self.library.similarities(spectra)
+        species = self.library.species_match(sims, n_species)
+        specimens = self.library.nearest_specimens(sims, n_specimens)
+        out = []
+        for i, p in enumerate(proba):
+            threshold = self.spec["models"][evidence[i]]["set_thresholds"][str(coverage)]
+            order = np.argsort(-p, kind="stable")
+            in_set = p[order] >= threshold
+            in_set[0] = True
+            countries = pd.DataFrame({
+                "rank": np.arange(1, len(order) + 1),
+                "country_iso3": np.asarray(self.classes)[order],
+                "country_name": np.asarray(self.class_names)[order],
+                "probability": p[order], "in_set": in_set})
+            mineral = minerals[i] if minerals and evidence[i] != "spectrum" else ""
+            out.append(ProvenanceResult(countries, species[i], specimens[i], evidence[i],
+                                        mineral, int(in_set.sum())))
+        return out
