@@ -155,21 +155,22 @@ def test_network_fold_models_join_the_comparison(tmp_path):
     assert oof is not None and sorted(oof) == [0, 1, 2, 3, 4]
     assert all(np.allclose(oof[k].sum(1), 1) for k in oof)
     report = run_provenance_cv(wd, settings, "specimen", oof, progress=False)
-    assert "network" in report["models"]
-    weights = report["models"]["combination"]["params_per_fold"][0]["weights"]
+    assert "network" in report.models
+    weights = report.models["combination"].params_per_fold[0]["weights"]
     assert "network" in weights
 
 
 def test_provenance_fit_never_picks_the_network():
+    from report_fixtures import model_scores, provenance_report
     from rruffgeo.provenance.final import best_refittable
+    from rruffgeo.results import Winner
 
-    def model(loss: float, evidence: str = "spectrum") -> dict:
-        return {"evidence": evidence, "vs_majority": {"log_loss": {"value": loss}}}
-
-    cv = {"winners": {"spectrum": {"model": "network"},
-                      "spectrum+mineral": {"model": "combination+mineral"}},
-          "models": {"network": model(1.0), "prior": model(3.0), "knn_specimens": model(2.0),
-                     "combination+mineral": model(1.5, "spectrum+mineral")}}
+    cv = provenance_report("specimen")
+    cv.models = {"network": model_scores(0.6, 1.0), "prior": model_scores(0.5, 3.0),
+                 "knn_specimens": model_scores(0.55, 2.0),
+                 "combination+mineral": model_scores(0.6, 1.5, "spectrum+mineral")}
+    cv.winners = {"spectrum": Winner("network"),
+                  "spectrum+mineral": Winner("combination+mineral")}
     assert best_refittable(cv) == {"spectrum": "knn_specimens",
                                    "spectrum+mineral": "combination+mineral"}
 
