@@ -31,11 +31,12 @@ class Finding:
 
 def _against_majority(v: Versus) -> str:
     """Words for a top-1 beside the majority country, judged by the difference's interval."""
+    points = f"{100 * v.diff:+.1f} points"
     if v.diff_lo > 0:
-        return f"{v.diff:+.1%} over the majority country (the 95% interval is above zero)"
+        return f"{points} over the majority country (the 95% interval is above zero)"
     if v.diff_hi < 0:
-        return f"{v.diff:+.1%}, below the majority country (the 95% interval is below zero)"
-    return (f"{v.diff:+.1%}: no better than the majority country (the 95% interval of the "
+        return f"{points}, below the majority country (the 95% interval is below zero)"
+    return (f"{points}: no better than the majority country (the 95% interval of the "
             "difference holds zero)")
 
 
