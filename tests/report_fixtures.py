@@ -164,3 +164,23 @@ def write_provenance(wd: WorkDir, split: str, winner_top1: float = 0.6) -> res.P
                  columns=order).reset_index().to_csv(
         wd.provenance_cv_part(split, "confusion"), index=False)
     return report
+
+
+def _history(epochs: int, with_val: bool) -> list[dict]:
+    rows = []
+    for e in range(1, epochs + 1):
+        row = {"epoch": e, "step": 10 * e, "train_loss": 3 / e, "test_loss": 3.2 / e ** 0.5,
+               "test_accuracy": 0.3 + 0.05 * e, "test_f1_macro": 0.01 * e, "epoch_s": 1.0}
+        if with_val:
+            row.update(val_loss=3.1 / e ** 0.5, val_accuracy=0.3 + 0.04 * e, val_f1_macro=0.02)
+        rows.append(row)
+    return rows
+
+
+def write_curves(wd: WorkDir, protocol: str, split: str, folds: int = 5,
+                 with_val: bool = False, epochs: int = 4) -> None:
+    """metrics/curves_<protocol>_<split>.csv: per fold, a loss falling over ``epochs``."""
+    from rruffgeo.network.curves import curves_table
+
+    curves_table([(k, _history(epochs, with_val)) for k in range(folds)]).to_csv(
+        wd.dir("metrics") / f"curves_{protocol}_{split}.csv", index=False)
