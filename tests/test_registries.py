@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from report_fixtures import (
-    write_catalog_and_geocoded,
-    write_curves,
-    write_metrics,
-    write_provenance,
-)
+from report_fixtures import write_every_input
 from rruffgeo.config import Split
 from rruffgeo.report.figures import FIGURES, GROUPS, FigureInputs
 
@@ -19,15 +14,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    """Catalog and geocoding, the network's metrics and curves for both protocols, and a
-    provenance CV report grouped by specimen: what every figure group draws from."""
-    wd = write_catalog_and_geocoded(tmp_path_factory.mktemp("registries") / "work")
-    write_metrics(wd, "cv", "spectrum", 0.9, test_counts=[2, 1, 1], predicted=[4, 0, 0])
-    write_metrics(wd, "train", "specimen", 0.5)
-    write_curves(wd, "cv", "spectrum", folds=5)
-    write_curves(wd, "train", "specimen", folds=1, with_val=True)
-    write_provenance(wd, "specimen")
-    return wd
+    return write_every_input(tmp_path_factory.mktemp("registries") / "work")
 
 
 def test_every_figure_is_in_a_known_group_with_a_caption():
