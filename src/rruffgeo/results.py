@@ -306,6 +306,7 @@ class JsonRecord:
     """``to_json`` / ``from_json`` of a result dataclass, by its fields and type hints."""
 
     def to_json(self) -> dict[str, Any]:
+        """The record as the file holds it (the same keys the readers of old files know)."""
         return _plain(self)
 
     @classmethod
@@ -341,6 +342,7 @@ class VsMajority(JsonRecord):
     log_loss: Versus
 
     def items(self) -> list[tuple[str, Versus]]:
+        """(metric, comparison) in file order, for tables that list every metric."""
         return [(f.name, getattr(self, f.name)) for f in fields(self)]
 
 
@@ -464,6 +466,7 @@ class ProvenanceReport(JsonRecord):
     path: Path | None = field(default=None, compare=False, metadata={_IN_JSON: False})
 
     def winner(self, evidence: str = "spectrum") -> str:
+        """The winning model's name; ``spectrum`` is the evidence every query has."""
         return self.winners[evidence].model
 
     def scores(self, evidence: str = "spectrum") -> ModelScores:
@@ -479,6 +482,7 @@ class ProvenanceReport(JsonRecord):
         return pd.DataFrame([{"model": n, **m.row()} for n, m in self.models.items()])
 
     def write(self, path: Path) -> None:
+        """Write atomically, so a reader never sees half a report."""
         write_json_atomic(path, self.to_json())
 
     @classmethod

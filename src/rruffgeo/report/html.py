@@ -168,6 +168,7 @@ class Headline:
 
     @classmethod
     def of(cls, paper: EvaluationResult, honest: EvaluationResult) -> Headline:
+        """The numbers of both protocols; a baseline or majority only when both have it."""
         both = (paper, honest)
         baseline = (tuple(e.mean("baseline_1nn", "accuracy") for e in both)
                     if all("baseline_1nn" in e.summary for e in both) else None)
@@ -189,6 +190,7 @@ class EvaluationView:
     @classmethod
     def of(cls, evals: dict[Split, EvaluationResult], fig_dir: Path,
            skipped: dict[str, str]) -> EvaluationView:
+        """The section's parts; empty (the page says how to get them) with no metrics."""
         if not evals:
             return cls()
         both = set(evals) == {Split.SPECTRUM, Split.SPECIMEN}
@@ -209,6 +211,7 @@ class Rejects:
 
     @classmethod
     def of(cls, workdir: WorkDir) -> Rejects | None:
+        """None when ingest left no rejects.csv (nothing to say)."""
         path = workdir.root / REJECTS
         if not path.exists():
             return None
