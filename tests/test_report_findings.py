@@ -13,10 +13,14 @@ from rruffgeo.results import ProvenanceReport
 from rruffgeo.workdir import WorkDir
 
 
-def _by_topic(wd: WorkDir) -> dict[str, str]:
+def _findings(wd: WorkDir) -> list:
     reports = {s: r for s in Split if (r := ProvenanceReport.of(wd, s)) is not None}
+    return findings(load_evaluations(wd), reports)
+
+
+def _by_topic(wd: WorkDir) -> dict[str, str]:
     out: dict[str, str] = {}
-    for f in findings(load_evaluations(wd), reports):
+    for f in _findings(wd):
         out[f.topic] = (out[f.topic] + " " + f.text) if f.topic in out else f.text
     return out
 
@@ -50,10 +54,14 @@ def test_findings_name_every_model_that_answers_one_class(everything):
 
 
 def test_findings_say_which_stage_was_not_run(tmp_path):
-    said = _by_topic(write_catalog_and_geocoded(tmp_path / "work"))
+    wd = write_catalog_and_geocoded(tmp_path / "work")
+    said = _by_topic(wd)
+    commands = {f.topic: f.command for f in _findings(wd)}
     for split in Split:
-        assert said[f"Network, {split.label}"] == f"not run (`rruffgeo cv --split {split}`)."
-        assert said[f"Provenance predictor, {split.label}"].startswith("not run")
+        assert said[f"Network, {split.label}"] == "not run"
+        assert commands[f"Network, {split.label}"] == f"rruffgeo cv --split {split}"
+        assert said[f"Provenance predictor, {split.label}"] == "not run"
+        assert commands[f"Provenance predictor, {split.label}"].startswith("rruffgeo provenance")
     assert "not measured" in said["Country"] and "One class" not in said
     assert not any(ch.isdigit() for t, text in said.items() if t != "The paper" for ch in text)
 

@@ -23,10 +23,12 @@ LITTLE_GAIN = 0.05
 
 @dataclass(frozen=True)
 class Finding:
-    """One line of the findings: a short topic and its sentence."""
+    """One line of the findings: a short topic, its sentence and, for a stage not run, the
+    command that runs it."""
 
     topic: str
     text: str
+    command: str = ""
 
 
 def _against_majority(v: Versus) -> str:
@@ -44,7 +46,7 @@ def network_finding(split: Split, ev: EvaluationResult | None) -> Finding:
     """The network's accuracy under ``split`` beside the 1-NN baseline and the majority."""
     topic = f"Network, {split.label}"
     if ev is None:
-        return Finding(topic, f"not run (`rruffgeo cv --split {split}`).")
+        return Finding(topic, "not run", f"rruffgeo cv --split {split}")
     text = f"{ev.evaluation.label(len(ev.folds))}: accuracy {ev.mean('network', 'accuracy'):.1%}"
     if "baseline_1nn" in ev.summary:
         text += f", the 1-NN baseline {ev.mean('baseline_1nn', 'accuracy'):.1%}"
@@ -60,7 +62,7 @@ def provenance_finding(split: Split, report: ProvenanceReport | None) -> Finding
     """The provenance winner's top-1 and top-3 under ``split`` beside the majority."""
     topic = f"Provenance predictor, {split.label}"
     if report is None:
-        return Finding(topic, f"not run (`rruffgeo provenance-cv --split {split}`).")
+        return Finding(topic, "not run", f"rruffgeo provenance-cv --split {split}")
     v = report.scores().vs_majority
     return Finding(topic, (
         f"{report.winner()} (lowest log-loss), {report.n_folds}-fold CV: top-1 "
@@ -76,7 +78,7 @@ def can_tell(reports: dict[Split, ProvenanceReport]) -> list[Finding]:
     honest = reports.get(Split.SPECIMEN)
     if honest is None:
         out.append(Finding("Country", "not measured for new specimens: the grouped provenance "
-                           "cross-validation was not run."))
+                           "cross-validation was not run", "rruffgeo provenance-cv"))
         return out
     top1 = honest.scores().vs_majority.top1
     reach = ("no more than" if top1.diff_lo <= 0 else
