@@ -196,3 +196,19 @@ def test_provenance_cv_refuses_a_grid_too_small_in_one_line(capsys):
     err = capsys.readouterr().err
     assert rc != 0 and "--grid-points 3" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_provenance_fit_with_a_damaged_cv_report_says_which_file_and_field(tmp_path, capsys):
+    from report_fixtures import provenance_report
+    from rruffgeo.workdir import WorkDir
+
+    wd = WorkDir(tmp_path)
+    doc = provenance_report("specimen").to_json()
+    del doc["models"]["combination"]["vs_majority"]["log_loss"]
+    wd.dir("metrics")
+    wd.provenance_cv_file("specimen").write_text(json.dumps(doc))
+    assert main(["provenance-fit", "--workdir", str(tmp_path)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert str(wd.provenance_cv_file("specimen")) in err[0]
+    assert "field models.combination.vs_majority.log_loss: missing" in err[0]
