@@ -193,7 +193,7 @@ def score_model(data: ProvenanceData, splits: list[tuple[np.ndarray, np.ndarray]
 
 
 def goals(result: ModelScores, y: np.ndarray) -> dict[str, Goal]:
-    """Issue 10's goals for one model: each with its measured value and whether it is met."""
+    """The goals a provenance model is held to: each measured, with whether it is met."""
     vm = result.vs_majority
     top3_goal = top_share(y, 3) + 0.05
     cov90 = result.conformal["0.9"].coverage
