@@ -4,7 +4,7 @@ Torch-free. Scores the out-of-fold probabilities of :mod:`rruffgeo.provenance.cv
 spectrum: top-1, top-3, macro-F1 and log-loss beside the class prior (the majority class) with
 paired bootstrap intervals over specimens, top-label ECE (15 bins) before and after calibration
 (temperature, then top-label isotonic), conformal coverage and set size at 80/90/95%, and the
-goals of issue 10. Writes
+winner's goals. Writes the ``rruffgeo.results.ProvenanceReport`` to
 ``metrics/provenance_cv_<split>.json`` (everything, ``WorkDir.provenance_cv_file``) and beside it
 (``WorkDir.provenance_cv_part``) ``..._models.csv`` (one row per model), ``..._oof.parquet`` (per
 spectrum and model: fold, true and predicted country, probabilities, the 90% set),
