@@ -37,6 +37,36 @@ def sniff_format(data: bytes, name: str) -> str:
                      f"{', '.join(SUFFIXES)})")
 
 
+def _utf16_encoding(data: bytes) -> str | None:
+    """``utf-16`` (byte-order mark), ``utf-16-le``/``-be`` when nine in ten high bytes of the
+    start are zero and no low byte is, else None: no binary format here looks like that."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    head = data[:512 - len(data[:512]) % 2]
+    if len(head) < 8:
+        return None
+    for encoding, high, low in (("utf-16-le", head[1::2], head[0::2]),
+                                ("utf-16-be", head[0::2], head[1::2])):
+        if high.count(0) >= 0.9 * len(high) and low.count(0) == 0:
+            return encoding
+    return None
+
+
+def utf16_as_utf8(data: bytes) -> bytes:
+    """UTF-16 text (Windows "Unicode" exports, with or without a byte-order mark) as UTF-8;
+    other bytes unchanged."""
+    encoding = _utf16_encoding(data)
+    if encoding is None:
+        return data
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        return data
+    if not all(ch.isprintable() or ch in "\t\r\n\x1a" for ch in text[:256]):
+        return data
+    return text.encode("utf-8")
+
+
 def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
@@ -68,7 +98,10 @@ def read_bytes(data: bytes, name: str, laser_nm: float | None = None) -> list[Sp
     laser_nm = check_laser(laser_nm, "--laser-nm")
     if not data.strip():
         raise ValueError(f"{name}: empty file")
+    data = utf16_as_utf8(data)
     kind = sniff_format(data, name)
+    if kind in ("jcamp", "rruff", "text"):
+        data = data.split(b"\x1a", 1)[0]  # DOS end-of-file mark: nothing after it is data
     if kind == "wdf":
         return read_wdf(data, name, laser_nm)
     if kind == "spc":
