@@ -3,6 +3,7 @@ multi-block files and DUP bombs, the SPC y/x type rule, OPUS and OMNIC SPA files
 that cannot be read, special files in input folders and library warnings. Real files are in
 tests/data/formats (see its README for origin and licence)."""
 
+import struct
 import time
 import warnings
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rruffgeo.spectra.readers import read_bytes
+from rruffgeo.spectra.readers import read_bytes, read_spectra
 
 # --- delimited text -----------------------------------------------------------------------
 
@@ -138,3 +139,101 @@ def test_dup_bomb_is_refused_in_one_line_before_any_allocation():
     with pytest.raises(ValueError, match="bomb.jdx: line 8: DUP count 1999999999 asks"):
         read_bytes(no_npoints, "bomb.jdx")
     assert time.process_time() - start < 2.0
+
+
+# --- SPC: the x type / y type / experiment type rule -------------------------------------
+
+NCAL_SPC = DATA / "nCal_Qontor785_z005H12_100_1x3s.spc"
+FEXPER, FXTYPE, FYTYPE = 2, 28, 29  # byte offsets in the SPC main header (SPCHDR)
+X_TYPES = {"XWAVEN": 1, "XNMETR": 3, "XRAMANS": 13, "XSECS": 4, "XPOINT": 22}
+Y_TYPES = {"YARB": 0, "YIGRAM": 1, "YABSRB": 2, "YKMONK": 3, "YCOUNT": 4, "YLOGDR": 10,
+           "YTRANS": 128, "YREFLEC": 129}
+EXPERIMENTS = {"SPCGEN": 0, "SPCFTIR": 4, "SPCNMR": 10, "SPCRMN": 11, "SPCUV": 7}
+
+
+def _spc_typed(x: str, y: str, experiment: str) -> bytes:
+    """The real Renishaw SPC export with its x, y and experiment type bytes set."""
+    data = bytearray(NCAL_SPC.read_bytes())
+    data[FXTYPE], data[FYTYPE], data[FEXPER] = X_TYPES[x], Y_TYPES[y], EXPERIMENTS[experiment]
+    return bytes(data)
+
+
+@pytest.mark.parametrize("y", ["YTRANS", "YREFLEC", "YLOGDR", "YKMONK", "YIGRAM"])
+@pytest.mark.parametrize("x", ["XWAVEN", "XRAMANS"])
+def test_spc_transmittance_reflectance_and_the_like_are_refused(x, y):
+    with pytest.raises(ValueError, match=rf"^t.spc: SPC y axis {y} \(.*\) is not a Raman"):
+        read_bytes(_spc_typed(x, y, "SPCGEN"), "t.spc")
+
+
+@pytest.mark.parametrize("x, experiment, match", [
+    ("XSECS", "SPCGEN", "SPC x axis XSECS cannot be a Raman shift"),
+    ("XPOINT", "SPCRMN", "SPC x axis XPOINT cannot be a Raman shift"),
+    ("XRAMANS", "SPCNMR", r"SPC experiment type SPCNMR \(NMR spectrum\) is not a Raman"),
+    ("XWAVEN", "SPCUV", r"SPC experiment type SPCUV \(UV-VIS spectrum\)"),
+])
+def test_spc_x_and_experiment_types_that_cannot_be_raman_are_refused(x, experiment, match):
+    with pytest.raises(ValueError, match="^t.spc: " + match):
+        read_bytes(_spc_typed(x, "YCOUNT", experiment), "t.spc")
+    with pytest.raises(ValueError, match=r"YABSRB\) on a wavelength axis"):
+        read_bytes(_spc_typed("XNMETR", "YABSRB", "SPCGEN"), "t.spc", laser_nm=785)
+
+
+@pytest.mark.parametrize("x, y, experiment", [
+    ("XRAMANS", "YABSRB", "SPCGEN"), ("XRAMANS", "YARB", "SPCGEN"),
+    ("XWAVEN", "YCOUNT", "SPCFTIR"), ("XWAVEN", "YABSRB", "SPCRMN"),
+])
+def test_spc_raman_readings_without_a_warning(x, y, experiment):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (s,) = read_bytes(_spc_typed(x, y, experiment), "r.spc")
+    (ref,) = read_bytes(NCAL_SPC.read_bytes(), "ref.spc")
+    np.testing.assert_allclose(s.wavenumber_cm1, ref.wavenumber_cm1)
+    np.testing.assert_allclose(s.intensity, ref.intensity)
+
+
+def test_spc_absorbance_on_a_plain_wavenumber_axis_is_read_with_one_warning():
+    with pytest.warns(UserWarning, match=r"^a.spc: SPC y axis is absorbance \(YABSRB\) on a "
+                      r"plain wavenumber axis \(XWAVEN\), as FT-IR files are") as record:
+        (s,) = read_bytes(_spc_typed("XWAVEN", "YABSRB", "SPCFTIR"), "a.spc")
+    assert len(record) == 1 and len(s.intensity) == 1021
+
+
+def test_spc_files_of_other_writers():
+    # specio's Raman test file (XRAMANS, YCOUNT, experiment SPCGEN), 1732 points.
+    (s,) = read_spectra(DATA / "20170410EDL_L01_cell01_c1.spc")
+    assert len(s.intensity) == 1732 and s.wavenumber_cm1[0] == pytest.approx(400.199, abs=1e-3)
+    # Galactic's sample files: an arbitrary x axis (a krypton lamp), and 31 subfiles in nm.
+    with pytest.raises(ValueError, match=r"^\S*gxy.spc: SPC x axis XARB cannot be a Raman"):
+        read_spectra(DATA / "gxy.spc")
+    with pytest.raises(ValueError, match=r"^\S*x-y.spc: x axis is an absolute wavelength"):
+        read_spectra(DATA / "x-y.spc")
+    spectra = read_spectra(DATA / "x-y.spc", laser_nm=532)
+    assert len(spectra) == 31 and spectra[30].source.endswith("x-y.spc#31")
+
+
+def _spc_multi(subfiles: list[np.ndarray]) -> bytes:
+    """A multi-subfile SPC (new format, 0x4B) built on the real Renishaw file's header: the
+    TMULTI flag (0x04) and ``fnsub`` set, no log block, then per subfile its 32-byte header
+    and float32 ordinates, as the Galactic SPC specification lays them out."""
+    real = NCAL_SPC.read_bytes()
+    head = bytearray(real[:512])
+    head[0] |= 0x04
+    struct.pack_into("<i", head, 24, len(subfiles))  # fnsub
+    struct.pack_into("<i", head, 248, 0)  # flogoff: no log block
+    out = bytes(head)
+    for i, y in enumerate(subfiles):
+        sub = bytearray(real[512:544])
+        struct.pack_into("<H", sub, 2, i)  # subindx
+        out += bytes(sub) + np.asarray(y, "<f4").tobytes()
+    return out
+
+
+def test_spc_subfiles_with_no_data_are_skipped_and_a_file_of_only_those_refused():
+    good, empty = np.linspace(1, 50, 1021), np.full(1021, np.nan)
+    with pytest.warns(UserWarning, match="m.spc: read 1 of 3 SPC subfiles; skipped 2"):
+        (s,) = read_bytes(_spc_multi([empty, good, empty]), "m.spc")
+    assert s.source == "m.spc#2"
+    np.testing.assert_allclose(s.intensity, good)
+    with pytest.raises(ValueError, match=r"^n.spc: none of its 3 SPC subfiles holds a "
+                       r"spectrum \(subfile 1: no finite points;"):
+        read_bytes(_spc_multi([empty] * 3), "n.spc")
