@@ -3,15 +3,21 @@ multi-block files and DUP bombs, the SPC y/x type rule, OPUS and OMNIC SPA files
 that cannot be read, special files in input folders and library warnings. Real files are in
 tests/data/formats (see its README for origin and licence)."""
 
+import os
+import shutil
+import signal
 import struct
+import subprocess
 import time
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rruffgeo.spectra.readers import read_bytes, read_spectra
+from rruffgeo.spectra.readers import iter_inputs, read_bytes, read_spectra
+from rruffgeo.spectra.readers.inputs import read_input
 
 # --- delimited text -----------------------------------------------------------------------
 
@@ -237,3 +243,136 @@ def test_spc_subfiles_with_no_data_are_skipped_and_a_file_of_only_those_refused(
     with pytest.raises(ValueError, match=r"^n.spc: none of its 3 SPC subfiles holds a "
                        r"spectrum \(subfile 1: no finite points;"):
         read_bytes(_spc_multi([empty] * 3), "n.spc")
+
+
+# --- zip members that cannot be read, special files ------------------------------------------
+
+CSV = b"Raman shift;Intensity\n" + b"".join(b"%d;%d\n" % (100 + 10 * i, i) for i in range(60))
+
+
+def _patch_member(archive: Path, member: str, *, method: int | None = None,
+                  crc_xor: int = 0, first_byte: int | None = None) -> None:
+    """Change one member's compression method (local and central headers), CRC or first
+    compressed byte in place: how Windows' Deflate64 zips, bad copies and broken downloads
+    look to a reader."""
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo(member)
+    data = bytearray(archive.read_bytes())
+    local = info.header_offset
+    central = data.rfind(member.encode()) - 46
+    assert data[local:local + 4] == b"PK\x03\x04" and data[central:central + 4] == b"PK\x01\x02"
+    if method is not None:
+        struct.pack_into("<H", data, local + 8, method)
+        struct.pack_into("<H", data, central + 10, method)
+    for offset in (local + 14, central + 16):
+        crc = struct.unpack_from("<I", data, offset)[0]
+        struct.pack_into("<I", data, offset, crc ^ crc_xor)
+    if first_byte is not None:
+        name_len, extra_len = struct.unpack_from("<HH", data, local + 26)
+        data[local + 30 + name_len + extra_len] = first_byte
+    archive.write_bytes(bytes(data))
+
+
+def _read_all(paths) -> tuple[dict[str, int], dict[str, str]]:
+    """Spectra read per input and the refusal of each other, as predict reads a batch."""
+    read, refused = {}, {}
+    for item in iter_inputs(paths):
+        try:
+            read[Path(item.name).name] = len(read_input(item))
+        except ValueError as exc:
+            refused[Path(item.name).name] = str(exc)
+    return read, refused
+
+
+def test_bad_zip_members_are_refused_one_by_one_and_good_ones_read(tmp_path):
+    archive = tmp_path / "batch.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in ("a_good.csv", "crc.csv", "deflate.csv", "d64.csv", "z_good.csv"):
+            zf.writestr(name, CSV)
+    _patch_member(archive, "crc.csv", crc_xor=0xFFFF)
+    _patch_member(archive, "deflate.csv", first_byte=0xFF)  # BTYPE 11: invalid block type
+    _patch_member(archive, "d64.csv", method=9)
+    read, refused = _read_all([archive])
+    assert read == {"a_good.csv": 1, "z_good.csv": 1}
+    assert refused["crc.csv"] == f"{archive}/crc.csv: corrupt zip member: Bad CRC-32 for " \
+                                 "file 'crc.csv'"
+    assert refused["deflate.csv"].startswith(f"{archive}/deflate.csv: corrupt zip member: "
+                                             "Error -3 while decompressing data")
+    assert refused["d64.csv"] == (f"{archive}/d64.csv: compression method 9 (Deflate64) is "
+                                  "not supported; re-zip with ordinary Deflate")
+    assert all("\n" not in r for r in refused.values())
+
+
+@pytest.fixture
+def encrypted_zip(tmp_path) -> Path:
+    """A zip with one password-protected member, written by Info-ZIP's ``zip -P``."""
+    tool = shutil.which("zip")
+    if tool is None:
+        pytest.skip("Info-ZIP zip not installed (apt-get install zip): it writes the "
+                    "encrypted member; Python's zipfile cannot")
+    (tmp_path / "secret.csv").write_bytes(CSV)
+    (tmp_path / "open.csv").write_bytes(CSV)
+    archive = tmp_path / "enc.zip"
+    subprocess.run([tool, "-q", "-P", "pw", archive.name, "secret.csv"], cwd=tmp_path,
+                   check=True)
+    subprocess.run([tool, "-q", archive.name, "open.csv"], cwd=tmp_path, check=True)
+    return archive
+
+
+def test_encrypted_zip_member_is_refused_and_the_others_read(encrypted_zip):
+    read, refused = _read_all([encrypted_zip])
+    assert read == {"open.csv": 1}
+    assert refused == {"secret.csv": f"{encrypted_zip}/secret.csv: encrypted member "
+                       "(password-protected): cannot be read; unzip it first"}
+
+
+def test_ingest_rejects_encrypted_and_deflate64_members(tmp_path, encrypted_zip):
+    from rruffgeo.data import ingest, load_rejects
+    from rruffgeo.workdir import WorkDir
+    from test_data_catalog import OLD_NAME, RAW_NAME, rruff_text, settings, write_zip
+
+    folder = tmp_path / "rruff"
+    folder.mkdir()
+    (tmp_path / "d64").mkdir()
+    (folder / OLD_NAME).write_bytes(rruff_text())
+    (folder / RAW_NAME).write_bytes(rruff_text(n=30))
+    archive = tmp_path / "excellent_unoriented.zip"
+    subprocess.run([shutil.which("zip"), "-q", "-j", "-P", "pw", str(archive),
+                    str(folder / OLD_NAME)], check=True)
+    subprocess.run([shutil.which("zip"), "-q", "-j", str(archive), str(folder / RAW_NAME)],
+                   check=True)
+    res = ingest(archive, WorkDir(tmp_path / "w"), settings(tmp_path), progress=False)
+    rejects = load_rejects(tmp_path / "w")
+    assert res.n_spectra == 1
+    assert rejects["file"].tolist() == [f"{archive}/{OLD_NAME}"]
+    assert rejects["reason"].tolist() == ["encrypted member (password-protected): cannot be "
+                                          "read; unzip it first"]
+    d64 = write_zip(tmp_path / "d64" / "excellent_unoriented.zip",
+                    {OLD_NAME: rruff_text(), RAW_NAME: rruff_text(n=30)})
+    _patch_member(d64, RAW_NAME, method=9)
+    res = ingest(d64, WorkDir(tmp_path / "w2"), settings(tmp_path), progress=False)
+    rejects = load_rejects(tmp_path / "w2")
+    assert res.n_spectra == 1 and rejects["file"].tolist() == [f"{d64}/{RAW_NAME}"]
+    assert rejects["reason"].tolist() == ["compression method 9 (Deflate64) is not "
+                                          "supported; re-zip with ordinary Deflate"]
+
+
+def test_named_pipe_in_an_input_folder_is_skipped_not_waited_on(tmp_path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes on this system")
+    (tmp_path / "a.csv").write_bytes(CSV)
+    os.mkfifo(tmp_path / "pipe.csv")
+    os.mkfifo(tmp_path / "pipe.zip")
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("reading a named pipe hung"))
+    signal.alarm(20)
+    try:
+        read, refused = _read_all([tmp_path, tmp_path / "pipe.csv"])
+        with pytest.raises(ValueError, match="pipe.csv: a named pipe"):
+            read_spectra(tmp_path / "pipe.csv")
+    finally:
+        signal.alarm(0)
+    assert read == {"a.csv": 1}
+    assert refused["pipe.csv"] == f"{tmp_path / 'pipe.csv'}: a named pipe (FIFO), not a " \
+                                  "regular file: skipped"
+    assert refused["pipe.zip"].endswith("pipe.zip: a named pipe (FIFO), not a regular file: "
+                                        "skipped")
