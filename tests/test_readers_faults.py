@@ -9,6 +9,7 @@ import signal
 import struct
 import subprocess
 import time
+import uuid
 import warnings
 import zipfile
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 
 from rruffgeo.spectra.readers import iter_inputs, read_bytes, read_spectra
 from rruffgeo.spectra.readers.inputs import read_input
+from rruffgeo.spectra.spectrum import Spectrum
 
 # --- delimited text -----------------------------------------------------------------------
 
@@ -376,3 +378,26 @@ def test_named_pipe_in_an_input_folder_is_skipped_not_waited_on(tmp_path):
                                   "regular file: skipped"
     assert refused["pipe.zip"].endswith("pipe.zip: a named pipe (FIFO), not a regular file: "
                                         "skipped")
+
+
+# --- library warnings ----------------------------------------------------------------------
+
+
+def test_pybaselines_warning_becomes_one_line_of_ours_per_file():
+    from rruffgeo.spectra.preprocess import baseline
+
+    x = np.linspace(100, 1500, 1000)
+    step = np.where(x > 800, 1000.0, 0.0)  # pybaselines' arPLS stops early on a step
+    tag = uuid.uuid4().hex[:8]  # notes are once per process: names no other test uses
+    series = [Spectrum(x, step * i, {"source": f"series{tag}.txt#{i}"}) for i in range(1, 6)]
+    other = Spectrum(x, step, {"source": f"other{tag}.csv"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        corrected = [baseline(s) for s in [*series, other]]
+    messages = [str(w.message) for w in caught]
+    assert messages == [
+        f"{name}: baseline (arpls) fit stopped early: it already lies on or below almost every "
+        "point (flat stretches, zero padding or a step in the spectrum); that fit is subtracted"
+        for name in (f"series{tag}.txt", f"other{tag}.csv")]
+    assert all(np.isfinite(c.intensity).all() for c in corrected)
+    np.testing.assert_allclose(corrected[0].intensity, baseline(series[0]).intensity)
