@@ -4,6 +4,7 @@ that cannot be read, special files in input folders and library warnings. Real f
 tests/data/formats (see its README for origin and licence)."""
 
 import os
+import re
 import shutil
 import signal
 import struct
@@ -401,3 +402,104 @@ def test_pybaselines_warning_becomes_one_line_of_ours_per_file():
         for name in (f"series{tag}.txt", f"other{tag}.csv")]
     assert all(np.isfinite(c.intensity).all() for c in corrected)
     np.testing.assert_allclose(corrected[0].intensity, baseline(series[0]).intensity)
+
+
+# --- Bruker OPUS and Thermo OMNIC SPA -----------------------------------------------------
+
+OPUS_FILES = {  # file: (instrument, the data blocks it holds)
+    "test.0000": ("VERTEX 80V", "Absorbance, Reference Interferogram, Reference Spectrum, "
+                  "Sample Interferogram, Sample Phase, Sample Spectrum"),
+    "test_spectra.0": ("TENSOR II", "Reference Spectrum, Reflectance, Reflectance Unknown 5 "
+                       "6, Sample Spectrum"),
+    "BF_lo_01_soil_cal.1": ("Alpha", "Absorbance, Reference Spectrum, Sample Spectrum"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPUS_FILES))
+def test_opus_ftir_files_are_refused_naming_their_blocks(name):
+    pytest.importorskip("brukeropus", reason="brukeropus not installed (pip install "
+                        "'rruffgeo[opus]')")
+    with pytest.raises(ValueError, match=re.escape(
+            f"{name}: no Raman block in this OPUS file (it holds {OPUS_FILES[name][1]}); "
+            "an FT-IR measurement is not a Raman spectrum")):
+        read_spectra(DATA / name)
+
+
+def _opus_sample_as_raman(data: bytes) -> bytes:
+    """The OPUS file with its sample spectrum block, and that block's data status block,
+    typed Raman (type field 3 = 10) in the directory: what an FT-Raman file holds."""
+    out = bytearray(data)
+    start, _, count = struct.unpack_from("<3i", out, 12)
+    for pos in range(start, start + 12 * count, 12):
+        kind = struct.unpack_from("<i", out, pos)[0]
+        if (kind >> 10) & 0x7F == 1 and (kind >> 2) & 0x3 == 1 and (kind >> 4) & 0x3F < 2:
+            struct.pack_into("<i", out, pos, (kind & ~(0x7F << 10)) | (10 << 10))
+    return bytes(out)
+
+
+@pytest.mark.parametrize("name", sorted(OPUS_FILES))
+def test_opus_raman_block_is_read_like_brukeropus_reads_it(name):
+    brukeropus = pytest.importorskip("brukeropus", reason="brukeropus not installed")
+    ref = brukeropus.read_opus(str(DATA / name)).sm  # the same block as a sample spectrum
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (s,) = read_bytes(_opus_sample_as_raman((DATA / name).read_bytes()), "ft.0")
+    np.testing.assert_allclose(s.wavenumber_cm1, ref.x)
+    np.testing.assert_allclose(s.intensity, ref.y, rtol=1e-6)
+    assert s.metadata["format"] == "opus" and s.metadata["note"].startswith(
+        "other blocks passed over: ")
+
+
+def test_opus_point_count_beyond_the_block_and_false_opus_names_are_refused():
+    pytest.importorskip("brukeropus", reason="brukeropus not installed")
+    data = bytearray(_opus_sample_as_raman((DATA / "BF_lo_01_soil_cal.1").read_bytes()))
+    npt = data.find(b"NPT\x00")  # first data status block's point count (int32 at +8)
+    while npt >= 0:
+        struct.pack_into("<i", data, npt + 8, 2_000_000_000)
+        npt = data.find(b"NPT\x00", npt + 1)
+    with pytest.raises(ValueError, match=r"^bomb.0: its Raman block has no data status block "
+                       r"that fits it \(point count larger than the data, or missing\)$"):
+        read_bytes(bytes(data), "bomb.0")
+    with pytest.raises(ValueError, match="^notes.1: not a Bruker OPUS file"):
+        read_bytes(b"some text\n" * 100, "notes.1")
+
+
+def test_opus_and_spa_files_are_found_in_folders_and_zips(tmp_path):
+    for name in ("BF_lo_01_soil_cal.1", "spectre.SPA"):
+        (tmp_path / name).write_bytes((DATA / name).read_bytes())
+    with zipfile.ZipFile(tmp_path / "in.zip", "w") as zf:
+        zf.writestr("run/sample.0001", (DATA / "test.0000").read_bytes())
+    names = sorted(Path(i.name).name for i in iter_inputs([tmp_path]) if not i.refused)
+    assert names == ["BF_lo_01_soil_cal.1", "sample.0001", "spectre.SPA"]
+
+
+SPA = DATA / "7_CZ0-100_Pd_101.SPA"
+
+
+def test_spa_files_read_or_refused_by_their_units():
+    with pytest.warns(UserWarning, match=r"7_CZ0-100_Pd_101.SPA: SPA y unit is absorbance on "
+                      "a plain wavenumber axis"):
+        (s,) = read_spectra(SPA)
+    assert len(s.intensity) == 5549 and s.metadata["title"] == "7_CZ0-100 Pd_101"
+    assert s.wavenumber_cm1[0] == pytest.approx(5999.713) \
+        and s.wavenumber_cm1[-1] == pytest.approx(649.921)
+    with pytest.raises(ValueError, match="spectre.SPA: SPA y unit is single beam, not a Raman"):
+        read_spectra(DATA / "spectre.SPA")
+    with pytest.raises(ValueError, match=r"interfero.SPA: SPA x unit code 2 \(data points\)"):
+        read_spectra(DATA / "interfero.SPA")
+
+
+def test_spa_raman_units_read_without_a_warning_and_bad_counts_refused():
+    data = bytearray(SPA.read_bytes())
+    header = struct.unpack_from("<I", data, 304 + 2)[0]  # directory entry 1: key 2, header
+    data[header + 8], data[header + 12] = 32, 31  # x Raman shift, y Raman intensity
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (s,) = read_bytes(bytes(data), "raman.spa")
+    with pytest.warns(UserWarning):
+        (ref,) = read_spectra(SPA)
+    np.testing.assert_allclose(s.intensity, ref.intensity)
+    struct.pack_into("<I", data, header + 4, 4_000_000_000)
+    with pytest.raises(ValueError, match="^big.spa: SPA header declares 4000000000 points, "
+                       "the intensity block holds 5549"):
+        read_bytes(bytes(data), "big.spa")

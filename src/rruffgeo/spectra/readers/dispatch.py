@@ -2,30 +2,48 @@
 
 from __future__ import annotations
 
+import re
+
 from rruffgeo.spectra.readers.binary import read_spc, read_wdf
 from rruffgeo.spectra.readers.delimited import read_delimited
 from rruffgeo.spectra.readers.jcampdx import read_jcamp
+from rruffgeo.spectra.readers.opus import OPUS_MAGIC, read_opus
+from rruffgeo.spectra.readers.spa import SPA_MAGIC, read_spa
 from rruffgeo.spectra.readers.units import check_laser
 from rruffgeo.spectra.spectrum import Spectrum
 
 #: Extensions of text exports the delimited/JCAMP/RRUFF readers are tried on.
 TEXT_SUFFIXES = (".txt", ".csv", ".tsv", ".dat", ".asc", ".prn", ".xy")
 JCAMP_SUFFIXES = (".jdx", ".dx", ".jcamp", ".jcm")
-SUFFIXES = TEXT_SUFFIXES + JCAMP_SUFFIXES + (".spc", ".wdf")
+SUFFIXES = TEXT_SUFFIXES + JCAMP_SUFFIXES + (".spc", ".wdf", ".spa")
+#: Bruker OPUS files are numbered: ``sample.0``, ``sample.1``, ``sample.0001``.
+OPUS_SUFFIX = re.compile(r"\.\d{1,4}$")
+SUPPORTED = "RRUFF .txt, CSV/TSV/TXT, JCAMP-DX, SPC, WDF, OPUS (.0, .1, ...), OMNIC SPA"
+
+
+def is_supported_name(name: str) -> bool:
+    """Whether a file name has the extension of a format read here (folders and zips)."""
+    low = name.lower()
+    return low.endswith(SUFFIXES) or OPUS_SUFFIX.search(low) is not None
 
 
 def sniff_format(data: bytes, name: str) -> str:
-    """One of ``wdf``, ``spc``, ``jcamp``, ``rruff``, ``text``; ValueError when none fits."""
+    """One of ``wdf``, ``spc``, ``opus``, ``spa``, ``jcamp``, ``rruff``, ``text``; ValueError
+    when none fits."""
     suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if data[:4] == b"WDF1" or suffix == ".wdf":
         return "wdf"
+    if data[:4] == OPUS_MAGIC or OPUS_SUFFIX.search(suffix):
+        return "opus"
+    if data.startswith(SPA_MAGIC) or suffix == ".spa":
+        return "spa"
     if suffix == ".spc" or (len(data) > 512 and data[1:2] in (b"K", b"L", b"M")
                             and suffix not in TEXT_SUFFIXES + JCAMP_SUFFIXES):
         return "spc"
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if b"\x00" in data[:4096]:
         raise ValueError(f"{name}: binary file of no supported format (supported: "
-                         "RRUFF .txt, CSV/TSV/TXT, JCAMP-DX, SPC, WDF)")
+                         f"{SUPPORTED})")
     if suffix in JCAMP_SUFFIXES or head.upper().startswith(b"##TITLE") \
             or b"##JCAMP" in head.upper():
         return "jcamp"
@@ -34,7 +52,7 @@ def sniff_format(data: bytes, name: str) -> str:
     if suffix in TEXT_SUFFIXES or not suffix:
         return "text"
     raise ValueError(f"{name}: unsupported file type {suffix!r} (supported: "
-                     f"{', '.join(SUFFIXES)})")
+                     f"{SUPPORTED})")
 
 
 def _utf16_encoding(data: bytes) -> str | None:
@@ -106,6 +124,13 @@ def read_bytes(data: bytes, name: str, laser_nm: float | None = None) -> list[Sp
         return read_wdf(data, name, laser_nm)
     if kind == "spc":
         return read_spc(data, name, laser_nm)
+    if kind == "opus":
+        if data[:4] != OPUS_MAGIC:
+            raise ValueError(f"{name}: not a Bruker OPUS file (numbered extension, but no "
+                             "OPUS signature)")
+        return read_opus(data, name, laser_nm)
+    if kind == "spa":
+        return read_spa(data, name, laser_nm)
     if kind == "jcamp":
         return read_jcamp(_decode(data), name, laser_nm)
     if kind == "rruff":

@@ -15,7 +15,7 @@ from rruffgeo.data.sources import (
     unsafe_member_reason,
     zip_read_reason,
 )
-from rruffgeo.spectra.readers.dispatch import SUFFIXES, read_bytes
+from rruffgeo.spectra.readers.dispatch import SUFFIXES, is_supported_name, read_bytes
 from rruffgeo.spectra.spectrum import Spectrum
 
 #: Largest spectrum file read (bytes, uncompressed): a Raman map export can be tens of MB.
@@ -84,8 +84,9 @@ def _zip_members(path: Path) -> Iterator[InputFile]:
         if info.is_dir() or info.filename.startswith("__MACOSX/") or base.startswith("."):
             continue
         reason = unsafe_member_reason(info.filename)
-        if reason is None and not base.lower().endswith(SUFFIXES):
-            reason = f"not a supported spectrum file type (supported: {', '.join(SUFFIXES)})"
+        if reason is None and not is_supported_name(base):
+            reason = (f"not a supported spectrum file type (supported: {', '.join(SUFFIXES)}, "
+                      "OPUS .0, .1, ...)")
         reason = reason or unreadable_member_reason(info)
         if reason is None and info.file_size > MAX_FILE_BYTES:
             reason = f"member too large ({info.file_size} bytes uncompressed)"
@@ -123,7 +124,7 @@ def _folder(root: Path) -> Iterator[InputFile]:
             yield local
         elif path.suffix.lower() == ".zip":
             yield from _zip_members(path)
-        elif path.suffix.lower() in SUFFIXES:
+        elif is_supported_name(path.name):
             yield local
         else:
             yield InputFile(str(path), refused=f"{path}: not a supported spectrum file type")
