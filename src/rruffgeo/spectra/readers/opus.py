@@ -87,8 +87,12 @@ def read_opus(data: bytes, source: str, laser_nm: float | None = None) -> list[S
     blocks = _blocks(data, source)  # first: it says when brukeropus is missing
     from brukeropus.file.block import pair_data_and_status_blocks
 
-    pairs = [(d, s) for d, s in pair_data_and_status_blocks(blocks)
-             if d.is_data() and isinstance(s.data, dict)]
+    try:
+        pairs = [(d, s) for d, s in pair_data_and_status_blocks(blocks)
+                 if d.is_data() and isinstance(s.data, dict)]
+    except Exception as exc:  # noqa: BLE001 - e.g. a data status block without NPT
+        raise ValueError(f"{source}: not a readable OPUS file (data blocks do not pair with "
+                         f"their status blocks: {type(exc).__name__}: {exc})") from None
     raman = [(d, s) for d, s in pairs if d.type[3] == RAMAN_TYPE]
     data_blocks = [b for b in blocks if b.is_data()]
     others = sorted({_label(b) for b in data_blocks if b.type[3] != RAMAN_TYPE})
