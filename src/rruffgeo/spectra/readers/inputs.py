@@ -45,6 +45,7 @@ def special_file_reason(mode: int) -> str | None:
 
 
 def _read_file(path: Path) -> Callable[[], bytes]:
+    """Loader of a file's bytes that never blocks on a pipe (checked again when opened)."""
     def load() -> bytes:
         # O_NONBLOCK: opening a FIFO with no writer must not wait; fstat then refuses it.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -97,6 +98,7 @@ def _zip_members(path: Path) -> Iterator[InputFile]:
 
 
 def _member_loader(path: Path, member: str) -> Callable[[], bytes]:
+    """Loader of one member's bytes; a member that cannot be read is a ValueError naming it."""
     def load() -> bytes:
         try:
             with zipfile.ZipFile(path) as zf, zf.open(member) as fh:

@@ -81,6 +81,7 @@ class _Splitter:
         self.ntuples: JcampBlock | None = None
 
     def close(self) -> None:
+        """Keep the block read so far (with its NTUPLES labels) and start a new one."""
         block = self.current
         if block.labels or block.data_lines:
             block.labels = {**block.inherited, **block.labels}
@@ -323,6 +324,7 @@ def block_spectrum(block: JcampBlock, source: str, laser_nm: float | None) -> Sp
 
 
 def _is_peak_table(block: JcampBlock) -> bool:
+    """A peak table (LINK block or NTUPLES ``PEAKS`` page) beside a spectrum: no note."""
     return block.data_label == "PEAKTABLE" or "PEAK" in block.data_form.partition(",")[2]
 
 

@@ -11,6 +11,8 @@ turns into a memory bomb. Its block parsers are used on blocks we choose, bounde
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from rruffgeo.spectra.readers.units import to_raman_shift
@@ -25,7 +27,7 @@ OPUS_X_UNITS = {"WN": "cm-1", "MI": "um", "NM": "nm"}
 MAX_BLOCKS = 4096
 
 
-def _blocks(data: bytes, source: str) -> list:
+def _blocks(data: bytes, source: str) -> list[Any]:
     """Parsed parameter and 1-D data blocks of the file (data series are never parsed)."""
     try:
         from brukeropus.file.block import FileBlock
@@ -50,14 +52,15 @@ def _blocks(data: bytes, source: str) -> list:
     return blocks
 
 
-def _label(block) -> str:  # noqa: ANN001 - a brukeropus FileBlock
+def _label(block: Any) -> str:
+    """A block's name for messages (brukeropus' label, e.g. "Sample Spectrum")."""
     try:
         return str(block.get_label()).strip() or f"block type {tuple(block.type)}"
     except Exception:  # noqa: BLE001 - a label is only for the message
         return f"block type {tuple(block.type)}"
 
 
-def _block_xy(block, status) -> tuple[np.ndarray, np.ndarray, str]:  # noqa: ANN001
+def _block_xy(block: Any, status: Any) -> tuple[np.ndarray, np.ndarray, str]:
     """x, y and x unit of one data block from its data status parameters, the point count
     checked against the block's size before any array is made."""
     params = status.data
@@ -70,7 +73,7 @@ def _block_xy(block, status) -> tuple[np.ndarray, np.ndarray, str]:  # noqa: ANN
     return x, y * float(params.get("csf", 1.0)), str(params.get("dxu", "WN"))
 
 
-def _laser_nm(blocks: list) -> float | None:
+def _laser_nm(blocks: list[Any]) -> float | None:
     """The Raman laser from the sample parameters (RLW, cm-1), if any: never LWN, which is
     the HeNe reference laser of every FT instrument."""
     for block in blocks:

@@ -62,6 +62,7 @@ def spa_rule(xcode: int, ycode: int, source: str) -> str | None:
 
 def _header(data: bytes, directory: dict[int, tuple[int, int]], source: str
             ) -> tuple[int, int, int, float, float]:
+    """Points, x unit code, y unit code, first and last x, each offset checked first."""
     if 2 not in directory or 3 not in directory:
         raise ValueError(f"{source}: SPA file without a spectrum header or intensities")
     offset = directory[2][0]
