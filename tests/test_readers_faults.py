@@ -46,6 +46,11 @@ def test_quoted_csv_fields(text):
     np.testing.assert_allclose(s.intensity, [100.0, 101.0])
 
 
+def test_quoted_fields_separated_by_spaces():
+    (s,) = read_bytes(b'"153.5" "100"\n"154.5" "101"\n', "q.txt")
+    np.testing.assert_allclose(s.intensity, [100, 101])
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
 def test_utf16_text_with_or_without_byte_order_mark(encoding):
     text = "Raman shift (cm⁻¹)\tIntensity\n153.5\t100\n154.5\t101\n155.5\t99\n"

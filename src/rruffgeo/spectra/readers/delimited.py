@@ -32,7 +32,7 @@ def _split(line: str, delim: str | None) -> list[str]:
     parts = line.split(delim) if delim else line.split()
     if delim and parts and not parts[-1].strip():
         parts = parts[:-1]  # a trailing delimiter (B&W Tek) is not an empty column
-    return [p.strip() for p in parts]
+    return [p.strip().strip('"') for p in parts]
 
 
 def _split_quoted(line: str, delim: str) -> list[str]:

@@ -116,7 +116,8 @@ def read_bytes(data: bytes, name: str, laser_nm: float | None = None) -> list[Sp
     laser_nm = check_laser(laser_nm, "--laser-nm")
     if not data.strip():
         raise ValueError(f"{name}: empty file")
-    data = utf16_as_utf8(data)
+    if not name.lower().endswith((".wdf", ".spc", ".spa")) and not OPUS_SUFFIX.search(name):
+        data = utf16_as_utf8(data)  # binary formats are never transcoded
     kind = sniff_format(data, name)
     if kind in ("jcamp", "rruff", "text"):
         data = data.split(b"\x1a", 1)[0]  # DOS end-of-file mark: nothing after it is data
