@@ -1,0 +1,209 @@
+"""Open-set species answer: how far a spectrum is from everything in the reference library.
+
+Torch-free. A nearest-neighbour search always names a species, however unlike the library the
+spectrum is (a polymer or a drug gets a "best match" too). The novelty score here is one minus
+the mean similarity of the ``k`` nearest reference spectra, on one of three views of the
+spectrum (``KINDS``): the cosine of the spectra as resampled, their Pearson correlation (cosine
+after removing the mean), or the cosine of their smoothed first derivatives (which ignores
+smooth backgrounds that make unrelated spectra look alike).
+
+The score becomes a verdict through a conformal p-value: the share of *in-library* calibration
+spectra (whose species is in the library but whose specimen is not) at least as far from the
+library. Those calibration scores come from splits of the library that leave out whole species
+and whole specimens, so both kinds of held-out spectrum exist; ``fit_novelty`` picks the view
+and ``k`` with the best AUROC on those splits and keeps the in-library scores. A spectrum with
+p-value below ``alpha`` is "no close match in the reference library"; at ``alpha`` = 0.05 about
+95% of spectra of known species keep their species answer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.signal import savgol_filter
+
+from rruffgeo.provenance.library import unit_rows
+from rruffgeo.workdir import read_json, write_json_atomic
+
+KINDS = ("cosine", "correlation", "derivative")
+NEIGHBOURS = (1, 5)
+NOVELTY_JSON = "novelty.json"
+FORMAT = "rruffgeo-novelty/1"
+DEFAULT_ALPHA = 0.05
+#: Savitzky-Golay window (grid points) and order of the derivative view.
+DERIVATIVE_WINDOW, DERIVATIVE_ORDER = 9, 2
+BLOCK = 1024
+
+
+def features(X: np.ndarray, kind: str) -> np.ndarray:
+    """Unit-length rows of one view of the spectra (see the module doc)."""
+    X = np.asarray(X, dtype=np.float32)
+    if kind == "cosine":
+        return unit_rows(X)
+    if kind == "correlation":
+        return unit_rows(X - X.mean(axis=1, keepdims=True))
+    if kind == "derivative":
+        if X.shape[1] < DERIVATIVE_WINDOW:
+            return unit_rows(np.diff(X, axis=1))
+        return unit_rows(savgol_filter(X, DERIVATIVE_WINDOW, DERIVATIVE_ORDER, deriv=1,
+                                       axis=1).astype(np.float32))
+    raise ValueError(f"novelty view {kind!r}: choose one of {', '.join(KINDS)}")
+
+
+def top_similarities(queries: np.ndarray, refs: np.ndarray, k: int) -> np.ndarray:
+    """(n, k) largest similarities of unit ``queries`` to unit ``refs``, best first; blocked
+    so the full similarity matrix is never held."""
+    k = min(k, len(refs))
+    out = np.zeros((len(queries), k), dtype=np.float32)
+    for start in range(0, len(queries), BLOCK):
+        sims = queries[start:start + BLOCK] @ refs.T
+        part = np.partition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else -sims
+        out[start:start + BLOCK] = -np.sort(part, axis=1)[:, :k]
+    return out
+
+
+def scores_from_top(top: np.ndarray, k: int) -> np.ndarray:
+    """Novelty score: one minus the mean of the ``k`` best similarities."""
+    return 1.0 - top[:, :k].mean(axis=1)
+
+
+def open_set_folds(species: np.ndarray, groups: np.ndarray, n_folds: int, seed: int
+                   ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per fold: (library rows, query rows, query is out-of-library).
+
+    Fold ``f`` holds out every spectrum of one fifth of the species and, among the rest, of
+    one fifth of the specimens; a query is out-of-library when no spectrum of its species is
+    left in the library (a species with one specimen leaves with it).
+    """
+    species, groups = np.asarray(species), np.asarray(groups)
+    rng = np.random.default_rng(seed)
+    sp_fold = _random_fold(np.unique(species), n_folds, rng)
+    gr_fold = _random_fold(np.unique(groups), n_folds, rng)
+    row_sp = np.array([sp_fold[s] for s in species])
+    row_gr = np.array([gr_fold[g] for g in groups])
+    out = []
+    for f in range(n_folds):
+        held = (row_sp == f) | (row_gr == f)
+        lib, query = np.flatnonzero(~held), np.flatnonzero(held)
+        known = np.isin(species[query], np.unique(species[lib]))
+        out.append((lib, query, ~known))
+    return out
+
+
+def _random_fold(values: np.ndarray, n_folds: int, rng: np.random.Generator) -> dict[Any, int]:
+    order = rng.permutation(len(values))
+    return {values[i]: int(j % n_folds) for j, i in enumerate(order)}
+
+
+def auroc(scores: np.ndarray, is_out: np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` separating out-of-library (True) queries; ties
+    count one half (Mann-Whitney)."""
+    from scipy.stats import rankdata
+
+    is_out = np.asarray(is_out, bool)
+    n_out, n_in = int(is_out.sum()), int((~is_out).sum())
+    if n_out == 0 or n_in == 0:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[is_out].sum() - n_out * (n_out + 1) / 2) / (n_out * n_in))
+
+
+def split_scores(X: np.ndarray, species: np.ndarray, groups: np.ndarray, n_folds: int,
+                 seed: int) -> tuple[dict[tuple[str, int], np.ndarray], np.ndarray]:
+    """Held-out novelty scores of every (view, k) over the open-set folds, and whether each
+    scored spectrum was out-of-library (rows may repeat across folds: one score per fold)."""
+    scores: dict[tuple[str, int], list[np.ndarray]] = {}
+    labels = []
+    folds = open_set_folds(species, groups, n_folds, seed)
+    for kind in KINDS:
+        F = features(X, kind)
+        for lib, query, out in folds:
+            top = top_similarities(F[query], F[lib], max(NEIGHBOURS))
+            for k in NEIGHBOURS:
+                scores.setdefault((kind, k), []).append(scores_from_top(top, k))
+            if kind == KINDS[0]:
+                labels.append(out)
+    return {key: np.concatenate(v) for key, v in scores.items()}, np.concatenate(labels)
+
+
+@dataclass
+class NoveltyModel:
+    """A novelty view, its ``k`` and the in-library calibration scores (sorted)."""
+
+    kind: str
+    k: int
+    calibration: np.ndarray
+    alpha: float = DEFAULT_ALPHA
+    inner_auroc: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.calibration = np.sort(np.asarray(self.calibration, dtype=np.float64))
+        if len(self.calibration) == 0:
+            raise ValueError("novelty calibration needs at least one in-library score")
+
+    @property
+    def threshold(self) -> float:
+        """Scores above this are flagged: at most ``M = ceil(alpha (n+1)) - 2`` calibration
+        scores are at least as large, which is ``p_value < alpha``."""
+        n = len(self.calibration)
+        m = int(np.ceil(self.alpha * (n + 1) - 1e-12)) - 2
+        if m < 0:
+            return float("inf")
+        return float(self.calibration[n - m - 1]) if m < n else float("-inf")
+
+    def score(self, spectra: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        """Novelty scores of ``spectra`` against ``reference`` (both on the same grid)."""
+        top = top_similarities(features(spectra, self.kind), features(reference, self.kind),
+                               self.k)
+        return scores_from_top(top, self.k)
+
+    def p_values(self, scores: np.ndarray) -> np.ndarray:
+        """Conformal p-value: share of in-library calibration scores at least as large."""
+        n = len(self.calibration)
+        at_least = n - np.searchsorted(self.calibration, np.asarray(scores), side="left")
+        return (1.0 + at_least) / (n + 1.0)
+
+    def is_novel(self, scores: np.ndarray) -> np.ndarray:
+        return self.p_values(scores) < self.alpha
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": FORMAT, "kind": self.kind, "k": self.k, "alpha": self.alpha,
+                "calibration": [round(float(s), 6) for s in self.calibration],
+                "inner_auroc": self.inner_auroc}
+
+    @classmethod
+    def from_json(cls, spec: dict[str, Any]) -> NoveltyModel:
+        if spec.get("format") != FORMAT:
+            raise ValueError(f"unknown novelty format {spec.get('format')!r}")
+        return cls(str(spec["kind"]), int(spec["k"]), np.asarray(spec["calibration"]),
+                   float(spec["alpha"]), dict(spec.get("inner_auroc", {})))
+
+    def save(self, folder: Path) -> Path:
+        path = Path(folder) / NOVELTY_JSON
+        write_json_atomic(path, self.to_json())
+        return path
+
+
+def load_novelty(folder: Path) -> NoveltyModel | None:
+    """The model folder's novelty calibration, or None (saved before it existed, unreadable)."""
+    spec = read_json(Path(folder) / NOVELTY_JSON)
+    if not isinstance(spec, dict):
+        return None
+    try:
+        return NoveltyModel.from_json(spec)
+    except (KeyError, ValueError, TypeError, json.JSONDecodeError):
+        return None
+
+
+def fit_novelty(X: np.ndarray, species: np.ndarray, groups: np.ndarray, seed: int,
+                n_folds: int = 5, alpha: float = DEFAULT_ALPHA) -> NoveltyModel:
+    """Choose the view and ``k`` by AUROC on open-set splits of (X, species, groups) and keep
+    that choice's in-library scores as the conformal calibration."""
+    scores, is_out = split_scores(X, species, groups, n_folds, seed)
+    aucs = {f"{kind}/k={k}": auroc(s, is_out) for (kind, k), s in scores.items()}
+    kind, k = max(scores, key=lambda key: np.nan_to_num(aucs[f"{key[0]}/k={key[1]}"]))
+    return NoveltyModel(kind, k, scores[(kind, k)][~is_out], alpha, aucs)
