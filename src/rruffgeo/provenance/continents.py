@@ -126,3 +126,24 @@ def cross_fit(country_proba: np.ndarray, y_country: np.ndarray, groups: np.ndarr
         sets[test] = model.sets(proba[test], coverage)
     return {"proba": proba, "sets": sets, "y": M[np.asarray(y_country)].argmax(axis=1),
             "summed": np.asarray(country_proba) @ M, "names": np.asarray(names)}
+
+
+def fit_from_cv(workdir: Any, model: str, split: str = "specimen") -> ContinentModel | None:
+    """A continent model fitted on all out-of-fold predictions of ``model`` in the provenance
+    CV of ``split`` (``WorkDir``), or None when that CV or model is not there."""
+    import pandas as pd
+
+    npz = workdir.provenance_cv_part(split, "oof_proba")
+    table = workdir.provenance_cv_part(split, "oof")
+    if not npz.exists() or not table.exists():
+        return None
+    with np.load(npz, allow_pickle=False) as z:
+        if model not in z.files:
+            return None
+        proba, ids, classes = z[model].astype(np.float64), z["spectrum_id"], list(z["classes"])
+    oof = pd.read_parquet(table)
+    oof = oof[oof["model"] == model].set_index("spectrum_id").reindex(ids)
+    if oof["true_iso3"].isna().any():
+        return None
+    y = np.array([classes.index(c) for c in oof["true_iso3"]])
+    return fit_continents(proba, y, oof["specimen_id"].to_numpy(), classes)

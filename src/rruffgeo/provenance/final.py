@@ -141,6 +141,12 @@ class ProvenanceResult:
     evidence: str
     mineral_used: str
     set_size: int
+    #: "model", or the prior's statement when the spectrum has no close match in the library.
+    country_basis: str = "model"
+    #: The open-set verdict (``rruffgeo.provenance.answer.Novelty``); None when not checked.
+    novelty: Any = None
+    #: Continent probabilities with their set (``answer.CONTINENT_COLUMNS``), or None.
+    continents: pd.DataFrame | None = None
 
 
 class ProvenancePredictor:

@@ -1,0 +1,200 @@
+"""Measure the open-set species answer (novelty) and the continent answer on real data.
+
+Novelty: outer open-set folds of the learning table (each leaves out a fifth of the species
+whole and a fifth of the remaining specimens, ``novelty.open_set_folds``); on each, the view
+and ``k`` are chosen and the threshold calibrated by ``fit_novelty`` on the fold's library
+alone (inner open-set splits), then the held-out spectra are scored against that library. The
+48 pharmaceutical reference compounds (``XD`` IDs, not in the learning table) are scored as one
+held-out group against the whole library, with a novelty model fitted on it.
+
+Continents: the provenance CV's out-of-fold calibrated country probabilities of the chosen
+model (``metrics/provenance_cv_specimen_oof_proba.npz``; run ``rruffgeo provenance-cv --split
+specimen`` first), summed per continent, re-calibrated and given conformal sets by cross-fitting
+over the outer folds (``continents.cross_fit``).
+
+    python benchmarks/openset.py --workdir W [--model combination] [--seed 0] [--curve out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rruffgeo.config import Settings
+from rruffgeo.dataset import resampled_learning_table
+from rruffgeo.provenance.calibration import top_label_ece
+from rruffgeo.provenance.continents import cross_fit
+from rruffgeo.provenance.data import ProvenanceData, load_provenance_data
+from rruffgeo.provenance.novelty import (
+    KINDS,
+    NEIGHBOURS,
+    NoveltyModel,
+    auroc,
+    features,
+    fit_novelty,
+    open_set_folds,
+    scores_from_top,
+    top_similarities,
+)
+from rruffgeo.workdir import WorkDir
+
+OUTER_FOLDS = 5
+
+
+def per_specimen_mean(values: np.ndarray, groups: np.ndarray) -> float:
+    """Mean over specimens of each specimen's mean: every specimen counts once."""
+    return float(pd.Series(values.astype(float)).groupby(np.asarray(groups)).mean().mean())
+
+
+def outer_fold(data: ProvenanceData, lib: np.ndarray, query: np.ndarray, out: np.ndarray,
+               seed: int) -> dict:
+    """One outer fold: the inner choice, the held-out verdicts and every view's test AUROC."""
+    t0 = time.perf_counter()
+    model = fit_novelty(data.X[lib], data.species[lib], data.groups[lib], seed)
+    scores = model.score(data.X[query], data.X[lib])
+    flagged = model.is_novel(scores)
+    g = data.groups[query]
+    row = {"choice": f"{model.kind}/k={model.k}",
+           "inner_auroc": model.inner_auroc[f"{model.kind}/k={model.k}"],
+           "n_in": int((~out).sum()), "n_out": int(out.sum()),
+           "kept_in": float((~flagged[~out]).mean()), "flagged_out": float(flagged[out].mean()),
+           "kept_in_specimen": per_specimen_mean(~flagged[~out], g[~out]),
+           "flagged_out_specimen": per_specimen_mean(flagged[out], g[out]),
+           "auroc": auroc(scores, out), "seconds": time.perf_counter() - t0}
+    views = {}
+    for kind in KINDS:
+        F = features(data.X, kind)
+        top = top_similarities(F[query], F[lib], max(NEIGHBOURS))
+        for k in NEIGHBOURS:
+            views[f"{kind}/k={k}"] = auroc(scores_from_top(top, k), out)
+    return {**row, "test_auroc_by_view": views, "scores": scores, "out": out,
+            "p": model.p_values(scores)}
+
+
+def novelty_table(data: ProvenanceData, seed: int) -> list[dict]:
+    folds = open_set_folds(data.species, data.groups, OUTER_FOLDS, seed)
+    rows = []
+    print("\n== novelty, outer open-set folds (choice and threshold on inner splits only)")
+    print("fold | inner choice | inner AUROC | in-library n | kept | out n | flagged | "
+          "kept/specimen | flagged/specimen | test AUROC | s")
+    for f, (lib, query, out) in enumerate(folds):
+        r = outer_fold(data, lib, query, out, seed)
+        rows.append(r)
+        print(f"{f} | {r['choice']} | {r['inner_auroc']:.3f} | {r['n_in']} | "
+              f"{r['kept_in']:.3f} | {r['n_out']} | {r['flagged_out']:.3f} | "
+              f"{r['kept_in_specimen']:.3f} | {r['flagged_out_specimen']:.3f} | "
+              f"{r['auroc']:.3f} | {r['seconds']:.0f}")
+    s = np.concatenate([r["scores"] for r in rows])
+    out = np.concatenate([r["out"] for r in rows])
+    p = np.concatenate([r["p"] for r in rows])
+    print(f"pooled | | | {(~out).sum()} | {(p[~out] >= 0.05).mean():.3f} | {out.sum()} | "
+          f"{(p[out] < 0.05).mean():.3f} | | | {auroc(s, out):.3f} |")
+    print("\ntest AUROC per view (for information; the choice above is the inner one)")
+    for view in rows[0]["test_auroc_by_view"]:
+        vals = [r["test_auroc_by_view"][view] for r in rows]
+        print(f"{view} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | mean {np.mean(vals):.3f}")
+    return rows
+
+
+def xd_table(workdir: WorkDir, data: ProvenanceData, seed: int) -> NoveltyModel:
+    """The XD pharmaceutical compounds scored as one held-out group against the library."""
+    matrix, _ = resampled_learning_table(workdir, Settings())
+    index = matrix.index
+    xd = index[index["specimen_id"].astype(str).str.startswith("XD")]
+    X = np.asarray(matrix.X[matrix.rows_of(xd["spectrum_id"].tolist())], dtype=np.float32)
+    model = fit_novelty(data.X, data.species, data.groups, seed)
+    flagged = model.is_novel(model.score(X, data.X))
+    print("\n== XD pharmaceutical reference compounds, held out as one group")
+    print(f"novelty model fitted on the whole library: {model.kind}/k={model.k}, threshold "
+          f"{model.threshold:.4f}; inner AUROC by view: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in model.inner_auroc.items()))
+    print(f"XD spectra {len(X)}, specimens {xd['specimen_id'].nunique()}: flagged "
+          f"{flagged.mean():.3f} per spectrum, "
+          f"{per_specimen_mean(flagged, xd['specimen_id'].to_numpy()):.3f} per specimen")
+    return model
+
+
+def curve(rows: list[dict], path: Path) -> None:
+    """Share of out-of-library spectra flagged against share of in-library spectra kept, from
+    the pooled outer-fold p-values, for the report's novelty figure."""
+    p = np.concatenate([r["p"] for r in rows])
+    out = np.concatenate([r["out"] for r in rows])
+    alphas = np.unique(np.r_[np.linspace(0.0, 1.0, 101), 0.05])
+    kept = [float((p[~out] >= a).mean()) for a in alphas]
+    flagged = [float((p[out] < a).mean()) for a in alphas]
+    path.write_text(json.dumps({"alpha": alphas.tolist(), "kept_in_library": kept,
+                                "flagged_out_of_library": flagged}, indent=1))
+    print(f"novelty curve written to {path}")
+
+
+def _topk(proba: np.ndarray, y: np.ndarray, k: int) -> float:
+    top = np.argsort(-proba, axis=1)[:, :k]
+    return float((top == y[:, None]).any(axis=1).mean())
+
+
+def continent_table(workdir: WorkDir, model: str | None) -> dict:
+    """Continent answer from the CV's out-of-fold country probabilities, cross-fitted."""
+    from rruffgeo.provenance.metrics import top_share
+    from rruffgeo.results import ProvenanceReport
+
+    cv = ProvenanceReport.of(workdir, "specimen")
+    if cv is None:
+        raise SystemExit(f"{workdir.root}: run `rruffgeo provenance-cv --split specimen` first")
+    model = model or cv.winner()
+    with np.load(workdir.provenance_cv_part("specimen", "oof_proba"), allow_pickle=False) as z:
+        proba, ids, classes = z[model].astype(np.float64), z["spectrum_id"], list(z["classes"])
+    oof = pd.read_parquet(workdir.provenance_cv_part("specimen", "oof"))
+    oof = oof[oof["model"] == model].set_index("spectrum_id").loc[ids]
+    y = np.array([classes.index(c) for c in oof["true_iso3"]])
+    groups, folds = oof["specimen_id"].to_numpy(), oof["fold"].to_numpy()
+    r = cross_fit(proba, y, groups, folds, classes, coverage=0.9)
+    yc, p, s = r["y"], r["proba"], r["sets"]
+    counts = np.bincount(yc, minlength=len(r["names"]))
+    out = {"model": model, "n": len(yc), "top1": _topk(p, yc, 1), "top3": _topk(p, yc, 3),
+           "majority_top1": float(counts.max() / counts.sum()),
+           "majority_top3": top_share(yc, 3), "ece": top_label_ece(p, yc),
+           "ece_summed": top_label_ece(r["summed"], yc),
+           "top1_summed": _topk(r["summed"], yc, 1),
+           "coverage90": float(s[np.arange(len(yc)), yc].mean()),
+           "size90": float(s.sum(axis=1).mean()),
+           "shares": {str(n): float(c / counts.sum()) for n, c in zip(r["names"], counts,
+                                                                       strict=True)}}
+    print(f"\n== continents from the out-of-fold country probabilities of {model} "
+          f"({out['n']} spectra; fitted on the other outer folds, scored on each)")
+    print("top-1 (majority) | top-3 (3 largest) | ECE (plain sums) | 90% set: coverage, size")
+    print(f"{out['top1']:.3f} ({out['majority_top1']:.3f}) | {out['top3']:.3f} "
+          f"({out['majority_top3']:.3f}) | {out['ece']:.3f} ({out['ece_summed']:.3f}) | "
+          f"{out['coverage90']:.3f}, {out['size90']:.2f}")
+    print("continent shares: " + ", ".join(f"{k} {v:.3f}" for k, v in out["shares"].items()))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workdir", type=Path, required=True)
+    ap.add_argument("--model", default=None, help="CV model for continents (default: winner)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--curve", type=Path, default=None, help="write the novelty curve (JSON)")
+    ap.add_argument("--skip", choices=("novelty", "continents"), default=None)
+    args = ap.parse_args()
+    wd = WorkDir(args.workdir)
+    if args.skip != "continents":
+        continent_table(wd, args.model)
+    if args.skip == "novelty":
+        return
+    data = load_provenance_data(wd, Settings())
+    print(f"\nlearning table: {len(data.y)} spectra, {len(np.unique(data.groups))} specimens, "
+          f"{len(np.unique(data.species))} species")
+    rows = novelty_table(data, args.seed)
+    if args.curve:
+        curve(rows, args.curve)
+    xd_table(wd, data, args.seed)
+
+
+if __name__ == "__main__":
+    main()
