@@ -13,6 +13,7 @@ evidence, the model with the lowest log-loss in the grouped provenance CV
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,19 @@ import numpy as np
 import pandas as pd
 
 from rruffgeo.config import Settings
+from rruffgeo.provenance.answer import enrich
 from rruffgeo.provenance.calibration import apply_calibration
+from rruffgeo.provenance.continents import load_continents
 from rruffgeo.provenance.cv import COMBINATIONS, FAMILIES, run_fold
 from rruffgeo.provenance.data import load_provenance_data
 from rruffgeo.provenance.library import ReferenceLibrary, species_key
 from rruffgeo.provenance.models import MAX_NEIGHBOURS, Mixture, find_neighbours
+from rruffgeo.provenance.novelty import load_novelty
 from rruffgeo.results import ProvenanceReport, lowest_log_loss
 from rruffgeo.spectra.resample import clean_axis, resample_spectrum
 from rruffgeo.workdir import WorkDir, read_json, write_json_atomic
+
+log = logging.getLogger(__name__)
 
 SPEC = "provenance.json"
 FORMAT = "rruffgeo-provenance/1"
@@ -109,8 +115,29 @@ def fit_final(workdir: WorkDir, settings: Settings | None = None,
     folder = workdir.final_model_dir
     folder.mkdir(parents=True, exist_ok=True)
     data.library().save(folder)
+    save_answer_models(workdir, folder, data, models, settings.train.seed)
     write_json_atomic(folder / SPEC, spec)
     return folder
+
+
+def save_answer_models(workdir: WorkDir, folder: Path, data: Any, models: dict[str, str],
+                       seed: int) -> None:
+    """``novelty.json`` (open-set species answer, calibrated on splits leaving whole species
+    out) and ``continents.json`` (from the grouped CV's out-of-fold predictions of the
+    spectrum model, when that CV has been run); a stale file is removed when it cannot be
+    refitted, so an answer never uses another data set's calibration."""
+    from rruffgeo.provenance.continents import CONTINENTS_JSON, fit_from_cv
+    from rruffgeo.provenance.novelty import NOVELTY_JSON, fit_novelty
+
+    for name in (NOVELTY_JSON, CONTINENTS_JSON):
+        (folder / name).unlink(missing_ok=True)
+    try:
+        fit_novelty(data.X, data.species, data.groups, seed).save(folder)
+    except ValueError as exc:  # too few species or specimens to leave some out
+        log.warning("no novelty calibration: %s", exc)
+    continents = fit_from_cv(workdir, models.get("spectrum", ""), CHOOSING_SPLIT)
+    if continents is not None:
+        continents.save(folder)
 
 
 def is_provenance_model(folder: Path) -> bool:
@@ -165,6 +192,8 @@ class ProvenancePredictor:
         self.grid_cm1 = self.library.grid_cm1
         self.models = {ev: self._build(m) for ev, m in self.spec["models"].items()}
         self._species = set(self.library.species)
+        self.novelty = load_novelty(folder)
+        self.continents = load_continents(folder)
 
     def _build(self, spec: dict[str, Any]) -> Mixture:
         meta = self.library.meta
@@ -240,4 +269,4 @@ class ProvenancePredictor:
             mineral = minerals[i] if minerals and evidence[i] != "spectrum" else ""
             out.append(ProvenanceResult(countries, species[i], specimens[i], evidence[i],
                                         mineral, int(in_set.sum())))
-        return out
+        return enrich(self, spectra, out, coverage)

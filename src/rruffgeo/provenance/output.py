@@ -2,9 +2,12 @@
 
 Torch-free. The country table keeps the columns of ``rruffgeo predict``
 (``file,rank,country_iso3,country_name,probability``) first and adds whether each country is in
-the conformal set, the set's size and coverage, the evidence used and the best species match.
-CSV and Parquet get two companion tables beside the main file, ``<stem>.species.<ext>`` and
-``<stem>.specimens.<ext>``; JSON holds all three per file.
+the conformal set, the set's size and coverage, the evidence used, the best species match with
+its HQI, the library-match verdict (novelty score and p-value), what the countries rest on
+(the model, or the stated prior when nothing in the library is close) and the top continent.
+CSV and Parquet get companion tables beside the main file, ``<stem>.species.<ext>``,
+``<stem>.specimens.<ext>`` and, when the model has continents, ``<stem>.continents.<ext>``;
+JSON holds them all per file.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from rruffgeo.workdir import (
 
 COUNTRY_COLUMNS = ["file", "rank", "country_iso3", "country_name", "probability", "in_set",
                    "set_size", "coverage", "evidence", "mineral_given", "species_match",
-                   "species_similarity"]
+                   "species_similarity", "species_hqi", "library_match", "novelty_score",
+                   "novelty_p_value", "country_basis", "continent", "continent_probability",
+                   "continent_set"]
 OUTPUT_SUFFIXES = (".csv", ".json", ".parquet")
 
 
@@ -38,16 +43,30 @@ def country_rows(name: str, r: ProvenanceResult, coverage: float, top_k: int) ->
     df["evidence"], df["mineral_given"] = r.evidence, r.mineral_used
     df["species_match"] = best["species"] if best is not None else ""
     df["species_similarity"] = float(best["similarity"]) if best is not None else float("nan")
+    df["species_hqi"] = float(best["hqi"]) if best is not None and "hqi" in best else \
+        float("nan")
+    nv = r.novelty
+    df["library_match"] = nv.verdict if nv is not None else "not checked"
+    df["novelty_score"] = nv.score if nv is not None else float("nan")
+    df["novelty_p_value"] = nv.p_value if nv is not None else float("nan")
+    df["country_basis"] = r.country_basis
+    cont = r.continents
+    df["continent"] = cont["continent"].iloc[0] if cont is not None else ""
+    df["continent_probability"] = float(cont["probability"].iloc[0]) if cont is not None \
+        else float("nan")
+    df["continent_set"] = ";".join(cont[cont["in_set"]]["continent"]) if cont is not None \
+        else ""
     return df[COUNTRY_COLUMNS]
 
 
 def tables(names: Sequence[str], results: Sequence[ProvenanceResult], coverage: float,
            top_k: int = 3) -> dict[str, pd.DataFrame]:
-    """Countries, species and specimens of every file as three long tables."""
-    def with_file(frames: list[pd.DataFrame]) -> pd.DataFrame:
-        return pd.concat([f.assign(file=n)[["file", *f.columns]] for n, f in
-                          zip(names, frames, strict=True)], ignore_index=True) if frames \
-            else pd.DataFrame()
+    """Countries, species, specimens and continents of every file as long tables (the
+    continents only when the model has them)."""
+    def with_file(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
+        parts = [f.assign(file=n)[["file", *f.columns]] for n, f in
+                 zip(names, frames, strict=True) if f is not None]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     return {
         "countries": pd.concat([country_rows(n, r, coverage, top_k)
@@ -55,6 +74,7 @@ def tables(names: Sequence[str], results: Sequence[ProvenanceResult], coverage: 
         if results else pd.DataFrame(columns=COUNTRY_COLUMNS),
         "species": with_file([r.species for r in results]),
         "specimens": with_file([r.specimens for r in results]),
+        "continents": with_file([r.continents for r in results]),
     }
 
 
@@ -71,6 +91,10 @@ def to_json(names: Sequence[str], results: Sequence[ProvenanceResult], coverage:
             "species": r.species.to_dict("records"),
             "nearest_specimens": r.specimens.astype(object).where(r.specimens.notna(), None)
             .to_dict("records"),
+            "library_match": r.novelty.to_json() if r.novelty is not None else None,
+            "country_basis": r.country_basis,
+            "continents": r.continents.to_dict("records") if r.continents is not None
+            else None,
         }
     payload = {"predictions": out, "refused": [{"file": f, "reason": m} for f, m in refused]}
     return json.dumps(payload, indent=2, default=float) + "\n"
@@ -88,6 +112,8 @@ def write_outputs(path: Path, names: Sequence[str], results: Sequence[Provenance
         return [path]
     written = []
     for kind, df in tables(names, results, coverage, top_k).items():
+        if kind == "continents" and df.empty:
+            continue
         target = path if kind == "countries" else path.with_name(f"{path.stem}.{kind}{suffix}")
         if suffix == ".csv":  # localities and file names are text from outside: no formulas
             write_csv_atomic(target, spreadsheet_safe(df))
@@ -100,7 +126,7 @@ def write_outputs(path: Path, names: Sequence[str], results: Sequence[Provenance
 def render(name: str, r: ProvenanceResult, coverage: float, top_k: int = 5) -> str:
     """One file's answer for the terminal: species, nearest specimens, countries and set."""
     fmt = {"similarity": "{:.3f}".format, "probability": "{:.3f}".format,
-           "lat": "{:.2f}".format, "lon": "{:.2f}".format}
+           "lat": "{:.2f}".format, "lon": "{:.2f}".format, "hqi": "{:.1f}".format}
     evidence = (f"spectrum and mineral name {r.mineral_used!r}" if r.mineral_used
                 else "spectrum only")
     spec = r.specimens.drop(columns=["spectrum_id"]).copy()
@@ -108,13 +134,38 @@ def render(name: str, r: ProvenanceResult, coverage: float, top_k: int = 5) -> s
     countries = r.countries.head(max(top_k, min(r.set_size, 15)))
     members = r.countries[r.countries["in_set"]]["country_iso3"].tolist()
     shown = ", ".join(members[:25]) + (" ..." if len(members) > 25 else "")
+    basis = ("calibrated probabilities" if r.country_basis == "model"
+             else f"no answer from the spectrum; the {r.country_basis}")
     return "\n".join([
         f"== {name}  (evidence: {evidence})",
-        "species match (best similarity per species in the reference library):",
+        library_line(r),
+        "species match (best similarity per species in the reference library; HQI 0-100):",
         r.species.to_string(index=False, formatters=fmt),
         "nearest reference specimens:",
         spec.to_string(index=False, formatters=fmt),
-        "country of origin (calibrated probabilities):",
+        f"country of origin ({basis}):",
         countries.to_string(index=False, formatters=fmt),
         f"{coverage:.0%} prediction set: {r.set_size} of {len(r.countries)} countries: {shown}",
+        *continent_lines(r, coverage),
     ])
+
+
+def library_line(r: ProvenanceResult) -> str:
+    """The open-set verdict in words, with its score and p-value."""
+    nv = r.novelty
+    if nv is None:
+        return "library match: not checked (model saved without novelty.json)"
+    return (f"library match: {nv.verdict} (novelty score {nv.score:.4f}, threshold "
+            f"{nv.threshold:.4f}; p-value {nv.p_value:.3f}: share of known-species test "
+            "spectra at least as far from the library)")
+
+
+def continent_lines(r: ProvenanceResult, coverage: float) -> list[str]:
+    """Continent probabilities and their set, when the model has them."""
+    if r.continents is None:
+        return []
+    c = r.continents
+    probs = ", ".join(f"{n} {p:.3f}" for n, p in zip(c["continent"], c["probability"],
+                                                     strict=True))
+    members = ", ".join(c[c["in_set"]]["continent"])
+    return [f"continent: {probs}", f"{coverage:.0%} continent set: {members}"]
