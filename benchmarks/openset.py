@@ -137,6 +137,18 @@ def _topk(proba: np.ndarray, y: np.ndarray, k: int) -> float:
     return float((top == y[:, None]).any(axis=1).mean())
 
 
+def top1_gain_interval(proba: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int,
+                       n_boot: int = 2000) -> tuple[float, float]:
+    """95% bootstrap interval (resampling specimens) of top-1 minus the majority class's."""
+    hit = (proba.argmax(axis=1) == y).astype(float) - (y == np.bincount(y).argmax())
+    _, codes = np.unique(groups, return_inverse=True)
+    sums, n = np.bincount(codes, weights=hit), np.bincount(codes).astype(float)
+    rng = np.random.default_rng(seed)
+    w = rng.multinomial(len(n), np.full(len(n), 1.0 / len(n)), size=n_boot)
+    lo, hi = np.quantile((w @ sums) / (w @ n), [0.025, 0.975])
+    return float(lo), float(hi)
+
+
 def continent_table(workdir: WorkDir, model: str | None) -> dict:
     """Continent answer from the CV's out-of-fold country probabilities, cross-fitted."""
     from rruffgeo.provenance.metrics import top_share
@@ -170,6 +182,11 @@ def continent_table(workdir: WorkDir, model: str | None) -> dict:
     print(f"{out['top1']:.3f} ({out['majority_top1']:.3f}) | {out['top3']:.3f} "
           f"({out['majority_top3']:.3f}) | {out['ece']:.3f} ({out['ece_summed']:.3f}) | "
           f"{out['coverage90']:.3f}, {out['size90']:.2f}")
+    lo, hi = top1_gain_interval(p, yc, groups, 0)
+    print(f"top-1 minus majority: {out['top1'] - out['majority_top1']:+.3f}, 95% interval over "
+          f"specimens [{lo:+.3f}, {hi:+.3f}]")
+    print(f"folds whose inner splits chose re-calibration: {int(r['recalibrated'].sum())} of "
+          f"{len(r['recalibrated'])}; top-1 of the plain sums {out['top1_summed']:.3f}")
     print("continent shares: " + ", ".join(f"{k} {v:.3f}" for k, v in out["shares"].items()))
     return out
 

@@ -1,9 +1,10 @@
 """Continent of origin: the coarse answer, summed from the calibrated country probabilities.
 
 Torch-free. A continent's probability is the sum of its countries' calibrated probabilities
-(continents of Natural Earth's admin-0 units, the polygons the geocoder already uses), then
+(continents of Natural Earth's admin-0 units, the polygons the geocoder already uses),
 re-calibrated (temperature and top-label isotonic, :class:`~rruffgeo.provenance.calibration.
-Calibrator`) and given a split-conformal set over continents. Both are fitted on out-of-fold
+Calibrator`) only where that lowers the log-loss on inner splits grouped by specimen, and given
+a split-conformal set over continents. Both are fitted on out-of-fold
 predictions of the provenance CV, never on the spectra they are checked on: ``cross_fit``
 fits on the other outer folds and scores each fold. ``ContinentModel`` is what a model folder
 keeps (``continents.json``): the country-to-continent table, calibration and set thresholds.
@@ -90,11 +91,32 @@ def fit_continents(country_proba: np.ndarray, y_country: np.ndarray, groups: np.
     names, M = membership(cc)
     summed = np.asarray(country_proba) @ M
     y = M[np.asarray(y_country)].argmax(axis=1)
-    cal = Calibrator().fit(summed, y)
-    proba = cal.transform(summed)
+    params = choose_calibration(summed, y, np.asarray(groups))
+    proba = apply_calibration(summed, params)
     thresholds = {str(lv): SplitConformal(lv).fit(proba, y, groups).threshold_
                   for lv in LEVELS}
-    return ContinentModel(list(classes), cc, dict(cal.params_), thresholds)
+    return ContinentModel(list(classes), cc, params, thresholds)
+
+
+def choose_calibration(summed: np.ndarray, y: np.ndarray, groups: np.ndarray,
+                       n_folds: int = 5) -> dict[str, Any]:
+    """Re-calibrate the sums only if it lowers their log-loss on inner splits grouped by
+    specimen: the sums of calibrated countries may already be calibrated, and a needless fit
+    only adds noise. Returns the calibration's parameters (identity: temperature 1)."""
+    from rruffgeo.provenance.calibration import log_loss_per_sample
+
+    units = np.unique(groups)
+    fold_of = dict(zip(units, np.arange(len(units)) % n_folds, strict=True))
+    fold = np.array([fold_of[g] for g in groups])
+    recal = np.zeros_like(summed)
+    for f in range(min(n_folds, len(units))):
+        fit, test = fold != f, fold == f
+        if fit.any() and test.any():
+            recal[test] = Calibrator().fit(summed[fit], y[fit]).transform(summed[test])
+    plain_loss = log_loss_per_sample(summed, y).mean()
+    if log_loss_per_sample(recal, y).mean() < plain_loss:
+        return dict(Calibrator().fit(summed, y).params_)
+    return {"temperature": 1.0}
 
 
 def load_continents(folder: Path) -> ContinentModel | None:
@@ -119,13 +141,16 @@ def cross_fit(country_proba: np.ndarray, y_country: np.ndarray, groups: np.ndarr
     folds = np.asarray(folds)
     proba = np.zeros((len(folds), len(names)))
     sets = np.zeros((len(folds), len(names)), bool)
+    recalibrated = []
     for f in np.unique(folds):
         fit, test = folds != f, folds == f
         model = fit_continents(country_proba[fit], y_country[fit], groups[fit], classes, cc)
         proba[test] = model.proba(country_proba[test])
         sets[test] = model.sets(proba[test], coverage)
+        recalibrated.append("top_label" in model.calibration)
     return {"proba": proba, "sets": sets, "y": M[np.asarray(y_country)].argmax(axis=1),
-            "summed": np.asarray(country_proba) @ M, "names": np.asarray(names)}
+            "summed": np.asarray(country_proba) @ M, "names": np.asarray(names),
+            "recalibrated": np.asarray(recalibrated)}
 
 
 def fit_from_cv(workdir: Any, model: str, split: str = "specimen") -> ContinentModel | None:
