@@ -31,15 +31,18 @@ from rruffgeo.provenance.calibration import top_label_ece
 from rruffgeo.provenance.continents import cross_fit
 from rruffgeo.provenance.data import ProvenanceData, load_provenance_data
 from rruffgeo.provenance.novelty import (
+    HUB_WEIGHTS,
     KINDS,
     NEIGHBOURS,
     NoveltyModel,
     auroc,
     features,
     fit_novelty,
+    hub_offsets,
     open_set_folds,
     scores_from_top,
     top_similarities,
+    view_name,
 )
 from rruffgeo.workdir import WorkDir
 
@@ -59,8 +62,8 @@ def outer_fold(data: ProvenanceData, lib: np.ndarray, query: np.ndarray, out: np
     scores = model.score(data.X[query], data.X[lib])
     flagged = model.is_novel(scores)
     g = data.groups[query]
-    row = {"choice": f"{model.kind}/k={model.k}",
-           "inner_auroc": model.inner_auroc[f"{model.kind}/k={model.k}"],
+    choice = view_name(model.kind, model.k, model.hub_weight)
+    row = {"choice": choice, "inner_auroc": model.inner_auroc[choice],
            "n_in": int((~out).sum()), "n_out": int(out.sum()),
            "kept_in": float((~flagged[~out]).mean()), "flagged_out": float(flagged[out].mean()),
            "kept_in_specimen": per_specimen_mean(~flagged[~out], g[~out]),
@@ -69,9 +72,11 @@ def outer_fold(data: ProvenanceData, lib: np.ndarray, query: np.ndarray, out: np
     views = {}
     for kind in KINDS:
         F = features(data.X, kind)
-        top = top_similarities(F[query], F[lib], max(NEIGHBOURS))
-        for k in NEIGHBOURS:
-            views[f"{kind}/k={k}"] = auroc(scores_from_top(top, k), out)
+        for w in HUB_WEIGHTS:
+            offset = hub_offsets(F[lib], data.groups[lib], w)
+            top = top_similarities(F[query], F[lib], max(NEIGHBOURS), offset)
+            for k in NEIGHBOURS:
+                views[view_name(kind, k, w)] = auroc(scores_from_top(top, k), out)
     return {**row, "test_auroc_by_view": views, "scores": scores, "out": out,
             "p": model.p_values(scores)}
 
@@ -110,7 +115,8 @@ def xd_table(workdir: WorkDir, data: ProvenanceData, seed: int) -> NoveltyModel:
     model = fit_novelty(data.X, data.species, data.groups, seed)
     flagged = model.is_novel(model.score(X, data.X))
     print("\n== XD pharmaceutical reference compounds, held out as one group")
-    print(f"novelty model fitted on the whole library: {model.kind}/k={model.k}, threshold "
+    print(f"novelty model fitted on the whole library: "
+          f"{view_name(model.kind, model.k, model.hub_weight)}, threshold "
           f"{model.threshold:.4f}; inner AUROC by view: "
           + ", ".join(f"{k} {v:.3f}" for k, v in model.inner_auroc.items()))
     print(f"XD spectra {len(X)}, specimens {xd['specimen_id'].nunique()}: flagged "

@@ -21,9 +21,11 @@ from rruffgeo.provenance.novelty import (
     auroc,
     features,
     fit_novelty,
+    hub_offsets,
     load_novelty,
     open_set_folds,
     top_similarities,
+    view_name,
 )
 
 GRID = np.linspace(100, 1500, 256)
@@ -81,8 +83,9 @@ def test_novelty_flags_unknown_and_flat_spectra_and_keeps_known_ones() -> None:
     X, sp, gr, centres = _library()
     model = fit_novelty(X, sp, gr, seed=0)
     assert model.kind in ("cosine", "correlation", "derivative")
-    assert set(model.inner_auroc) == {f"{k}/k={n}" for k in ("cosine", "correlation",
-                                                               "derivative") for n in (1, 5)}
+    assert set(model.inner_auroc) == {view_name(k, n, w) for k in ("cosine", "correlation",
+                                                                  "derivative")
+                                      for n in (1, 5) for w in (0.0, 0.5)}
     rng = np.random.default_rng(9)
     known = np.array([_peaks(centres[i], rng) for i in range(10)])
     unknown = np.array([_peaks(list(rng.uniform(200, 1400, 3)), rng) for _ in range(10)])
@@ -103,6 +106,7 @@ def test_threshold_agrees_with_p_values_and_survives_a_round_trip(tmp_path) -> N
     model.save(tmp_path)
     again = load_novelty(tmp_path)
     assert again is not None and again.kind == "cosine" and again.k == 1
+    assert again.offsets is None and again.hub_weight == 0.0
     assert np.allclose(again.calibration, model.calibration, atol=1e-6)
     (tmp_path / "novelty.json").write_text("{}")
     assert load_novelty(tmp_path) is None
@@ -175,3 +179,29 @@ def test_cross_fit_scores_each_fold_with_a_model_fitted_elsewhere() -> None:
     assert out["proba"].shape == (len(y), 4) and out["sets"].any(axis=1).all()
     fitted = fit_continents(p[folds != 0], y[folds != 0], groups[folds != 0], classes)
     assert np.allclose(out["proba"][folds == 0], fitted.proba(p[folds == 0]))
+
+
+def test_hub_penalty_lowers_references_that_resemble_everything() -> None:
+    rng = np.random.default_rng(7)
+    X = rng.random((30, 40)).astype(np.float32)
+    X[0] = X[1:].mean(axis=0)  # a reference close to all the others: a hub
+    F = features(X, "cosine")
+    groups = np.arange(30).astype(str)
+    offsets = hub_offsets(F, groups, 0.5)
+    assert offsets.argmax() == 0 and abs(offsets.mean()) < 1e-6
+    assert np.allclose(hub_offsets(F, groups, 0.0), 0.0)
+    top = top_similarities(F[:2], F, 1, offsets)
+    assert np.allclose(top[:, 0], np.max(F[:2] @ F.T - offsets[None, :], axis=1), atol=1e-6)
+
+
+def test_a_model_with_hub_penalty_round_trips_and_checks_its_library(tmp_path) -> None:
+    X, sp, gr, _ = _library(n_species=12, per=3, seed=4)
+    F = features(X, "derivative")
+    model = NoveltyModel("derivative", 1, np.linspace(0, 1, 50), 0.05, {}, 0.5,
+                         hub_offsets(F, gr, 0.5))
+    model.save(tmp_path)
+    again = load_novelty(tmp_path)
+    assert again.hub_weight == 0.5
+    assert np.allclose(again.score(X[:3], X), model.score(X[:3], X), atol=1e-5)
+    with pytest.raises(ValueError, match="fitted on 36 reference spectra"):
+        model.score(X[:3], X[:10])

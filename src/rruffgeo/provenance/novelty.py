@@ -5,15 +5,18 @@ spectrum is (a polymer or a drug gets a "best match" too). The novelty score her
 the mean similarity of the ``k`` nearest reference spectra, on one of three views of the
 spectrum (``KINDS``): the cosine of the spectra as resampled, their Pearson correlation (cosine
 after removing the mean), or the cosine of their smoothed first derivatives (which ignores
-smooth backgrounds that make unrelated spectra look alike).
+smooth backgrounds that make unrelated spectra look alike). Optionally each reference's
+similarity is lowered by a hub penalty (how much more than the average reference it resembles
+the rest of the library): featureless references, a fluorescence background or a noisy scan,
+otherwise "match" anything.
 
 The score becomes a verdict through a conformal p-value: the share of *in-library* calibration
 spectra (whose species is in the library but whose specimen is not) at least as far from the
 library. Those calibration scores come from splits of the library that leave out whole species
-and whole specimens, so both kinds of held-out spectrum exist; ``fit_novelty`` picks the view
-and ``k`` with the best AUROC on those splits and keeps the in-library scores. A spectrum with
-p-value below ``alpha`` is "no close match in the reference library"; at ``alpha`` = 0.05 about
-95% of spectra of known species keep their species answer.
+and whole specimens, so both kinds of held-out spectrum exist; ``fit_novelty`` picks the view,
+``k`` and hub weight with the best AUROC on those splits and keeps the in-library scores. A
+spectrum with p-value below ``alpha`` is "no close match in the reference library"; at
+``alpha`` = 0.05 about 95% of spectra of known species keep their species answer.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ from rruffgeo.workdir import read_json, write_json_atomic
 
 KINDS = ("cosine", "correlation", "derivative")
 NEIGHBOURS = (1, 5)
+#: Weights of the hub penalty tried (0: none); see ``hub_offsets``.
+HUB_WEIGHTS = (0.0, 0.5)
+#: Neighbours (of other specimens) whose mean similarity says how much of a hub a reference is.
+HUB_NEIGHBOURS = 10
 NOVELTY_JSON = "novelty.json"
 FORMAT = "rruffgeo-novelty/1"
 DEFAULT_ALPHA = 0.05
@@ -54,16 +61,38 @@ def features(X: np.ndarray, kind: str) -> np.ndarray:
     raise ValueError(f"novelty view {kind!r}: choose one of {', '.join(KINDS)}")
 
 
-def top_similarities(queries: np.ndarray, refs: np.ndarray, k: int) -> np.ndarray:
-    """(n, k) largest similarities of unit ``queries`` to unit ``refs``, best first; blocked
-    so the full similarity matrix is never held."""
+def top_similarities(queries: np.ndarray, refs: np.ndarray, k: int,
+                     offset: np.ndarray | None = None) -> np.ndarray:
+    """(n, k) largest similarities of unit ``queries`` to unit ``refs`` (less each reference's
+    ``offset``), best first; blocked so the full similarity matrix is never held."""
     k = min(k, len(refs))
     out = np.zeros((len(queries), k), dtype=np.float32)
     for start in range(0, len(queries), BLOCK):
         sims = queries[start:start + BLOCK] @ refs.T
+        if offset is not None:
+            sims -= offset[None, :]
         part = np.partition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else -sims
         out[start:start + BLOCK] = -np.sort(part, axis=1)[:, :k]
     return out
+
+
+def hub_offsets(F: np.ndarray, groups: np.ndarray, weight: float) -> np.ndarray:
+    """Per reference, ``weight`` times how much more than the average reference it resembles
+    the rest of the library (mean similarity to its ``HUB_NEIGHBOURS`` nearest spectra of
+    other specimens, centred). Featureless references (a fluorescence background, a noisy
+    scan) resemble everything; without the penalty any spectrum "matches" them."""
+    if weight == 0.0 or len(F) < 2:
+        return np.zeros(len(F), dtype=np.float32)
+    groups = np.asarray(groups)
+    k = min(HUB_NEIGHBOURS, len(F) - 1)
+    hub = np.zeros(len(F), dtype=np.float32)
+    for start in range(0, len(F), BLOCK):
+        sims = F[start:start + BLOCK] @ F.T
+        sims[groups[start:start + BLOCK, None] == groups[None, :]] = -np.inf
+        part = -np.partition(-sims, k - 1, axis=1)[:, :k]
+        hub[start:start + BLOCK] = np.where(np.isfinite(part), part, np.nan).mean(axis=1)
+    hub = np.nan_to_num(hub, nan=float(np.nanmean(hub)) if np.isfinite(hub).any() else 0.0)
+    return (weight * (hub - hub.mean())).astype(np.float32)
 
 
 def scores_from_top(top: np.ndarray, k: int) -> np.ndarray:
@@ -113,18 +142,21 @@ def auroc(scores: np.ndarray, is_out: np.ndarray) -> float:
 
 
 def split_scores(X: np.ndarray, species: np.ndarray, groups: np.ndarray, n_folds: int,
-                 seed: int) -> tuple[dict[tuple[str, int], np.ndarray], np.ndarray]:
-    """Held-out novelty scores of every (view, k) over the open-set folds, and whether each
-    scored spectrum was out-of-library (rows may repeat across folds: one score per fold)."""
-    scores: dict[tuple[str, int], list[np.ndarray]] = {}
+                 seed: int) -> tuple[dict[tuple[str, int, float], np.ndarray], np.ndarray]:
+    """Held-out novelty scores of every (view, k, hub weight) over the open-set folds, and
+    whether each scored spectrum was out-of-library (a row gets one score per fold holding
+    it out)."""
+    scores: dict[tuple[str, int, float], list[np.ndarray]] = {}
     labels = []
     folds = open_set_folds(species, groups, n_folds, seed)
     for kind in KINDS:
         F = features(X, kind)
         for lib, query, out in folds:
-            top = top_similarities(F[query], F[lib], max(NEIGHBOURS))
-            for k in NEIGHBOURS:
-                scores.setdefault((kind, k), []).append(scores_from_top(top, k))
+            for w in HUB_WEIGHTS:
+                offset = hub_offsets(F[lib], np.asarray(groups)[lib], w)
+                top = top_similarities(F[query], F[lib], max(NEIGHBOURS), offset)
+                for k in NEIGHBOURS:
+                    scores.setdefault((kind, k, w), []).append(scores_from_top(top, k))
             if kind == KINDS[0]:
                 labels.append(out)
     return {key: np.concatenate(v) for key, v in scores.items()}, np.concatenate(labels)
@@ -132,13 +164,16 @@ def split_scores(X: np.ndarray, species: np.ndarray, groups: np.ndarray, n_folds
 
 @dataclass
 class NoveltyModel:
-    """A novelty view, its ``k`` and the in-library calibration scores (sorted)."""
+    """A novelty view, its ``k``, the hub penalty per library spectrum (``offsets``, in the
+    library's order) and the in-library calibration scores (sorted)."""
 
     kind: str
     k: int
     calibration: np.ndarray
     alpha: float = DEFAULT_ALPHA
     inner_auroc: dict[str, float] = field(default_factory=dict)
+    hub_weight: float = 0.0
+    offsets: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.calibration = np.sort(np.asarray(self.calibration, dtype=np.float64))
@@ -156,9 +191,14 @@ class NoveltyModel:
         return float(self.calibration[n - m - 1]) if m < n else float("-inf")
 
     def score(self, spectra: np.ndarray, reference: np.ndarray) -> np.ndarray:
-        """Novelty scores of ``spectra`` against ``reference`` (both on the same grid)."""
+        """Novelty scores of ``spectra`` against ``reference`` (both on the same grid; the
+        reference the model was fitted on when it has a hub penalty)."""
+        offsets = self.offsets
+        if offsets is not None and len(offsets) != len(reference):
+            raise ValueError(f"novelty model fitted on {len(offsets)} reference spectra, "
+                             f"given {len(reference)}")
         top = top_similarities(features(spectra, self.kind), features(reference, self.kind),
-                               self.k)
+                               self.k, offsets)
         return scores_from_top(top, self.k)
 
     def p_values(self, scores: np.ndarray) -> np.ndarray:
@@ -173,14 +213,19 @@ class NoveltyModel:
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "kind": self.kind, "k": self.k, "alpha": self.alpha,
                 "calibration": [round(float(s), 6) for s in self.calibration],
-                "inner_auroc": self.inner_auroc}
+                "inner_auroc": self.inner_auroc, "hub_weight": self.hub_weight,
+                "offsets": None if self.offsets is None
+                else [round(float(o), 6) for o in self.offsets]}
 
     @classmethod
     def from_json(cls, spec: dict[str, Any]) -> NoveltyModel:
         if spec.get("format") != FORMAT:
             raise ValueError(f"unknown novelty format {spec.get('format')!r}")
+        offsets = spec.get("offsets")
         return cls(str(spec["kind"]), int(spec["k"]), np.asarray(spec["calibration"]),
-                   float(spec["alpha"]), dict(spec.get("inner_auroc", {})))
+                   float(spec["alpha"]), dict(spec.get("inner_auroc", {})),
+                   float(spec.get("hub_weight", 0.0)),
+                   None if offsets is None else np.asarray(offsets, dtype=np.float32))
 
     def save(self, folder: Path) -> Path:
         path = Path(folder) / NOVELTY_JSON
@@ -201,9 +246,16 @@ def load_novelty(folder: Path) -> NoveltyModel | None:
 
 def fit_novelty(X: np.ndarray, species: np.ndarray, groups: np.ndarray, seed: int,
                 n_folds: int = 5, alpha: float = DEFAULT_ALPHA) -> NoveltyModel:
-    """Choose the view and ``k`` by AUROC on open-set splits of (X, species, groups) and keep
-    that choice's in-library scores as the conformal calibration."""
+    """Choose the view, ``k`` and hub weight by AUROC on open-set splits of (X, species,
+    groups), keep that choice's in-library scores as the conformal calibration and the hub
+    penalty of every spectrum of X (the library the model will be used with)."""
     scores, is_out = split_scores(X, species, groups, n_folds, seed)
-    aucs = {f"{kind}/k={k}": auroc(s, is_out) for (kind, k), s in scores.items()}
-    kind, k = max(scores, key=lambda key: np.nan_to_num(aucs[f"{key[0]}/k={key[1]}"]))
-    return NoveltyModel(kind, k, scores[(kind, k)][~is_out], alpha, aucs)
+    aucs = {view_name(*key): auroc(s, is_out) for key, s in scores.items()}
+    kind, k, w = max(scores, key=lambda key: np.nan_to_num(aucs[view_name(*key)]))
+    offsets = hub_offsets(features(X, kind), np.asarray(groups), w) if w else None
+    return NoveltyModel(kind, k, scores[(kind, k, w)][~is_out], alpha, aucs, w, offsets)
+
+
+def view_name(kind: str, k: int, hub_weight: float = 0.0) -> str:
+    """A score's name in tables: view, neighbours and hub weight."""
+    return f"{kind}/k={k}" + (f"/hub={hub_weight:g}" if hub_weight else "")
