@@ -152,7 +152,7 @@ def totals_table(df: pd.DataFrame) -> pd.DataFrame:
         return {"quantity": label, "spectra": a, "spectra_pct": _pct(a, n_spec),
                 "specimens": b, "specimens_pct": _pct(b, n_specimen)}
 
-    reference = df["is_reference_compound"]
+    reference = _reference_compounds(df)
     rows = [
         row("samples"),
         row("natural", df["natural"]),
@@ -167,7 +167,7 @@ def totals_table(df: pd.DataFrame) -> pd.DataFrame:
         row("raw spectra", df["kind"] == "raw"),
         row("processed spectra", df["kind"] == "processed"),
         *(row(f"technique: {_technique_label(t)}", df["technique"] == t)
-          for t in _techniques(df)),
+          for t in (_techniques(df) if "technique" in df.columns else [])),
     ]
     out = pd.DataFrame(rows)
     spp = n_spec / n_specimen if n_specimen else np.nan
@@ -217,7 +217,7 @@ def mineral_table(df: pd.DataFrame, top: int | None = TOP_N,
     ``by="specimens"`` by number of specimens (all samples).
 
     By spectra, oriented series (a dozen spectra of one crystal) push a mineral up: on the
-    shared data Actinolite ranks first with 131 spectra of 7 specimens. Reference compounds
+    shared data Actinolite ranks first with 140 spectra of 7 specimens. Reference compounds
     are no mineral species and are left out.
     """
     if by not in ("spectra", "specimens"):
