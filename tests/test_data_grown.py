@@ -13,7 +13,7 @@ from helpers import run_cli
 from rruffgeo.config import IngestSettings, Settings
 from rruffgeo.data import ingest, load_catalog, summary
 from rruffgeo.data.columns import DERIVED, read_catalog_columns
-from rruffgeo.data.naming import is_reference_compound_id, technique_of
+from rruffgeo.data.naming import header_form_of, is_reference_compound_id, technique_of
 from rruffgeo.dataset import learning_table
 from rruffgeo.geo import geocode_catalog
 from rruffgeo.geo.pipeline import REFERENCE_COMPOUND_REASON
@@ -46,9 +46,9 @@ SPECS = [
     # A pill bought somewhere: a place, but no mineral's provenance.
     Spec(LR, "Aspirin__D120019__Broad_Scan__780__0__unoriented__Raman_Data_Processed__77.txt",
          "XD120019", "Hanoi, Vietnam", "Broad_Scan", True, "XD120019"),
-    # No header ID: the file name's D ID is the fallback.
+    # No header ID: the file name's D ID is the fallback, in the header's form.
     Spec(LR, "Caffeine__D120006__Broad_Scan__532__0__unoriented__Raman_Data_Processed__c6.txt",
-         None, "Synthetic", "Broad_Scan", True, "D120006"),
+         None, "Synthetic", "Broad_Scan", True, "XD120006"),
     # The header is the authority over a D-looking file name.
     Spec(LR, "Quartz__D120099__Broad_Scan__532__0__unoriented__Raman_Data_Processed__q1.txt",
          "R050012", "Tsumeb, Namibia", "Broad_Scan", False, "R050012"),
@@ -105,6 +105,7 @@ def test_reference_compound_ids_and_techniques():
     assert is_reference_compound_id("XD120008") and is_reference_compound_id("D120008")
     assert not is_reference_compound_id("X050012")
     assert not is_reference_compound_id("R120008") and not is_reference_compound_id("")
+    assert header_form_of("D120008") == "XD120008" and header_form_of("R040063-4") == "R040063-4"
     assert technique_of("broad_scan") == "Broad_Scan" and technique_of(" Raman ") == "Raman"
     assert technique_of("Infrared") == "Infrared"  # a new technique shows up as written
 
@@ -116,6 +117,10 @@ def test_ingest_sets_technique_and_reference_compound_per_file(mirror, tmp_path)
         assert (row["technique"], row["is_reference_compound"], row["specimen_id"],
                 row["category"]) == (spec.technique, spec.reference_compound,
                                      spec.specimen_id, spec.zip_stem), spec.name
+        # Names drop the X of reference compounds' IDs: a convention, not a disagreement.
+        differs = "differs from ##RRUFFID" in row["defects"]
+        assert differs == (spec.header_id is not None
+                           and spec.header_id != header_form_of(row["file_name_id"])), spec.name
 
 
 def test_cli_data_takes_a_folder_with_a_subset_of_the_official_zips(mirror, tmp_path):

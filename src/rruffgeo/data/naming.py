@@ -73,6 +73,19 @@ def is_reference_compound_id(rruff_id: str) -> bool:
     return bool(_REFERENCE_COMPOUND_ID_RE.match(rruff_id.strip()))
 
 
+def header_form_of(name_id: str) -> str:
+    """A file name's RRUFF ID as ``##RRUFFID`` writes it: reference compounds' names drop the
+    ``X`` (``D120008`` -> ``XD120008``); other IDs are the same both ways.
+
+    So that a compound's files make one specimen whether or not they carry the header, and
+    the naming convention is not taken for a disagreement between name and header.
+    """
+    name_id = name_id.strip()
+    if name_id.startswith("D") and is_reference_compound_id(name_id):
+        return "X" + name_id
+    return name_id
+
+
 def technique_of(field: str) -> str:
     """The technique field as RRUFF spells it (``"broad_scan"`` -> ``"Broad_Scan"``); other
     values as written, so that a new technique shows up rather than vanishing."""

@@ -28,6 +28,7 @@ from rruffgeo.data.lasers import laser_line_nm
 from rruffgeo.data.naming import (
     FileNameInfo,
     base_rruff_id,
+    header_form_of,
     is_reference_compound_id,
     kind_of,
     parse_file_name,
@@ -115,7 +116,7 @@ def _orientation(category: str, headers: dict[str, str],
 def _ids(headers: dict[str, str], info: FileNameInfo, defects: list[str]) -> tuple[str, str]:
     """specimen_id, sample_id: ``##RRUFFID`` is the authority over the file name."""
     hid = headers.get("RRUFFID", "").strip()
-    name_id = info.rruff_id
+    name_id = header_form_of(info.rruff_id)
     if hid:
         specimen = base_rruff_id(hid)
         if name_id and base_rruff_id(name_id) == specimen and name_id.startswith(hid):
