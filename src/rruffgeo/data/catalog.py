@@ -790,8 +790,8 @@ def summary(workdir: WorkDir | str | os.PathLike[str] | None = None) -> dict:
         "specimens": int(cat["specimen_id"].replace("", pd.NA).nunique()),
         "minerals": int(cat.loc[~cat["is_reference_compound"], "mineral"]
                         .replace("", pd.NA).nunique()),
-        "reference_compound_spectra": int(len(reference)),
-        "reference_compound_specimens": int(reference["specimen_id"].nunique()),
+        "reference_compounds": {"spectra": int(len(reference)),
+                                "specimens": int(reference["specimen_id"].nunique())},
         "kinds": _counts(cat["kind"]),
         "lasers": _counts(lasers),
         "techniques": _counts(cat["technique"]),
