@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     techniques = read_catalog_columns(catalog, ["technique"])["technique"].to_numpy()
     techniques = techniques[scan.usable][kept]
     cover = coverage(grid, scan.starts[kept], scan.ends[kept])
-    print(f"{scan.n_rows:,} spectra, {int(kept.sum()):,} in the window; window "
+    print(f"{scan.n_rows:,} spectra, {int(kept.sum()):,} in the window, measured from "
+          f"{scan.starts.min():.2f} to {scan.ends.max():.2f} cm-1; window "
           f"{grid[0]:.2f} .. {grid[-1]:.2f} cm-1, {len(grid):,} points, {step:.4f} cm-1 apart")
     rows = [("all", cover)] + [(t or "unknown", cover[techniques == t])
                                for t in sorted(set(techniques))]
