@@ -19,7 +19,7 @@ from rruffgeo.cli.common import (
     with_grid_points,
     workdir_of,
 )
-from rruffgeo.config import PRECISIONS, PredictSettings, Settings, replace
+from rruffgeo.config import PRECISIONS, Evaluation, PredictSettings, Settings, Split, replace
 from rruffgeo.recipes import recipe_settings
 from rruffgeo.workdir import MATRIX_FAILURES
 
@@ -154,6 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_cv(args: argparse.Namespace) -> int:
     from rruffgeo.network import run_cv
+    from rruffgeo.network.jobs import train_split_first
 
     folds = None
     if args.folds:
@@ -162,8 +163,11 @@ def cmd_cv(args: argparse.Namespace) -> int:
         except ValueError:
             raise ValueError(f"--folds {args.folds!r}: expected numbers such as 1,2") from None
     settings = settings_from_args(args)
-    report = run_cv(workdir_of(args), settings, split=args.split,
-                    progress=not args.no_progress, folds=folds)
+    progress = not args.no_progress
+    train_split_first(workdir_of(args), settings, Evaluation.CV, Split(args.split), folds,
+                      progress)  # side by side where the cores allow; run_cv then scores
+    report = run_cv(workdir_of(args), settings, split=args.split, progress=progress,
+                    folds=folds)
     if report:  # empty on torchrun ranks other than 0
         _print_summary(report)
         if args.provenance:
