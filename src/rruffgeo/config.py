@@ -27,6 +27,7 @@ from rruffgeo.checks import (
     enum_check,
     in_range,
     integer_at_least,
+    numbers,
     setting,
     sizes,
 )
@@ -332,6 +333,49 @@ class TrainSettings(Checked):
     jobs: int = setting(0, check=integer_at_least(0, 256), option="--jobs", changes_result=False)
 
 
+#: Neighbours kept per query by the provenance models, so the largest kNN ``k``: enough for
+#: k=150 specimens when specimens have many spectra.
+MAX_NEIGHBOURS = 800
+
+
+@dataclass(frozen=True)
+class ProvenanceSettings(Checked):
+    """Cross-validation of the provenance country models (``rruffgeo.provenance.cv``).
+
+    The outer folds are the network's: ``--seed`` and ``--n-folds`` set both, so that the
+    network's fold models can join (they are left out, saying why, when the folds differ).
+    Each grid point costs an inner CV, so the grids stay small.
+    """
+
+    #: Outer folds of the provenance CV (the network's ``cv`` folds by default).
+    n_folds: int = setting(5, check=integer_at_least(2, 1000), option="--n-folds")
+    #: Seed of the outer and inner folds.
+    seed: int = setting(0, check=integer_at_least(0, 2**32 - 1), option="--seed")
+    #: Inner folds of each training fold, grouped by specimen: they choose each family's
+    #: grid point and fit calibration and conformal quantiles.
+    inner_folds: int = setting(5, check=integer_at_least(2, 1000))
+    #: Species-frequency smoothing (``SpeciesFrequency.alpha``) tried on the inner folds.
+    species_alpha: tuple[float, ...] = setting((2.0, 8.0, 32.0),
+                                               check=numbers(in_range(0, 1e6, low_open=True)))
+    #: kNN grid (every combination is tried): neighbours voting, ...
+    knn_k: tuple[int, ...] = setting((20, 50, 150),
+                                     check=numbers(integer_at_least(1, MAX_NEIGHBOURS)))
+    #: ... temperature of their similarity weights, ...
+    knn_tau: tuple[float, ...] = setting((0.05, 0.1, 0.3),
+                                         check=numbers(in_range(0, 100, low_open=True)))
+    #: ... and the share of the class prior mixed into their votes.
+    knn_lam: tuple[float, ...] = setting((0.3, 0.6, 0.85), check=numbers(in_range(0, 1)))
+    #: Coverages of the conformal prediction sets.
+    levels: tuple[float, ...] = setting((0.8, 0.9, 0.95),
+                                        check=numbers(in_range(0, 1, low_open=True)))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if 0.9 not in self.levels:
+            raise SettingError(f"ProvenanceSettings.levels {self.levels}: must hold 0.9 (the "
+                               "coverage goal and predict's default --coverage)")
+
+
 @dataclass(frozen=True)
 class PredictSettings(Checked):
     """Predicting the country of new spectra with a model folder."""
@@ -352,6 +396,7 @@ class Settings:
     spectra: SpectraSettings = field(default_factory=SpectraSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
+    provenance: ProvenanceSettings = field(default_factory=ProvenanceSettings)
 
     def __post_init__(self) -> None:
         need = self.model.min_input_length
@@ -438,6 +483,7 @@ __all__ = [
     "Precision",
     "TrainPrecision",
     "PredictSettings",
+    "ProvenanceSettings",
     "SettingError",
     "Split",
     "RRUFF_CATEGORIES",

@@ -128,7 +128,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
                  ("epochs", "batch_size", "lr", "seed", "device", "threads", "n_folds",
                   "precision", "jobs")}
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    return replace(s, spectra=spectra, model=model, train=replace(s.train, **overrides))
+    folds = {k: v for k, v in overrides.items() if k in ("seed", "n_folds")}
+    return replace(s, spectra=spectra, model=model, train=replace(s.train, **overrides),
+                   provenance=replace(s.provenance, **folds))
 
 
 def cmd_spectra(args: argparse.Namespace) -> int:

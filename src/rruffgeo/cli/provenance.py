@@ -54,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _settings(args: argparse.Namespace) -> Settings:
     s = Settings()
     if getattr(args, "seed", None) is not None:
-        s = replace(s, train=replace(s.train, seed=args.seed))
+        s = replace(s, train=replace(s.train, seed=args.seed),
+                    provenance=replace(s.provenance, seed=args.seed))
     return with_grid_points(s, args)
 
 

@@ -49,7 +49,9 @@ def _settings_from(args: argparse.Namespace) -> Settings:
     if getattr(args, "workers", None) is not None:
         ingest = replace(ingest, workers=args.workers)
     model = replace(s.model, head_pool=args.head) if getattr(args, "head", None) else s.model
-    return replace(s, train=train, spectra=spectra, geo=geo, ingest=ingest, model=model)
+    provenance = replace(s.provenance, seed=train.seed, n_folds=train.n_folds)
+    return replace(s, train=train, spectra=spectra, geo=geo, ingest=ingest, model=model,
+                   provenance=provenance)
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:

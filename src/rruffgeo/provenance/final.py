@@ -101,7 +101,7 @@ def fit_final(workdir: WorkDir, settings: Settings | None = None,
     settings = settings or Settings()
     data = load_provenance_data(workdir, settings)
     rows = np.arange(len(data.y))
-    fits = run_fold(data, rows, rows[:0], settings.train.seed)
+    fits = run_fold(data, rows, rows[:0], settings.provenance)
     spec = {
         "format": FORMAT,
         "models": {ev: _model_spec(fits, name) for ev, name in models.items()},
