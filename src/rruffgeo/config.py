@@ -148,7 +148,7 @@ class GeoSettings(Checked):
     """Locality cleaning and geocoding (paper section 2, appendix A.1-A.3)."""
 
     #: Use the online chain Nominatim -> Photon -> ArcGIS (paper A.1) instead of the gazetteer.
-    online: bool = False
+    online: bool = setting(False, option="--online")
     #: Order of the online geocoders.
     online_chain: tuple[str, ...] = ("nominatim", "photon", "arcgis")
     #: Other servers for the online geocoders, as (name, "scheme://host[:port]") pairs, e.g.

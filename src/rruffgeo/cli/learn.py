@@ -16,11 +16,10 @@ from rruffgeo.cli.common import (
     add_split,
     add_train_precision,
     add_workdir,
-    with_grid_points,
+    settings_from_args,
     workdir_of,
 )
-from rruffgeo.config import PRECISIONS, Evaluation, PredictSettings, Settings, Split, replace
-from rruffgeo.recipes import recipe_settings
+from rruffgeo.config import PRECISIONS, Evaluation, PredictSettings, Settings, Split
 from rruffgeo.workdir import MATRIX_FAILURES
 
 if TYPE_CHECKING:
@@ -111,26 +110,6 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads (default: one per core; 1 when other jobs share the cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Default settings with the command-line overrides applied."""
-    s = Settings()
-    if getattr(args, "recipe", None):
-        s = recipe_settings(args.recipe, s)
-    if getattr(args, "inner_val", None) is not None:
-        s = replace(s, train=replace(s.train, inner_val_fraction=args.inner_val))
-    s = with_grid_points(s, args)
-    spectra, model = s.spectra, s.model
-    if getattr(args, "head", None) is not None:
-        model = replace(model, head_pool=args.head)
-    overrides = {name: getattr(args, name, None) for name in
-                 ("epochs", "batch_size", "lr", "seed", "device", "threads", "n_folds",
-                  "precision", "jobs")}
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    folds = {k: v for k, v in overrides.items() if k in ("seed", "n_folds")}
-    return replace(s, spectra=spectra, model=model, train=replace(s.train, **overrides),
-                   provenance=replace(s.provenance, **folds))
 
 
 def cmd_spectra(args: argparse.Namespace) -> int:
