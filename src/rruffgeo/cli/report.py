@@ -61,11 +61,11 @@ def _cmd_figures(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from rruffgeo.report.figures import make_figures
-    from rruffgeo.report.html import load_run_settings, write_report
+    from rruffgeo.report.html import write_report
     from rruffgeo.report.stats import write_stats
 
     wd = workdir_of(args)
-    settings = load_run_settings(wd) or settings_from_args(args)
+    settings = wd.load_run_settings() or settings_from_args(args)
     stats = write_stats(wd, settings)
     figures = make_figures(wd, settings, progress=not args.no_progress)
     path = write_report(wd, settings, stats=stats, figures=figures)

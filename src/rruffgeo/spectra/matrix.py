@@ -222,10 +222,12 @@ def cached_grid(workdir: WorkDir, settings: Settings | SpectraSettings | None = 
                 ) -> np.ndarray | None:
     """The matrix's grid when the matrix is built from the current catalog with ``settings``,
     else None (nothing is built)."""
-    catalog = workdir.root / CATALOG
-    folder = workdir.root / SPECTRA_DIR
+    folder = workdir.spectra_dir
     meta = read_json(folder / META)
-    if not catalog.exists() or not isinstance(meta, dict) or not (folder / GRID).exists():
+    if not isinstance(meta, dict) or not (folder / GRID).exists():
+        return None
+    catalog = workdir.catalog  # the work folder exists: the spectra folder is in it
+    if not catalog.exists():
         return None
     if meta.get("fingerprint") != matrix_fingerprint(catalog, _spectra_settings(settings)):
         return None
