@@ -1,7 +1,7 @@
 """The main job: every stage in order into one work folder, skipping what is already up to date.
 
 ingest -> geocode -> stats -> dataset figures -> train/evaluate (every split protocol, or
-cross-validate) -> provenance CV (the country models of issue 10 per split protocol, the
+cross-validate) -> provenance CV (the provenance country models per split protocol, the
 network's fold models included when ``cv`` left them) -> final model (the provenance CV's
 winner refitted on all data) -> evaluation figures -> report. The job is a table of ``Stage``
 entries (name, inputs, settings, outputs, work) that one loop runs. Each stage leaves a stamp

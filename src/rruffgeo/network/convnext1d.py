@@ -151,10 +151,8 @@ class _ConvCL(torch.autograd.Function):
     """``_conv_cl`` with a leaner backward: one oneDNN call for the input and weight gradients,
     and the bias gradient as a plain sum.
 
-    Asking oneDNN's backward-weights kernels for the bias gradient as well slows them by 10-30 %
-    (measured on every convolution of the network, 1 thread, batch 64), more than the separate
-    ``sum`` costs; for the depthwise convolution it roughly halves the backward-weights time.
-    Together about 6-8 % of a whole training step.
+    Asking oneDNN's backward-weights kernels for the bias gradient as well slows them more than
+    the separate ``sum`` costs (docs/guide.md, "Why the defaults").
     """
 
     @staticmethod

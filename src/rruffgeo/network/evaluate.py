@@ -193,7 +193,7 @@ def _run(workdir: WorkDir, settings: Settings, ds: Dataset, evaluation: Evaluati
     t_start = time.perf_counter()
     split = settings.train.split
     device_name, threads = distributed.setup_device(settings.train.device,
-                                                    settings.train.threads)  # issue 9
+                                                    settings.train.threads)
     device = select_device(device_name)
     set_threads(threads, device)
     key = _result_key(ds, settings, evaluation)

@@ -2,8 +2,8 @@
 process with its share of the cores.
 
 Why: on a small CPU one process with every core's thread leaves cores waiting in the many small
-kernels of a ConvNeXt1D step. On two cores, two single-thread processes trained 1.17x (fp32) to
-1.55x (bf16) the spectra per second of one two-thread process (``benchmarks/bench_parallel.py``).
+kernels of a ConvNeXt1D step; single-thread processes side by side train more spectra per second
+(docs/guide.md, "Why the defaults").
 
 Each process runs the ordinary fold code (``run_cv`` or ``run_train`` on one fold), which keeps a
 checkpoint after every epoch and writes the fold's model and ``result.json``. The caller (the

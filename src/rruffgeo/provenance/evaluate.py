@@ -3,8 +3,8 @@
 Torch-free. Scores the out-of-fold probabilities of :mod:`rruffgeo.provenance.cv` per
 spectrum: top-1, top-3, macro-F1 and log-loss beside the class prior (the majority class) with
 paired bootstrap intervals over specimens, top-label ECE (15 bins) before and after calibration
-(temperature, then top-label isotonic), conformal coverage and set size at 80/90/95%, and the
-goals of issue 10. Writes
+(temperature, then top-label isotonic), conformal coverage and set size at each
+``ProvenanceSettings.levels``, and the provenance goals. Writes
 ``metrics/provenance_cv_<split>.json`` (everything, ``WorkDir.provenance_cv_file``) and beside it
 (``WorkDir.provenance_cv_part``) ``..._models.csv`` (one row per model), ``..._oof.parquet`` (per
 spectrum and model: fold, true and predicted country, probabilities, the 90% set),
@@ -190,7 +190,7 @@ def score_model(data: ProvenanceData, splits: list[tuple[np.ndarray, np.ndarray]
 
 
 def goals(result: dict[str, Any], y: np.ndarray) -> dict[str, dict[str, Any]]:
-    """Issue 10's goals for one model: each with its measured value and whether it is met."""
+    """The provenance goals for one model: each with its measured value and whether it is met."""
     vm = result["vs_majority"]
     top3_goal = top_share(y, 3) + 0.05
     cov90 = result["conformal"]["0.9"]["coverage"]

@@ -31,7 +31,7 @@ from rruffgeo.workdir import WorkDir, read_json, write_json_atomic
 
 SPEC = "provenance.json"
 FORMAT = "rruffgeo-provenance/1"
-#: The protocol whose CV chooses the final model: grouped by specimen (issue 10, item 2).
+#: The protocol whose CV chooses the final model: grouped by specimen (no leakage).
 CHOOSING_SPLIT = "specimen"
 #: Used when no CV report exists yet.
 DEFAULT_MODELS = {"spectrum": "combination", "spectrum+mineral": "combination+mineral"}

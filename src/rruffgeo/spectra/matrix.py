@@ -49,8 +49,8 @@ log = logging.getLogger(__name__)
 #: Bump when the resampling rules change, so old caches are rebuilt.
 FORMAT_VERSION = 2
 #: Spectra per batch when reading the catalog and writing the matrix: one row group of the
-#: catalog (``rruffgeo.data.catalog.ROW_GROUP_ROWS``). Measured on a 41,805-spectrum catalog:
-#: reading 1,024-spectrum batches adds ~190 MB to the process, 2,048 with threads ~430 MB.
+#: catalog (``rruffgeo.data.catalog.ROW_GROUP_ROWS``), small enough to keep memory bounded
+#: (docs/guide.md, "Why the defaults").
 BATCH_ROWS = 1024
 
 
@@ -276,7 +276,6 @@ def build_matrix(
     grid = make_grid(window.start_cm1, window.stop_cm1, sp.grid_points)
     with atomic_path(folder / MATRIX) as tmp:
         index, sha256 = _write_rows(catalog, scan, grid, sp.minmax, tmp, failures, progress)
-    fail_df = pd.DataFrame(failures, columns=["spectrum_id", "reason"])
     with atomic_path(folder / GRID) as tmp, open(tmp, "wb") as fh:
         np.save(fh, grid)
     write_parquet_atomic(folder / INDEX, index)
