@@ -597,7 +597,7 @@ def _reuse_from_catalog(wd: WorkDir, units: list[Unit], keys: dict[str, str],
         return reused
     labels = [units[i].label for i in sorted(reused)]
     try:
-        old = pq.read_table(wd.root / CATALOG).replace_schema_metadata(None)
+        old = pq.read_table(wd.catalog).replace_schema_metadata(None)
     except (OSError, pa.ArrowException) as exc:
         log.warning("%s is unreadable (%s); parsing everything again", wd.catalog, exc)
         return set()
@@ -700,7 +700,7 @@ def _write_catalog(tmp: Path, got: _Gathered, meta: dict[bytes, bytes], rejects:
 def _unchanged(wd: WorkDir, units: list[Unit], keys: dict[str, str],
                known: dict[str, dict]) -> bool:
     """Whether the catalog holds exactly these units, none changed since."""
-    return (len(units) == len(known) and (wd.root / REJECTS).exists()
+    return (len(units) == len(known) and wd.rejects.exists()
             and all(known.get(u.label, {}).get("key") == keys[u.label] for u in units))
 
 
@@ -727,7 +727,7 @@ def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None
     src = resolve_source(source)
     units = source_units(src, settings, progress)
     keys = {u.label: _unit_key(u) for u in units}
-    known = _catalog_units(wd.root / CATALOG)
+    known = _catalog_units(wd.catalog)
 
     def result(n_spectra: int, n_rejects: int, n_parsed: int, worker_cpu: float) -> IngestResult:
         return IngestResult(
@@ -760,7 +760,7 @@ def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None
 def load_catalog(workdir: WorkDir | str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """The catalog as a DataFrame (spectra columns hold float64 NumPy arrays)."""
     wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir or WorkDir().root)
-    return pd.read_parquet(wd.require("catalog.parquet", "ingest"))
+    return pd.read_parquet(wd.require(CATALOG, "ingest"))
 
 
 def load_rejects(workdir: WorkDir | str | os.PathLike[str] | None = None) -> pd.DataFrame:
@@ -776,7 +776,7 @@ def summary(workdir: WorkDir | str | os.PathLike[str] | None = None) -> dict:
 
     wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir or WorkDir().root)
     cat = read_catalog_columns(
-        wd.require("catalog.parquet", "ingest"),
+        wd.require(CATALOG, "ingest"),
         ["specimen_id", "mineral", "kind", "laser_nm", "technique", "is_reference_compound",
          "category", "defects", "encoding_repair"])
     rejects = load_rejects(wd)
