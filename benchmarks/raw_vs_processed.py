@@ -3,58 +3,89 @@
 Usage: python benchmarks/raw_vs_processed.py --workdir WORK   (after `rruffgeo ingest` and
 `rruffgeo geocode` on the RRUFF data, e.g. ../shared/rruff)
 
-For every raw spectrum with a processed twin (same sample RRUFF ID and laser; the same
-orientation where there is one), three spectra are compared: the raw one as it is, the raw
-one after ``--preprocess auto``, and the twin. Each is matched against the processed reference
-library with the twin's whole specimen left out (a grouped split):
-  * top species: the mineral of the nearest reference spectrum (cosine, on one grid, min-max);
+Every raw spectrum is paired with its processed twin: the processed file of the same
+technique (``Raman``, or ``Broad_Scan`` in LR-Raman), sample RRUFF ID and laser line, and the
+same orientation where one has it (else the first such file; how many pairs needed that is
+printed). Three spectra are compared per pair: the raw one as it is (``--preprocess none``),
+the raw one after ``--preprocess auto``, and the twin. Each is matched against the processed
+reference library (every processed mineral spectrum; reference compounds, which are no
+mineral, left out) with the pair's whole specimen left out (a grouped split), on the grid the
+matrix stage would build (``spectra.window.global_window`` of the library), min-max, cosine:
+  * top species: the mineral of the nearest reference spectrum;
   * country distribution: the countries of the k nearest reference specimens (one vote each).
-Reported: how often the raw spectrum's top species agrees with the twin's, and the mean total
-variation distance between their country distributions, with and without preprocessing; also
-how often each top species is the specimen's own mineral, beside the majority-mineral rate.
-No network fold model is used (kNN only), so the numbers isolate the effect of preprocessing
-on spectral matching; a network would see the same inputs.
+Reported, for all pairs and per technique: how often the raw spectrum's top species agrees
+with the twin's; the top-1 species accuracy (top species = the specimen's own mineral) of
+raw, raw + auto and the twin; and the mean total variation distance between the raw and twin
+country distributions. No network fold model is used (kNN only), so the numbers isolate the
+effect of preprocessing on spectral matching; a network would see the same inputs.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from rruffgeo.network.baseline import _unit_rows
+from rruffgeo.data.columns import read_catalog_columns
 from rruffgeo.spectra.preprocess import apply_steps, parse_steps
 from rruffgeo.spectra.resample import clean_axis, make_grid, resample_many
 from rruffgeo.spectra.spectrum import Spectrum
+from rruffgeo.spectra.window import global_window
 
-KEYS = ["sample_id", "laser_nm", "orientation_angle_deg", "orientation_rotation"]
+#: What a raw file and its processed twin share (orientation is matched after these).
+TWIN_KEYS = ["technique", "sample_id", "laser_line_nm"]
+ORIENTATION_KEYS = ["orientation_angle_deg", "orientation_rotation"]
+COLUMNS = ["spectrum_id", "specimen_id", "sample_id", "mineral", "kind", "technique",
+           "is_reference_compound", "laser_line_nm", *ORIENTATION_KEYS, "wavenumber_cm1",
+           "intensity"]
 
 
 def load(workdir: Path) -> tuple[pd.DataFrame, pd.Series]:
-    cat = pd.read_parquet(workdir / "catalog.parquet")
+    """Mineral spectra of the catalog, and the country of each natural, kept specimen."""
+    cat = read_catalog_columns(workdir / "catalog.parquet", COLUMNS)
+    cat = cat[~cat["is_reference_compound"].astype(bool)].reset_index(drop=True)
     geo = pd.read_parquet(workdir / "geocoded.parquet")
+    kept = geo["excluded_reason"].fillna("").eq("") if "excluded_reason" in geo else True
     natural = geo[geo["country_iso3"].notna() & (geo["country_iso3"] != "")
-                  & ~geo["synthetic"].astype(bool)]
+                  & ~geo["synthetic"].astype(bool) & kept]
     return cat, natural.set_index("specimen_id")["country_iso3"]
 
 
-def twins(cat: pd.DataFrame) -> list[tuple[int, int]]:
-    """(raw row, processed twin row) pairs: same sample, laser and orientation if any."""
-    raw, proc = cat[cat["kind"] == "raw"], cat[cat["kind"] == "processed"]
-    pairs = []
-    for i, r in raw.iterrows():
-        same = proc[(proc["sample_id"] == r["sample_id"]) & (proc["laser_nm"] == r["laser_nm"])]
-        exact = same[(same["orientation_angle_deg"].fillna(-1) ==
-                      (-1 if pd.isna(r["orientation_angle_deg"])
-                       else r["orientation_angle_deg"]))
-                     & (same["orientation_rotation"] == r["orientation_rotation"])]
-        pick = exact if len(exact) else same
-        if len(pick):
-            pairs.append((i, pick.index[0]))
-    return pairs
+def _twin_key(row: pd.Series) -> tuple:
+    """A row's twin key, NaN laser and angle made comparable."""
+    return tuple(-1.0 if isinstance(v, float) and np.isnan(v) else v
+                 for v in row[TWIN_KEYS + ORIENTATION_KEYS])
+
+
+def twins(cat: pd.DataFrame) -> tuple[list[tuple[int, int]], int]:
+    """(raw row, processed twin row) pairs, and how many were paired without the same
+    orientation (no processed file had it)."""
+    n_keys = len(TWIN_KEYS)
+    processed: dict[tuple, list[tuple[tuple, int]]] = {}
+    for j, row in cat[cat["kind"] == "processed"].iterrows():
+        key = _twin_key(row)
+        processed.setdefault(key[:n_keys], []).append((key[n_keys:], j))
+    pairs, loose = [], 0
+    for i, row in cat[cat["kind"] == "raw"].iterrows():
+        key = _twin_key(row)
+        same = processed.get(key[:n_keys], [])
+        exact = [j for orientation, j in same if orientation == key[n_keys:]]
+        if exact or same:
+            pairs.append((i, exact[0] if exact else same[0][1]))
+            loose += not exact
+    return pairs, loose
+
+
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (cosine similarity is then a dot product)."""
+    X = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
 
 
 def on_grid(spectra: list[Spectrum], grid: np.ndarray) -> np.ndarray:
@@ -94,45 +125,121 @@ def country_distribution(order: np.ndarray, lib_specimens: np.ndarray, countries
     return votes / max(votes.sum(), 1)
 
 
-def measure(workdir: Path, k: int, steps_spec: str, grid_points: int) -> dict[str, float]:
-    cat, countries = load(workdir)
-    pairs = twins(cat)
-    lib_rows = cat[cat["kind"] == "processed"]
-    grid = make_grid(float(lib_rows["wavenumber_min_cm1"].min()),
-                     float(lib_rows["wavenumber_max_cm1"].max()), grid_points)
-    lib = _unit_rows(on_grid([as_spectrum(r) for _, r in lib_rows.iterrows()], grid))
-    lib_specimens = lib_rows["specimen_id"].to_numpy()
-    lib_minerals = lib_rows["mineral"].to_numpy()
-    classes = sorted(set(countries))
+@dataclass
+class Library:
+    """The processed reference spectra on one grid: unit rows, specimens, minerals."""
+
+    grid: np.ndarray
+    rows: np.ndarray
+    specimens: np.ndarray
+    minerals: np.ndarray
+
+
+def library_of(cat: pd.DataFrame, grid_points: int) -> Library:
+    """Every processed spectrum on the grid the matrix stage would build over them."""
+    lib = cat[cat["kind"] == "processed"]
+    spectra = [as_spectrum(r) for _, r in lib.iterrows()]
+    starts = [float(np.nanmin(s.wavenumber_cm1)) for s in spectra]
+    stops = [float(np.nanmax(s.wavenumber_cm1)) for s in spectra]
+    window = global_window(starts, stops)
+    grid = make_grid(window.start_cm1, window.stop_cm1, grid_points)
+    return Library(grid, unit_rows(on_grid(spectra, grid)), lib["specimen_id"].to_numpy(),
+                   lib["mineral"].to_numpy())
+
+
+@dataclass
+class Matches:
+    """Per pair and variant (raw, raw+auto, twin): top species and country distribution; per
+    pair and raw variant, its cosine similarity to the twin on the grid."""
+
+    species: dict[str, list[str]]
+    countries: dict[str, list[np.ndarray]]
+    cosine_to_twin: dict[str, np.ndarray]
+
+
+def match_pairs(cat: pd.DataFrame, pairs: list[tuple[int, int]], lib: Library,
+                countries: pd.Series, k: int, steps_spec: str) -> Matches:
+    """Match the three variants of every pair against the library, its specimen left out."""
     steps = parse_steps(steps_spec)
     raw = [as_spectrum(cat.loc[i]) for i, _ in pairs]
     variants = {"raw": raw, "raw+auto": [apply_steps(s, steps) for s in raw],
                 "twin": [as_spectrum(cat.loc[j]) for _, j in pairs]}
-    X = {name: _unit_rows(on_grid(spectra, grid)) for name, spectra in variants.items()}
-    species: dict[str, list[str]] = {name: [] for name in X}
-    dists: dict[str, list[np.ndarray]] = {name: [] for name in X}
+    X = {name: unit_rows(on_grid(spectra, lib.grid)) for name, spectra in variants.items()}
+    classes = sorted(set(countries))
+    out = Matches({name: [] for name in X}, {name: [] for name in X},
+                  {name: (X[name] * X["twin"]).sum(axis=1) for name in ("raw", "raw+auto")})
     for n, (i, _) in enumerate(pairs):
         specimen = cat.loc[i, "specimen_id"]
         for name in X:
-            order = ranked(X[name][n], lib, lib_specimens, specimen)
-            species[name].append(lib_minerals[order[0]])
-            dists[name].append(country_distribution(order, lib_specimens, countries,
-                                                    classes, k))
-    truth = [cat.loc[i, "mineral"] for i, _ in pairs]
-    majority = pd.Series(lib_minerals).value_counts().index[0]
-    out = {"pairs": len(pairs), "raw_files": int((cat["kind"] == "raw").sum()),
-           "specimens": len({cat.loc[i, "specimen_id"] for i, _ in pairs}),
-           "majority_mineral_rate": float(np.mean([t == majority for t in truth]))}
-    for name in ("raw", "raw+auto"):
-        agree = np.array(species[name]) == np.array(species["twin"])
-        tvd = [0.5 * np.abs(p - q).sum() for p, q in zip(dists[name], dists["twin"],
-                                                          strict=True)]
-        out[f"{name}: species agreement"] = float(agree.mean())
-        out[f"{name}: mean TVD"] = float(np.mean(tvd))
-    for name in X:
-        out[f"{name}: species = own mineral"] = float(np.mean(
-            np.array(species[name]) == np.array(truth)))
+            order = ranked(X[name][n], lib.rows, lib.specimens, specimen)
+            out.species[name].append(lib.minerals[order[0]])
+            out.countries[name].append(country_distribution(order, lib.specimens, countries,
+                                                            classes, k))
     return out
+
+
+def reachable(lib: Library, minerals: np.ndarray, specimens: np.ndarray) -> np.ndarray:
+    """Per pair, whether the library holds its mineral from another specimen: the ceiling of
+    top-1 species accuracy with the specimen left out."""
+    holders = pd.Series(lib.specimens).groupby(lib.minerals).agg(set)
+    return np.array([bool(holders.get(m, set()) - {s}) for m, s in zip(minerals, specimens,
+                                                                      strict=True)])
+
+
+def summarise(cat: pd.DataFrame, pairs: list[tuple[int, int]], matches: Matches,
+              lib: Library, rows: np.ndarray) -> dict[str, float | int]:
+    """The figures of the pairs at positions ``rows``."""
+    raw_rows = [pairs[n][0] for n in rows]
+    truth = cat.loc[raw_rows, "mineral"].to_numpy()
+    species = {name: np.array(v)[rows] for name, v in matches.species.items()}
+    out: dict[str, float | int] = {
+        "pairs": len(rows), "specimens": int(cat.loc[raw_rows, "specimen_id"].nunique()),
+        "ceiling: own mineral in the library from another specimen": float(np.mean(
+            reachable(lib, truth, cat.loc[raw_rows, "specimen_id"].to_numpy())))}
+    for name in ("raw", "raw+auto"):
+        out[f"{name}: median cosine to twin"] = float(np.median(matches.cosine_to_twin[name][rows]))
+    for name in ("raw", "raw+auto"):
+        out[f"{name}: species agrees with twin"] = float(np.mean(species[name] == species["twin"]))
+    for name in species:
+        out[f"{name}: top-1 species accuracy"] = float(np.mean(species[name] == truth))
+    for name in ("raw", "raw+auto"):
+        tvd = [0.5 * np.abs(matches.countries[name][n] - matches.countries["twin"][n]).sum()
+               for n in rows]
+        out[f"{name}: mean TVD of countries"] = float(np.mean(tvd))
+    return out
+
+
+def measure(workdir: Path, k: int, steps_spec: str, grid_points: int) -> pd.DataFrame:
+    """One column per group of pairs (all, then each technique), one row per figure."""
+    t0 = time.perf_counter()
+    cat, countries = load(workdir)
+    pairs, loose = twins(cat)
+    lib = library_of(cat, grid_points)
+    matches = match_pairs(cat, pairs, lib, countries, k, steps_spec)
+    techniques = cat.loc[[i for i, _ in pairs], "technique"].to_numpy()
+    groups = {"all": np.arange(len(pairs))}
+    groups.update({t: np.flatnonzero(techniques == t) for t in sorted(set(techniques))})
+    table = pd.DataFrame({g: summarise(cat, pairs, matches, lib, rows)
+                          for g, rows in groups.items()})
+    n_raw = int((cat["kind"] == "raw").sum())
+    print(f"{n_raw:,} raw mineral spectra, {len(pairs):,} with a processed twin "
+          f"({loose} of them not of the same orientation); library {len(lib.rows):,} "
+          f"processed spectra on {len(lib.grid):,} points over {lib.grid[0]:.1f}.."
+          f"{lib.grid[-1]:.1f} cm-1; {time.perf_counter() - t0:.0f} s")
+    return table
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The table in Markdown: counts with thousands separators, rates to 3 decimals."""
+    def cell(value: object) -> str:
+        value = float(value)
+        return f"{value:,.0f}" if value.is_integer() and value > 1 else f"{value:.3f}"
+
+    lines = ["| | " + " | ".join(table.columns) + " |",
+             "|---|" + "---:|" * len(table.columns)]
+    lines += [f"| {name} | " + " | ".join(cell(v) for v in row) + " |"
+              for name, row in table.iterrows()]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,9 +256,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.workdir / name}: missing; run rruffgeo ingest and geocode first",
                   file=sys.stderr)
             return 1
-    result = measure(args.workdir, args.k, args.preprocess, args.grid_points)
-    for key, value in result.items():
-        print(f"{key:<32} {value:.3f}" if isinstance(value, float) else f"{key:<32} {value}")
+    table = measure(args.workdir, args.k, args.preprocess, args.grid_points)
+    print(markdown(table))
     return 0
 
 

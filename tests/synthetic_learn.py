@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rruffgeo.config import ModelSettings, Settings, SpectraSettings, TrainSettings
+from rruffgeo.config import (
+    ModelSettings,
+    ProvenanceSettings,
+    Settings,
+    SpectraSettings,
+    TrainSettings,
+)
 from rruffgeo.recipes import AUGMENTATION
 from rruffgeo.workdir import WorkDir
 
@@ -73,4 +79,5 @@ def tiny_settings(epochs: int = 2, grid: int = 64, seed: int = 0, folds: int = 3
         model=ModelSettings(depths=(1, 1), dims=(8, 16)),
         train=TrainSettings(epochs=epochs, batch_size=8, warmup_steps=2, seed=seed,
                             n_folds=folds, device="cpu", precision="fp32", jobs=1, **aug),
+        provenance=ProvenanceSettings(n_folds=folds, seed=seed),
     )

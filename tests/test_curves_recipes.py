@@ -88,7 +88,7 @@ def test_weight_decay_groups_all_decays_gamma_and_norms():
 def test_cli_recipe_and_inner_val():
     import argparse
 
-    from rruffgeo.cli.learn import settings_from_args
+    from rruffgeo.cli.common import settings_from_args
 
     args = argparse.Namespace(recipe="paper+label-smoothing", inner_val=0.2, lr=2e-3)
     s = settings_from_args(args)

@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 from collections import Counter
+from dataclasses import fields
 
 import pytest
 
@@ -20,7 +21,7 @@ import rruffgeo.network
 import rruffgeo.network.jobs as jobs
 from report_fixtures import provenance_report, write_catalog_and_geocoded, write_metrics
 from rruffgeo.cli import main
-from rruffgeo.config import Settings, replace
+from rruffgeo.config import ProvenanceSettings, Settings, replace
 from rruffgeo.pipeline import StageError, run
 from rruffgeo.results import EvaluationResult
 from rruffgeo.workdir import WorkDir
@@ -174,6 +175,31 @@ def test_run_then_rerun_skips_up_to_date_stages(stages, fast_figures, tmp_path):
     fourth = run(data=str(data), workdir=wd, settings=more, progress=False)
     assert {s.name: s.status for s in fourth.stages}["ingest"] == "ran"
     assert calls["ingest"] == 2 and calls["provenance-specimen"] == 2
+
+
+def _changed(value):
+    """Another valid value of a provenance setting: one more, or the grid less its last."""
+    return value + 1 if isinstance(value, int) else value[:-1]
+
+
+def test_any_provenance_setting_reruns_the_provenance_stage_alone(stages, fast_figures,
+                                                                  tmp_path):
+    calls, data = stages
+    wd = WorkDir(tmp_path / "work")
+    assert run(data=str(data), workdir=wd, progress=False).ok
+    for f in fields(ProvenanceSettings):
+        s = Settings(provenance=replace(ProvenanceSettings(),
+                                        **{f.name: _changed(getattr(ProvenanceSettings(),
+                                                                    f.name))}))
+        before = calls["provenance-specimen"]
+        status = {st.name: st.status for st in run(data=str(data), workdir=wd, settings=s,
+                                                   progress=False).stages}
+        assert status["provenance-cv"] == status["final-model"] == "ran", f.name
+        assert calls["provenance-specimen"] == before + 1, f.name
+        assert {status[n] for n in ("ingest", "geocode", "stats", "figures", "train-spectrum",
+                                    "train-specimen")} == {"skipped"}, f.name
+        assert run(data=str(data), workdir=wd, settings=s,
+                   progress=False).stages[6].status == "skipped", f.name
 
 
 def test_cv_flag_runs_cross_validation_per_split(stages, fast_figures, tmp_path):

@@ -181,14 +181,15 @@ def test_provenance_commands_take_the_grid_of_the_cv_fold_models():
     import argparse
 
     from rruffgeo.cli import provenance
+    from rruffgeo.cli.common import settings_from_args
 
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers()
     provenance.register(sub)
     for cmd in ("provenance-cv", "provenance-fit"):
         args = parser.parse_args([cmd, "--grid-points", "512"])
-        assert provenance._settings(args).spectra.grid_points == 512
-        assert provenance._settings(parser.parse_args([cmd])).spectra.grid_points == 2048
+        assert settings_from_args(args).spectra.grid_points == 512
+        assert settings_from_args(parser.parse_args([cmd])).spectra.grid_points == 2048
 
 
 def test_provenance_cv_refuses_a_grid_too_small_in_one_line(capsys):

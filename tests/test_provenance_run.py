@@ -155,3 +155,12 @@ def test_cv_writes_the_provenance_evaluation_with_its_fold_models(tmp_path, monk
     before = wd.provenance_cv_file("specimen").stat().st_mtime_ns
     assert main([*common, "--no-provenance"]) == 0
     assert wd.provenance_cv_file("specimen").stat().st_mtime_ns == before
+    # other provenance folds than the network's: the fold models cannot join, and it says why
+    from rruffgeo.provenance.evaluate import evaluate_provenance
+
+    s = tiny_settings(grid=64, folds=3)
+    other = evaluate_provenance(wd, replace(s, provenance=replace(s.provenance, seed=1)),
+                                "specimen", progress=False)
+    assert other.network_note == ("network left out: its folds (3 with seed 0) are not the "
+                                  "provenance CV's (3 with seed 1)")
+    assert "network" not in other.report["models"]

@@ -559,7 +559,7 @@ def _labspec_series(rows: int = 6) -> str:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from rruffgeo.model import run_train
+    from rruffgeo.network import run_train
     from synthetic_learn import make_workdir, tiny_settings
 
     root = tmp_path_factory.mktemp("wd")

@@ -8,6 +8,7 @@ from helpers import run_cli
 from rruffgeo.cli import main
 from rruffgeo.config import (
     ModelSettings,
+    ProvenanceSettings,
     SettingError,
     Settings,
     SpectraSettings,
@@ -71,10 +72,27 @@ def test_bad_option_has_no_traceback_from_the_command():
     (lambda: TrainSettings(seed=-1), "--seed -1"),
     (lambda: TrainSettings(batch_size=2.5), "--batch-size 2.5"),
     (lambda: SpectraSettings(window_cm1=(500.0, 100.0)), "window_cm1"),
+    (lambda: ProvenanceSettings(n_folds=1), "--n-folds 1"),
+    (lambda: ProvenanceSettings(seed=-1), "--seed -1"),
+    (lambda: ProvenanceSettings(inner_folds=1), "inner_folds"),
+    (lambda: ProvenanceSettings(knn_k=(20, 801)), "knn_k .*at most 800"),
+    (lambda: ProvenanceSettings(knn_k=()), "knn_k"),
+    (lambda: ProvenanceSettings(knn_tau=(0.0,)), "knn_tau"),
+    (lambda: ProvenanceSettings(knn_lam=(1.5,)), "knn_lam"),
+    (lambda: ProvenanceSettings(species_alpha=(-2.0,)), "species_alpha"),
+    (lambda: ProvenanceSettings(levels=(0.8, 0.95)), "levels .*must hold 0.9"),
+    (lambda: ProvenanceSettings(levels=(0.9, 1.0)), "levels"),
 ])
 def test_settings_refuse_values_out_of_range(make, named):
     with pytest.raises(SettingError, match=named.replace("(", r"\(")):
         make()
+
+
+def test_provenance_settings_survive_json_and_start_at_todays_values():
+    s = Settings(provenance=ProvenanceSettings(knn_k=(5, 10), levels=(0.9,)))
+    assert from_dict(Settings, to_dict(s)) == s
+    d = ProvenanceSettings()
+    assert (d.n_folds, d.seed) == (Settings().train.n_folds, Settings().train.seed)
 
 
 def test_enum_fields_accept_their_names_and_survive_json():

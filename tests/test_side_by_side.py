@@ -4,6 +4,7 @@ say which fold failed and why; the training precision "auto" follows the CPU."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 import torch
@@ -16,6 +17,7 @@ from rruffgeo.network.evaluate import run_cv, run_train
 from rruffgeo.network.jobs import (
     TrainingFailed,
     plan_jobs,
+    train_split_first,
     train_waiting,
     waiting_trainings,
 )
@@ -54,10 +56,21 @@ def test_cv_folds_side_by_side_give_the_results_of_one_process(tmp_path):
     one = make_workdir(tmp_path / "one")
     run_cv(one, _settings(jobs=1), Split.SPECTRUM, progress=False)
     many = make_workdir(tmp_path / "many")
+    train_split_first(many, _settings(jobs=2), Evaluation.CV, Split.SPECTRUM, progress=False)
+    assert waiting_trainings(many, _settings(jobs=2), Evaluation.CV, [Split.SPECTRUM]) == []
     report = run_cv(many, _settings(jobs=2), Split.SPECTRUM, progress=False)
     assert report.folds_run == [0, 1, 2]
     assert _results(many, "cv", "spectrum", 3) == _results(one, "cv", "spectrum", 3)
-    assert waiting_trainings(many, _settings(jobs=2), Evaluation.CV, [Split.SPECTRUM]) == []
+
+
+def test_run_cv_trains_in_its_own_process_whatever_jobs_says(tmp_path, monkeypatch):
+    def no_side_process(*args, **kwargs):
+        raise AssertionError("run_cv started a side process")
+
+    monkeypatch.setattr(subprocess, "Popen", no_side_process)
+    wd = make_workdir(tmp_path / "w")
+    report = run_cv(wd, _settings(jobs=2, epochs=1), Split.SPECTRUM, progress=False, folds=[0])
+    assert report.folds_run == [0]
 
 
 def test_both_hold_outs_train_side_by_side_then_only_score(tmp_path, monkeypatch):
@@ -83,7 +96,7 @@ def test_a_failing_fold_is_named_with_its_error(tmp_path):
     blocked.parent.mkdir(parents=True)
     blocked.write_text("a file where fold 2's folder goes")
     with pytest.raises(TrainingFailed, match=r"^cv spectrum fold 2: .*fold_1") as err:
-        run_cv(wd, _settings(jobs=2), Split.SPECTRUM, progress=False)
+        train_split_first(wd, _settings(jobs=2), Evaluation.CV, Split.SPECTRUM, progress=False)
     assert "\n" not in str(err.value)
     assert (wd.model_dir("cv", "spectrum", 0) / "result.json").exists()  # the others finished
 

@@ -40,3 +40,33 @@ def test_read_json_treats_missing_and_broken_files_as_absent(tmp_path):
     assert read_json(tmp_path / "cut.json") is None
     write_json_atomic(tmp_path / "ok.json", {"key": "ab", "n": [1, 2]})
     assert read_json(tmp_path / "ok.json") == {"key": "ab", "n": [1, 2]}
+
+
+def test_run_settings_round_trip_and_unreadable_ones_are_absent(tmp_path):
+    from rruffgeo.config import ProvenanceSettings, Settings, replace
+
+    wd = WorkDir(tmp_path / "w")
+    assert wd.load_run_settings() is None
+    s = replace(Settings(), provenance=ProvenanceSettings(knn_k=(5,), seed=3))
+    wd.save_run_settings(s)
+    assert wd.run_settings == tmp_path / "w" / "run_settings.json"
+    assert wd.load_run_settings() == s
+    wd.run_settings.write_text('{"train": {"epochs": 0}}')  # no longer valid settings
+    assert wd.load_run_settings() is None
+    wd.run_settings.write_text("{broken")
+    assert wd.load_run_settings() is None
+
+
+def test_paths_are_pure_and_keep_their_file_names(tmp_path):
+    from rruffgeo.workdir import FIG_COUNTRY_MAP
+
+    wd = WorkDir(tmp_path / "w")
+    assert wd.figure(FIG_COUNTRY_MAP, ".png") == tmp_path / "w" / "figures" / "fig1_country_map.png"
+    assert wd.model_metas() == []
+    assert not wd.root.exists()  # naming a path creates nothing
+    assert wd.catalog == tmp_path / "w" / "catalog.parquet"  # the data files: their folder too
+    assert wd.geocoded.name == "geocoded.parquet" and wd.rejects.name == "rejects.csv"
+    meta = wd.model_dir("holdout", "specimen") / "model.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text("{}")
+    assert wd.model_metas() == [meta]

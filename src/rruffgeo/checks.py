@@ -90,6 +90,16 @@ def sizes(high: int, count: tuple[int, int] = (1, 8)) -> Check:
     return check
 
 
+def numbers(check_one: Check, count: tuple[int, int] = (1, 64)) -> Check:
+    """A tuple of ``count[0]``-``count[1]`` values, each passing ``check_one`` (a grid)."""
+    def check(v: Any) -> str | None:
+        if not isinstance(v, (tuple, list)) or not count[0] <= len(v) <= count[1]:
+            return f"must be {count[0]} to {count[1]} values"
+        problems = [p for p in map(check_one, v) if p is not None]
+        return f"each value {problems[0]}" if problems else None
+    return check
+
+
 def _check_fields(obj: Any) -> None:
     """Coerce enum fields and run every field's check; SettingError naming the first bad one."""
     for f in fields(obj):

@@ -27,6 +27,7 @@ from rruffgeo.checks import (
     enum_check,
     in_range,
     integer_at_least,
+    numbers,
     setting,
     sizes,
 )
@@ -103,8 +104,8 @@ class Head(StrEnum):
 
 class Precision(StrEnum):
     """Inference precisions: "fp32" (same results as the reference network) or "bf16" (the
-    network cast to bfloat16: 1.5-1.8x faster on an AVX512-BF16 CPU, logits within ~0.01;
-    README, "Network speed"; falls back to fp32 where the CPU has no bf16 kernels)."""
+    network cast to bfloat16: faster on an AVX512-BF16 CPU, logits within ~0.01; docs/guide.md,
+    "Network speed"; falls back to fp32 where the CPU has no bf16 kernels)."""
 
     FP32 = "fp32"
     BF16 = "bf16"
@@ -147,7 +148,7 @@ class GeoSettings(Checked):
     """Locality cleaning and geocoding (paper section 2, appendix A.1-A.3)."""
 
     #: Use the online chain Nominatim -> Photon -> ArcGIS (paper A.1) instead of the gazetteer.
-    online: bool = False
+    online: bool = setting(False, option="--online")
     #: Order of the online geocoders.
     online_chain: tuple[str, ...] = ("nominatim", "photon", "arcgis")
     #: Other servers for the online geocoders, as (name, "scheme://host[:port]") pairs, e.g.
@@ -217,19 +218,15 @@ class ModelSettings(Checked):
     drop_path_rate: float = setting(0.1, check=in_range(0, 1))
     #: Layer scale initial value. The paper (4.3) uses ConvNeXt's 1e-6 (``--recipe paper``): its
     #: residual blocks start as near-identities and, at lr 1e-3, need ~1,000 steps to grow. 0.1
-    #: was better for both heads on an inner validation split (fold 1 of the spectrum split,
-    #: 512 points, 2,400 steps; docs/guide.md "Learning curves and recipes"): val accuracy 0.511
-    #: vs 0.475 (avg head) and 0.643 vs 0.627 (flatten head).
+    #: was better for both heads on an inner validation split (docs/guide.md, "Why the defaults").
     layer_scale_init: float = setting(0.1, check=in_range(0, 10, low_open=True))
     #: Head pooling: "avg" = global average pool, the paper's head (B.2, ``--head avg`` or
     #: ``--recipe paper``); "flatten" (the default) = the last stage's positions kept, so the head
     #: also knows where along the axis a feature sits. Average pooling does not make the network
     #: blind to band positions (one last-stage position sees 848 input points and the zero
     #: padding marks where a spectrum starts), but on RRUFF it learns slowly and, converged,
-    #: stays below the 1-NN lookup: 0.607 against 0.650 on an inner validation split, where the
-    #: flatten head with augmentation reached 0.654, and 0.685 against 0.682 in 5-fold CV split
-    #: by spectrum (docs/guide.md, "Learning curves and recipes"). By issue 9's rule the head that
-    #: reaches the 1-NN is the default.
+    #: stays below the 1-NN lookup, which the flatten head reaches (docs/guide.md, "Why the
+    #: defaults"). The head that reaches the 1-NN is the default.
     head_pool: Head = setting(Head.FLATTEN, check=enum_check(Head), option="--head")
 
     def __post_init__(self) -> None:
@@ -265,11 +262,9 @@ class TrainSettings(Checked):
     betas: tuple[float, float] = (0.9, 0.999)
     #: Linear warm-up of schedule-free AdamW: about 2 epochs of steps at batch 64.
     warmup_steps: int = setting(100, check=integer_at_least(0))
-    #: The paper gives none. 20 epochs are about 2,000 steps at batch 64 on a fold's ~6,350
-    #: training spectra: the flatten head (the default) had converged by about 1,900 steps on an
-    #: inner validation split (training loss near 0, validation loss rising), and its 5-fold CV
-    #: by spectrum at 20 epochs matched the 1-NN (docs/guide.md). The paper's average-pool head
-    #: needs about 4,800 steps to converge (``--head avg --epochs 48``).
+    #: The paper gives none. 20 epochs are about 2,000 steps at batch 64 on a fold's training
+    #: spectra, where the flatten head (the default) has converged; the paper's average-pool
+    #: head needs more (``--head avg --epochs 48``; docs/guide.md, "Why the defaults").
     epochs: int = setting(20, check=integer_at_least(1, 100_000), option="--epochs")
     #: The paper gives none. 64 gives ~100 optimizer steps per epoch on a fold's ~6,350 training
     #: spectra and keeps a batch's activations small on CPU.
@@ -291,8 +286,8 @@ class TrainSettings(Checked):
     #: "auto" = CUDA when present, else CPU. Where it runs does not change the result.
     device: str = setting("auto", check=device_name, option="--device", changes_result=False)
     #: CPU threads for torch; 0 = one per usable core. Use 1 when several jobs share the cores:
-    #: OpenMP threads spin-wait, and on a busy 2-core machine a 2-thread training step was
-    #: measured 4-5x slower than a 1-thread one.
+    #: OpenMP threads spin-wait, so on a busy machine more threads can be much slower
+    #: (docs/guide.md, "Why the defaults").
     threads: int = setting(0, check=integer_at_least(0, 4096), option="--threads",
                            changes_result=False)
     # -- Recipe: every departure from what the paper states is one of these named settings;
@@ -303,8 +298,8 @@ class TrainSettings(Checked):
     #: Cross-entropy label smoothing (the paper: plain cross-entropy, 0).
     label_smoothing: float = setting(0.0, check=in_range(0, 1))
     #: Augmentation (the paper: none; ``--recipe default+no-augment`` turns it off). On by
-    #: default: with the flatten head it raised inner-validation accuracy from 0.643 to 0.654 and
-    #: macro-F1 from 0.527 to 0.588 (fold 1 of the spectrum split, 2,400 steps; docs/guide.md).
+    #: default: with the flatten head it raised inner-validation accuracy and macro-F1
+    #: (docs/guide.md, "Why the defaults").
     #: Largest random shift of a spectrum along the wavenumber axis in cm-1 (a calibration
     #: offset, drawn uniformly in +-this per spectrum and step; about 2 points of the default grid).
     aug_shift_cm1: float = setting(4.0, check=in_range(0, 1000))
@@ -318,7 +313,7 @@ class TrainSettings(Checked):
     #: recipe choices are made from. 0 = off (the network trains on the whole training part).
     inner_val_fraction: float = setting(0.0, check=in_range(0, 1), option="--inner-val")
     #: Training precision on the CPU: "auto" (default: bf16 autocast where the CPU has native
-    #: bf16, AVX512-BF16 or AMX, 1.5-1.8x faster there; fp32 elsewhere), "fp32" (the same numbers
+    #: bf16, AVX512-BF16 or AMX, faster there; fp32 elsewhere), "fp32" (the same numbers
     #: on every kind of CPU, to float rounding) or "bf16" (autocast mixed precision, fp32
     #: weights; refused with the reason on a CPU without bf16 kernels). The precision a model
     #: was trained in is recorded in its model.json. CUDA always trains in mixed precision.
@@ -326,10 +321,52 @@ class TrainSettings(Checked):
                                         option="--precision")
     #: Trainings run side by side (folds, or the split protocols of ``run``), each in its own
     #: process with its share of the cores: 0 = auto (one per usable core, up to the trainings
-    #: waiting, when ``threads`` is 0; else 1). On two cores two 1-thread processes trained
-    #: 1.17x (fp32) to 1.55x (bf16) the spectra per second of one 2-thread process
-    #: (benchmarks/bench_parallel.py). A training's result is the same whichever process runs it.
+    #: waiting, when ``threads`` is 0; else 1): faster on small CPUs (docs/guide.md, "Why the
+    #: defaults"). A training's result is the same whichever process runs it.
     jobs: int = setting(0, check=integer_at_least(0, 256), option="--jobs", changes_result=False)
+
+
+#: Neighbours kept per query by the provenance models, so the largest kNN ``k``: enough for
+#: k=150 specimens when specimens have many spectra.
+MAX_NEIGHBOURS = 800
+
+
+@dataclass(frozen=True)
+class ProvenanceSettings(Checked):
+    """Cross-validation of the provenance country models (``rruffgeo.provenance.cv``).
+
+    The outer folds are the network's: ``--seed`` and ``--n-folds`` set both, so that the
+    network's fold models can join (they are left out, saying why, when the folds differ).
+    Each grid point costs an inner CV, so the grids stay small.
+    """
+
+    #: Outer folds of the provenance CV (the network's ``cv`` folds by default).
+    n_folds: int = setting(5, check=integer_at_least(2, 1000), option="--n-folds")
+    #: Seed of the outer and inner folds.
+    seed: int = setting(0, check=integer_at_least(0, 2**32 - 1), option="--seed")
+    #: Inner folds of each training fold, grouped by specimen: they choose each family's
+    #: grid point and fit calibration and conformal quantiles.
+    inner_folds: int = setting(5, check=integer_at_least(2, 1000))
+    #: Species-frequency smoothing (``SpeciesFrequency.alpha``) tried on the inner folds.
+    species_alpha: tuple[float, ...] = setting((2.0, 8.0, 32.0),
+                                               check=numbers(in_range(0, 1e6, low_open=True)))
+    #: kNN grid (every combination is tried): neighbours voting, ...
+    knn_k: tuple[int, ...] = setting((20, 50, 150),
+                                     check=numbers(integer_at_least(1, MAX_NEIGHBOURS)))
+    #: ... temperature of their similarity weights, ...
+    knn_tau: tuple[float, ...] = setting((0.05, 0.1, 0.3),
+                                         check=numbers(in_range(0, 100, low_open=True)))
+    #: ... and the share of the class prior mixed into their votes.
+    knn_lam: tuple[float, ...] = setting((0.3, 0.6, 0.85), check=numbers(in_range(0, 1)))
+    #: Coverages of the conformal prediction sets.
+    levels: tuple[float, ...] = setting((0.8, 0.9, 0.95),
+                                        check=numbers(in_range(0, 1, low_open=True)))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if 0.9 not in self.levels:
+            raise SettingError(f"ProvenanceSettings.levels {self.levels}: must hold 0.9 (the "
+                               "coverage goal and predict's default --coverage)")
 
 
 @dataclass(frozen=True)
@@ -352,6 +389,7 @@ class Settings:
     spectra: SpectraSettings = field(default_factory=SpectraSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
+    provenance: ProvenanceSettings = field(default_factory=ProvenanceSettings)
 
     def __post_init__(self) -> None:
         need = self.model.min_input_length
@@ -438,6 +476,7 @@ __all__ = [
     "Precision",
     "TrainPrecision",
     "PredictSettings",
+    "ProvenanceSettings",
     "SettingError",
     "Split",
     "RRUFF_CATEGORIES",

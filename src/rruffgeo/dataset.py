@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from rruffgeo.config import Settings, Split
+from rruffgeo.data.columns import read_catalog_columns
 from rruffgeo.workdir import CATALOG, GEOCODED, WorkDir
 
 if TYPE_CHECKING:
@@ -21,14 +22,19 @@ GEO_COLUMNS = ["specimen_id", "synthetic", "excluded_reason", "country_iso3", "c
 CATALOG_COLUMNS = list(dict.fromkeys(
     ["spectrum_id", "specimen_id", "mineral", "kind", "laser_nm"]
     + [s.group_column for s in Split if s.group_column and s.group_column not in GEO_COLUMNS]))
+#: Catalog flags read only to filter: spectra of reference compounds (``XD`` IDs) are not
+#: minerals and never teach geography.
+CATALOG_FILTER_COLUMNS = ["is_reference_compound"]
 
 
 def learning_table(workdir: WorkDir, settings: Settings | None = None) -> pd.DataFrame:
     """Catalog joined with geocoded on specimen_id: natural, geolocated spectra of kept countries.
 
-    A spectrum is kept when its specimen is not synthetic, has no ``excluded_reason`` and has a
-    country; then countries with fewer than ``settings.train.min_samples_per_country`` spectra
-    are dropped (paper 5.1 keeps countries with at least 2 samples).
+    A spectrum is kept when it is not a reference compound (``XD`` ID, decided at ingest, so
+    whatever the geocoded file's version says), its specimen is not synthetic, has no
+    ``excluded_reason`` and has a country; then countries with fewer than
+    ``settings.train.min_samples_per_country`` spectra are dropped (paper 5.1 keeps countries
+    with at least 2 samples).
 
     Returns
     -------
@@ -36,8 +42,10 @@ def learning_table(workdir: WorkDir, settings: Settings | None = None) -> pd.Dat
     country_name, sorted by spectrum_id so downstream order does not depend on file order.
     """
     settings = settings or Settings()
-    catalog = pd.read_parquet(workdir.require(CATALOG, "ingest"),
-                              columns=CATALOG_COLUMNS)
+    catalog = read_catalog_columns(workdir.require(CATALOG, "ingest"),
+                                   CATALOG_COLUMNS + CATALOG_FILTER_COLUMNS)
+    catalog = catalog[~catalog["is_reference_compound"].astype(bool)].drop(
+        columns=CATALOG_FILTER_COLUMNS)
     geo = pd.read_parquet(workdir.require(GEOCODED, "geocode"), columns=GEO_COLUMNS)
     geo = geo.drop_duplicates("specimen_id")
     df = catalog.merge(geo, on="specimen_id", how="inner", validate="many_to_one")

@@ -1,7 +1,7 @@
 """The main job: every stage in order into one work folder, skipping what is already up to date.
 
 ingest -> geocode -> stats -> dataset figures -> train/evaluate (every split protocol, or
-cross-validate) -> provenance CV (the country models of issue 10 per split protocol, the
+cross-validate) -> provenance CV (the provenance country models per split protocol, the
 network's fold models included when ``cv`` left them) -> final model (the provenance CV's
 winner refitted on all data) -> evaluation figures -> report. The job is a table of ``Stage``
 entries (name, inputs, settings, outputs, work) that one loop runs. Each stage leaves a stamp
@@ -27,8 +27,8 @@ from rruffgeo import __version__
 from rruffgeo.config import Evaluation, Settings, Split, result_fingerprint
 from rruffgeo.errors import UserError
 from rruffgeo.workdir import (
-    CATALOG,
-    GEOCODED,
+    FIG_COUNTRY_MAP,
+    FIG_OVERALL_METRICS,
     TABLES_INDEX,
     WorkDir,
     file_key,
@@ -264,7 +264,7 @@ def _provenance_cv(job: Job) -> str:
 def _provenance_inputs(job: Job) -> list[Path]:
     """The data, and the ``cv`` metrics files, which change whenever the fold models do."""
     wd = job.workdir
-    return [wd.root / CATALOG, wd.root / GEOCODED,
+    return [wd.catalog, wd.geocoded,
             *(wd.metrics_file(Evaluation.CV, split) for split in job.splits)]
 
 
@@ -282,7 +282,7 @@ def _final_model_inputs(job: Job) -> list[Path]:
     from rruffgeo.provenance.final import CHOOSING_SPLIT
 
     wd = job.workdir
-    return [wd.root / CATALOG, wd.root / GEOCODED, wd.provenance_cv_file(CHOOSING_SPLIT)]
+    return [wd.catalog, wd.geocoded, wd.provenance_cv_file(CHOOSING_SPLIT)]
 
 
 def _final_model_file(job: Job) -> Path:
@@ -318,7 +318,7 @@ def _report_inputs(job: Job) -> list[Path]:
 def stage_table(job: Job) -> list[Stage]:
     """The main job, in order: one entry per stage (one learning stage per split protocol)."""
     wd, s = job.workdir, job.settings
-    catalog, geocoded = wd.root / CATALOG, wd.root / GEOCODED
+    catalog, geocoded = wd.catalog, wd.geocoded
     learn = [Stage(f"{job.evaluation.file_stem}-{split}", lambda j: [catalog, geocoded],
                    lambda j: [s.spectra, s.model, s.train],
                    lambda j, split=split: [wd.metrics_file(j.evaluation, split)], _learn(split))
@@ -331,17 +331,17 @@ def stage_table(job: Job) -> list[Stage]:
         Stage("stats", lambda j: [catalog, geocoded], lambda j: [s.train.min_samples_per_country],
               lambda j: [wd.tables_dir / TABLES_INDEX], _stats),
         Stage("figures", lambda j: [catalog, geocoded], lambda j: [s.spectra, s.model],
-              lambda j: [wd.figures_dir / "fig1_country_map.png"], _dataset_figures),
+              lambda j: [wd.figure(FIG_COUNTRY_MAP, ".png")], _dataset_figures),
         *learn,
         Stage("provenance-cv", _provenance_inputs,
-              lambda j: [s.spectra, s.train.min_samples_per_country, s.train.seed,
-                         s.train.n_folds, [str(split) for split in j.splits]],
+              lambda j: [s.spectra, s.train.min_samples_per_country, s.provenance,
+                         [str(split) for split in j.splits]],
               _provenance_outputs, _provenance_cv),
         Stage("final-model", _final_model_inputs,
-              lambda j: [s.spectra, s.train.min_samples_per_country, s.train.seed],
+              lambda j: [s.spectra, s.train.min_samples_per_country, s.provenance],
               lambda j: [_final_model_file(j)], _final_model),
         Stage("evaluation-figures", _metrics_files, lambda j: [],
-              lambda j: [wd.figures_dir / "fig9_overall_metrics.png"] if _metrics_files(j)
+              lambda j: [wd.figure(FIG_OVERALL_METRICS, ".png")] if _metrics_files(j)
               else [], _evaluation_figures),
         Stage("report", _report_inputs, lambda j: [s], lambda j: [wd.report], _report),
     ]
@@ -434,7 +434,6 @@ def run(
     """
     from rruffgeo.data.catalog import resolve_source
     from rruffgeo.data.sources import is_url
-    from rruffgeo.report.html import save_run_settings
 
     bad = [s for s in splits if s not in list(Split)]
     if bad:
@@ -446,7 +445,7 @@ def run(
     wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir or WorkDir().root)
     wd.dir()
     settings = settings or Settings()
-    save_run_settings(wd, settings)
+    wd.save_run_settings(settings)
     job = Job(source, wd, settings, Evaluation.CV if cv else Evaluation.HOLDOUT,
               tuple(Split(s) for s in splits), progress)
     return run_job(job, force)

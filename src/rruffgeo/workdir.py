@@ -60,7 +60,7 @@ from typing import Any
 
 import pandas as pd
 
-from rruffgeo.config import Evaluation, Split
+from rruffgeo.config import Evaluation, Settings, Split, from_dict, to_dict
 
 DEFAULT_WORKDIR = Path("rruffgeo-work")
 
@@ -88,6 +88,11 @@ MATRIX_META = "meta.json"
 #: Files of a model folder.
 CHECKPOINT = "checkpoint.pt"
 FOLD_RESULT = "result.json"
+MODEL_META = "model.json"
+#: The figures whose files mark the dataset and the evaluation figures as drawn (their stems,
+#: under ``FIGURES_DIR``, beside a .svg of the same stem).
+FIG_COUNTRY_MAP = "fig1_country_map"
+FIG_OVERALL_METRICS = "fig9_overall_metrics"
 #: The provenance model users predict with, under ``MODELS_DIR``.
 FINAL_DIR = "final"
 #: Files beside ``metrics/provenance_cv_<split>.json``: part name -> suffix of the stem.
@@ -139,6 +144,19 @@ class WorkDir:
     def figures_dir(self) -> Path:
         return self.root / FIGURES_DIR
 
+    def figure(self, stem: str, suffix: str = "") -> Path:
+        """``figures/<stem>``: the base ``save_figure`` writes .png and .svg beside, or with
+        ``suffix`` (".png") one of those files."""
+        return self.figures_dir / f"{stem}{suffix}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / MODELS_DIR
+
+    def model_metas(self) -> list[Path]:
+        """``models/<name>/model.json`` of every trained single model (the hold-outs), sorted."""
+        return sorted(self.models_dir.glob(f"*/{MODEL_META}"))
+
     @property
     def tables_dir(self) -> Path:
         return self.root / TABLES_DIR
@@ -150,6 +168,21 @@ class WorkDir:
     @property
     def run_settings(self) -> Path:
         return self.root / RUN_SETTINGS
+
+    def save_run_settings(self, settings: Settings) -> None:
+        """Record the settings of ``rruffgeo run``, so ``rruffgeo report`` describes that run."""
+        write_json_atomic(self.run_settings, to_dict(settings))
+
+    def load_run_settings(self) -> Settings | None:
+        """The settings ``rruffgeo run`` recorded here; None when there are none or they no
+        longer make valid settings."""
+        doc = read_json(self.run_settings)
+        if not isinstance(doc, dict):
+            return None
+        try:
+            return from_dict(Settings, doc)
+        except (ValueError, TypeError, KeyError):
+            return None
 
     def stamp(self, stage: str) -> Path:
         """``stamps/<stage>.json``: what the stage last ran on, for skipping it when unchanged."""
@@ -170,7 +203,7 @@ class WorkDir:
                   fold: int | None = None) -> Path:
         """``models/holdout_<split>`` (one model) or ``models/cv_<split>/fold_<k>``."""
         evaluation, split = Evaluation.of(evaluation), Split(split)
-        folder = self.root / MODELS_DIR / f"{evaluation.value}_{split}"
+        folder = self.models_dir / f"{evaluation.value}_{split}"
         return folder if evaluation is Evaluation.HOLDOUT else folder / f"fold_{fold or 0}"
 
     def provenance_cv_file(self, split: Split | str) -> Path:
@@ -187,7 +220,7 @@ class WorkDir:
 
     def provenance_cv_cache(self, split: Split | str) -> Path:
         """``models/provenance_cv_<split>/``: finished outer folds, so a run resumes."""
-        return self.root / MODELS_DIR / f"provenance_cv_{Split(split)}"
+        return self.models_dir / f"provenance_cv_{Split(split)}"
 
     def provenance_figure(self, kind: str, split: Split | str, suffix: str = "") -> Path:
         """``figures/provenance_<kind>_<split>``: without ``suffix`` the base that
@@ -198,7 +231,7 @@ class WorkDir:
     @property
     def final_model_dir(self) -> Path:
         """``models/final``: the provenance model refitted on all data, for ``predict``."""
-        return self.root / MODELS_DIR / FINAL_DIR
+        return self.models_dir / FINAL_DIR
 
     def require(self, name: str, stage: str) -> Path:
         """Path of an input file that an earlier stage must have written, or a clear error."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import fields
 from pathlib import Path
+from typing import Any, TypeVar
 
 from rruffgeo.config import (
     DATA_ENV,
@@ -16,7 +18,36 @@ from rruffgeo.config import (
     replace,
 )
 from rruffgeo.errors import UserError
+from rruffgeo.recipes import recipe_settings
 from rruffgeo.workdir import DEFAULT_WORKDIR, WorkDir
+
+Section = TypeVar("Section")
+
+
+def option_dest(option: str) -> str:
+    """Where argparse keeps ``option``'s value: ``--n-folds`` -> ``n_folds``."""
+    return option.lstrip("-").replace("-", "_")
+
+
+def with_options(section: Section, args: argparse.Namespace) -> Section:
+    """``section`` with each field whose ``option`` (its ``setting`` metadata) the command
+    has and was given; checked again, so a bad value names its option."""
+    given: dict[str, Any] = {}
+    for f in fields(section):  # type: ignore[arg-type]
+        option = f.metadata.get("option")
+        value = None if option is None else getattr(args, option_dest(option), None)
+        if value is not None:
+            given[f.name] = value
+    return replace(section, **given) if given else section  # type: ignore[type-var]
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The settings of every command: ``--recipe`` (else the defaults), then each option the
+    command was given, wherever a settings field names it (``--seed`` sets the network's and
+    the provenance CV's, so their folds stay the same)."""
+    recipe = getattr(args, "recipe", None)
+    s = recipe_settings(recipe) if recipe else Settings()
+    return replace(s, **{f.name: with_options(getattr(s, f.name), args) for f in fields(s)})
 
 
 def add_workdir(parser: argparse.ArgumentParser) -> None:
@@ -109,11 +140,3 @@ def add_grid_points(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid-points", type=int, default=None,
                         help="points of the global wavenumber grid "
                         f"(default {Settings().spectra.grid_points})")
-
-
-def with_grid_points(settings: Settings, args: argparse.Namespace) -> Settings:
-    """``settings`` with ``--grid-points`` applied when it was given."""
-    points = getattr(args, "grid_points", None)
-    if points is None:
-        return settings
-    return replace(settings, spectra=replace(settings.spectra, grid_points=points))

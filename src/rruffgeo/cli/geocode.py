@@ -8,7 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from rruffgeo.cli.common import add_workdir, workdir_of
+from rruffgeo.cli.common import add_workdir, with_options, workdir_of
 from rruffgeo.config import GeoSettings
 from rruffgeo.errors import UserError
 
@@ -78,9 +78,7 @@ def _run(args: argparse.Namespace) -> int:
     from rruffgeo.geo import geocode_catalog, geocode_localities
     from rruffgeo.workdir import spreadsheet_safe, write_csv_atomic
 
-    settings = GeoSettings(online=args.online)
-    if args.cache is not None:
-        settings = replace(settings, cache_path=args.cache)
+    settings = with_options(GeoSettings(), args)
     if args.user_agent:
         settings = replace(settings, user_agent=args.user_agent)
     if args.server:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rruffgeo.cli.common import add_data, add_workdir, data_of, workdir_of
+from rruffgeo.cli.common import add_data, add_workdir, data_of, with_options, workdir_of
 from rruffgeo.config import RRUFF_CATEGORIES, IngestSettings, replace
 
 
@@ -46,10 +46,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         if unknown:
             raise ValueError(f"unknown categories {unknown}; known: {list(RRUFF_CATEGORIES)}")
         settings = replace(settings, categories=tuple(args.categories))
-    if args.workers is not None:
-        settings = replace(settings, workers=args.workers)
-    if args.worker_memory_mb is not None:
-        settings = replace(settings, worker_memory_mb=args.worker_memory_mb)
+    settings = with_options(settings, args)
     res = ingest(data_of(args), workdir_of(args), settings, progress=not args.no_progress)
     print(f"source:   {res.source}")
     print(f"spectra:  {res.n_spectra} -> {res.catalog_path}")

@@ -16,11 +16,10 @@ from rruffgeo.cli.common import (
     add_split,
     add_train_precision,
     add_workdir,
-    with_grid_points,
+    settings_from_args,
     workdir_of,
 )
-from rruffgeo.config import PRECISIONS, PredictSettings, Settings, replace
-from rruffgeo.recipes import recipe_settings
+from rruffgeo.config import PRECISIONS, Evaluation, PredictSettings, Settings, Split
 from rruffgeo.workdir import MATRIX_FAILURES
 
 if TYPE_CHECKING:
@@ -113,24 +112,6 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Default settings with the command-line overrides applied."""
-    s = Settings()
-    if getattr(args, "recipe", None):
-        s = recipe_settings(args.recipe, s)
-    if getattr(args, "inner_val", None) is not None:
-        s = replace(s, train=replace(s.train, inner_val_fraction=args.inner_val))
-    s = with_grid_points(s, args)
-    spectra, model = s.spectra, s.model
-    if getattr(args, "head", None) is not None:
-        model = replace(model, head_pool=args.head)
-    overrides = {name: getattr(args, name, None) for name in
-                 ("epochs", "batch_size", "lr", "seed", "device", "threads", "n_folds",
-                  "precision", "jobs")}
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    return replace(s, spectra=spectra, model=model, train=replace(s.train, **overrides))
-
-
 def cmd_spectra(args: argparse.Namespace) -> int:
     from rruffgeo.spectra import build_matrix
 
@@ -154,6 +135,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_cv(args: argparse.Namespace) -> int:
     from rruffgeo.network import run_cv
+    from rruffgeo.network.jobs import train_split_first
 
     folds = None
     if args.folds:
@@ -162,8 +144,11 @@ def cmd_cv(args: argparse.Namespace) -> int:
         except ValueError:
             raise ValueError(f"--folds {args.folds!r}: expected numbers such as 1,2") from None
     settings = settings_from_args(args)
-    report = run_cv(workdir_of(args), settings, split=args.split,
-                    progress=not args.no_progress, folds=folds)
+    progress = not args.no_progress
+    train_split_first(workdir_of(args), settings, Evaluation.CV, Split(args.split), folds,
+                      progress)  # side by side where the cores allow; run_cv then scores
+    report = run_cv(workdir_of(args), settings, split=args.split, progress=progress,
+                    folds=folds)
     if report:  # empty on torchrun ranks other than 0
         _print_summary(report)
         if args.provenance:

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rruffgeo.cli.common import add_grid_points, add_workdir, with_grid_points, workdir_of
-from rruffgeo.config import Settings, replace
+from rruffgeo.cli.common import add_grid_points, add_workdir, settings_from_args, workdir_of
+from rruffgeo.config import Settings
 from rruffgeo.workdir import WorkDir
 
 if TYPE_CHECKING:
@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "(species, kNN, prior, combination, network) with calibration and "
                        "conformal sets")
     add_workdir(p)
-    p.add_argument("--split", choices=("specimen", "spectrum", "both"), default="specimen",
+    p.add_argument("--split", dest="protocols", choices=("specimen", "spectrum", "both"),
+                   default="specimen",
                    help="specimen: grouped by RRUFF ID (default); spectrum: the paper's "
                    "protocol; both")
     p.add_argument("--seed", type=int, default=None, help="fold seed (default 0, as `cv`)")
@@ -50,13 +51,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "combinations); or a model name (default auto)")
     add_grid_points(p)
     p.set_defaults(func=cmd_provenance_fit)
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    s = Settings()
-    if getattr(args, "seed", None) is not None:
-        s = replace(s, train=replace(s.train, seed=args.seed))
-    return with_grid_points(s, args)
 
 
 def evaluate_and_report(workdir: WorkDir, settings: Settings, split: str, network: bool = True,
@@ -78,8 +72,9 @@ def evaluate_and_report(workdir: WorkDir, settings: Settings, split: str, networ
 
 
 def cmd_provenance_cv(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    for split in (("specimen", "spectrum") if args.split == "both" else (args.split,)):
+    settings = settings_from_args(args)
+    both = args.protocols == "both"  # not TrainSettings.split, which "both" is not
+    for split in (("specimen", "spectrum") if both else (args.protocols,)):
         evaluate_and_report(workdir_of(args), settings, split, args.network != "off",
                             not args.no_figures)
     return 0
@@ -113,7 +108,7 @@ def cmd_provenance_fit(args: argparse.Namespace) -> int:
     else:
         models, note = choose_models(wd)
     print(f"models: {models} ({note})")
-    folder = fit_final(wd, _settings(args), models, note)
+    folder = fit_final(wd, settings_from_args(args), models, note)
     print(f"final provenance model saved in {folder} (predict with --model {folder})")
     return 0
 

@@ -14,10 +14,10 @@ from rruffgeo.cli.common import (
     add_train_precision,
     add_workdir,
     data_of,
+    settings_from_args,
     workdir_of,
 )
-from rruffgeo.config import Settings, Split, replace
-from rruffgeo.recipes import recipe_settings
+from rruffgeo.config import Settings, Split
 
 
 def _add_progress(p: argparse.ArgumentParser) -> None:
@@ -35,27 +35,10 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
                    help="points of the global wavenumber grid (default %(default)s)")
 
 
-def _settings_from(args: argparse.Namespace) -> Settings:
-    s = recipe_settings(args.recipe) if getattr(args, "recipe", None) else Settings()
-    train = replace(s.train, min_samples_per_country=args.min_samples_per_country)
-    for name in ("epochs", "batch_size", "n_folds", "seed", "device", "lr", "threads",
-                 "precision", "jobs"):
-        value = getattr(args, name, None)
-        if value is not None and hasattr(train, name):
-            train = replace(train, **{name: value})
-    spectra = replace(s.spectra, grid_points=args.grid_points)
-    geo = replace(s.geo, online=True) if getattr(args, "online", False) else s.geo
-    ingest = s.ingest
-    if getattr(args, "workers", None) is not None:
-        ingest = replace(ingest, workers=args.workers)
-    model = replace(s.model, head_pool=args.head) if getattr(args, "head", None) else s.model
-    return replace(s, train=train, spectra=spectra, geo=geo, ingest=ingest, model=model)
-
-
 def _cmd_stats(args: argparse.Namespace) -> int:
     from rruffgeo.report.stats import TITLES, to_markdown, write_stats
 
-    stats = write_stats(workdir_of(args), _settings_from(args))
+    stats = write_stats(workdir_of(args), settings_from_args(args))
     for key, df in stats.tables().items():
         print(f"## {TITLES[key]}\n")
         print(to_markdown(df))
@@ -68,7 +51,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 def _cmd_figures(args: argparse.Namespace) -> int:
     from rruffgeo.report.figures import make_figures
 
-    res = make_figures(workdir_of(args), _settings_from(args), progress=not args.no_progress)
+    res = make_figures(workdir_of(args), settings_from_args(args), progress=not args.no_progress)
     for stem, paths in res.written.items():
         print(f"{stem}: {', '.join(str(p) for p in paths)}")
     for stem, why in res.skipped.items():
@@ -78,11 +61,11 @@ def _cmd_figures(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from rruffgeo.report.figures import make_figures
-    from rruffgeo.report.html import load_run_settings, write_report
+    from rruffgeo.report.html import write_report
     from rruffgeo.report.stats import write_stats
 
     wd = workdir_of(args)
-    settings = load_run_settings(wd) or _settings_from(args)
+    settings = wd.load_run_settings() or settings_from_args(args)
     stats = write_stats(wd, settings)
     figures = make_figures(wd, settings, progress=not args.no_progress)
     path = write_report(wd, settings, stats=stats, figures=figures)
@@ -99,7 +82,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip()) if args.splits \
         else tuple(Split)
     source = data_of(args)
-    settings = _settings_from(args)  # a bad option is one error line before anything starts
+    settings = settings_from_args(args)  # a bad option is one error line before anything starts
     if source is None or "://" in str(source) or Path(source).exists():  # bad: one error below
         shown = source or "the official RRUFF download (cached)"
         print(f"rruffgeo run: data from {shown}; work folder {workdir_of(args).root}",

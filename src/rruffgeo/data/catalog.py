@@ -15,8 +15,13 @@ Columns: those listed in ``rruffgeo.workdir`` plus ``laser_line_nm`` (the laser'
 line: 514 and 514.5 nm are both 514.5, see ``rruffgeo.data.lasers``; ``laser_nm`` stays as
 written), ``orientation_angle_deg`` (NaN when unoriented), ``orientation_rotation`` ("ccw" /
 "cw" / ""), ``polarization`` ("depolarized" for 2019 names that say so, else ""),
-``file_name_id`` (the RRUFF ID as the file name writes it, e.g. ``R050016_b``) and ``file_id``
-(the name's last field).
+``file_name_id`` (the RRUFF ID as the file name writes it, e.g. ``R050016_b``), ``file_id``
+(the name's last field), ``technique`` (the name's technique field: ``Raman``, or ``Broad_Scan``
+for the low-resolution instrument of ``LR-Raman``; "" where the name does not say) and
+``is_reference_compound`` (an ``XD`` RRUFF ID: a pharmaceutical reference compound, not a
+mineral; see ``naming.is_reference_compound_id``). ``category`` is the source set: the zip's
+name, or the RRUFF category a folder is named after. Stages that read the catalog take these
+through ``rruffgeo.data.columns``, which derives them for catalogs of older versions.
 
 A source of which no file can be read fails (``NoSpectraError``) and leaves the catalog as it
 was. Folders, zips and files that cannot be read are rejects, each with its reason.
@@ -81,6 +86,11 @@ ROW_GROUP_ROWS = 1024
 
 _META_UNITS = b"rruffgeo.ingest.units"
 
+#: Bumped whenever the catalog's columns or the rules that fill them change: part of every
+#: unit's key, so a catalog or resume cache of an earlier version is parsed again (a changed
+#: schema alone would be caught by the schema check; a changed rule would not).
+CATALOG_VERSION = "2"
+
 #: Stream the catalog while parsing when every unit is parsed (see ``catalog_write``); off,
 #: every catalog is sorted and written in memory at the end (the tests compare the two).
 STREAM_CATALOG = True
@@ -144,7 +154,7 @@ def _cache_path(wd: WorkDir, unit: Unit) -> Path:
 
 
 def _unit_key(unit: Unit) -> str:
-    return f"{unit.key}:{PARSER_VERSION}:{unit.kind}"
+    return f"{unit.key}:{PARSER_VERSION}:{CATALOG_VERSION}:{unit.kind}"
 
 
 def _read_cache(path: Path, key: str) -> tuple[pa.Table, Rejects] | None:
@@ -587,7 +597,7 @@ def _reuse_from_catalog(wd: WorkDir, units: list[Unit], keys: dict[str, str],
         return reused
     labels = [units[i].label for i in sorted(reused)]
     try:
-        old = pq.read_table(wd.root / CATALOG).replace_schema_metadata(None)
+        old = pq.read_table(wd.catalog).replace_schema_metadata(None)
     except (OSError, pa.ArrowException) as exc:
         log.warning("%s is unreadable (%s); parsing everything again", wd.catalog, exc)
         return set()
@@ -690,7 +700,7 @@ def _write_catalog(tmp: Path, got: _Gathered, meta: dict[bytes, bytes], rejects:
 def _unchanged(wd: WorkDir, units: list[Unit], keys: dict[str, str],
                known: dict[str, dict]) -> bool:
     """Whether the catalog holds exactly these units, none changed since."""
-    return (len(units) == len(known) and (wd.root / REJECTS).exists()
+    return (len(units) == len(known) and wd.rejects.exists()
             and all(known.get(u.label, {}).get("key") == keys[u.label] for u in units))
 
 
@@ -717,7 +727,7 @@ def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None
     src = resolve_source(source)
     units = source_units(src, settings, progress)
     keys = {u.label: _unit_key(u) for u in units}
-    known = _catalog_units(wd.root / CATALOG)
+    known = _catalog_units(wd.catalog)
 
     def result(n_spectra: int, n_rejects: int, n_parsed: int, worker_cpu: float) -> IngestResult:
         return IngestResult(
@@ -750,7 +760,7 @@ def ingest(source: str | os.PathLike[str] | None = None, workdir: WorkDir | None
 def load_catalog(workdir: WorkDir | str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """The catalog as a DataFrame (spectra columns hold float64 NumPy arrays)."""
     wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir or WorkDir().root)
-    return pd.read_parquet(wd.require("catalog.parquet", "ingest"))
+    return pd.read_parquet(wd.require(CATALOG, "ingest"))
 
 
 def load_rejects(workdir: WorkDir | str | os.PathLike[str] | None = None) -> pd.DataFrame:
@@ -760,25 +770,38 @@ def load_rejects(workdir: WorkDir | str | os.PathLike[str] | None = None) -> pd.
 
 
 def summary(workdir: WorkDir | str | os.PathLike[str] | None = None) -> dict:
-    """Counts of the catalog: spectra, specimens, minerals, kinds, lasers, categories, rejects."""
+    """Counts of the catalog: spectra, specimens, minerals, reference compounds, kinds,
+    lasers, techniques, categories, rejects."""
+    from rruffgeo.data.columns import read_catalog_columns
+
     wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir or WorkDir().root)
-    cat = pd.read_parquet(wd.require("catalog.parquet", "ingest"),
-                          columns=["specimen_id", "mineral", "kind", "laser_nm", "category",
-                                   "defects", "encoding_repair"])
+    cat = read_catalog_columns(
+        wd.require(CATALOG, "ingest"),
+        ["specimen_id", "mineral", "kind", "laser_nm", "technique", "is_reference_compound",
+         "category", "defects", "encoding_repair"])
     rejects = load_rejects(wd)
     # By laser line: files writing one laser two ways (514 / 514.5 nm) count once (derived
     # here, so that catalogs written before the laser_line_nm column count the same way).
     lasers = cat["laser_nm"].map(
         lambda v: "unknown" if pd.isna(v) else f"{laser_line_nm(float(v)):g} nm")
+    reference = cat[cat["is_reference_compound"]]
     return {
         "spectra": int(len(cat)),
         "specimens": int(cat["specimen_id"].replace("", pd.NA).nunique()),
-        "minerals": int(cat["mineral"].replace("", pd.NA).nunique()),
-        "kinds": {str(k): int(v) for k, v in cat["kind"].value_counts().sort_index().items()},
-        "lasers": {str(k): int(v) for k, v in lasers.value_counts().sort_index().items()},
-        "categories": {str(k or "(none)"): int(v)
-                       for k, v in cat["category"].value_counts().sort_index().items()},
+        "minerals": int(cat.loc[~cat["is_reference_compound"], "mineral"]
+                        .replace("", pd.NA).nunique()),
+        "reference_compounds": {"spectra": int(len(reference)),
+                                "specimens": int(reference["specimen_id"].nunique())},
+        "kinds": _counts(cat["kind"]),
+        "lasers": _counts(lasers),
+        "techniques": _counts(cat["technique"]),
+        "categories": _counts(cat["category"]),
         "with_defects": int((cat["defects"] != "").sum()),
         "encoding_repaired": int((cat["encoding_repair"] != "").sum()),
         "rejects": int(len(rejects)),
     }
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    """Rows per value, sorted by value ("(none)" for empty)."""
+    return {str(k or "(none)"): int(v) for k, v in values.value_counts().sort_index().items()}

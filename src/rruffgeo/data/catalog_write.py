@@ -31,7 +31,7 @@ from rruffgeo.workdir import atomic_path
 
 #: Columns written with dictionary encoding (few distinct values).
 DICTIONARY_COLUMNS = ["specimen_id", "mineral", "locality", "kind", "orientation",
-                      "orientation_rotation", "polarization", "category", "source"]
+                      "orientation_rotation", "polarization", "technique", "category", "source"]
 
 
 def parquet_options(schema: pa.Schema) -> dict:

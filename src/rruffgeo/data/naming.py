@@ -19,6 +19,13 @@ import re
 from dataclasses import dataclass
 
 _ID_RE = re.compile(r"^[A-Za-z]{1,3}\d{3,}")
+#: RRUFF IDs of reference compounds (pharmaceuticals, excipients): ``XD120008`` in
+#: ``##RRUFFID``; their file names drop the ``X`` (``D120008``). Other ``X`` IDs (``X050012``)
+#: are minerals, natural or synthetic, like ``R`` IDs.
+_REFERENCE_COMPOUND_ID_RE = re.compile(r"^X?D\d{6}")
+#: The technique field of RRUFF file names: ``Raman`` (the main instruments) or
+#: ``Broad_Scan`` (the low-resolution instrument of the ``LR-Raman`` set).
+TECHNIQUES = ("Raman", "Broad_Scan")
 _ANGLE_RE = re.compile(r"^(\d+)(?:-(\d+))?$")
 #: The laser field's number ("532", "514.5", "532_nm"; "" says nothing).
 _LASER_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)")
@@ -54,6 +61,36 @@ def base_rruff_id(rruff_id: str) -> str:
     rruff_id = rruff_id.strip()
     m = _ID_RE.match(rruff_id)
     return m.group(0) if m else rruff_id
+
+
+def is_reference_compound_id(rruff_id: str) -> bool:
+    """Whether an RRUFF ID names a reference compound (``XD120008``, or ``D120008`` as file
+    names write it) rather than a mineral.
+
+    Decided by the ID because it is the one field RRUFF assigns by rule: the localities of
+    these compounds ("Synthetic; pill is from ...", "from Sigma") only sometimes say so.
+    """
+    return bool(_REFERENCE_COMPOUND_ID_RE.match(rruff_id.strip()))
+
+
+def header_form_of(name_id: str) -> str:
+    """A file name's RRUFF ID as ``##RRUFFID`` writes it: reference compounds' names drop the
+    ``X`` (``D120008`` -> ``XD120008``); other IDs are the same both ways.
+
+    So that a compound's files make one specimen whether or not they carry the header, and
+    the naming convention is not taken for a disagreement between name and header.
+    """
+    name_id = name_id.strip()
+    if name_id.startswith("D") and is_reference_compound_id(name_id):
+        return "X" + name_id
+    return name_id
+
+
+def technique_of(field: str) -> str:
+    """The technique field as RRUFF spells it (``"broad_scan"`` -> ``"Broad_Scan"``); other
+    values as written, so that a new technique shows up rather than vanishing."""
+    field = field.strip()
+    return next((t for t in TECHNIQUES if t.lower() == field.lower()), field)
 
 
 def kind_of(text: str) -> str:

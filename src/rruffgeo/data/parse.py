@@ -25,7 +25,15 @@ from pathlib import Path
 import numpy as np
 
 from rruffgeo.data.lasers import laser_line_nm
-from rruffgeo.data.naming import FileNameInfo, base_rruff_id, kind_of, parse_file_name
+from rruffgeo.data.naming import (
+    FileNameInfo,
+    base_rruff_id,
+    header_form_of,
+    is_reference_compound_id,
+    kind_of,
+    parse_file_name,
+    technique_of,
+)
 from rruffgeo.data.rruff_file import RruffRecord, parse_rruff_batch
 from rruffgeo.data.sources import (
     MAX_MEMBER_BYTES,
@@ -44,7 +52,7 @@ except ImportError:  # pragma: no cover - isal is a dependency, but zlib does th
 SCALAR_COLUMNS: tuple[str, ...] = (
     "spectrum_id", "specimen_id", "sample_id", "mineral", "locality", "kind", "laser_nm",
     "laser_line_nm", "orientation", "orientation_angle_deg", "orientation_rotation",
-    "polarization", "category", "source",
+    "polarization", "technique", "is_reference_compound", "category", "source",
     "member", "n_points", "wavenumber_min_cm1", "wavenumber_max_cm1",
     "wavenumber_step_median_cm1", "headers_json", "defects", "encoding_repair",
     "file_name_id", "file_id",
@@ -53,6 +61,7 @@ FLOAT_COLUMNS = frozenset({"laser_nm", "laser_line_nm", "orientation_angle_deg",
                            "wavenumber_min_cm1", "wavenumber_max_cm1",
                            "wavenumber_step_median_cm1"})
 INT_COLUMNS = frozenset({"n_points"})
+BOOL_COLUMNS = frozenset({"is_reference_compound"})
 
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d*)?")
 
@@ -113,7 +122,7 @@ def _orientation(category: str, headers: dict[str, str],
 def _ids(headers: dict[str, str], info: FileNameInfo, defects: list[str]) -> tuple[str, str]:
     """specimen_id, sample_id: ``##RRUFFID`` is the authority over the file name."""
     hid = headers.get("RRUFFID", "").strip()
-    name_id = info.rruff_id
+    name_id = header_form_of(info.rruff_id)
     if hid:
         specimen = base_rruff_id(hid)
         if name_id and base_rruff_id(name_id) == specimen and name_id.startswith(hid):
@@ -155,6 +164,9 @@ def add_record(out: ChunkResult, rec: RruffRecord, member: str, category: str, s
         "orientation_angle_deg": angle,
         "orientation_rotation": rotation,
         "polarization": polarization,
+        "technique": technique_of(info.technique),
+        # By the specimen ID: ``##RRUFFID`` is the authority, the file name the fallback.
+        "is_reference_compound": is_reference_compound_id(specimen),
         "category": category,
         "source": source,
         "member": member,
@@ -359,7 +371,8 @@ def catalog_schema():  # -> pa.Schema (pyarrow is imported lazily: see the modul
 
     cols = []
     for c in SCALAR_COLUMNS:
-        t = pa.float64() if c in FLOAT_COLUMNS else pa.int64() if c in INT_COLUMNS else pa.string()
+        t = (pa.float64() if c in FLOAT_COLUMNS else pa.int64() if c in INT_COLUMNS
+             else pa.bool_() if c in BOOL_COLUMNS else pa.string())
         cols.append(pa.field(c, t))
     cols += [pa.field("wavenumber_cm1", pa.list_(pa.float64())),
              pa.field("intensity", pa.list_(pa.float64()))]

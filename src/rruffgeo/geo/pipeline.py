@@ -4,7 +4,9 @@ Every distinct cleaned locality is geocoded once. The country is the one the tex
 names one; otherwise the spatial join of the point with Natural Earth admin-0 polygons (nearest
 polygon for points just offshore). Where the point falls in another country than the text names,
 the text wins and ``country_note`` says so. Synthetic samples, extraterrestrial ones (meteorites,
-lunar and Martian samples: ``clean.is_extraterrestrial``) and non-localities get nothing.
+lunar and Martian samples: ``clean.is_extraterrestrial``) and non-localities get nothing; nor
+do reference compounds (``XD`` RRUFF IDs: pharmaceuticals, not minerals), which are excluded
+with their reason whatever their locality says.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from geopy.location import Location
 from tqdm.auto import tqdm
 
 from rruffgeo.config import GeoSettings
+from rruffgeo.data.columns import read_catalog_columns
+from rruffgeo.data.naming import is_reference_compound_id
 from rruffgeo.geo.clean import (
     clean_locality,
     explicit_coordinates,
@@ -45,6 +49,10 @@ from rruffgeo.workdir import (
 )
 
 log = logging.getLogger(__name__)
+
+#: ``excluded_reason`` of reference compounds: where they were bought or made is no mineral's
+#: provenance, so they never enter the geographic analyses.
+REFERENCE_COMPOUND_REASON = "reference compound (XD RRUFF ID), not a mineral"
 
 GEOCODED_COLUMNS = [
     "specimen_id", "mineral", "locality", "locality_clean", "synthetic", "extraterrestrial",
@@ -198,26 +206,32 @@ def header_value(headers_json: object, key: str) -> str:
 
 
 def specimens_of(catalog: pd.DataFrame) -> pd.DataFrame:
-    """One row per specimen: first non-empty mineral and locality, largest n_points, and every
-    distinct ``##DESCRIPTION`` of its spectra (when the catalog has ``headers_json``)."""
+    """One row per specimen: first non-empty mineral and locality, largest n_points, every
+    distinct ``##DESCRIPTION`` of its spectra (when the catalog has ``headers_json``) and
+    whether it is a reference compound (from the ID when the catalog has no such column)."""
     catalog = catalog.copy()
     if "headers_json" in catalog.columns:
         catalog["description"] = [header_value(h, "DESCRIPTION") for h in catalog["headers_json"]]
     else:
         catalog["description"] = ""
+    if "is_reference_compound" not in catalog.columns:
+        catalog["is_reference_compound"] = catalog["specimen_id"].map(
+            lambda v: is_reference_compound_id(str(v)))
     grouped = catalog.groupby("specimen_id", sort=True)
     return pd.DataFrame({
         "mineral": grouped["mineral"].agg(_first_text),
         "locality": grouped["locality"].agg(_first_text),
         "n_points": grouped["n_points"].max(),
         "description": grouped["description"].agg(_joined_texts),
+        "is_reference_compound": grouped["is_reference_compound"].any(),
     }).reset_index()
 
 
 def geocode_specimens(specimens: pd.DataFrame, settings: GeoSettings | None = None,
                       progress: bool = True, geocoder: Geocoder | None = None) -> pd.DataFrame:
     """Flags and places for a frame with specimen_id, mineral, locality, n_points (and, when
-    present, description: a meteorite named only there is flagged too)."""
+    present, description: a meteorite named only there is flagged too; and
+    is_reference_compound, else the ID's rule decides)."""
     placer = Placer(settings, geocoder)
     rows = []
     cleaned_all = [clean_locality(v) for v in specimens["locality"]]
@@ -229,7 +243,9 @@ def geocode_specimens(specimens: pd.DataFrame, settings: GeoSettings | None = No
         offworld = is_extraterrestrial(rec.locality, getattr(rec, "description", ""))
         missing = is_missing_locality(cleaned)
         reason = ""
-        if not mineral.strip():
+        if _is_reference_compound(rec):
+            reason = REFERENCE_COMPOUND_REASON
+        elif not mineral.strip():
             reason = "no mineral name"
         elif not (rec.n_points and rec.n_points > 0):
             reason = "no spectrum (n_points == 0)"
@@ -256,6 +272,14 @@ def geocode_specimens(specimens: pd.DataFrame, settings: GeoSettings | None = No
             "country_iso2": p.country_iso2, "country_note": p.country_note,
         })
     return pd.DataFrame(rows, columns=GEOCODED_COLUMNS)
+
+
+def _is_reference_compound(specimen: tuple) -> bool:
+    """A specimen row's flag, or its ID's rule where the frame has no flag column."""
+    flag = getattr(specimen, "is_reference_compound", None)
+    if flag is None or pd.isna(flag):
+        return is_reference_compound_id(str(specimen.specimen_id))
+    return bool(flag)
 
 
 def to_geojson(df: pd.DataFrame) -> dict:
@@ -297,10 +321,10 @@ def geocode_catalog(workdir: WorkDir | str | Path, settings: GeoSettings | None 
     """
     wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir)
     path = wd.require(CATALOG, "ingest")
-    columns = ["specimen_id", "mineral", "locality", "n_points"]
+    columns = ["specimen_id", "mineral", "locality", "n_points", "is_reference_compound"]
     if "headers_json" in pq.read_schema(path).names:  # descriptions name meteorites too
         columns.append("headers_json")
-    catalog = pd.read_parquet(path, columns=columns)
+    catalog = read_catalog_columns(path, columns)
     df = geocode_specimens(specimens_of(catalog), settings or GeoSettings(), progress, geocoder)
     write_parquet_atomic(wd.geocoded, df)
     export(df, wd)
@@ -310,6 +334,7 @@ def geocode_catalog(workdir: WorkDir | str | Path, settings: GeoSettings | None 
 __all__ = [
     "GEOCODED_COLUMNS",
     "LOCALITY_COLUMNS",
+    "REFERENCE_COMPOUND_REASON",
     "Geocoder",
     "Placed",
     "Placer",

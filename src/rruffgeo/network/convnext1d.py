@@ -20,20 +20,19 @@ than multiplying:
   ``(N, C, 1, L)`` is already a ``torch.channels_last`` 4-D tensor, so pwconv1/pwconv2 run as
   1x1 ``conv2d``, the depthwise k7 and the k2 s2 downsampling as ``conv2d`` with a ``(1, k)``
   kernel, all reading and writing channels-last with no copy. This is the largest win: MKL's
-  sgemm behind ``nn.Linear`` takes its AVX2 path on this AMD EPYC, while oneDNN uses AVX-512,
-  so the 1x1 convolutions reach 1.5-2x the GEMM rate of the same ``F.linear``, forward and
-  backward (84-177 against 59-90 GFLOP/s on one core, larger at the wider stages). oneDNN's NHWC
-  depthwise kernel is also 4-10x faster than the reference's channels-first ``Conv1d(groups=C)``
-  (forward+backward, batch 64). Backward: see :class:`_ConvCL` (bias gradients kept out of
-  oneDNN's backward-weights kernels).
+  sgemm behind ``nn.Linear`` may take its AVX2 path where oneDNN uses AVX-512, so the 1x1
+  convolutions run faster than the same ``F.linear``, and oneDNN's NHWC depthwise kernel
+  faster than the reference's channels-first ``Conv1d(groups=C)`` (docs/guide.md, "Why the
+  defaults"). Backward: see :class:`_ConvCL` (bias gradients kept out of oneDNN's
+  backward-weights kernels).
 * **Stem as a GEMM.** The k4 s4 stem on one input channel is a reshape to ``(N, L/4, 4*C_in)``
   and a Linear with the conv weight permuted to ``(C_out, 4*C_in)`` (its state-dict shape stays
   the ``Conv1d`` one); this produces channels-last directly whatever ``C_in``.
 * **Layer scale folded into pwconv2** (``diag(gamma) W2``, ``gamma * b2``): one multiply on a
   weight-sized tensor (at most 256 x 1024) instead of one on the activation, forward and
   backward; autograd differentiates through the fold, so training sees the reference's gradients.
-  (Folding the LayerNorm affine into pwconv1 the same way was measured and dropped: PyTorch's CPU
-  LayerNorm runs about 2x slower *without* an affine than with one.)
+  (Folding the LayerNorm affine into pwconv1 the same way was tried and dropped: PyTorch's CPU
+  LayerNorm runs slower *without* an affine than with one.)
 * **Fused GELU at inference**: with autograd off, pwconv1 + GELU is one oneDNN call, in fp32
   and, for a network cast to bfloat16 (``predict --precision bf16``), in bf16.
 * The residual add (with drop-path, one ``addcmul``) stays separate: oneDNN's fused "add"
@@ -151,10 +150,8 @@ class _ConvCL(torch.autograd.Function):
     """``_conv_cl`` with a leaner backward: one oneDNN call for the input and weight gradients,
     and the bias gradient as a plain sum.
 
-    Asking oneDNN's backward-weights kernels for the bias gradient as well slows them by 10-30 %
-    (measured on every convolution of the network, 1 thread, batch 64), more than the separate
-    ``sum`` costs; for the depthwise convolution it roughly halves the backward-weights time.
-    Together about 6-8 % of a whole training step.
+    Asking oneDNN's backward-weights kernels for the bias gradient as well slows them more than
+    the separate ``sum`` costs (docs/guide.md, "Why the defaults").
     """
 
     @staticmethod

@@ -35,7 +35,7 @@ from rruffgeo.config import (
     to_dict,
 )
 from rruffgeo.dataset import resampled_learning_table
-from rruffgeo.network import distributed, jobs
+from rruffgeo.network import distributed
 from rruffgeo.network.baseline import nn1_cosine_scores
 from rruffgeo.network.curves import curves_table
 from rruffgeo.network.metrics import (
@@ -124,15 +124,12 @@ def run_cv(workdir: WorkDir, settings: Settings | None = None, split: str = Spli
            on_epoch: OnEpoch | None = None) -> EvaluationResult:
     """Stratified k-fold CV (``settings.train.n_folds``); ``folds`` runs a subset (0-based).
 
+    One process: folds that ``network.jobs`` trained side by side beforehand are only scored.
     Writes metrics/cv_<split>.json and metrics/cv_<split>_per_country.csv over the folds run
     so far (those of this call and finished ones of earlier calls with the same settings).
     """
     settings = _with_split(settings, split)
     wanted = _wanted_folds(settings, folds)
-    failed = jobs.train_waiting(workdir, settings, Evaluation.CV, [settings.train.split],
-                                        wanted, progress).get(settings.train.split)
-    if failed is not None:
-        raise failed
     ds = _load_dataset_ranked(workdir, settings)
     return _run(workdir, settings, ds, Evaluation.CV, _folds_of(ds, settings, Evaluation.CV),
                 wanted, progress, on_epoch)
@@ -196,7 +193,7 @@ def _run(workdir: WorkDir, settings: Settings, ds: Dataset, evaluation: Evaluati
     t_start = time.perf_counter()
     split = settings.train.split
     device_name, threads = distributed.setup_device(settings.train.device,
-                                                    settings.train.threads)  # issue 9
+                                                    settings.train.threads)
     device = select_device(device_name)
     set_threads(threads, device)
     key = _result_key(ds, settings, evaluation)

@@ -2,12 +2,13 @@
 process with its share of the cores.
 
 Why: on a small CPU one process with every core's thread leaves cores waiting in the many small
-kernels of a ConvNeXt1D step. On two cores, two single-thread processes trained 1.17x (fp32) to
-1.55x (bf16) the spectra per second of one two-thread process (``benchmarks/bench_parallel.py``).
+kernels of a ConvNeXt1D step; single-thread processes side by side train more spectra per second
+(docs/guide.md, "Why the defaults").
 
 Each process runs the ordinary fold code (``run_cv`` or ``run_train`` on one fold), which keeps a
-checkpoint after every epoch and writes the fold's model and ``result.json``. The caller then
-calls the same function over every fold: it finds them finished and writes the metrics. So an
+checkpoint after every epoch and writes the fold's model and ``result.json``. The caller (the
+cli, the pipeline) trains here first, then calls that function over every fold in its own
+process: it finds them finished and writes the metrics. So an
 interrupted run resumes in either mode, and a fold's result does not depend on which process
 trained it (its key leaves out threads and jobs; floats can differ in the last bits with the
 thread count, as they do for ``--threads``).
@@ -30,6 +31,7 @@ from tqdm.auto import tqdm
 from rruffgeo.config import Evaluation, Settings, Split, from_dict, replace, to_dict
 from rruffgeo.errors import UserError, describe
 from rruffgeo.network import distributed
+from rruffgeo.network.evaluate import run_cv, run_train, unfinished_folds
 from rruffgeo.network.runtime import usable_cores
 from rruffgeo.workdir import WorkDir
 
@@ -76,8 +78,6 @@ def waiting_trainings(workdir: WorkDir, settings: Settings, evaluation: Evaluati
                       splits: Sequence[Split], folds: Sequence[int] | None = None
                       ) -> list[Training]:
     """The trainings of ``splits`` (``folds`` of each; all by default) not yet finished."""
-    from rruffgeo.network.evaluate import unfinished_folds
-
     return [Training(evaluation, Split(split), k) for split in splits
             for k in unfinished_folds(workdir, settings, evaluation, split, folds)]
 
@@ -190,6 +190,16 @@ def train_waiting(workdir: WorkDir, settings: Settings, evaluation: Evaluation,
     return first
 
 
+def train_split_first(workdir: WorkDir, settings: Settings, evaluation: Evaluation,
+                      split: Split, folds: Sequence[int] | None = None,
+                      progress: bool = True) -> None:
+    """``train_waiting`` for one split, raising its first failure: what a command runs before
+    ``run_cv``/``run_train`` so that they only score what is trained."""
+    failed = train_waiting(workdir, settings, evaluation, [split], folds, progress).get(split)
+    if failed is not None:
+        raise failed
+
+
 # ---------------------------------------------------------------- in the side process
 
 _EPOCH, _ERROR = "rruffgeo-epoch", "rruffgeo-error"
@@ -197,8 +207,6 @@ _EPOCH, _ERROR = "rruffgeo-epoch", "rruffgeo-error"
 
 def _train_one(root: str, evaluation: str, split: str, fold: int, settings: Settings) -> None:
     """Train and score one fold, exactly as ``run_cv``/``run_train`` do in one process."""
-    from rruffgeo.network.evaluate import run_cv, run_train
-
     def report(fold: int, epoch: int) -> None:
         print(_EPOCH, epoch, flush=True)
 

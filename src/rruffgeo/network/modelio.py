@@ -23,12 +23,12 @@ from safetensors.torch import load_file, save_file
 from rruffgeo.config import ModelSettings, Settings, SpectraSettings, from_dict, to_dict
 from rruffgeo.errors import UserError
 from rruffgeo.network.convnext1d import ConvNeXt1D, build_network
-from rruffgeo.workdir import atomic_path, write_json_atomic
+from rruffgeo.workdir import MODEL_META, atomic_path, write_json_atomic
 
 log = logging.getLogger(__name__)
 
 WEIGHTS = "model.safetensors"
-META = "model.json"
+META = MODEL_META
 
 
 @dataclass

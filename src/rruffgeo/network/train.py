@@ -275,6 +275,20 @@ def check_finite_model(model: torch.nn.Module, probe: torch.Tensor, desc: str,
                                  f"{bad[0]}); stopped (lower --lr, or check the spectra)")
 
 
+def _train_and_check(state: TrainingState, X: np.ndarray, yt: torch.Tensor,
+                     ts: TrainSettings, epoch: int, plan: EpochPlan, bar: _ProgressBar,
+                     desc: str, device: torch.device) -> float:
+    """One epoch over every rank, then a check that the network's outputs are still finite
+    (a diverged step fails here, naming the epoch, not as NaN metrics later); the mean loss."""
+    total, count = train_epoch(state, X, yt, ts, epoch, plan,
+                               on_batch=lambda mean: bar.batch(epoch, mean),
+                               where=f"{desc}: epoch {epoch + 1}")
+    probe = batch_tensor(X, np.arange(min(8, len(yt)))).to(device)
+    check_finite_model(state.model, probe, desc, epoch + 1)
+    total, count = distributed.sum_over_ranks(total, count)
+    return total / max(count, 1)
+
+
 def fit_network(
     X: np.ndarray,
     y: np.ndarray,
@@ -316,15 +330,9 @@ def fit_network(
     bar = _ProgressBar(desc, ts.epochs, n_batches, state.epochs_done, progress and plan.main)
     for epoch in range(state.epochs_done, ts.epochs):
         t0 = time.perf_counter()
-        total, count = train_epoch(state, X, yt, ts, epoch, plan,
-                                   on_batch=lambda mean, e=epoch: bar.batch(e, mean),
-                                   where=f"{desc}: epoch {epoch + 1}")
-        probe = batch_tensor(X, np.arange(min(8, len(yt)))).to(device)
-        check_finite_model(state.model, probe, desc, epoch + 1)
-        total, count = distributed.sum_over_ranks(total, count)
+        loss = _train_and_check(state, X, yt, ts, epoch, plan, bar, desc, device)
         row: dict[str, float] = {"epoch": epoch + 1, "step": (epoch + 1) * n_batches,
-                                 "train_loss": total / max(count, 1),
-                                 "train_s": time.perf_counter() - t0}
+                                 "train_loss": loss, "train_s": time.perf_counter() - t0}
         if plan.main:
             row.update(epoch_metrics(state.model, sets, device))
         row["epoch_s"] = time.perf_counter() - t0

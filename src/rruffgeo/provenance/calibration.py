@@ -6,9 +6,8 @@ renormalises: one parameter, fitted by minimising the log-loss on held-out proba
 out-of-fold predictions of inner splits of a training fold, never a test fold). It keeps the
 ranking, so top-k accuracy is unchanged; only the confidence moves.
 
-Fitted by log-loss, one temperature can leave the top label mis-calibrated: on the provenance
-models grouped by specimen it moved the kNN's top-label ECE from 0.022 to 0.038 while changing
-its log-loss by 0.001. ``TopLabelIsotonic`` (top-label calibration, Gupta & Ramdas 2022) then
+Fitted by log-loss, one temperature can leave the top label mis-calibrated (docs/guide.md,
+"Why the defaults"). ``TopLabelIsotonic`` (top-label calibration, Gupta & Ramdas 2022) then
 maps the top class's probability through an isotonic fit of "the top class is right" on it, and
 scales the other classes to share the rest in their proportions. ``Calibrator`` does both, in
 that order; its fit is plain numbers (JSON), so a saved model holds no code.

@@ -4,13 +4,14 @@ Torch-free (the network's out-of-fold probabilities come in as arrays, see
 :mod:`rruffgeo.provenance.network_oof`). For each outer fold of the project's splits
 (:func:`rruffgeo.splits.cv_splits`, by spectrum or grouped by specimen):
 
-1. inner 5-fold splits of the training fold, grouped by specimen, give out-of-fold
-   probabilities of every model and hyper-parameter setting on the training fold;
+1. inner k-fold splits (``ProvenanceSettings.inner_folds``) of the training fold, grouped by
+   specimen, give out-of-fold probabilities of every model and hyper-parameter setting on the
+   training fold;
 2. each model family keeps the setting with the lowest inner log-loss; the combination's
    weights are fitted by EM on the same inner probabilities;
 3. each model's calibration (temperature, then top-label isotonic; ``calibration.Calibrator``)
-   and conformal quantiles (80/90/95%) are fitted on its inner out-of-fold probabilities, never
-   on the test fold;
+   and conformal quantiles (``ProvenanceSettings.levels``) are fitted on its inner out-of-fold
+   probabilities, never on the test fold;
 4. the models are refitted on the whole training fold and predict the test fold.
 
 The network has no inner fold models; its inner probabilities are cross-fitted: the training
@@ -34,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from rruffgeo.config import Settings
+from rruffgeo.config import ProvenanceSettings, Settings
 from rruffgeo.provenance.calibration import Calibrator, log_loss_per_sample
 from rruffgeo.provenance.conformal import SplitConformal
 from rruffgeo.provenance.data import ProvenanceData
@@ -51,20 +52,32 @@ from rruffgeo.workdir import atomic_path, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-INNER_FOLDS = 5
-LEVELS = (0.8, 0.9, 0.95)
 FORMAT_VERSION = 2  # 2: top-label isotonic after the temperature
-#: Hyper-parameter grids searched on the inner folds (small: every point costs an inner CV).
-SPECIES_GRID = [{"alpha": a} for a in (2.0, 8.0, 32.0)]
-KNN_GRID = [{"k": k, "tau": t, "lam": lam}
-            for k, t, lam in itertools.product((20, 50, 150), (0.05, 0.1, 0.3), (0.3, 0.6, 0.85))]
-#: Model families: name -> (factory, grid, uses the mineral name).
-FAMILIES: dict[str, tuple[Callable[..., Any], list[dict[str, Any]], bool]] = {
-    "prior": (ClassPrior, [{}], False),
-    "species_freq": (SpeciesFrequency, SPECIES_GRID, False),
-    "knn_spectra": (lambda **p: KNNCountry(by_specimen=False, **p), KNN_GRID, False),
-    "knn_specimens": (lambda **p: KNNCountry(by_specimen=True, **p), KNN_GRID, False),
-    "species_freq+mineral": (SpeciesFrequency, SPECIES_GRID, True),
+
+
+def species_grid(ps: ProvenanceSettings) -> list[dict[str, Any]]:
+    """The species-frequency settings tried on the inner folds."""
+    return [{"alpha": a} for a in ps.species_alpha]
+
+
+def knn_grid(ps: ProvenanceSettings) -> list[dict[str, Any]]:
+    """The kNN settings tried on the inner folds: every combination of the three grids."""
+    return [{"k": k, "tau": t, "lam": lam}
+            for k, t, lam in itertools.product(ps.knn_k, ps.knn_tau, ps.knn_lam)]
+
+
+def _no_grid(ps: ProvenanceSettings) -> list[dict[str, Any]]:
+    return [{}]
+
+
+#: Model families: name -> (factory, its grid of the settings, uses the mineral name).
+FAMILIES: dict[str, tuple[Callable[..., Any],
+                          Callable[[ProvenanceSettings], list[dict[str, Any]]], bool]] = {
+    "prior": (ClassPrior, _no_grid, False),
+    "species_freq": (SpeciesFrequency, species_grid, False),
+    "knn_spectra": (lambda **p: KNNCountry(by_specimen=False, **p), knn_grid, False),
+    "knn_specimens": (lambda **p: KNNCountry(by_specimen=True, **p), knn_grid, False),
+    "species_freq+mineral": (SpeciesFrequency, species_grid, True),
 }
 COMBINATIONS = {
     "combination": ["species_freq", "knn_specimens", "knn_spectra", "prior", "network"],
@@ -82,10 +95,11 @@ class Candidate:
     params: dict[str, Any]
 
 
-def _fit_family(name: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray,
-                species: np.ndarray, n_classes: int) -> Any:
+def _fit_family(name: str, data: ProvenanceData, rows: np.ndarray, n_classes: int,
+                ps: ProvenanceSettings) -> Any:
     factory, grid, _ = FAMILIES[name]
-    return factory(**grid[0]).fit(X, y, groups=groups, species=species, n_classes=n_classes)
+    return factory(**grid(ps)[0]).fit(data.X[rows], data.y[rows], groups=data.groups[rows],
+                                      species=data.species[rows], n_classes=n_classes)
 
 
 def _variant(model: Any, params: dict[str, Any]) -> Any:
@@ -97,54 +111,54 @@ def _variant(model: Any, params: dict[str, Any]) -> Any:
 
 
 def _family_probas(data: ProvenanceData, rows: np.ndarray, queries: np.ndarray,
-                   nb: Neighbours, n_classes: int) -> dict[str, list[np.ndarray]]:
+                   nb: Neighbours, n_classes: int, ps: ProvenanceSettings
+                   ) -> dict[str, list[np.ndarray]]:
     """Probabilities of every family and grid point for ``queries``, fitted on ``rows``."""
     out: dict[str, list[np.ndarray]] = {}
     fitted: dict[Any, Any] = {}
     for name, (factory, grid, mineral) in FAMILIES.items():
         base_key = factory if name not in ("knn_spectra", "knn_specimens") else name
         if base_key not in fitted:
-            fitted[base_key] = _fit_family(name, data.X[rows], data.y[rows], data.groups[rows],
-                                           data.species[rows], n_classes)
+            fitted[base_key] = _fit_family(name, data, rows, n_classes, ps)
         given = data.species[queries] if mineral else None
         out[name] = [_variant(fitted[base_key], p).proba_from_neighbours(nb, given)
-                     for p in grid]
+                     for p in grid(ps)]
     return out
 
 
-def _inner_oof(data: ProvenanceData, tr: np.ndarray, seed: int, n_classes: int
+def _inner_oof(data: ProvenanceData, tr: np.ndarray, ps: ProvenanceSettings, n_classes: int
                ) -> dict[str, list[np.ndarray]]:
     """Out-of-fold probabilities on the training fold from inner splits grouped by specimen."""
-    inner = cv_splits(data.y[tr], data.groups[tr], "specimen", INNER_FOLDS, seed)
+    inner = cv_splits(data.y[tr], data.groups[tr], "specimen", ps.inner_folds, ps.seed)
     oof: dict[str, list[np.ndarray]] = {}
     for itr, iva in inner:
         rows, queries = tr[itr], tr[iva]
         model = ClassPrior().fit(data.X[rows], data.y[rows], groups=data.groups[rows],
                                  species=data.species[rows], n_classes=n_classes)
         nb = find_neighbours(model.reference_, data.X[queries])
-        for name, probas in _family_probas(data, rows, queries, nb, n_classes).items():
+        for name, probas in _family_probas(data, rows, queries, nb, n_classes, ps).items():
             slots = oof.setdefault(name, [np.zeros((len(tr), n_classes)) for _ in probas])
             for slot, p in zip(slots, probas, strict=True):
                 slot[iva] = p
     return oof
 
 
-def _select(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, seed: int,
+def _select(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, ps: ProvenanceSettings,
             network: tuple[np.ndarray, np.ndarray] | None) -> dict[str, Candidate]:
     """Each family at its best inner setting, the network, and the combinations."""
     n_classes = len(data.classes)
     y_tr = data.y[tr]
-    oof = _inner_oof(data, tr, seed, n_classes)
+    oof = _inner_oof(data, tr, ps, n_classes)
     ref = ClassPrior().fit(data.X[tr], y_tr, groups=data.groups[tr], species=data.species[tr],
                            n_classes=n_classes)
     nb = find_neighbours(ref.reference_, data.X[te])
-    test = _family_probas(data, tr, te, nb, n_classes)
+    test = _family_probas(data, tr, te, nb, n_classes, ps)
     out = {}
     for name, (_, grid, _) in FAMILIES.items():
         losses = [float(log_loss_per_sample(p, y_tr).mean()) for p in oof[name]]
         best = int(np.argmin(losses))
         out[name] = Candidate(oof[name][best], test[name][best],
-                              {**grid[best], "inner_log_loss": losses[best]})
+                              {**grid(ps)[best], "inner_log_loss": losses[best]})
     if network is not None:
         out["network"] = Candidate(network[0], network[1], {})
     for combo, parts in COMBINATIONS.items():
@@ -156,23 +170,23 @@ def _select(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, seed: int,
     return out
 
 
-def _calibrate(c: Candidate, y_tr: np.ndarray, groups_tr: np.ndarray
-               ) -> tuple[np.ndarray, dict[str, Any]]:
+def _calibrate(c: Candidate, y_tr: np.ndarray, groups_tr: np.ndarray,
+               levels: tuple[float, ...]) -> tuple[np.ndarray, dict[str, Any]]:
     """Calibration and conformal quantiles from the inner probabilities; test calibrated."""
     cal = Calibrator().fit(c.inner, y_tr)
     inner_cal = cal.transform(c.inner)
     thresholds = {str(lv): SplitConformal(lv).fit(inner_cal, y_tr, groups_tr).threshold_
-                  for lv in LEVELS}
+                  for lv in levels}
     return cal.transform(c.test), {**c.params, **cal.params_, "set_thresholds": thresholds}
 
 
-def run_fold(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, seed: int,
+def run_fold(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, ps: ProvenanceSettings,
              network: tuple[np.ndarray, np.ndarray] | None = None
              ) -> dict[str, dict[str, Any]]:
     """Raw and calibrated test probabilities of every model on one outer fold, with its fits."""
     out = {}
-    for name, c in _select(data, tr, te, seed, network).items():
-        cal, params = _calibrate(c, data.y[tr], data.groups[tr])
+    for name, c in _select(data, tr, te, ps, network).items():
+        cal, params = _calibrate(c, data.y[tr], data.groups[tr], ps.levels)
         out[name] = {"raw": c.test.astype(np.float32), "calibrated": cal.astype(np.float32),
                      "params": params}
     return out
@@ -183,8 +197,9 @@ def cv_key(data: ProvenanceData, settings: Settings, split: str, with_network: b
     h = hashlib.sha256()
     h.update("\n".join(data.table["spectrum_id"] + "\t" + data.table["country_iso3"]
                        + "\t" + data.species.astype(str)).encode())
-    h.update(repr((FORMAT_VERSION, split, settings.train.n_folds, settings.train.seed,
-                   len(data.grid_cm1), SPECIES_GRID, KNN_GRID, INNER_FOLDS, LEVELS,
+    ps = settings.provenance
+    h.update(repr((FORMAT_VERSION, split, ps.n_folds, ps.seed, len(data.grid_cm1),
+                   species_grid(ps), knn_grid(ps), ps.inner_folds, ps.levels,
                    with_network)).encode())
     return h.hexdigest()[:16]
 

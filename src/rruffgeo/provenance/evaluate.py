@@ -3,8 +3,9 @@
 Torch-free. Scores the out-of-fold probabilities of :mod:`rruffgeo.provenance.cv` per
 spectrum: top-1, top-3, macro-F1 and log-loss beside the class prior (the majority class) with
 paired bootstrap intervals over specimens, top-label ECE (15 bins) before and after calibration
-(temperature, then top-label isotonic), conformal coverage and set size at 80/90/95%, and the
-winner's goals. Writes the ``rruffgeo.results.ProvenanceReport`` to
+(temperature, then top-label isotonic), conformal coverage and set size at each
+``ProvenanceSettings.levels``, and the winner's goals. Writes the
+``rruffgeo.results.ProvenanceReport`` to
 ``metrics/provenance_cv_<split>.json`` (everything, ``WorkDir.provenance_cv_file``) and beside it
 (``WorkDir.provenance_cv_part``) ``..._models.csv`` (one row per model), ``..._oof.parquet`` (per
 spectrum and model: fold, true and predicted country, probabilities, the 90% set),
@@ -31,7 +32,6 @@ from rruffgeo.provenance.calibration import log_loss_per_sample, reliability_tab
 from rruffgeo.provenance.conformal import coverage_and_size
 from rruffgeo.provenance.cv import (
     FAMILIES,
-    LEVELS,
     cv_key,
     load_fold,
     network_inner,
@@ -103,10 +103,13 @@ def evaluate_provenance(workdir: WorkDir, settings: Settings | None = None,
     settings = settings or Settings()
     data = load_provenance_data(workdir, settings)
     oof, note = None, "network left out (not asked for)"
-    if network:
-        splits = cv_splits(data.y, data.groups, split, settings.train.n_folds,
-                           settings.train.seed)
-        oof, reason = network_oof(workdir, data, splits, split, settings.train.device)
+    ps, ts = settings.provenance, settings.train
+    if network and (ps.n_folds, ps.seed) != (ts.n_folds, ts.seed):
+        note = (f"network left out: its folds ({ts.n_folds} with seed {ts.seed}) are not the "
+                f"provenance CV's ({ps.n_folds} with seed {ps.seed})")
+    elif network:
+        splits = cv_splits(data.y, data.groups, split, ps.n_folds, ps.seed)
+        oof, reason = network_oof(workdir, data, splits, split, ts.device)
         note = reason if oof is not None else f"network left out: {reason}"
     report = run_provenance_cv(workdir, settings, split, oof, progress, data=data,
                                network_note=note)
@@ -124,7 +127,8 @@ def run_provenance_cv(workdir: WorkDir, settings: Settings | None = None,
     settings = settings or Settings()
     t0 = time.perf_counter()
     data = data if data is not None else load_provenance_data(workdir, settings)
-    splits = cv_splits(data.y, data.groups, split, settings.train.n_folds, settings.train.seed)
+    ps = settings.provenance
+    splits = cv_splits(data.y, data.groups, split, ps.n_folds, ps.seed)
     key = cv_key(data, settings, split, network_oof is not None)
     folder = workdir.provenance_cv_cache(split)
     folder.mkdir(parents=True, exist_ok=True)
@@ -133,14 +137,14 @@ def run_provenance_cv(workdir: WorkDir, settings: Settings | None = None,
         result = load_fold(folder, k, key)
         if result is None:
             t1 = time.perf_counter()
-            result = run_fold(data, tr, te, settings.train.seed,
+            result = run_fold(data, tr, te, ps,
                               network_inner(network_oof, splits, k))
             save_fold(folder, k, key, result)
             if progress:
                 print(f"provenance cv {split}: fold {k + 1}/{len(splits)} done in "
                       f"{time.perf_counter() - t1:.0f} s", flush=True)
         folds.append(result)
-    report = score(data, splits, folds, split)
+    report = score(data, splits, folds, split, ps.levels)
     report.network_note = network_note or ("network: out-of-fold probabilities given"
                                            if network_oof is not None else
                                            "network left out (no fold models given)")
@@ -171,12 +175,13 @@ def _sets(splits: list[tuple[np.ndarray, np.ndarray]], folds: list[dict[str, Any
 
 
 def score_model(data: ProvenanceData, splits: list[tuple[np.ndarray, np.ndarray]],
-                folds: list[dict[str, Any]], name: str, prior: np.ndarray) -> ModelScores:
+                folds: list[dict[str, Any]], name: str, prior: np.ndarray,
+                levels: tuple[float, ...]) -> ModelScores:
     """Every metric of one model's out-of-fold probabilities."""
     raw = _assemble(splits, folds, name, "raw")
     cal = _assemble(splits, folds, name, "calibrated")
     conformal = {}
-    for lv in LEVELS:
+    for lv in levels:
         cov, size = coverage_and_size(_sets(splits, folds, name, cal, lv), data.y)
         conformal[str(lv)] = Coverage(cov, size)
     top = most_predicted(cal, data.classes)
@@ -208,10 +213,12 @@ def goals(result: ModelScores, y: np.ndarray) -> dict[str, Goal]:
 
 
 def score(data: ProvenanceData, splits: list[tuple[np.ndarray, np.ndarray]],
-          folds: list[dict[str, Any]], split: str) -> ProvenanceReport:
+          folds: list[dict[str, Any]], split: str, levels: tuple[float, ...]
+          ) -> ProvenanceReport:
     """Metrics of every model, the winner by log-loss per evidence, and the goals."""
     prior = _assemble(splits, folds, "prior", "raw")
-    models = {name: score_model(data, splits, folds, name, prior) for name in folds[0]}
+    models = {name: score_model(data, splits, folds, name, prior, levels)
+              for name in folds[0]}
     winners = {}
     for evidence in ("spectrum", "spectrum+mineral"):
         best = lowest_log_loss(models, evidence)

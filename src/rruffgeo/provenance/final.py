@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 SPEC = "provenance.json"
 FORMAT = "rruffgeo-provenance/1"
-#: The protocol whose CV chooses the final model: grouped by specimen (issue 10, item 2).
+#: The protocol whose CV chooses the final model: grouped by specimen (no leakage).
 CHOOSING_SPLIT = "specimen"
 #: Used when no CV report exists yet.
 DEFAULT_MODELS = {"spectrum": "combination", "spectrum+mineral": "combination+mineral"}
@@ -104,7 +104,7 @@ def fit_final(workdir: WorkDir, settings: Settings | None = None,
     settings = settings or Settings()
     data = load_provenance_data(workdir, settings)
     rows = np.arange(len(data.y))
-    fits = run_fold(data, rows, rows[:0], settings.train.seed)
+    fits = run_fold(data, rows, rows[:0], settings.provenance)
     spec = {
         "format": FORMAT,
         "models": {ev: _model_spec(fits, name) for ev, name in models.items()},

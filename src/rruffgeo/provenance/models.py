@@ -23,10 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rruffgeo.config import MAX_NEIGHBOURS
 from rruffgeo.provenance.library import species_key, unit_rows
-
-#: Neighbours kept per query: enough for k=150 specimens when specimens have many spectra.
-MAX_NEIGHBOURS = 800
 
 
 @dataclass

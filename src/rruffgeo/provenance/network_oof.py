@@ -16,7 +16,7 @@ import numpy as np
 
 from rruffgeo.config import Evaluation
 from rruffgeo.provenance.data import ProvenanceData
-from rruffgeo.workdir import WorkDir, read_json
+from rruffgeo.workdir import FOLD_RESULT, MODEL_META, WorkDir, read_json
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def fold_model_dirs(workdir: WorkDir, split: str, n_folds: int) -> list[Path]:
 def missing_reason(folder: Path, data: ProvenanceData, tr: np.ndarray, te: np.ndarray
                    ) -> str | None:
     """Why a fold folder cannot be used (None when it can)."""
-    meta, result = read_json(folder / "model.json"), read_json(folder / "result.json")
+    meta, result = read_json(folder / MODEL_META), read_json(folder / FOLD_RESULT)
     if not isinstance(meta, dict) or not isinstance(result, dict):
         return f"{folder}: no finished fold model (run `rruffgeo cv`)"
     if meta.get("classes") != data.classes:

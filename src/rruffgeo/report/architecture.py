@@ -21,7 +21,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from rruffgeo.config import Settings, to_dict
 from rruffgeo.report import style
-from rruffgeo.workdir import MODELS_DIR, WorkDir
+from rruffgeo.workdir import WorkDir
 
 STAGE_COLORS = ("#dbe7f5", "#fde5cf", "#dcefd9", "#f3dbe3", "#e6e0f3", "#f6f1d1")
 
@@ -128,7 +128,7 @@ def trained_class_count(workdir: WorkDir, settings: Settings) -> int | None:
     """Classes of a trained model in ``workdir/models`` built with these settings, else the
     countries of the learning table (what training will see), else None."""
     want = json.loads(json.dumps(to_dict(settings.model)))
-    for meta_path in sorted((workdir.root / MODELS_DIR).glob("*/model.json")):
+    for meta_path in workdir.model_metas():
         try:
             meta = json.loads(meta_path.read_text())
             if (meta["settings"]["model"] == want

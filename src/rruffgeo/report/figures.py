@@ -46,7 +46,7 @@ from rruffgeo.results import EvaluationResult
 from rruffgeo.spectra.matrix import cached_grid
 from rruffgeo.spectra.resample import clean_axis, make_grid, resample_spectrum
 from rruffgeo.spectra.window import GridWindow, global_window
-from rruffgeo.workdir import CATALOG, WorkDir
+from rruffgeo.workdir import FIG_COUNTRY_MAP, FIG_OVERALL_METRICS, WorkDir
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def _thousands(x: float, _pos: object = None) -> str:
 # ---------------------------------------------------------------- dataset figures (1-5)
 
 
-@figure("fig1_country_map", "dataset",
+@figure(FIG_COUNTRY_MAP, "dataset",
         "Figure 1: natural samples (spectra) per country, log colour scale.")
 def fig_country_map(src: FigureInputs, out_base: Path) -> list[Path]:
     """Figure 1: choropleth of natural spectra per country (log scale)."""
@@ -126,7 +126,7 @@ def read_spectra(
     workdir: WorkDir, spectrum_ids: list[str]
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Wavenumber and intensity arrays of a few spectra, read from catalog.parquet."""
-    df = pd.read_parquet(workdir.root / CATALOG,
+    df = pd.read_parquet(workdir.catalog,
                          columns=["spectrum_id", "wavenumber_cm1", "intensity"],
                          filters=[("spectrum_id", "in", list(spectrum_ids))])
     return {r.spectrum_id: (np.asarray(r.wavenumber_cm1, dtype=float),
@@ -435,7 +435,7 @@ def _overall_panel(ax, ev: EvaluationResult, metrics: list[str]) -> None:  # noq
     ax.grid(axis="y", alpha=0.3)
 
 
-@figure("fig9_overall_metrics", "evaluation",
+@figure(FIG_OVERALL_METRICS, "evaluation",
         "Figure 9: overall test metrics per fold (dots) and mean ± sd (bars), ConvNeXt1D vs "
         "the 1-NN baseline; dashed: the accuracy of always answering the majority country.",
         evaluation_caption)

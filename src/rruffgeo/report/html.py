@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from rruffgeo import __version__
-from rruffgeo.config import Evaluation, Settings, Split, from_dict, to_dict
+from rruffgeo.config import Evaluation, Settings, Split, to_dict
 from rruffgeo.report.baselines import (
     Majority,
     dominant_prediction,
@@ -38,7 +38,6 @@ from rruffgeo.results import EvaluationResult
 from rruffgeo.workdir import (
     REJECTS,
     WorkDir,
-    write_json_atomic,
     write_text_atomic,
 )
 
@@ -61,21 +60,6 @@ HONEST_NOTE = (
 SCRIPT = asset(SCRIPT_FILE)
 #: Rejected files listed in the page; the rest are in rejects.csv.
 REJECTS_SHOWN = 50
-
-
-def load_run_settings(workdir: WorkDir) -> Settings | None:
-    """The settings ``rruffgeo run`` recorded in the work folder, if any."""
-    path = workdir.run_settings
-    if not path.exists():
-        return None
-    try:
-        return from_dict(Settings, json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, TypeError, KeyError):
-        return None
-
-
-def save_run_settings(workdir: WorkDir, settings: Settings) -> None:
-    write_json_atomic(workdir.run_settings, to_dict(settings))
 
 
 def software_versions() -> dict[str, str]:
@@ -257,7 +241,7 @@ def write_report(workdir: WorkDir, settings: Settings | None = None,
 
     ``settings`` defaults to those ``rruffgeo run`` recorded, else the defaults.
     """
-    settings = settings or load_run_settings(workdir) or Settings()
+    settings = settings or workdir.load_run_settings() or Settings()
     stats = stats or compute_stats(workdir, settings)
     target = workdir.report
     write_text_atomic(target, render_report(workdir, stats, settings, figures))

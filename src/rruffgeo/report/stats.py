@@ -2,6 +2,11 @@
 
 The paper counts spectra ("samples"); a country is a property of the specimen, and each RRUFF
 specimen contributes several spectra, so every count here is given both ways side by side.
+Beside the paper's tables: the data by technique (instrument and scan type: ``Raman``, or the
+low-resolution ``Broad_Scan`` of ``LR-Raman``) and by source set (zip), each with raw and
+processed spectra and the specimens found nowhere else, which is what each zip adds.
+Reference compounds (``XD`` IDs: pharmaceuticals) are counted apart: they are no mineral
+species, and neither natural nor in any geographic count.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from rruffgeo.config import Settings
+from rruffgeo.data.columns import read_catalog_columns
 from rruffgeo.dataset import learning_table
 from rruffgeo.workdir import (
     CATALOG,
@@ -33,13 +39,23 @@ log = logging.getLogger(__name__)
 CATALOG_COLUMNS = [
     "spectrum_id", "specimen_id", "mineral", "kind", "laser_nm",
     "wavenumber_min_cm1", "wavenumber_max_cm1", "n_points",
+    "technique", "is_reference_compound",
 ]
+#: Catalog columns read when the file has them (catalogs written by hand may lack them).
+OPTIONAL_CATALOG_COLUMNS = ["category"]
 GEOCODED_COLUMNS = [
     "specimen_id", "synthetic", "lat", "lon", "country_iso3", "country_name", "excluded_reason",
 ]
 #: Flags read when the geocoded file has them (older versions wrote none).
 OPTIONAL_GEOCODED_COLUMNS = ["extraterrestrial"]
 TOP_N = 20
+#: How the tables name each technique of the file names (others appear as written).
+TECHNIQUE_LABELS = {
+    "Raman": "Raman (high-resolution instruments)",
+    "Broad_Scan": "Broad_Scan (low-resolution LR-Raman instrument)",
+    "": "unknown (file name not in RRUFF naming)",
+}
+REFERENCE_COMPOUNDS = "reference compounds (pharmaceuticals, XD IDs; not minerals)"
 
 TABLE_FILES = {
     "totals": "totals",
@@ -48,6 +64,8 @@ TABLE_FILES = {
     "table2_specimens": "table2_minerals_by_specimens",
     "table3": "table3_learning_countries",
     "exclusions": "exclusions",
+    "techniques": "techniques",
+    "sources": "sources",
 }
 
 
@@ -64,9 +82,16 @@ class DatasetStats:
     files: list[Path] = field(default_factory=list)
     #: Table 2 ranked by specimens: oriented series put a mineral first by spectra alone.
     table2_specimens: pd.DataFrame | None = None
+    #: Spectra and specimens per technique (instrument and scan type) and per source set.
+    techniques: pd.DataFrame | None = None
+    sources: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        out = {"totals": self.totals, "table1": self.table1, "table2": self.table2}
+        out = {"totals": self.totals}
+        for key, table in (("techniques", self.techniques), ("sources", self.sources)):
+            if table is not None:
+                out[key] = table
+        out.update({"table1": self.table1, "table2": self.table2})
         if self.table2_specimens is not None:
             out["table2_specimens"] = self.table2_specimens
         if self.table3 is not None:
@@ -81,11 +106,14 @@ def load_samples(workdir: WorkDir) -> pd.DataFrame:
 
     Specimens missing from geocoded.parquet count as natural without coordinates. Natural
     means neither synthetic nor extraterrestrial (meteorites, lunar and Martian samples; the
-    flag is absent, hence False, in geocoded files of older versions).
+    flag is absent, hence False, in geocoded files of older versions) nor a reference compound.
     """
     cat_path = workdir.require(CATALOG, "ingest")
     geo_path = workdir.require(GEOCODED, "geocode")
-    cat = pd.read_parquet(cat_path, columns=CATALOG_COLUMNS)
+    stored = set(pq.read_schema(cat_path).names)
+    cat = read_catalog_columns(cat_path, CATALOG_COLUMNS + [
+        c for c in OPTIONAL_CATALOG_COLUMNS if c in stored])
+    cat["is_reference_compound"] = cat["is_reference_compound"].astype(bool)
     present = set(pq.read_schema(geo_path).names)
     geo = pd.read_parquet(geo_path, columns=GEOCODED_COLUMNS + [
         c for c in OPTIONAL_GEOCODED_COLUMNS if c in present])
@@ -96,10 +124,11 @@ def load_samples(workdir: WorkDir) -> pd.DataFrame:
         if flag not in df.columns:
             df[flag] = False
         df[flag] = df[flag].astype("boolean").fillna(False).astype(bool)
-    for col in ("country_iso3", "country_name", "excluded_reason", "mineral"):
-        df[col] = df[col].fillna("").astype(str)
+    for col in ("country_iso3", "country_name", "excluded_reason", "mineral", "technique",
+                *OPTIONAL_CATALOG_COLUMNS):
+        df[col] = df[col].fillna("").astype(str) if col in df.columns else ""
     df["has_coords"] = np.isfinite(df["lat"].astype(float)) & np.isfinite(df["lon"].astype(float))
-    df["natural"] = ~df["synthetic"] & ~df["extraterrestrial"]
+    df["natural"] = ~df["synthetic"] & ~df["extraterrestrial"] & ~df["is_reference_compound"]
     df["has_country"] = df["country_iso3"].str.len() > 0
     return df
 
@@ -123,16 +152,22 @@ def totals_table(df: pd.DataFrame) -> pd.DataFrame:
         return {"quantity": label, "spectra": a, "spectra_pct": _pct(a, n_spec),
                 "specimens": b, "specimens_pct": _pct(b, n_specimen)}
 
+    reference = _reference_compounds(df)
     rows = [
         row("samples"),
         row("natural", df["natural"]),
         row("synthetic", df["synthetic"]),
+        row(REFERENCE_COMPOUNDS, reference),
         row("extraterrestrial (meteorites, lunar, Martian)", df["extraterrestrial"]),
         row("with coordinates", df["has_coords"]),
         row("without coordinates", ~df["has_coords"]),
         row("natural with a country", df["natural"] & df["has_country"]),
-        row("unique mineral species", unique="mineral"),
+        row("unique mineral species", ~reference, unique="mineral"),
         row("countries (natural samples)", df["natural"], unique="country_iso3"),
+        row("raw spectra", df["kind"] == "raw"),
+        row("processed spectra", df["kind"] == "processed"),
+        *(row(f"technique: {_technique_label(t)}", df["technique"] == t)
+          for t in (_techniques(df) if "technique" in df.columns else [])),
     ]
     out = pd.DataFrame(rows)
     spp = n_spec / n_specimen if n_specimen else np.nan
@@ -182,11 +217,12 @@ def mineral_table(df: pd.DataFrame, top: int | None = TOP_N,
     ``by="specimens"`` by number of specimens (all samples).
 
     By spectra, oriented series (a dozen spectra of one crystal) push a mineral up: on the
-    shared data Actinolite ranks first with 131 spectra of 7 specimens.
+    shared data Actinolite ranks first with 140 spectra of 7 specimens. Reference compounds
+    are no mineral species and are left out.
     """
     if by not in ("spectra", "specimens"):
         raise ValueError(f"rank by 'spectra' or 'specimens', not {by!r}")
-    sub = df[df["mineral"].str.len() > 0]
+    sub = df[(df["mineral"].str.len() > 0) & ~_reference_compounds(df)]
     g = _ranked(sub, "mineral", "mineral", by=by)
     g["pct_spectra"] = (100.0 * g["spectra"] / max(len(sub), 1)).round(2)
     g["pct_specimens"] = (100.0 * g["specimens"] / max(sub["specimen_id"].nunique(), 1)).round(2)
@@ -206,6 +242,62 @@ def learning_country_table(learning: pd.DataFrame) -> pd.DataFrame:
     g = g.rename(columns={"country_name": "country"})
     return g[["rank", "country", "iso3", "spectra", "pct_spectra", "specimens", "pct_specimens",
               "spectra_per_specimen"]]
+
+
+def _reference_compounds(df: pd.DataFrame) -> pd.Series:
+    """Which rows are reference compounds (none, for a frame without the column)."""
+    if "is_reference_compound" not in df.columns:
+        return pd.Series(False, index=df.index)
+    return df["is_reference_compound"].astype(bool)
+
+
+def _techniques(df: pd.DataFrame) -> list[str]:
+    """The techniques present, known ones first in ``TECHNIQUE_LABELS`` order."""
+    present = set(df["technique"])
+    known = [t for t in TECHNIQUE_LABELS if t in present]
+    return known + sorted(present - set(known))
+
+
+def _technique_label(technique: str) -> str:
+    return TECHNIQUE_LABELS.get(technique, technique)
+
+
+def _breakdown(df: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
+    """Per value of ``key``: spectra (raw, processed, reference compounds), specimens, and
+    specimens with no spectrum under any other value (what that value alone brings)."""
+    df = df.assign(_key=key.to_numpy())
+    n_keys = df.groupby("specimen_id")["_key"].nunique()
+    df["_only_here"] = df["specimen_id"].map(n_keys).eq(1)
+    df["_raw"] = df["kind"].eq("raw")
+    df["_processed"] = df["kind"].eq("processed")
+    g = df.groupby("_key", sort=False).agg(
+        spectra=("spectrum_id", "size"), raw_spectra=("_raw", "sum"),
+        processed_spectra=("_processed", "sum"), specimens=("specimen_id", "nunique"))
+    g["specimens_only_here"] = (df[df["_only_here"]].groupby("_key")["specimen_id"].nunique()
+                                .reindex(g.index, fill_value=0))
+    g["reference_compound_spectra"] = df.groupby("_key")["is_reference_compound"].sum()
+    return g.astype(int)
+
+
+def technique_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Spectra and specimens per technique (instrument and scan type, from the file names):
+    raw and processed, and the specimens measured with that technique only."""
+    g = _breakdown(df, df["technique"]).reindex(_techniques(df))
+    g.index = [_technique_label(t) for t in g.index]
+    return g.rename_axis("technique").reset_index()
+
+
+def source_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Spectra and specimens per source set (zip or category folder): its techniques, raw and
+    processed, and ``specimens_only_here``, the specimens no other source has (what the zip
+    adds to the rest)."""
+    sets = df["category"].replace("", "(none)")
+    g = _breakdown(df, sets)
+    techniques = df.groupby(sets.to_numpy())["technique"].agg(
+        lambda t: ", ".join(x or "unknown" for x in _techniques(pd.DataFrame({"technique": t}))))
+    g.insert(0, "techniques", techniques.reindex(g.index))
+    g = g.sort_values(["spectra"], ascending=False, kind="stable")
+    return g.rename_axis("source").reset_index()
 
 
 def exclusions_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -243,7 +335,8 @@ def compute_stats(workdir: WorkDir, settings: Settings | None = None) -> Dataset
         notes.append(why)
     return DatasetStats(totals_table(df), country_table(df), mineral_table(df), table3,
                         exclusions_table(df), notes,
-                        table2_specimens=mineral_table(df, by="specimens"))
+                        table2_specimens=mineral_table(df, by="specimens"),
+                        techniques=technique_table(df), sources=source_table(df))
 
 
 def format_cell(value: object, column: str = "") -> str:
@@ -281,6 +374,10 @@ TITLES = {
                         "repeated measurements give one crystal many spectra)",
     "table3": "Table 3: samples per country after the learning stage's filtering",
     "exclusions": "Samples left out of the geographic analyses, by reason (geocoding stage)",
+    "techniques": "Spectra and specimens per technique (instrument and scan type), raw and "
+                  "processed; specimens_only_here: measured with no other technique",
+    "sources": "Spectra and specimens per source set (zip); specimens_only_here: in no other "
+               "source, what the zip adds",
 }
 
 

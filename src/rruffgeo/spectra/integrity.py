@@ -5,9 +5,8 @@
 but the builder, which never writes them) would otherwise train to a loss of NaN with exit 0.
 The check reads the file once, in blocks of ``CHUNK_BYTES`` (memory stays bounded however large
 the matrix), and a file verified in this process is not hashed again until its size, time or
-expected digest change: one pass per run, however many stages load the matrix. Measured on the
-shared data's matrix (8,361 x 2,048 float32, 68 MB; ``benchmarks/bench_matrix_check.py``, busy
-2-core AMD EPYC with AVX2 and SHA-NI): 0.16 s, against 0.05 s to read it into RAM.
+expected digest change: one pass per run, however many stages load the matrix (its cost:
+docs/guide.md, "Why the defaults").
 """
 
 from __future__ import annotations

@@ -49,8 +49,8 @@ log = logging.getLogger(__name__)
 #: Bump when the resampling rules change, so old caches are rebuilt.
 FORMAT_VERSION = 2
 #: Spectra per batch when reading the catalog and writing the matrix: one row group of the
-#: catalog (``rruffgeo.data.catalog.ROW_GROUP_ROWS``). Measured on a 41,805-spectrum catalog:
-#: reading 1,024-spectrum batches adds ~190 MB to the process, 2,048 with threads ~430 MB.
+#: catalog (``rruffgeo.data.catalog.ROW_GROUP_ROWS``), small enough to keep memory bounded
+#: (docs/guide.md, "Why the defaults").
 BATCH_ROWS = 1024
 
 
@@ -222,10 +222,12 @@ def cached_grid(workdir: WorkDir, settings: Settings | SpectraSettings | None = 
                 ) -> np.ndarray | None:
     """The matrix's grid when the matrix is built from the current catalog with ``settings``,
     else None (nothing is built)."""
-    catalog = workdir.root / CATALOG
-    folder = workdir.root / SPECTRA_DIR
+    folder = workdir.spectra_dir
     meta = read_json(folder / META)
-    if not catalog.exists() or not isinstance(meta, dict) or not (folder / GRID).exists():
+    if not isinstance(meta, dict) or not (folder / GRID).exists():
+        return None
+    catalog = workdir.catalog  # the work folder exists: the spectra folder is in it
+    if not catalog.exists():
         return None
     if meta.get("fingerprint") != matrix_fingerprint(catalog, _spectra_settings(settings)):
         return None
@@ -274,7 +276,6 @@ def build_matrix(
     grid = make_grid(window.start_cm1, window.stop_cm1, sp.grid_points)
     with atomic_path(folder / MATRIX) as tmp:
         index, sha256 = _write_rows(catalog, scan, grid, sp.minmax, tmp, failures, progress)
-    fail_df = pd.DataFrame(failures, columns=["spectrum_id", "reason"])
     with atomic_path(folder / GRID) as tmp, open(tmp, "wb") as fh:
         np.save(fh, grid)
     write_parquet_atomic(folder / INDEX, index)

@@ -19,10 +19,10 @@ Plausible is a physical bound, not a quantile of the data:
   factor exp(-hc|shift|/kT), about 7e-5 at -2,000 cm-1 and room temperature, so nothing is
   measured below it.
 
-A quantile window would crop real bands instead: on the shared data 99.5 % of spectra end
-below 1,577 cm-1, yet diamond and hydrous minerals legitimately run to 4,244 cm-1, and their
-O-H bands would be cut away. The physical bound leaves the window of clean data unchanged
-(0-4,244 cm-1 there) and catches what no instrument measures as Raman shift. A spectrum is
+A quantile window would crop real bands instead: most spectra end far below the highest
+shifts, yet diamond and hydrous minerals legitimately run above 4,000 cm-1, and their O-H bands
+would be cut away (docs/guide.md, "Why the defaults"). The physical bound leaves the window of
+clean data unchanged and catches what no instrument measures as Raman shift. A spectrum is
 flagged when less than half of its measured range lies inside the bound; a spectrum that only
 overhangs it is kept and the window is clipped to the bound (the overhang is cropped, as any
 part outside the window is). A window given in the settings is used as given.
