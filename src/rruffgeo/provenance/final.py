@@ -115,7 +115,7 @@ def fit_final(workdir: WorkDir, settings: Settings | None = None,
     folder = workdir.final_model_dir
     folder.mkdir(parents=True, exist_ok=True)
     data.library().save(folder)
-    save_answer_models(workdir, folder, data, models, settings.train.seed)
+    save_answer_models(workdir, folder, data, models, settings.provenance.seed)
     write_json_atomic(folder / SPEC, spec)
     return folder
 
