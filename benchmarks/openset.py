@@ -9,10 +9,11 @@ held-out group against the whole library, with a novelty model fitted on it.
 
 Continents: the provenance CV's out-of-fold calibrated country probabilities of the chosen
 model (``metrics/provenance_cv_specimen_oof_proba.npz``; run ``rruffgeo provenance-cv --split
-specimen`` first), summed per continent, re-calibrated and given conformal sets by cross-fitting
-over the outer folds (``continents.cross_fit``).
+specimen`` first), summed per continent, re-calibrated where inner splits say it helps and
+given conformal sets by cross-fitting over the outer folds (``continents.cross_fit``).
 
     python benchmarks/openset.py --workdir W [--model combination] [--seed 0] [--curve out.json]
+        [--skip novelty|continents|folds] [--novelty-model W/models/final]
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from rruffgeo.provenance.novelty import (
     features,
     fit_novelty,
     hub_offsets,
+    load_novelty,
     open_set_folds,
     scores_from_top,
     top_similarities,
@@ -106,16 +108,23 @@ def novelty_table(data: ProvenanceData, seed: int) -> list[dict]:
     return rows
 
 
-def xd_table(workdir: WorkDir, data: ProvenanceData, seed: int) -> NoveltyModel:
-    """The XD pharmaceutical compounds scored as one held-out group against the library."""
+def xd_table(workdir: WorkDir, data: ProvenanceData, seed: int,
+             saved: Path | None = None) -> NoveltyModel:
+    """The XD pharmaceutical compounds scored as one held-out group against the library, with
+    a novelty model fitted on the whole library (or ``saved``, the ``novelty.json`` folder
+    that ``rruffgeo provenance-fit`` wrote from this same library and seed)."""
     matrix, _ = resampled_learning_table(workdir, Settings())
     index = matrix.index
     xd = index[index["specimen_id"].astype(str).str.startswith("XD")]
     X = np.asarray(matrix.X[matrix.rows_of(xd["spectrum_id"].tolist())], dtype=np.float32)
-    model = fit_novelty(data.X, data.species, data.groups, seed)
+    model = load_novelty(saved) if saved else fit_novelty(data.X, data.species, data.groups,
+                                                          seed)
+    if model is None:
+        raise SystemExit(f"{saved}: no readable novelty.json")
     flagged = model.is_novel(model.score(X, data.X))
     print("\n== XD pharmaceutical reference compounds, held out as one group")
-    print(f"novelty model fitted on the whole library: "
+    print(f"novelty model {'read from ' + str(saved) if saved else 'fitted'} on the whole "
+          "library: "
           f"{view_name(model.kind, model.k, model.hub_weight)}, threshold "
           f"{model.threshold:.4f}; inner AUROC by view: "
           + ", ".join(f"{k} {v:.3f}" for k, v in model.inner_auroc.items()))
@@ -203,7 +212,10 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="CV model for continents (default: winner)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--curve", type=Path, default=None, help="write the novelty curve (JSON)")
-    ap.add_argument("--skip", choices=("novelty", "continents"), default=None)
+    ap.add_argument("--skip", choices=("novelty", "continents", "folds"), default=None,
+                    help="leave out a part (folds: the outer novelty folds, XD kept)")
+    ap.add_argument("--novelty-model", type=Path, default=None,
+                    help="for XD: the model folder provenance-fit wrote from this work folder")
     args = ap.parse_args()
     wd = WorkDir(args.workdir)
     if args.skip != "continents":
@@ -213,10 +225,11 @@ def main() -> None:
     data = load_provenance_data(wd, Settings())
     print(f"\nlearning table: {len(data.y)} spectra, {len(np.unique(data.groups))} specimens, "
           f"{len(np.unique(data.species))} species")
-    rows = novelty_table(data, args.seed)
-    if args.curve:
-        curve(rows, args.curve)
-    xd_table(wd, data, args.seed)
+    if args.skip != "folds":
+        rows = novelty_table(data, args.seed)
+        if args.curve:
+            curve(rows, args.curve)
+    xd_table(wd, data, args.seed, args.novelty_model)
 
 
 if __name__ == "__main__":
