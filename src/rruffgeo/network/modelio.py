@@ -124,7 +124,22 @@ def _read_meta(path: Path) -> dict[str, Any]:
         raise UserError(f"{path}: missing or malformed keys {', '.join(wrong)}")
     if len(meta["classes"]) != len(meta["class_names"]) or not meta["classes"]:
         raise UserError(f"{path}: classes and class_names differ in length or are empty")
+    _check_grid(path, meta["grid_cm1"])
     return meta
+
+
+def _check_grid(path: Path, grid: dict[str, Any]) -> None:
+    """The grid must be finite and increasing: a swapped or NaN grid would resample every
+    spectrum onto nothing and still give an answer."""
+    try:
+        start, stop, points = float(grid["start"]), float(grid["stop"]), int(grid["points"])
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{path}: grid_cm1 is not numbers ({exc})") from None
+    if not (np.isfinite(start) and np.isfinite(stop)):
+        raise UserError(f"{path}: grid_cm1.start/stop must be finite, got {start}, {stop}")
+    if not stop > start or points < 2:
+        raise UserError(f"{path}: grid_cm1 must run upwards over at least 2 points, got "
+                        f"start {start:g}, stop {stop:g}, points {points}")
 
 
 def _read_weights(path: Path, expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
