@@ -167,6 +167,8 @@ NETWORK_DEFECTS: dict[str, tuple[Callable[[Path], None], str]] = {
         "grid_cm1 must run upwards"),
     "grid start NaN": (lambda f: _edit_json(f, "model.json", lambda d: d["grid_cm1"].update(
         start=float("nan"))), "finite"),
+    "unknown format version": (lambda f: _edit_json(
+        f, "model.json", lambda d: d.update(format="rruffgeo-convnext1d/7")), "unknown format"),
 }
 
 

@@ -211,3 +211,17 @@ def test_ctrl_c_during_predict_says_what_was_kept(models, tmp_path, capsys, monk
     err = capsys.readouterr().err
     assert rc == 130 and "nothing was written" in err and "finished work is kept" not in err
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_stitched_windows_pass_and_an_axis_in_no_order_is_refused(models, tmp_path):
+    from rruffgeo.spectra.checks import check_spectrum
+    from rruffgeo.spectra.spectrum import Spectrum
+
+    grid = _grid(models["final"])
+    x1, x2 = np.linspace(grid[0], grid[0] + 500, 200), np.linspace(grid[0] + 450, grid[-1], 300)
+    x = np.concatenate([x1, x2])  # two windows, overlapping by 50 cm-1
+    y = np.concatenate([np.sin(x1 / 20) + 2, np.sin(x2 / 20) + 2])
+    assert check_spectrum(Spectrum(x, y, {"source": "s"}), grid).refusal is None
+    shuffled = np.random.default_rng(0).permutation(x)
+    verdict = check_spectrum(Spectrum(shuffled, y, {"source": "s"}), grid)
+    assert "changes direction" in verdict.refusal

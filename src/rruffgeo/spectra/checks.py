@@ -28,6 +28,8 @@ MIN_COVERAGE = 0.08
 #: wavelength (nm) of light scattered from a visible or near-infrared laser.
 NM_RANGE = (500.0, 1100.0)
 NM_MAX_SPAN = 450.0
+#: Direction changes of the x axis still taken as stitched windows (each overlap 2 turns).
+MAX_TURNS = 8
 #: Relative spread below which a signal is flat (constant, all zero, or rounding noise).
 FLAT_SPREAD = 1e-9
 
@@ -66,13 +68,25 @@ def _values_problem(x: np.ndarray, y: np.ndarray) -> str | None:
     return None
 
 
+def _turns(v: np.ndarray) -> int:
+    """How often the axis changes direction (0 for a monotonic one)."""
+    d = np.sign(np.diff(v))
+    d = d[d != 0]
+    return int((d[1:] != d[:-1]).sum())
+
+
 def _axis_problem(x: np.ndarray, y: np.ndarray, units: str) -> str | None:
-    """Swapped columns and a wavelength axis taken for Raman shift."""
+    """Swapped columns, an axis in no order, and a wavelength axis taken for Raman shift.
+    An axis that turns back a few times (windows stitched with an overlap) passes: it is
+    sorted and the overlaps averaged."""
     if not _monotonic(x):
         if _monotonic(y):
             return ("the first column is not in order while the second is: the columns look "
                     "swapped (intensity, shift); put the Raman shift first")
-        return "the Raman shift column is not in increasing or decreasing order"
+        turns = _turns(x)
+        if turns > max(MAX_TURNS, 0.01 * len(x)):
+            return (f"the Raman shift column changes direction {turns} times: it is no "
+                    "axis (a column of intensities first?)")
     lo, hi = float(x.min()), float(x.max())
     if ("assumed" in units or not units) and NM_RANGE[0] <= lo and hi <= NM_RANGE[1] \
             and hi - lo <= NM_MAX_SPAN:
