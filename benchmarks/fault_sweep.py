@@ -104,6 +104,7 @@ def output_is_input(model: Path, tmp: Path) -> Outcome:
 
 
 def maps_distinct(model: Path, tmp: Path) -> Outcome:
+    """Two files called s.csv and a two-spectrum map file: four maps, none overwritten."""
     grid = open_model(model).grid_cm1
     for sub in ("a", "b"):
         (tmp / sub).mkdir()
@@ -133,6 +134,7 @@ def long_output_name(model: Path, tmp: Path) -> Outcome:
 
 
 def option_probe(*argv: str) -> Callable[[Path, Path], Outcome]:
+    """A bad option: refused in one line before anything is predicted."""
     def run(model: Path, tmp: Path) -> Outcome:
         good = good_file(tmp, open_model(model).grid_cm1)
         rc, out, err = run_cli("predict", good, "--model", model, *argv)
@@ -141,6 +143,7 @@ def option_probe(*argv: str) -> Callable[[Path, Path], Outcome]:
 
 
 def accented_mineral(model: Path, tmp: Path) -> Outcome:
+    """A library species written with accents is matched, and the match is said."""
     m = open_model(model)
     if m.kind != "provenance":
         return True, "(network model: --mineral is ignored with a warning)"
@@ -159,6 +162,7 @@ def empty_folder(model: Path, tmp: Path) -> Outcome:
 
 
 def control_characters(model: Path, tmp: Path) -> Outcome:
+    """A file name with a newline and an ESC sequence cannot forge a line or colour it."""
     grid = open_model(model).grid_cm1
     x = np.linspace(grid[0], grid[-1], 300)
     evil = tmp / "x\nrefused: forged\x1b[31m.csv"
@@ -169,6 +173,7 @@ def control_characters(model: Path, tmp: Path) -> Outcome:
 
 
 def api_types(model: Path, tmp: Path) -> Outcome:
+    """A str where a list belongs, rows of the wrong width, NaN rows: each refused."""
     m = open_model(model)
     said = []
     for call in (lambda: m.predict_files(str(tmp)),
@@ -190,6 +195,7 @@ def import_without_torch(model: Path, tmp: Path) -> Outcome:
 
 
 def sigterm_temp_file(model: Path, tmp: Path) -> Outcome:
+    """SIGTERM in the middle of an atomic write (as in `rruffgeo spectra`) leaves no .tmp."""
     code = ("import time\nfrom rruffgeo.workdir import atomic_path\n"
             f"with atomic_path({str(tmp / 'matrix.npy')!r}) as t:\n"
             "    t.write_bytes(b'x'); print('go', flush=True); time.sleep(60)\n")
@@ -235,6 +241,7 @@ def tiny_models(root: Path) -> list[Path]:
 
 
 def sweep(models: list[Path], root: Path) -> list[tuple[str, str, bool, str]]:
+    """(probe, model kind, ok, what it said) of every probe, each in its own folder."""
     rows = []
     for model in models:
         kind = open_model(model).kind
@@ -247,6 +254,7 @@ def sweep(models: list[Path], root: Path) -> list[tuple[str, str, bool, str]]:
 
 
 def main_sweep() -> int:
+    """Run the sweep and print the table; 1 when a probe shows a defect."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, action="append", default=None,
                         help="model folder to probe (repeatable; default: tiny models "

@@ -359,6 +359,8 @@ class ProvenanceModel(Model):
 
     def check_options(self, *, coverage: float | str = 0.9, species: int = 5,
                       neighbours: int = 10, mineral: str | None = None) -> dict[str, Any]:
+        """``coverage`` of the conformal set, ``species`` and ``neighbours`` listed, and
+        ``mineral`` (a species name or ``auto``: each RRUFF file's ##NAMES) as evidence."""
         if str(coverage) not in self.coverages:
             raise UserError(f"--coverage {coverage}: the model has sets for "
                             f"{', '.join(self.coverages)} only")
