@@ -225,3 +225,15 @@ def test_stitched_windows_pass_and_an_axis_in_no_order_is_refused(models, tmp_pa
     shuffled = np.random.default_rng(0).permutation(x)
     verdict = check_spectrum(Spectrum(shuffled, y, {"source": "s"}), grid)
     assert "changes direction" in verdict.refusal
+
+
+def test_arrays_given_in_python_are_not_taken_for_nm(models):
+    from rruffgeo.spectra.checks import check_spectrum
+    from rruffgeo.spectra.spectrum import Spectrum
+
+    x = np.linspace(535.0, 700.0, 300)
+    y = np.sin(x / 10) + 2
+    grid = _grid(models["final"])
+    assert check_spectrum(Spectrum(x, y, {"source": "s"}), grid).refusal is None
+    read = Spectrum(x, y, {"source": "s", "x_units": "cm-1 (assumed)"})
+    assert "wavelength in nm" in check_spectrum(read, grid).refusal

@@ -24,8 +24,9 @@ MIN_SPAN_CM1 = 100.0
 #: a prediction is warned about and below 8% (~340 cm-1 of that window) it is refused.
 WARN_COVERAGE = 0.20
 MIN_COVERAGE = 0.08
-#: A headerless x axis inside this range (and no wider than NM_MAX_SPAN) looks like the
-#: wavelength (nm) of light scattered from a visible or near-infrared laser.
+#: A headerless x axis (units assumed by the reader) inside this range and no wider than
+#: NM_MAX_SPAN looks like the wavelength (nm) of light scattered from a visible or near-infrared
+#: laser. Arrays given in Python say they are Raman shift and are not second-guessed.
 NM_RANGE = (500.0, 1100.0)
 NM_MAX_SPAN = 450.0
 #: Direction changes of the x axis still taken as stitched windows (each overlap 2 turns).
@@ -88,7 +89,7 @@ def _axis_problem(x: np.ndarray, y: np.ndarray, units: str) -> str | None:
             return (f"the Raman shift column changes direction {turns} times: it is no "
                     "axis (a column of intensities first?)")
     lo, hi = float(x.min()), float(x.max())
-    if ("assumed" in units or not units) and NM_RANGE[0] <= lo and hi <= NM_RANGE[1] \
+    if "assumed" in units and NM_RANGE[0] <= lo and hi <= NM_RANGE[1] \
             and hi - lo <= NM_MAX_SPAN:
         return (f"x axis {lo:.0f}-{hi:.0f} with no units looks like a wavelength in nm, not a "
                 "Raman shift; name the column 'Wavelength (nm)' and give --laser-nm, or "
