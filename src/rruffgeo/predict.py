@@ -172,8 +172,9 @@ def check_rows(rows: Any, points: int, grid: np.ndarray) -> np.ndarray:
     return arr.astype(np.float32)
 
 
-def _top_k_table(names: Sequence[str], proba: np.ndarray, classes: Sequence[str],
-                 class_names: Sequence[str], top_k: int) -> pd.DataFrame:
+def top_k_table(names: Sequence[str], proba: np.ndarray, classes: Sequence[str],
+                class_names: Sequence[str], top_k: int) -> pd.DataFrame:
+    """Long table of the ``top_k`` most probable countries per spectrum (PREDICTION_COLUMNS)."""
     if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
         raise ValueError(f"--top-k {top_k}: must be a whole number of at least 1")
     k = min(int(top_k), proba.shape[1])
@@ -201,7 +202,7 @@ class Predictions:
     def table(self, top_k: int = 3) -> pd.DataFrame:
         """The ``top_k`` countries per spectrum (file, rank, country_iso3, country_name,
         probability), most probable first."""
-        return _top_k_table(self.names, self.proba, self.classes, self.class_names, top_k)
+        return top_k_table(self.names, self.proba, self.classes, self.class_names, top_k)
 
     def __len__(self) -> int:
         return len(self.names)

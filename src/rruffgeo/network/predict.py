@@ -21,13 +21,19 @@ import torch
 from rruffgeo.errors import UserError
 from rruffgeo.network.modelio import load_model
 from rruffgeo.network.runtime import inference_network, predict_proba, select_device
-from rruffgeo.predict import as_path_list, as_spectra, prepare_all, prepare_row, read_paths
+from rruffgeo.predict import (
+    PREDICTION_COLUMNS,
+    as_path_list,
+    as_spectra,
+    prepare_all,
+    prepare_row,
+    read_paths,
+    top_k_table,
+)
 from rruffgeo.spectra.checks import MIN_COVERAGE, MIN_POINTS, WARN_COVERAGE, window_coverage
 from rruffgeo.spectra.preprocess import Step, parse_steps
 from rruffgeo.spectra.readers.units import check_laser
 from rruffgeo.spectra.spectrum import Spectrum
-
-PREDICTION_COLUMNS = ["file", "rank", "country_iso3", "country_name", "probability"]
 
 
 class Predictor:
@@ -87,14 +93,7 @@ class Predictor:
 
     def top_k(self, names: Sequence[str], proba: np.ndarray, top_k: int = 3) -> pd.DataFrame:
         """Long table of the ``top_k`` countries per file (PREDICTION_COLUMNS)."""
-        if top_k < 1:
-            raise ValueError(f"--top-k {top_k}: must be at least 1")
-        k = min(top_k, proba.shape[1])
-        records = []
-        for name, p in zip(names, proba, strict=True):
-            for rank, c in enumerate(np.argsort(-p, kind="stable")[:k], 1):
-                records.append((name, rank, self.classes[c], self.class_names[c], float(p[c])))
-        return pd.DataFrame(records, columns=PREDICTION_COLUMNS)
+        return top_k_table(names, proba, self.classes, self.class_names, top_k)
 
     def predict_files(self, files: Sequence[str | Path], top_k: int = 3
                       ) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
