@@ -154,6 +154,8 @@ FINAL_DEFECTS: dict[str, tuple[Callable[[Path], None], str]] = {
     "unknown model component": (lambda f: _edit_json(
         f, "provenance.json", lambda d: _first_model(d).update(
             components={"magic": {}}, weights={"magic": 1.0})), "unknown model 'magic'"),
+    "unknown evidence entry": (lambda f: _edit_json(f, "provenance.json", lambda d: d[
+        "models"].update(colour=d["models"]["spectrum"])), "models.colour: unknown evidence"),
     "one class fewer": (lambda f: _edit_json(f, "provenance.json", _drop_class),
                         "not among the"),
     "unknown format version": (lambda f: _edit_json(

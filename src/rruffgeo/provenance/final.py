@@ -33,6 +33,8 @@ SPEC = "provenance.json"
 FORMAT = "rruffgeo-provenance/1"
 #: The protocol whose CV chooses the final model: grouped by specimen (issue 10, item 2).
 CHOOSING_SPLIT = "specimen"
+#: The evidence a final model may be fitted for.
+EVIDENCE = ("spectrum", "spectrum+mineral")
 #: Used when no CV report exists yet.
 DEFAULT_MODELS = {"spectrum": "combination", "spectrum+mineral": "combination+mineral"}
 COUNTRY_COLUMNS = ["rank", "country_iso3", "country_name", "probability", "in_set"]
@@ -150,6 +152,10 @@ def read_spec(path: Path) -> dict[str, Any]:
     models = spec.get("models")
     if not isinstance(models, dict) or "spectrum" not in models:
         raise UserError(f"{path}: models must hold a 'spectrum' entry")
+    unknown = sorted(set(models) - set(EVIDENCE))
+    if unknown:
+        raise UserError(f"{path}: models.{unknown[0]}: unknown evidence (known: "
+                        f"{', '.join(EVIDENCE)})")
     for evidence, entry in models.items():
         problem = _entry_problem(entry)
         if problem:
