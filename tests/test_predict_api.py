@@ -86,9 +86,14 @@ def test_rows_on_the_grid_are_checked_for_shape_and_nan(model):
 
 
 def test_one_spectrum_where_a_list_belongs_is_a_type_error(model):
+    import pandas as pd
+
     x = np.linspace(200, 900, 300)
-    with pytest.raises(TypeError, match="wrap one spectrum"):
-        model.predict_spectra((x, bands(x)))
+    for one in ((x, bands(x)), pd.DataFrame({"wavenumber": x, "intensity": bands(x)})):
+        with pytest.raises(TypeError, match="wrap one spectrum"):
+            model.predict_spectra(one)
+    with pytest.raises(TypeError, match="for files use predict_files"):
+        model.predict_spectra("my_spectrum.txt")
 
 
 def test_importing_rruffgeo_does_not_import_torch():

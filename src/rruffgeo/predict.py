@@ -208,6 +208,18 @@ class Predictions:
         return len(self.names)
 
 
+def _refuse_one(spectra: Any) -> None:
+    """TypeError for one spectrum or one path where a list of spectra belongs (iterating it
+    would read characters, columns or values as spectra)."""
+    if isinstance(spectra, str | bytes | os.PathLike):
+        raise TypeError(f"spectra: expected a list of spectra or an (n, G) array, got one "
+                        f"{type(spectra).__name__}; for files use predict_files([...])")
+    if isinstance(spectra, Spectrum | tuple) or hasattr(spectra, "columns") \
+            or hasattr(spectra, "spectral_axis"):
+        raise TypeError(f"spectra: expected a list of spectra, got one "
+                        f"{type(spectra).__name__}; wrap one spectrum: [spectrum]")
+
+
 def _steps_and_laser(preprocess: str | None, laser_nm: float | None) -> tuple[list[Any],
                                                                               float | None]:
     """Preprocessing steps and laser wavelength, checked once before any file is read."""
@@ -253,11 +265,7 @@ class Model(ABC):
             rows = check_rows(spectra, len(self.grid_cm1), self.grid_cm1)
             names = [f"spectrum {i}" for i in range(1, len(rows) + 1)]
             return self._predict(Prepared(names, list(rows)), **options)
-        if isinstance(spectra, str | bytes | os.PathLike | Spectrum | tuple):
-            raise TypeError(f"spectra: expected a list of spectra or an (n, G) array, got one "
-                            f"{type(spectra).__name__}; for files use predict_files([...])"
-                            if not isinstance(spectra, Spectrum | tuple) else
-                            "spectra: expected a list of spectra; wrap one spectrum: [spectrum]")
+        _refuse_one(spectra)
         steps, _ = _steps_and_laser(preprocess, None)
         prepared = prepare_all(as_spectra(list(spectra)), self.grid_cm1, self.minmax, steps)
         return self._predict(prepared, **options)
