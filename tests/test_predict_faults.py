@@ -237,3 +237,14 @@ def test_arrays_given_in_python_are_not_taken_for_nm(models):
     assert check_spectrum(Spectrum(x, y, {"source": "s"}), grid).refusal is None
     read = Spectrum(x, y, {"source": "s", "x_units": "cm-1 (assumed)"})
     assert "wavelength in nm" in check_spectrum(read, grid).refusal
+
+
+def test_mineral_auto_says_when_a_files_names_give_no_evidence(models, tmp_path):
+    x = np.linspace(100, 900, 300)
+    body = "\n".join(f"{a:.2f}, {b:.4f}" for a, b in zip(x, np.sin(x / 20) + 2, strict=True))
+    f = tmp_path / "odd.txt"
+    f.write_text(f"##NAMES=Unobtainium\n##RRUFFID=R999999\n{body}\n##END=\n")
+    with pytest.warns(UserWarning, match="odd.txt: --mineral auto: ##NAMES 'Unobtainium' is "
+                      "not a species"):
+        result = open_model(models["final"]).predict_files([f], mineral="auto")
+    assert result.details[0].evidence == "spectrum"

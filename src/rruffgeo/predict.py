@@ -366,6 +366,17 @@ class ProvenanceModel(Model):
                           stacklevel=3)
         return found
 
+    def _say_unused_names(self, names: list[str], minerals: list[str]) -> None:
+        """With ``--mineral auto``, warn where a file's name gives no mineral evidence, so that
+        a misspelt ##NAMES is not silently ignored."""
+        from rruffgeo.provenance.library import species_key
+
+        known = {species_key(s) for s in self.predictor.library.meta["mineral"].unique()}
+        for name, mineral in zip(names, minerals, strict=True):
+            if species_key(mineral) not in known:
+                warnings.warn(terminal_safe(_unused_name_note(name, mineral)), UserWarning,
+                              stacklevel=4)
+
     def check_options(self, *, coverage: float | str = 0.9, species: int = 5,
                       neighbours: int = 10, mineral: str | None = None) -> dict[str, Any]:
         """``coverage`` of the conformal set, ``species`` and ``neighbours`` listed, and
@@ -384,11 +395,19 @@ class ProvenanceModel(Model):
         given = options["mineral"]
         minerals = [_mineral_of(sp, given) for sp in prepared.spectra] if prepared.spectra \
             else [given or ""] * len(rows)
+        if given == "auto":
+            self._say_unused_names(prepared.names, minerals)
         results = self.predictor.predict(rows, minerals, options["coverage"],
                                          options["species"], options["neighbours"])
         proba = np.stack([r.countries.set_index("country_iso3")["probability"]
                           .reindex(self.classes).to_numpy(float) for r in results])
         return self._answer(prepared, proba, results)
+
+
+def _unused_name_note(name: str, mineral: str) -> str:
+    what = f"##NAMES {mineral!r} is not a species of the reference library" if mineral \
+        else "no ##NAMES header"
+    return f"{name}: --mineral auto: {what}; predicted from the spectrum alone"
 
 
 def _mineral_of(spectrum: Spectrum, option: str | None) -> str:
