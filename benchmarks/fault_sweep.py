@@ -123,7 +123,7 @@ def given_twice(model: Path, tmp: Path) -> Outcome:
     rc, out, err = run_cli("predict", good, good, "--model", model, "--output", tmp / "o.json")
     doc = json.loads((tmp / "o.json").read_text()) if rc == 0 else {"predictions": {}}
     ok = list(doc["predictions"]) == [str(good)] and out.startswith("1 predicted")
-    return ok, out.strip()[:60] + f"; JSON lists {len(doc['predictions'])}"
+    return ok, out.split(" ->")[0] + f"; JSON lists {len(doc['predictions'])}"
 
 
 def long_output_name(model: Path, tmp: Path) -> Outcome:
