@@ -34,10 +34,14 @@ def unprivileged_prefix() -> list[str]:
     if setpriv is None:
         pytest.skip("running as root without setpriv: permission errors cannot happen")
     prefix = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-    probe = subprocess.run([*prefix, sys.executable, "-c", "import rruffgeo"],
+    code = "import rruffgeo; print(rruffgeo.__file__)"
+    probe = subprocess.run([*prefix, sys.executable, "-c", code],
                            capture_output=True, text=True, cwd="/",
                            env=dict(os.environ, PYTHONPATH=str(SRC)))
     if probe.returncode != 0:
         why = (probe.stderr.strip().splitlines() or ["no message"])[-1]
         pytest.skip(f"user nobody cannot run this checkout ({sys.executable}, {SRC}): {why}")
+    if not probe.stdout.strip().startswith(str(SRC)):
+        pytest.skip(f"user nobody cannot read {SRC}: it imports rruffgeo from "
+                    f"{probe.stdout.strip()} instead")
     return prefix

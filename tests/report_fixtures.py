@@ -1,4 +1,5 @@
-"""Small work folders in the contract formats (catalog, geocoded, metrics) for report tests."""
+"""Small work folders in the contract formats (catalog, geocoded, metrics, provenance CV) for
+report tests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rruffgeo import results as res
+from rruffgeo.config import Split
 from rruffgeo.workdir import WorkDir
 
 #: (specimen_id, mineral, country_iso3, country_name, synthetic, has coordinates, n spectra)
@@ -106,3 +109,90 @@ def write_metrics(wd: WorkDir, protocol: str, split: str, level: float, n_folds:
         "recall_mean": [level, level - 0.2, level - 0.4], "recall_std": [0.02, 0.05, 0.1],
     })
     per.to_csv(mdir / f"{protocol}_{split}_per_country.csv", index=False)
+
+
+def _versus(value: float, baseline: float, spread: float = 0.05) -> res.Versus:
+    diff = value - baseline
+    return res.Versus(value, baseline, diff, diff - spread, diff + spread)
+
+
+def model_scores(top1: float, log_loss: float, evidence: str = "spectrum",
+                 one_class: str = "") -> res.ModelScores:
+    """One provenance model's scores beside a majority rate of 0.5 and a prior of 1.0."""
+    bins = np.linspace(0, 1, 6)
+    reliability = res.Reliability(bins[:-1].tolist(), bins[1:].tolist(), [0, 2, 3, 4, 3],
+                                  [float("nan"), 0.3, 0.5, 0.7, 0.9],
+                                  [float("nan"), 0.25, 0.5, 0.75, 0.85])
+    return res.ModelScores(
+        evidence=evidence,
+        vs_majority=res.VsMajority(_versus(top1, 0.5), _versus(min(top1 + 0.3, 1.0), 0.9),
+                                   _versus(top1 - 0.2, 0.2), _versus(log_loss, 1.0)),
+        log_loss_uncalibrated=log_loss + 0.1, ece_uncalibrated=0.08, ece=0.02,
+        reliability=reliability, reliability_uncalibrated=reliability,
+        conformal={lv: res.Coverage(float(lv) - 0.01, 1.0 + float(lv))
+                   for lv in ("0.8", "0.9", "0.95")},
+        most_predicted=res.MostPredicted("USA", 0.6), one_class=one_class,
+        params_per_fold=[{"temperature": 1.0}])
+
+
+def provenance_report(split: str, winner_top1: float = 0.6) -> res.ProvenanceReport:
+    """A provenance CV report in the shape ``provenance.evaluate`` writes: the class prior
+    (which answers one country), a kNN, the winning combination and its +mineral variant."""
+    models = {"prior": model_scores(0.5, 1.0, one_class=res.one_class_words("USA", 1.0)),
+              "knn_spectra": model_scores(0.55, 0.95),
+              "combination": model_scores(winner_top1, 0.9),
+              "combination+mineral": model_scores(winner_top1 + 0.05, 0.85, "spectrum+mineral")}
+    goals = {"log_loss_below_prior": res.Goal([-0.15, -0.05], True),
+             "top3_at_least": res.Goal(0.9, False, 0.95), "ece_at_most_0.03": res.Goal(0.02, True)}
+    return res.ProvenanceReport(
+        split=Split(split), n_folds=5, n_spectra=12, n_specimens=6, n_classes=3,
+        classes=["USA", "CAN", "MEX"], class_names=["United States of America", "Canada",
+                                                    "Mexico"],
+        top3_share=1.0, families=["prior", "knn_spectra"], models=models,
+        winners={"spectrum": res.Winner("combination", goals),
+                 "spectrum+mineral": res.Winner("combination+mineral", goals)},
+        calibration="temperature", network_note="network left out: no fold models", wall_s=1.0)
+
+
+def write_provenance(wd: WorkDir, split: str, winner_top1: float = 0.6) -> res.ProvenanceReport:
+    """metrics/provenance_cv_<split>.json and the confusion table beside it."""
+    report = provenance_report(split, winner_top1)
+    wd.dir("metrics")
+    report.write(wd.provenance_cv_file(split))
+    order = ["USA", "CAN", "other"]
+    pd.DataFrame([[4, 1, 0], [2, 2, 1], [1, 0, 1]], index=pd.Index(order, name="true"),
+                 columns=order).reset_index().to_csv(
+        wd.provenance_cv_part(split, "confusion"), index=False)
+    return report
+
+
+def _history(epochs: int, with_val: bool) -> list[dict]:
+    rows = []
+    for e in range(1, epochs + 1):
+        row = {"epoch": e, "step": 10 * e, "train_loss": 3 / e, "test_loss": 3.2 / e ** 0.5,
+               "test_accuracy": 0.3 + 0.05 * e, "test_f1_macro": 0.01 * e, "epoch_s": 1.0}
+        if with_val:
+            row.update(val_loss=3.1 / e ** 0.5, val_accuracy=0.3 + 0.04 * e, val_f1_macro=0.02)
+        rows.append(row)
+    return rows
+
+
+def write_curves(wd: WorkDir, protocol: str, split: str, folds: int = 5,
+                 with_val: bool = False, epochs: int = 4) -> None:
+    """metrics/curves_<protocol>_<split>.csv: per fold, a loss falling over ``epochs``."""
+    from rruffgeo.network.curves import curves_table
+
+    curves_table([(k, _history(epochs, with_val)) for k in range(folds)]).to_csv(
+        wd.dir("metrics") / f"curves_{protocol}_{split}.csv", index=False)
+
+
+def write_every_input(root: Path) -> WorkDir:
+    """Catalog and geocoding, the network's metrics and curves for both protocols, and a
+    provenance CV report grouped by specimen: what every figure group draws from."""
+    wd = write_catalog_and_geocoded(root)
+    write_metrics(wd, "cv", "spectrum", 0.9, test_counts=[2, 1, 1], predicted=[4, 0, 0])
+    write_metrics(wd, "train", "specimen", 0.5)
+    write_curves(wd, "cv", "spectrum", folds=5)
+    write_curves(wd, "train", "specimen", folds=1, with_val=True)
+    write_provenance(wd, "specimen", winner_top1=0.52)  # within the majority's reach
+    return wd

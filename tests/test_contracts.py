@@ -86,3 +86,70 @@ def test_figures_come_from_one_registry_in_number_order():
                      "fig8_precision_by_country", "fig9_overall_metrics",
                      "fig10_learning_curves"]
     assert all(FIGURES[s].caption.startswith("Figure ") for s in stems)
+
+
+#: The keys of metrics/provenance_cv_<split>.json as provenance.evaluate has always written
+#: them: existing work folders stay readable.
+PROVENANCE_KEYS = {"protocol", "split", "n_folds", "n_spectra", "n_specimens", "n_classes",
+                   "classes", "class_names", "top3_share", "families", "models", "winners",
+                   "calibration", "network_note", "wall_s"}
+MODEL_KEYS = {"evidence", "vs_majority", "log_loss_uncalibrated", "ece_uncalibrated", "ece",
+              "reliability", "reliability_uncalibrated", "conformal", "one_class",
+              "most_predicted", "params_per_fold"}
+
+
+def test_provenance_report_round_trips_with_the_files_keys(tmp_path):
+    from report_fixtures import provenance_report
+    from rruffgeo.results import ProvenanceReport
+
+    report = provenance_report("specimen")
+    doc = json.loads(json.dumps(report.to_json()))
+    assert set(doc) == PROVENANCE_KEYS and doc["split"] == "specimen"
+    assert set(doc["models"]["prior"]) == MODEL_KEYS
+    assert doc["models"]["prior"]["most_predicted"] == {"class": "USA", "share": 0.6}
+    assert "goal" not in doc["winners"]["spectrum"]["goals"]["ece_at_most_0.03"]
+    path = WorkDir(tmp_path).provenance_cv_file("specimen")
+    path.parent.mkdir()
+    report.write(path)
+    back = ProvenanceReport.read(path)
+    assert back.path == path and back.split is Split.SPECIMEN
+    # NaN (an empty reliability bin) survives, so compare the JSON forms
+    assert json.dumps(back.to_json()) == json.dumps(report.to_json())
+    assert back.winner() == "combination"
+    assert back.scores().vs_majority.top1 == report.models["combination"].vs_majority.top1
+    assert ProvenanceReport.of(WorkDir(tmp_path), "spectrum") is None  # stage not run
+
+
+@pytest.mark.parametrize(("damage", "field"), [
+    (lambda d: d["models"]["knn_spectra"]["vs_majority"]["top1"].pop("diff_hi"),
+     "models.knn_spectra.vs_majority.top1.diff_hi: missing"),
+    (lambda d: d["models"]["prior"]["conformal"]["0.9"].update(coverage="high"),
+     "models.prior.conformal.0.9.coverage: expected a number, found str"),
+    (lambda d: d.update(split="random"), "split: 'random' is not one of"),
+    (lambda d: d["winners"]["spectrum"]["goals"]["ece_at_most_0.03"].update(value=None),
+     "winners.spectrum.goals.ece_at_most_0.03.value"),
+    (lambda d: d.update(models=[]), "models: expected an object, found list"),
+])
+def test_a_damaged_provenance_report_names_the_file_and_the_field(tmp_path, damage, field):
+    from report_fixtures import provenance_report
+    from rruffgeo.errors import UserError, describe
+    from rruffgeo.results import ProvenanceReport
+
+    doc = provenance_report("specimen").to_json()
+    damage(doc)
+    path = tmp_path / "provenance_cv_specimen.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(UserError) as caught:
+        ProvenanceReport.read(path)
+    line = describe(caught.value)
+    assert line.startswith(f"{path}: not a provenance CV report: field {field}"), line
+
+
+def test_a_provenance_report_that_is_not_json_is_one_user_error(tmp_path):
+    from rruffgeo.errors import UserError
+    from rruffgeo.results import ProvenanceReport
+
+    path = tmp_path / "provenance_cv_spectrum.json"
+    path.write_text("{half a file")
+    with pytest.raises(UserError, match="provenance_cv_spectrum.json: not valid JSON"):
+        ProvenanceReport.read(path)

@@ -19,3 +19,13 @@ def test_license_is_an_spdx_string_matching_the_license_file_and_citation():
     assert re.search(r"^license: MIT$", cff, re.MULTILINE)
     assert "From Spectra to Geography: Intelligent Mapping of RRUFF Mineral Data" in cff
     assert "The power of databases: the RRUFF project" in cff
+
+
+def test_the_report_templates_ship_with_the_package():
+    """The page is rendered from files beside the code: an installed copy must have them."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = project["tool"]["setuptools"]["package-data"]["rruffgeo"]
+    folder = ROOT / "src" / "rruffgeo" / "report" / "templates"
+    files = [p.relative_to(ROOT / "src" / "rruffgeo") for p in folder.iterdir()]
+    assert files and all(any(f.match(p) for p in patterns) for f in files)
+    assert any(r.lower().startswith("jinja2") for r in project["project"]["dependencies"])

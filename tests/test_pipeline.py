@@ -18,29 +18,12 @@ import rruffgeo.data
 import rruffgeo.geo
 import rruffgeo.network
 import rruffgeo.network.jobs as jobs
-from report_fixtures import write_catalog_and_geocoded, write_metrics
+from report_fixtures import provenance_report, write_catalog_and_geocoded, write_metrics
 from rruffgeo.cli import main
 from rruffgeo.config import Settings, replace
 from rruffgeo.pipeline import StageError, run
 from rruffgeo.results import EvaluationResult
-from rruffgeo.workdir import PROVENANCE_FIGURES, WorkDir
-
-
-def provenance_doc(split: str) -> dict:
-    """A provenance CV report in the shape provenance_eval writes (two models)."""
-    def model(top1: float, loss: float) -> dict:
-        metric = {"value": top1, "baseline": 0.545, "diff": top1 - 0.545, "diff_lo": -0.1,
-                  "diff_hi": 0.1}
-        return {"evidence": "spectrum", "ece": 0.02, "one_class": "",
-                "vs_majority": {"top1": metric, "top3": metric, "macro_f1": metric,
-                                "log_loss": {**metric, "value": loss, "baseline": 1.2}},
-                "conformal": {lv: {"coverage": float(lv), "mean_size": 1.5}
-                              for lv in ("0.8", "0.9", "0.95")}}
-    goals = {"ece_at_most_0.03": {"value": 0.02, "met": True}}
-    return {"split": split, "n_folds": 5, "n_spectra": 11, "n_specimens": 7, "n_classes": 3,
-            "top3_share": 1.0, "network_note": "network left out: no fold models",
-            "models": {"prior": model(0.545, 1.2), "combination": model(0.6, 0.9)},
-            "winners": {"spectrum": {"model": "combination", "goals": goals}}}
+from rruffgeo.workdir import WorkDir
 
 
 @pytest.fixture()
@@ -87,15 +70,17 @@ def stages(tmp_path, monkeypatch):
     def evaluate_provenance(workdir, settings=None, split="specimen", network=True,
                             progress=True):
         calls[f"provenance-{split}"] += 1
-        doc = provenance_doc(split)
+        report = provenance_report(split)
         workdir.dir("metrics")
-        workdir.provenance_cv_file(split).write_text(json.dumps(doc))
-        return prov.ProvenanceEvaluation(doc, "network left out: no fold models")
+        report.write(workdir.provenance_cv_file(split))
+        return prov.ProvenanceEvaluation(report, "network left out: no fold models")
 
     def draw_provenance_figures(workdir, report):
+        from rruffgeo.report.figures import figures_of
+
         workdir.dir("figures")
-        out = [workdir.provenance_figure(kind, report["split"], ".png")
-               for kind in PROVENANCE_FIGURES]
+        out = [workdir.provenance_figure(spec.stem, report.split, ".png")
+               for spec in figures_of("provenance")]
         for p in out:
             p.write_bytes(b"figure")
         return out
@@ -161,7 +146,7 @@ def test_run_then_rerun_skips_up_to_date_stages(stages, fast_figures, tmp_path):
     assert len(acc_lines) == 2 and all("majority country 0.545" in ln for ln in acc_lines)
     # the provenance winner beside the majority class, and which model models/final holds
     prov = [ln for ln in first.summary().splitlines() if ln.strip().startswith("provenance,")]
-    assert len(prov) == 2 and all("combination top-1 0.600 (majority country 0.545)" in ln
+    assert len(prov) == 2 and all("combination top-1 0.600 (majority country 0.500)" in ln
                                   for ln in prov)
     assert "final model: combination (spectrum)" in first.summary()
     assert "best by log-loss in provenance_cv_specimen.json" in first.summary()

@@ -155,21 +155,22 @@ def test_network_fold_models_join_the_comparison(tmp_path):
     assert oof is not None and sorted(oof) == [0, 1, 2, 3, 4]
     assert all(np.allclose(oof[k].sum(1), 1) for k in oof)
     report = run_provenance_cv(wd, settings, "specimen", oof, progress=False)
-    assert "network" in report["models"]
-    weights = report["models"]["combination"]["params_per_fold"][0]["weights"]
+    assert "network" in report.models
+    weights = report.models["combination"].params_per_fold[0]["weights"]
     assert "network" in weights
 
 
 def test_provenance_fit_never_picks_the_network():
+    from report_fixtures import model_scores, provenance_report
     from rruffgeo.provenance.final import best_refittable
+    from rruffgeo.results import Winner
 
-    def model(loss: float, evidence: str = "spectrum") -> dict:
-        return {"evidence": evidence, "vs_majority": {"log_loss": {"value": loss}}}
-
-    cv = {"winners": {"spectrum": {"model": "network"},
-                      "spectrum+mineral": {"model": "combination+mineral"}},
-          "models": {"network": model(1.0), "prior": model(3.0), "knn_specimens": model(2.0),
-                     "combination+mineral": model(1.5, "spectrum+mineral")}}
+    cv = provenance_report("specimen")
+    cv.models = {"network": model_scores(0.6, 1.0), "prior": model_scores(0.5, 3.0),
+                 "knn_specimens": model_scores(0.55, 2.0),
+                 "combination+mineral": model_scores(0.6, 1.5, "spectrum+mineral")}
+    cv.winners = {"spectrum": Winner("network"),
+                  "spectrum+mineral": Winner("combination+mineral")}
     assert best_refittable(cv) == {"spectrum": "knn_specimens",
                                    "spectrum+mineral": "combination+mineral"}
 
@@ -195,3 +196,19 @@ def test_provenance_cv_refuses_a_grid_too_small_in_one_line(capsys):
     err = capsys.readouterr().err
     assert rc != 0 and "--grid-points 3" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_provenance_fit_with_a_damaged_cv_report_says_which_file_and_field(tmp_path, capsys):
+    from report_fixtures import provenance_report
+    from rruffgeo.workdir import WorkDir
+
+    wd = WorkDir(tmp_path)
+    doc = provenance_report("specimen").to_json()
+    del doc["models"]["combination"]["vs_majority"]["log_loss"]
+    wd.dir("metrics")
+    wd.provenance_cv_file("specimen").write_text(json.dumps(doc))
+    assert main(["provenance-fit", "--workdir", str(tmp_path)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert str(wd.provenance_cv_file("specimen")) in err[0]
+    assert "field models.combination.vs_majority.log_loss: missing" in err[0]

@@ -13,6 +13,7 @@ from report_fixtures import write_catalog_and_geocoded
 from rruffgeo.cli import main
 from rruffgeo.config import Evaluation, ModelSettings, Split, replace
 from rruffgeo.pipeline import Job, run_stage, stage_table
+from rruffgeo.results import ProvenanceReport
 from rruffgeo.workdir import CATALOG, GEOCODED, WorkDir
 from synthetic_learn import make_workdir, tiny_settings
 
@@ -94,7 +95,8 @@ def test_run_stage_evaluates_provenance_then_final_model_refits_its_winner(prov_
     spec = json.loads((wd.final_model_dir / "provenance.json").read_text())
     from rruffgeo.provenance.final import best_refittable, final_summary
 
-    assert {ev: m["model"] for ev, m in spec["models"].items()} == best_refittable(report)
+    typed = ProvenanceReport.read(wd.provenance_cv_file("specimen"))
+    assert {ev: m["model"] for ev, m in spec["models"].items()} == best_refittable(typed)
     assert "provenance_cv_specimen.json" in spec["chosen_by"]
     line = final_summary(wd)
     assert line and spec["models"]["spectrum"]["model"] in line and "models/final" in line

@@ -111,3 +111,52 @@ def test_the_network_is_labelled_with_its_head_when_not_the_papers(tmp_path):
     flat = evaluation({"model": {"head_pool": "flatten"}})
     assert flat.model_label("network") == "ConvNeXt1D (flatten head)"
     assert flat.model_label("baseline_1nn") == "1-NN (cosine) baseline"
+
+
+@pytest.fixture(scope="module")
+def full_page(tmp_path_factory):
+    """A page of every input: dataset, both protocols, a provenance CV with its figures, and
+    a rejected file whose name and reason are markup."""
+    from report_fixtures import write_every_input
+    from rruffgeo.report.figures_provenance import make_provenance_figures
+
+    wd = write_every_input(tmp_path_factory.mktemp("full") / "work")
+    figures = make_figures(wd, progress=False)
+    make_provenance_figures(wd, "specimen")
+    (wd.root / "rejects.csv").write_text('file,reason\n"<b>x.txt</b>","no <script>alert(1)'
+                                         '</script> rows"\n')
+    return wd, write_report(wd, figures=figures).read_text(encoding="utf-8")
+
+
+def test_findings_open_the_report_and_the_provenance_section_shows_its_figures(full_page):
+    wd, text = full_page
+    h2 = re.findall(r'<h2 id="([a-z]+)"', text)
+    assert h2[0] == "findings" and "provenance" in h2
+    assert "Pappone et al. (2024) report 93% country accuracy" in text
+    for kind in ("reliability", "coverage", "confusion"):
+        assert f'<figure id="provenance_{kind}_specimen">' in text
+    assert text.count('src="data:image/png;base64,') == 13  # 10 figures, 3 provenance ones
+    assert "combination (winner)" in text and "coverage / set size 95%" in text
+    assert "top-3 at least 5 points above the top-3 countries&#39; share" in text
+
+
+def test_text_from_the_work_folder_is_escaped_and_the_style_inlined(full_page):
+    from rruffgeo.report.render import CSS_FILE, asset
+
+    _, text = full_page
+    assert "<script>alert(1)" not in text and "&lt;script&gt;alert(1)" in text
+    assert "&lt;b&gt;x.txt&lt;/b&gt;" in text
+    assert asset(CSS_FILE).strip() in text and "<link" not in text
+    assert text.count("<script>") == 1  # the figure check, nothing else
+
+
+def test_a_damaged_provenance_report_is_named_and_the_page_still_renders(tmp_path):
+    from report_fixtures import write_provenance
+
+    wd = write_catalog_and_geocoded(tmp_path / "work")
+    write_provenance(wd, "spectrum")
+    path = wd.provenance_cv_file("spectrum")
+    path.write_text(path.read_text().replace('"n_folds": 5', '"n_folds": "five"'))
+    text = write_report(wd).read_text(encoding="utf-8")
+    assert f"Could not be read: {path}: not a provenance CV report: field n_folds" in text
+    assert "Software" in text

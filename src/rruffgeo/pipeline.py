@@ -29,7 +29,6 @@ from rruffgeo.errors import UserError
 from rruffgeo.workdir import (
     CATALOG,
     GEOCODED,
-    PROVENANCE_FIGURES,
     TABLES_INDEX,
     WorkDir,
     file_key,
@@ -270,10 +269,12 @@ def _provenance_inputs(job: Job) -> list[Path]:
 
 
 def _provenance_outputs(job: Job) -> list[Path]:
+    from rruffgeo.report.figures import figures_of
+
     wd = job.workdir
     return [p for split in job.splits for p in
             (wd.provenance_cv_file(split),
-             *(wd.provenance_figure(kind, split, ".png") for kind in PROVENANCE_FIGURES))]
+             *(wd.provenance_figure(f.stem, split, ".png") for f in figures_of("provenance")))]
 
 
 def _final_model_inputs(job: Job) -> list[Path]:
@@ -472,19 +473,23 @@ def headline_metrics(workdir: WorkDir) -> dict[str, dict[str, str | float]]:
 
 def provenance_headline(workdir: WorkDir, splits: Sequence[Split]) -> list[str]:
     """Per split with a provenance CV report: its winner's top-1 and top-3 beside the majority
-    class and its log-loss beside the class prior."""
+    class and its log-loss beside the class prior (a damaged report says so)."""
+    from rruffgeo.results import ProvenanceReport
+
     out = []
     for split in splits:
-        doc = read_json(workdir.provenance_cv_file(split))
         try:
-            name = doc["winners"]["spectrum"]["model"]
-            v = doc["models"][name]["vs_majority"]
-        except (TypeError, KeyError):
+            report = ProvenanceReport.of(workdir, split)
+        except UserError as exc:
+            out.append(f"provenance, {Split(split).label}: {exc}")
             continue
-        out.append(f"provenance, {Split(split).label}: {name} top-1 {v['top1']['value']:.3f} "
-                   f"(majority country {v['top1']['baseline']:.3f}), top-3 "
-                   f"{v['top3']['value']:.3f} ({v['top3']['baseline']:.3f}), log-loss "
-                   f"{v['log_loss']['value']:.3f} (class prior {v['log_loss']['baseline']:.3f})")
+        if report is None:
+            continue
+        v = report.scores().vs_majority
+        out.append(f"provenance, {Split(split).label}: {report.winner()} top-1 "
+                   f"{v.top1.value:.3f} (majority country {v.top1.baseline:.3f}), top-3 "
+                   f"{v.top3.value:.3f} ({v.top3.baseline:.3f}), log-loss "
+                   f"{v.log_loss.value:.3f} (class prior {v.log_loss.baseline:.3f})")
     return out
 
 

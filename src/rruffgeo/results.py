@@ -1,22 +1,31 @@
-"""Typed results of the learning stage: written by ``model/``, read by ``report/``, the CLI and
-the main job (paper 5, B.1). Torch-free, so reading results never loads the network code.
+"""Typed results of the learning stages: written by ``network/`` and ``provenance/``, read by
+``report/``, the CLI and the main job (paper 5, B.1). Torch-free, so reading results never loads
+the network code.
 
 ``FoldResult`` is one fold's ``result.json`` in its model folder; ``EvaluationResult`` is one
 evaluation's ``metrics/<train|cv>_<split>.json``. Both are plain JSON (``to_json`` /
 ``from_json``); a file of another shape is refused with a ValueError naming it.
+
+``ProvenanceReport`` is one provenance cross-validation, ``metrics/provenance_cv_<split>.json``:
+per model a ``ModelScores`` (each metric ``Versus`` its baseline, calibration, conformal sets),
+the winners and their goals. The keys are those the file has always had; a damaged file is
+refused with one ``UserError`` naming the file and the field.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+import types
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, Union, get_args, get_origin, get_type_hints
 
 import pandas as pd
 
 from rruffgeo.config import Evaluation, Head, Split
-from rruffgeo.workdir import per_country_of
+from rruffgeo.errors import UserError
+from rruffgeo.workdir import WorkDir, per_country_of, write_json_atomic
 
 #: A model whose test predictions are this share or more one country has learned only the class
 #: prior; the report, the run summary and the provenance tables say so in words.
@@ -185,3 +194,317 @@ class EvaluationResult:
             result.per_country = pd.read_csv(per_path, keep_default_na=False, na_values=[""])
         result.path = path
         return result
+
+
+# ---------------------------------------------------------------- provenance results
+#
+# The provenance file is read into dataclasses by their type hints (``_build``), so each field
+# is checked once, in one place, and a damaged file names the field that is wrong.
+
+#: Field metadata: ``key`` spells the field in the JSON file when its name cannot (``class``);
+#: ``json=False`` keeps a field out of the file (where it was read from).
+_KEY, _IN_JSON = "key", "json"
+
+
+def _bad(where: str, problem: str) -> UserError:
+    return UserError(f"field {where or '(top)'}: {problem}")
+
+
+def _number(kind: type, value: Any, where: str) -> Any:
+    """``value`` as ``kind`` (int or float); JSON's NaN stays a float, a bool is no number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _bad(where, f"expected a number, found {type(value).__name__}")
+    if kind is int and not (isinstance(value, int) or float(value).is_integer()):
+        raise _bad(where, f"expected a whole number, found {value!r}")
+    return kind(value)
+
+
+def _union(options: tuple[Any, ...], value: Any, where: str) -> Any:
+    """The first of ``options`` that ``value`` reads as; the last one's error otherwise."""
+    error = _bad(where, "no value")
+    for option in options:
+        if option is type(None):
+            if value is None:
+                return None
+            continue
+        try:
+            return _value(option, value, where)
+        except UserError as exc:
+            error = exc
+    raise error
+
+
+def _container(kind: Any, value: Any, where: str) -> Any:
+    """A ``list[...]`` or ``dict[str, ...]``, each item checked against its type."""
+    origin, args = get_origin(kind), get_args(kind)
+    if origin is list:
+        if not isinstance(value, list):
+            raise _bad(where, f"expected a list, found {type(value).__name__}")
+        return [_value(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, dict):
+        raise _bad(where, f"expected an object, found {type(value).__name__}")
+    return {str(k): _value(args[1], v, f"{where}.{k}") for k, v in value.items()}
+
+
+def _value(kind: Any, value: Any, where: str) -> Any:
+    """``value`` read as ``kind`` (a type hint), or a UserError naming ``where``."""
+    origin = get_origin(kind)
+    if kind is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        return _union(get_args(kind), value, where)
+    if origin in (list, dict):
+        return _container(kind, value, where)
+    if is_dataclass(kind):
+        return _build(kind, value, where)
+    if kind in (int, float):
+        return _number(kind, value, where)
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        try:
+            return kind(value)
+        except ValueError:
+            raise _bad(where, f"{value!r} is not one of {[m.value for m in kind]}") from None
+    if not isinstance(value, kind):
+        raise _bad(where, f"expected {kind.__name__}, found {type(value).__name__}")
+    return value
+
+
+def _build(cls: Any, doc: Any, where: str = "") -> Any:
+    """A ``cls`` dataclass from its JSON object; fields with defaults may be absent."""
+    if not isinstance(doc, dict):
+        raise _bad(where, f"expected an object, found {type(doc).__name__}")
+    hints = get_type_hints(cls)
+    values = {}
+    for f in fields(cls):
+        key = f.metadata.get(_KEY, f.name)
+        here = f"{where}.{key}" if where else key
+        if not f.metadata.get(_IN_JSON, True):
+            continue
+        if key in doc:
+            values[f.name] = _value(hints[f.name], doc[key], here)
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise _bad(here, "missing")
+    return cls(**values)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON: dataclasses by their keys (None left out), enums by value."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.metadata.get(_KEY, f.name): _plain(getattr(value, f.name))
+                for f in fields(value) if f.metadata.get(_IN_JSON, True)
+                and not (getattr(value, f.name) is None and f.default is None)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+class JsonRecord:
+    """``to_json`` / ``from_json`` of a result dataclass, by its fields and type hints."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as the file holds it (the same keys the readers of old files know)."""
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, doc: Any) -> Self:
+        """From ``to_json`` output; a UserError naming the first field that is wrong."""
+        return _build(cls, doc)
+
+
+@dataclass
+class Versus(JsonRecord):
+    """One metric of a model beside the same metric of its baseline (the majority class, or the
+    class prior for the log-loss) with the 95% paired bootstrap interval of the difference."""
+
+    value: float
+    baseline: float
+    diff: float
+    diff_lo: float
+    diff_hi: float
+
+    def text(self, interval: bool = True) -> str:
+        """``value (baseline) [lo, hi]``: the interval is that of the difference."""
+        out = f"{self.value:.3f} ({self.baseline:.3f})"
+        return out + f" [{self.diff_lo:+.3f}, {self.diff_hi:+.3f}]" if interval else out
+
+
+@dataclass
+class VsMajority(JsonRecord):
+    """The metrics of ``provenance.metrics.POINT_METRICS``, each beside its baseline."""
+
+    top1: Versus
+    top3: Versus
+    macro_f1: Versus
+    log_loss: Versus
+
+    def items(self) -> list[tuple[str, Versus]]:
+        """(metric, comparison) in file order, for tables that list every metric."""
+        return [(f.name, getattr(self, f.name)) for f in fields(self)]
+
+
+@dataclass
+class Reliability(JsonRecord):
+    """Top-label confidence against accuracy per equal-width bin (NaN where a bin is empty)."""
+
+    lower: list[float]
+    upper: list[float]
+    count: list[int]
+    confidence: list[float]
+    accuracy: list[float]
+
+
+@dataclass
+class Coverage(JsonRecord):
+    """A conformal level's achieved coverage and mean prediction-set size."""
+
+    coverage: float
+    mean_size: float
+
+
+@dataclass
+class MostPredicted(JsonRecord):
+    """The country a model predicts most often and its share of the predictions."""
+
+    iso3: str = field(metadata={_KEY: "class"})
+    share: float = 0.0
+
+
+@dataclass
+class Goal(JsonRecord):
+    """One goal of the winning model: what was measured, the bar when it is a number, met."""
+
+    value: float | list[float]
+    met: bool
+    goal: float | None = None
+
+    def measured(self) -> str:
+        """The value in words: an interval as ``[lo, hi]``, the bar in brackets."""
+        v = self.value
+        text = f"[{v[0]:+.3f}, {v[1]:+.3f}]" if isinstance(v, list) else f"{v:.3f}"
+        return text + (f" (goal {self.goal:.3f})" if self.goal is not None else "")
+
+
+@dataclass
+class Winner(JsonRecord):
+    """The model with the lowest log-loss for one kind of evidence, and its goals."""
+
+    model: str
+    goals: dict[str, Goal] = field(default_factory=dict)
+
+
+@dataclass
+class ModelScores(JsonRecord):
+    """Every score of one provenance model's out-of-fold probabilities."""
+
+    evidence: str
+    vs_majority: VsMajority
+    log_loss_uncalibrated: float
+    ece_uncalibrated: float
+    ece: float
+    reliability: Reliability
+    reliability_uncalibrated: Reliability
+    #: level ("0.8", "0.9", "0.95") -> coverage and set size of the conformal sets
+    conformal: dict[str, Coverage]
+    most_predicted: MostPredicted
+    #: the one-class words (``one_class_words``), "" when the model answers several countries
+    one_class: str = ""
+    params_per_fold: list[dict[str, Any]] = field(default_factory=list)
+
+    def row(self) -> dict[str, float | str]:
+        """The model's flat line of the models table: each metric, its baseline and the
+        interval of the difference, calibration and conformal sets."""
+        row: dict[str, float | str] = {"evidence": self.evidence}
+        for name, v in self.vs_majority.items():
+            row[name], row[f"{name}_majority"] = v.value, v.baseline
+            row[f"{name}_diff_lo"], row[f"{name}_diff_hi"] = v.diff_lo, v.diff_hi
+        row.update(log_loss_uncalibrated=self.log_loss_uncalibrated,
+                   ece_uncalibrated=self.ece_uncalibrated, ece=self.ece)
+        for level, c in self.conformal.items():
+            row[f"coverage_{level}"], row[f"set_size_{level}"] = c.coverage, c.mean_size
+        row["most_predicted"] = self.most_predicted.iso3
+        row["most_predicted_share"] = self.most_predicted.share
+        row["note"] = self.one_class
+        return row
+
+
+def lowest_log_loss(models: dict[str, ModelScores], evidence: str,
+                    leave_out: tuple[str, ...] = ()) -> str:
+    """The model of ``evidence`` (the class prior always competes) with the lowest log-loss."""
+    pool = {n: m for n, m in models.items() if n not in leave_out
+            and (m.evidence == evidence or n == "prior")}
+    if not pool:
+        raise ValueError(f"no provenance model scored with {evidence} evidence")
+    return min(pool, key=lambda n: pool[n].vs_majority.log_loss.value)
+
+
+@dataclass
+class ProvenanceReport(JsonRecord):
+    """One provenance cross-validation of one split protocol (``provenance_cv_<split>.json``)."""
+
+    split: Split
+    n_folds: int
+    n_spectra: int
+    n_specimens: int
+    n_classes: int
+    classes: list[str]
+    class_names: list[str]
+    #: share of spectra in the three most common countries (the top-3 goal's bar)
+    top3_share: float
+    families: list[str]
+    models: dict[str, ModelScores]
+    #: evidence ("spectrum", "spectrum+mineral") -> its winner by log-loss
+    winners: dict[str, Winner]
+    calibration: str = ""
+    #: whether (or why not) the network's fold models took part
+    network_note: str = ""
+    wall_s: float = 0.0
+    protocol: str = "provenance_cv"
+    path: Path | None = field(default=None, compare=False, metadata={_IN_JSON: False})
+
+    def winner(self, evidence: str = "spectrum") -> str:
+        """The winning model's name; ``spectrum`` is the evidence every query has."""
+        return self.winners[evidence].model
+
+    def scores(self, evidence: str = "spectrum") -> ModelScores:
+        """The winner's scores for ``evidence``."""
+        return self.models[self.winner(evidence)]
+
+    def goals(self, evidence: str = "spectrum") -> dict[str, Goal]:
+        """The winner's goals for ``evidence``: each measured, and whether it is met."""
+        return self.winners[evidence].goals
+
+    def models_table(self) -> pd.DataFrame:
+        """One row per model (``ModelScores.row``): the ``_models.csv`` beside the report."""
+        return pd.DataFrame([{"model": n, **m.row()} for n, m in self.models.items()])
+
+    def write(self, path: Path) -> None:
+        """Write atomically, so a reader never sees half a report."""
+        write_json_atomic(path, self.to_json())
+
+    @classmethod
+    def read(cls, path: Path) -> ProvenanceReport:
+        """The report in ``path``; one UserError naming the file and the field when damaged."""
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UserError(f"{path}: {exc.strerror or exc}") from exc
+        except ValueError as exc:
+            raise UserError(f"{path}: not valid JSON ({exc})") from exc
+        try:
+            report = cls.from_json(doc)
+        except UserError as exc:
+            raise UserError(f"{path}: not a provenance CV report: {exc}") from None
+        report.path = path
+        return report
+
+    @classmethod
+    def of(cls, workdir: WorkDir, split: Split | str) -> ProvenanceReport | None:
+        """The work folder's report of ``split``; None when the stage has not written it."""
+        path = workdir.provenance_cv_file(split)
+        return cls.read(path) if path.exists() else None
+

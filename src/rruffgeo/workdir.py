@@ -96,8 +96,6 @@ FINAL_DIR = "final"
 #: Files beside ``metrics/provenance_cv_<split>.json``: part name -> suffix of the stem.
 PROVENANCE_PARTS = {"models": "_models.csv", "oof": "_oof.parquet",
                     "oof_proba": "_oof_proba.npz", "confusion": "_confusion.csv"}
-#: Figures of a provenance evaluation (``figures/provenance_<kind>_<split>``).
-PROVENANCE_FIGURES = ("reliability", "coverage", "confusion")
 
 
 class WorkDir:
@@ -196,10 +194,8 @@ class WorkDir:
 
     def provenance_figure(self, kind: str, split: Split | str, suffix: str = "") -> Path:
         """``figures/provenance_<kind>_<split>``: without ``suffix`` the base that
-        ``save_figure`` writes .png and .svg beside; with it (".png") one of those files."""
-        if kind not in PROVENANCE_FIGURES:
-            raise ValueError(f"unknown provenance figure {kind!r}; one of "
-                             f"{', '.join(PROVENANCE_FIGURES)}")
+        ``save_figure`` writes .png and .svg beside; with it (".png") one of those files.
+        The kinds are the ``provenance`` figures of ``rruffgeo.report.registry``."""
         return self.figures_dir / f"provenance_{kind}_{Split(split)}{suffix}"
 
     @property

@@ -11,7 +11,7 @@ reference specimens, calibrated country probabilities and the prediction set.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rruffgeo.cli.common import add_grid_points, add_workdir, with_grid_points, workdir_of
 from rruffgeo.config import Settings, replace
@@ -19,6 +19,7 @@ from rruffgeo.workdir import WorkDir
 
 if TYPE_CHECKING:
     from rruffgeo.provenance.evaluate import ProvenanceEvaluation
+    from rruffgeo.results import ProvenanceReport
 
 COVERAGES = ("0.8", "0.9", "0.95")
 
@@ -82,28 +83,23 @@ def cmd_provenance_cv(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_report(report: dict[str, Any]) -> None:
+def print_report(report: ProvenanceReport) -> None:
     """Models x metrics, each beside the majority class, with the winner and its goals."""
-    print(f"provenance CV split by {report['split']}: {report['n_spectra']} spectra, "
-          f"{report['n_specimens']} specimens, {report['n_classes']} countries, "
-          f"{report['n_folds']} folds ({report['wall_s']:.0f} s)")
+    print(f"provenance CV split by {report.split}: {report.n_spectra} spectra, "
+          f"{report.n_specimens} specimens, {report.n_classes} countries, "
+          f"{report.n_folds} folds ({report.wall_s:.0f} s)")
     print(f"{'model':<21} {'top-1 (maj.)':>13} {'top-3 (maj.)':>13} {'macro-F1':>15} "
           f"{'log-loss (prior) [95% CI of diff]':>34} {'ECE':>6} {'cov90':>6} {'size90':>6} "
           "most predicted")
-    for name, r in report["models"].items():
-        v = r["vs_majority"]
-        ll = v["log_loss"]
-        print(f"{name:<21} {v['top1']['value']:.3f} ({v['top1']['baseline']:.3f}) "
-              f"{v['top3']['value']:.3f} ({v['top3']['baseline']:.3f}) "
-              f"{v['macro_f1']['value']:.3f} ({v['macro_f1']['baseline']:.3f}) "
-              f"{ll['value']:.3f} ({ll['baseline']:.3f}) [{ll['diff_lo']:+.3f},"
-              f"{ll['diff_hi']:+.3f}] {r['ece']:.3f} {r['conformal']['0.9']['coverage']:.3f} "
-              f"{r['conformal']['0.9']['mean_size']:6.1f} {r['most_predicted']['class']} "
-              f"{r['most_predicted']['share']:.0%}"
-              + (f"  <- {r['one_class']}" if r["one_class"] else ""))
-    for evidence, w in report["winners"].items():
-        met = ", ".join(f"{g} {'met' if v['met'] else 'NOT met'}" for g, v in w["goals"].items())
-        print(f"best by log-loss ({evidence}): {w['model']}; goals: {met}")
+    for name, r in report.models.items():
+        v, set90 = r.vs_majority, r.conformal["0.9"]
+        print(f"{name:<21} {v.top1.text(False)} {v.top3.text(False)} "
+              f"{v.macro_f1.text(False)} {v.log_loss.text()} {r.ece:.3f} "
+              f"{set90.coverage:.3f} {set90.mean_size:6.1f} {r.most_predicted.iso3} "
+              f"{r.most_predicted.share:.0%}" + (f"  <- {r.one_class}" if r.one_class else ""))
+    for evidence, w in report.winners.items():
+        met = ", ".join(f"{g} {'met' if v.met else 'NOT met'}" for g, v in w.goals.items())
+        print(f"best by log-loss ({evidence}): {w.model}; goals: {met}")
 
 
 def cmd_provenance_fit(args: argparse.Namespace) -> int:

@@ -27,7 +27,13 @@ import numpy as np
 from rruffgeo.data.lasers import laser_line_nm
 from rruffgeo.data.naming import FileNameInfo, base_rruff_id, kind_of, parse_file_name
 from rruffgeo.data.rruff_file import RruffRecord, parse_rruff_batch
-from rruffgeo.data.sources import MAX_MEMBER_BYTES, ZipMember, member_label
+from rruffgeo.data.sources import (
+    MAX_MEMBER_BYTES,
+    ZIP_READ_ERRORS,
+    ZipMember,
+    member_label,
+    zip_read_reason,
+)
 
 try:  # ISA-L's inflate is 2-3x faster than zlib's; same results, checked by CRC below
     from isal import isal_zlib as _inflate_lib
@@ -309,9 +315,8 @@ def parse_zip_chunk(zip_path: str, members: list[ZipMember], category: str,
         except _TooLarge as exc:
             out.rejects.append((where, str(exc)))
             continue
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError,
-                NotImplementedError) as exc:
-            out.rejects.append((where, f"corrupt zip member: {exc}"))
+        except (*ZIP_READ_ERRORS, OSError, ValueError) as exc:
+            out.rejects.append((where, zip_read_reason(exc)))
             continue
         batches.add(data, member.name, where, category)
     batches.flush()

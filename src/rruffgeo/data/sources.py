@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -78,6 +79,41 @@ def unsafe_member_reason(name: str) -> str | None:
     return None
 
 
+#: Compression methods ``zipfile`` reads; others (Deflate64, made by Windows Explorer for big
+#: files, Implode, PPMd, ...) fail on reading, so members using them are refused by name.
+READABLE_COMPRESSION = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2,
+                        zipfile.ZIP_LZMA} | ({zipfile.ZIP_ZSTANDARD}
+                                           if hasattr(zipfile, "ZIP_ZSTANDARD") else set())
+_COMPRESSION_NAMES = {1: "Shrink", 6: "Implode", 9: "Deflate64", 10: "PKWARE Implode",
+                      18: "IBM TERSE", 19: "IBM LZ77", 95: "XZ", 96: "JPEG", 97: "WavPack",
+                      98: "PPMd", 99: "WinZip AES"}
+#: What reading one member may raise: a bad CRC or header (BadZipFile), a broken deflate
+#: stream (zlib.error), a truncated member (EOFError), an unsupported method
+#: (NotImplementedError), a password needed (RuntimeError).
+ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
+
+
+def unreadable_member_reason(info: zipfile.ZipInfo) -> str | None:
+    """Why a member cannot be read whatever its content (encrypted, or a compression method
+    ``zipfile`` lacks), found from the zip's directory before reading; else None."""
+    if info.flag_bits & 0x1:
+        return "encrypted member (password-protected): cannot be read; unzip it first"
+    if info.compress_type not in READABLE_COMPRESSION:
+        method = _COMPRESSION_NAMES.get(info.compress_type, "unknown")
+        return (f"compression method {info.compress_type} ({method}) is not supported; "
+                "re-zip with ordinary Deflate")
+    return None
+
+
+def zip_read_reason(exc: BaseException) -> str:
+    """One line for a member whose bytes could not be read (one of ``ZIP_READ_ERRORS``)."""
+    if isinstance(exc, RuntimeError) and "encrypted" in str(exc):
+        return "encrypted member (password-protected): cannot be read; unzip it first"
+    if isinstance(exc, NotImplementedError):
+        return f"compression method not supported ({exc}); re-zip with ordinary Deflate"
+    return f"corrupt zip member: {exc or type(exc).__name__}"
+
+
 def _is_ignored_member(name: str) -> bool:
     """macOS resource forks and hidden files that zip tools add; not spectra, not errors."""
     norm = name.replace("\\", "/")
@@ -92,6 +128,9 @@ def _member_reject(info: zipfile.ZipInfo, max_bytes: int) -> str | None:
         return reason
     if not info.filename.lower().endswith(".txt"):
         return "not a .txt spectrum file (skipped)"
+    reason = unreadable_member_reason(info)
+    if reason:
+        return reason
     if info.file_size > max_bytes:
         return (f"member too large ({info.file_size} bytes uncompressed; the limit is "
                 f"{max_bytes} bytes, set by the worker memory limit)")
@@ -229,6 +268,10 @@ __all__ = [
     "is_url",
     "local_units",
     "member_label",
+    "READABLE_COMPRESSION",
+    "ZIP_READ_ERRORS",
+    "unreadable_member_reason",
     "unsafe_member_reason",
     "zip_members",
+    "zip_read_reason",
 ]

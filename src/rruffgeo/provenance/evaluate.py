@@ -4,7 +4,7 @@ Torch-free. Scores the out-of-fold probabilities of :mod:`rruffgeo.provenance.cv
 spectrum: top-1, top-3, macro-F1 and log-loss beside the class prior (the majority class) with
 paired bootstrap intervals over specimens, top-label ECE (15 bins) before and after calibration
 (temperature, then top-label isotonic), conformal coverage and set size at 80/90/95%, and the
-goals of issue 10. Writes
+winner's goals. Writes the ``rruffgeo.results.ProvenanceReport`` to
 ``metrics/provenance_cv_<split>.json`` (everything, ``WorkDir.provenance_cv_file``) and beside it
 (``WorkDir.provenance_cv_part``) ``..._models.csv`` (one row per model), ``..._oof.parquet`` (per
 spectrum and model: fold, true and predicted country, probabilities, the 90% set),
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rruffgeo.config import Settings
+from rruffgeo.config import Settings, Split
 from rruffgeo.provenance.calibration import log_loss_per_sample, reliability_table, top_label_ece
 from rruffgeo.provenance.conformal import coverage_and_size
 from rruffgeo.provenance.cv import (
@@ -43,15 +43,24 @@ from rruffgeo.provenance.metrics import (
     compare_to_baseline,
     most_predicted,
     one_class_note,
-    summary_row,
     top_share,
+)
+from rruffgeo.results import (
+    Coverage,
+    Goal,
+    ModelScores,
+    MostPredicted,
+    ProvenanceReport,
+    Reliability,
+    VsMajority,
+    Winner,
+    lowest_log_loss,
 )
 from rruffgeo.splits import cv_splits
 from rruffgeo.workdir import (
     WorkDir,
     atomic_path,
     write_csv_atomic,
-    write_json_atomic,
     write_parquet_atomic,
 )
 
@@ -70,18 +79,18 @@ def evidence_of(name: str) -> str:
 class ProvenanceEvaluation:
     """One split's provenance CV report, and whether (or why not) the network took part."""
 
-    report: dict[str, Any]
+    report: ProvenanceReport
     network_note: str
 
     @property
     def winner(self) -> str:
-        return str(self.report["winners"]["spectrum"]["model"])
+        return self.report.winner()
 
     def line(self) -> str:
         """One line: the winner by log-loss beside the class prior, and the network's part."""
-        ll = self.report["models"][self.winner]["vs_majority"]["log_loss"]
-        return (f"{self.report['split']}: {self.winner} wins (log-loss {ll['value']:.3f}, "
-                f"prior {ll['baseline']:.3f}); {self.network_note}")
+        ll = self.report.scores().vs_majority.log_loss
+        return (f"{self.report.split}: {self.winner} wins (log-loss {ll.value:.3f}, "
+                f"prior {ll.baseline:.3f}); {self.network_note}")
 
 
 def evaluate_provenance(workdir: WorkDir, settings: Settings | None = None,
@@ -107,7 +116,7 @@ def evaluate_provenance(workdir: WorkDir, settings: Settings | None = None,
 def run_provenance_cv(workdir: WorkDir, settings: Settings | None = None,
                       split: str = "specimen", network_oof: dict[int, np.ndarray] | None = None,
                       progress: bool = True, data: ProvenanceData | None = None,
-                      network_note: str = "") -> dict[str, Any]:
+                      network_note: str = "") -> ProvenanceReport:
     """Cross-validate the provenance models (see module doc); returns the metrics report.
 
     ``data`` is the provenance data when the caller has loaded it already; ``network_note``
@@ -132,10 +141,10 @@ def run_provenance_cv(workdir: WorkDir, settings: Settings | None = None,
                       f"{time.perf_counter() - t1:.0f} s", flush=True)
         folds.append(result)
     report = score(data, splits, folds, split)
-    report["network_note"] = network_note or ("network: out-of-fold probabilities given"
-                                              if network_oof is not None else
-                                              "network left out (no fold models given)")
-    report["wall_s"] = time.perf_counter() - t0
+    report.network_note = network_note or ("network: out-of-fold probabilities given"
+                                           if network_oof is not None else
+                                           "network left out (no fold models given)")
+    report.wall_s = time.perf_counter() - t0
     write_outputs(workdir, data, splits, folds, report)
     return report
 
@@ -162,82 +171,59 @@ def _sets(splits: list[tuple[np.ndarray, np.ndarray]], folds: list[dict[str, Any
 
 
 def score_model(data: ProvenanceData, splits: list[tuple[np.ndarray, np.ndarray]],
-                folds: list[dict[str, Any]], name: str, prior: np.ndarray) -> dict[str, Any]:
+                folds: list[dict[str, Any]], name: str, prior: np.ndarray) -> ModelScores:
     """Every metric of one model's out-of-fold probabilities."""
     raw = _assemble(splits, folds, name, "raw")
     cal = _assemble(splits, folds, name, "calibrated")
     conformal = {}
     for lv in LEVELS:
         cov, size = coverage_and_size(_sets(splits, folds, name, cal, lv), data.y)
-        conformal[str(lv)] = {"coverage": cov, "mean_size": size}
-    return {
-        "evidence": evidence_of(name),
-        "vs_majority": compare_to_baseline(cal, prior, data.y, data.groups),
-        "log_loss_uncalibrated": float(log_loss_per_sample(raw, data.y).mean()),
-        "ece_uncalibrated": top_label_ece(raw, data.y),
-        "ece": top_label_ece(cal, data.y),
-        "reliability": reliability_table(cal, data.y),
-        "reliability_uncalibrated": reliability_table(raw, data.y),
-        "conformal": conformal,
-        "one_class": one_class_note(cal, data.classes),
-        "most_predicted": most_predicted(cal, data.classes),
-        "params_per_fold": [f[name]["params"] for f in folds],
-    }
+        conformal[str(lv)] = Coverage(cov, size)
+    top = most_predicted(cal, data.classes)
+    return ModelScores(
+        evidence=evidence_of(name),
+        vs_majority=VsMajority.from_json(compare_to_baseline(cal, prior, data.y, data.groups)),
+        log_loss_uncalibrated=float(log_loss_per_sample(raw, data.y).mean()),
+        ece_uncalibrated=top_label_ece(raw, data.y), ece=top_label_ece(cal, data.y),
+        reliability=Reliability.from_json(reliability_table(cal, data.y)),
+        reliability_uncalibrated=Reliability.from_json(reliability_table(raw, data.y)),
+        conformal=conformal, most_predicted=MostPredicted(str(top["class"]), float(top["share"])),
+        one_class=one_class_note(cal, data.classes),
+        params_per_fold=[f[name]["params"] for f in folds])
 
 
-def goals(result: dict[str, Any], y: np.ndarray) -> dict[str, dict[str, Any]]:
-    """Issue 10's goals for one model: each with its measured value and whether it is met."""
-    vm = result["vs_majority"]
+def goals(result: ModelScores, y: np.ndarray) -> dict[str, Goal]:
+    """The goals a provenance model is held to: each measured, with whether it is met."""
+    vm = result.vs_majority
     top3_goal = top_share(y, 3) + 0.05
-    cov90 = result["conformal"]["0.9"]["coverage"]
+    cov90 = result.conformal["0.9"].coverage
     return {
-        "log_loss_below_prior": {"value": [vm["log_loss"]["diff_lo"], vm["log_loss"]["diff_hi"]],
-                                 "met": vm["log_loss"]["diff_hi"] < 0},
-        "top1_not_below_majority": {"value": vm["top1"]["diff"],
-                                    "met": vm["top1"]["diff"] >= 0},
-        "top3_at_least": {"value": vm["top3"]["value"], "goal": top3_goal,
-                          "met": vm["top3"]["value"] >= top3_goal},
-        "ece_at_most_0.03": {"value": result["ece"], "met": result["ece"] <= 0.03},
-        "coverage90_in_0.88_0.92": {"value": cov90, "met": 0.88 <= cov90 <= 0.92},
+        "log_loss_below_prior": Goal([vm.log_loss.diff_lo, vm.log_loss.diff_hi],
+                                     vm.log_loss.diff_hi < 0),
+        "top1_not_below_majority": Goal(vm.top1.diff, vm.top1.diff >= 0),
+        "top3_at_least": Goal(vm.top3.value, vm.top3.value >= top3_goal, top3_goal),
+        "ece_at_most_0.03": Goal(result.ece, result.ece <= 0.03),
+        "coverage90_in_0.88_0.92": Goal(cov90, 0.88 <= cov90 <= 0.92),
     }
 
 
 def score(data: ProvenanceData, splits: list[tuple[np.ndarray, np.ndarray]],
-          folds: list[dict[str, Any]], split: str) -> dict[str, Any]:
+          folds: list[dict[str, Any]], split: str) -> ProvenanceReport:
     """Metrics of every model, the winner by log-loss per evidence, and the goals."""
     prior = _assemble(splits, folds, "prior", "raw")
     models = {name: score_model(data, splits, folds, name, prior) for name in folds[0]}
     winners = {}
     for evidence in ("spectrum", "spectrum+mineral"):
-        pool = {n: r for n, r in models.items()
-                if r["evidence"] == evidence or (evidence != "spectrum" and n == "prior")}
-        best = min(pool, key=lambda n: pool[n]["vs_majority"]["log_loss"]["value"])
-        winners[evidence] = {"model": best, "goals": goals(models[best], data.y)}
-    return {
-        "protocol": "provenance_cv", "split": split, "n_folds": len(splits),
-        "n_spectra": int(len(data.y)), "n_specimens": int(len(np.unique(data.groups))),
-        "n_classes": len(data.classes), "classes": data.classes,
-        "class_names": data.class_names, "top3_share": top_share(data.y, 3),
-        "families": list(FAMILIES), "models": models, "winners": winners,
-        "calibration": "temperature scaling, then top-label isotonic recalibration, fitted "
-                       "on inner out-of-fold probabilities",
-    }
-
-
-def models_table(report: dict[str, Any]) -> pd.DataFrame:
-    """One row per model: metrics beside the majority class, ECE, coverage and set size."""
-    rows = []
-    for name, r in report["models"].items():
-        row = {"model": name, "evidence": r["evidence"], **summary_row(r),
-               "log_loss_uncalibrated": r["log_loss_uncalibrated"],
-               "ece_uncalibrated": r["ece_uncalibrated"], "ece": r["ece"]}
-        for lv, c in r["conformal"].items():
-            row[f"coverage_{lv}"], row[f"set_size_{lv}"] = c["coverage"], c["mean_size"]
-        row["most_predicted"] = r["most_predicted"]["class"]
-        row["most_predicted_share"] = r["most_predicted"]["share"]
-        row["note"] = r["one_class"]
-        rows.append(row)
-    return pd.DataFrame(rows)
+        best = lowest_log_loss(models, evidence)
+        winners[evidence] = Winner(best, goals(models[best], data.y))
+    return ProvenanceReport(
+        split=Split(split), n_folds=len(splits), n_spectra=int(len(data.y)),
+        n_specimens=int(len(np.unique(data.groups))), n_classes=len(data.classes),
+        classes=list(data.classes), class_names=list(data.class_names),
+        top3_share=top_share(data.y, 3), families=list(FAMILIES), models=models,
+        winners=winners,
+        calibration="temperature scaling, then top-label isotonic recalibration, fitted "
+                    "on inner out-of-fold probabilities")
 
 
 def oof_table(data: ProvenanceData, splits: list[tuple[np.ndarray, np.ndarray]],
@@ -274,12 +260,12 @@ def confusion_table(oof: pd.DataFrame, model: str, n: int = N_CONFUSION) -> pd.D
 
 def write_outputs(workdir: WorkDir, data: ProvenanceData,
                   splits: list[tuple[np.ndarray, np.ndarray]], folds: list[dict[str, Any]],
-                  report: dict[str, Any]) -> None:
-    split = report["split"]
+                  report: ProvenanceReport) -> None:
+    split = report.split
     oof = oof_table(data, splits, folds)
     write_parquet_atomic(workdir.provenance_cv_part(split, "oof"), oof)
-    write_csv_atomic(workdir.provenance_cv_part(split, "models"), models_table(report))
-    winner = report["winners"]["spectrum"]["model"]
+    write_csv_atomic(workdir.provenance_cv_part(split, "models"), report.models_table())
+    winner = report.winner()
     conf = confusion_table(oof, winner).rename_axis(index="true", columns=None).reset_index()
     write_csv_atomic(workdir.provenance_cv_part(split, "confusion"), conf)
     with atomic_path(workdir.provenance_cv_part(split, "oof_proba")) as tmp, \
@@ -288,4 +274,4 @@ def write_outputs(workdir: WorkDir, data: ProvenanceData,
                             classes=np.asarray(data.classes),
                             **{n: _assemble(splits, folds, n, "calibrated").astype(np.float32)
                                for n in folds[0]})
-    write_json_atomic(workdir.provenance_cv_file(split), report)
+    report.write(workdir.provenance_cv_file(split))

@@ -27,6 +27,7 @@ from rruffgeo.provenance.cv import COMBINATIONS, FAMILIES, run_fold
 from rruffgeo.provenance.data import load_provenance_data
 from rruffgeo.provenance.library import ReferenceLibrary, species_key
 from rruffgeo.provenance.models import MAX_NEIGHBOURS, Mixture, find_neighbours
+from rruffgeo.results import ProvenanceReport, lowest_log_loss
 from rruffgeo.workdir import WorkDir, read_json, write_json_atomic
 
 SPEC = "provenance.json"
@@ -57,28 +58,24 @@ def _model_spec(fits: dict[str, dict[str, Any]], model: str) -> dict[str, Any]:
     }
 
 
-def best_refittable(cv: dict[str, Any]) -> dict[str, str]:
+def best_refittable(cv: ProvenanceReport) -> dict[str, str]:
     """Per evidence, the model with the lowest CV log-loss that can be refitted (not the
     network, which is not trained on all data here)."""
-    out = {}
-    for evidence in cv["winners"]:
-        pool = {n: r for n, r in cv["models"].items()
-                if n != "network" and (r["evidence"] == evidence or n == "prior")}
-        out[evidence] = min(pool, key=lambda n: pool[n]["vs_majority"]["log_loss"]["value"])
-    return out
+    return {evidence: lowest_log_loss(cv.models, evidence, leave_out=("network",))
+            for evidence in cv.winners}
 
 
 def choose_models(workdir: WorkDir) -> tuple[dict[str, str], str]:
     """The models to refit per evidence, from the grouped CV report, and a sentence saying how
     they were chosen (the combinations when there is no report yet)."""
     path = workdir.provenance_cv_file(CHOOSING_SPLIT)
-    cv = read_json(path)
-    if not isinstance(cv, dict) or "winners" not in cv:
+    cv = ProvenanceReport.of(workdir, CHOOSING_SPLIT)
+    if cv is None:
         return dict(DEFAULT_MODELS), (f"no {path.name} yet: the combinations (run `rruffgeo "
                                       "provenance-cv` to choose by log-loss)")
     models = best_refittable(cv)
     note = f"best by log-loss in {path.name}"
-    if any(w["model"] == "network" for w in cv["winners"].values()):
+    if any(w.model == "network" for w in cv.winners.values()):
         note += " (the network won; it is not refitted on all data, so the best other model)"
     return models, note
 

@@ -7,8 +7,6 @@ works on per-specimen sums, so 2,000 resamples of ~2,500 specimens take a fracti
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from rruffgeo.provenance.calibration import log_loss_per_sample
@@ -105,13 +103,3 @@ def top_share(y: np.ndarray, k: int = 3) -> float:
     counts = np.sort(np.bincount(np.asarray(y)))[::-1]
     return float(counts[:k].sum() / counts.sum())
 
-
-def summary_row(result: dict[str, Any]) -> dict[str, float]:
-    """Flat row of a model's result for tables (value and interval of each metric)."""
-    row: dict[str, float] = {}
-    for m in POINT_METRICS:
-        r = result["vs_majority"][m]
-        row[m] = r["value"]
-        row[f"{m}_majority"] = r["baseline"]
-        row[f"{m}_diff_lo"], row[f"{m}_diff_hi"] = r["diff_lo"], r["diff_hi"]
-    return row

@@ -5,20 +5,18 @@ settings only; evaluation figures (7-9) need the learning stage's metrics files 
 for both split protocols side by side. One figure that cannot be drawn is reported with its
 reason and never stops the others.
 
-Every figure is one entry of the registry ``FIGURES``: its drawing function, decorated with
-``@figure(stem, group, caption)``, takes the ``FigureInputs`` (read once, when first needed)
-and the output path without suffix. The makers below and the HTML page iterate the registry,
-in figure-number order.
+Every figure is one entry of the registry (``rruffgeo.report.registry``): its drawing
+function, decorated with ``@figure(stem, group, caption)``, takes the ``FigureInputs`` (read
+once, when first needed) and the output path without suffix. The makers below and the HTML page
+iterate the registry, in figure-number order. Importing this module registers every figure, the
+provenance ones (``rruffgeo.report.figures_provenance``) included.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import re
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib as mpl
@@ -26,100 +24,31 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
-from tqdm.auto import tqdm
 
 from rruffgeo.config import Evaluation, Settings
-from rruffgeo.report import curves, style
+from rruffgeo.report import curves, figures_provenance, style
 from rruffgeo.report.architecture import fig_architecture, trained_class_count
 from rruffgeo.report.baselines import majority, one_class_notes, prior_sentences
-from rruffgeo.report.evaluation import METRICS, MODELS, load_evaluations
+from rruffgeo.report.evaluation import METRICS, MODELS
 from rruffgeo.report.maps import draw_choropleth
-from rruffgeo.report.stats import country_table, load_samples, mineral_table
+from rruffgeo.report.registry import (
+    FIGURES,
+    GROUPS,
+    FigureInputs,
+    FigureResult,
+    FigureSpec,
+    figure,
+    figures_of,
+    run_figures,
+)
+from rruffgeo.report.stats import country_table, mineral_table
 from rruffgeo.results import EvaluationResult
 from rruffgeo.spectra.matrix import cached_grid
 from rruffgeo.spectra.resample import clean_axis, make_grid, resample_spectrum
 from rruffgeo.spectra.window import GridWindow, global_window
-from rruffgeo.workdir import CATALOG, FIGURES_DIR, WorkDir
+from rruffgeo.workdir import CATALOG, WorkDir
 
 log = logging.getLogger(__name__)
-
-#: Groups of figures: drawn from the dataset (ingest + geocode) or from the learning results.
-GROUPS = ("dataset", "evaluation")
-
-
-@dataclass
-class FigureInputs:
-    """What the figures are drawn from; each part is read once, when a figure first needs it."""
-
-    workdir: WorkDir
-    settings: Settings = field(default_factory=Settings)
-
-    @functools.cached_property
-    def samples(self) -> pd.DataFrame:
-        return load_samples(self.workdir)
-
-    @functools.cached_property
-    def evaluations(self) -> list[EvaluationResult]:
-        return list(load_evaluations(self.workdir).values())
-
-
-Draw = Callable[[FigureInputs, Path], list[Path]]
-
-
-#: Sentences a caption adds from the evaluations drawn (protocol, class prior).
-Describe = Callable[[list[EvaluationResult]], str]
-
-
-@dataclass(frozen=True)
-class FigureSpec:
-    """One figure: file stem, group, caption and the function that draws it; ``describe``
-    adds what the fixed caption cannot know (the protocols drawn, a model at the prior)."""
-
-    stem: str
-    group: str
-    caption: str
-    draw: Draw
-    describe: Describe | None = None
-
-    @property
-    def number(self) -> int:
-        m = re.match(r"fig(\d+)", self.stem)
-        return int(m.group(1)) if m else 1_000
-
-    def caption_for(self, evals: list[EvaluationResult]) -> str:
-        """The caption with the sentences ``describe`` gives for ``evals``."""
-        extra = self.describe(evals) if self.describe and evals else ""
-        return f"{self.caption} {extra}".strip()
-
-
-#: stem -> FigureSpec, filled by ``@figure``.
-FIGURES: dict[str, FigureSpec] = {}
-
-
-def figure(stem: str, group: str, caption: str,
-           describe: Describe | None = None) -> Callable[[Draw], Draw]:
-    """Decorator: register a drawing function as a figure of ``group`` with its caption."""
-    if group not in GROUPS:
-        raise ValueError(f"figure {stem}: group {group!r} is not one of {GROUPS}")
-
-    def add(draw: Draw) -> Draw:
-        FIGURES[stem] = FigureSpec(stem, group, caption, draw, describe)
-        return draw
-    return add
-
-
-def figures_of(group: str) -> list[FigureSpec]:
-    """The figures of ``group`` in figure-number order."""
-    return sorted((f for f in FIGURES.values() if f.group == group), key=lambda f: f.number)
-
-
-@dataclass
-class FigureResult:
-    """Written figures (stem -> [png, svg]) and the ones skipped, with the reason."""
-
-    written: dict[str, list[Path]] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
-
 
 def _thousands(x: float, _pos: object = None) -> str:
     return f"{x:,.0f}"
@@ -532,25 +461,12 @@ def fig_overall_metrics(src: FigureInputs, out_base: Path) -> list[Path]:
 # ---------------------------------------------------------------- drivers
 
 
-def _run_all(specs: list[FigureSpec], src: FigureInputs, progress: bool,
-             desc: str) -> FigureResult:
-    result = FigureResult()
-    out_dir = src.workdir.dir(FIGURES_DIR)
-    for spec in tqdm(specs, desc=desc, unit="fig", disable=not progress):
-        try:
-            result.written[spec.stem] = spec.draw(src, out_dir / spec.stem)
-        except (ValueError, KeyError, FileNotFoundError, IndexError) as exc:
-            log.warning("%s skipped: %s", spec.stem, exc)
-            result.skipped[spec.stem] = str(exc)
-    return result
-
-
 def make_dataset_figures(workdir: WorkDir, settings: Settings | None = None,
                          progress: bool = True) -> FigureResult:
     """The dataset figures (1-6) under ``figures/``."""
     src = FigureInputs(workdir, settings or Settings())
     src.samples  # noqa: B018 - read now: a missing catalog is an error, not five skips
-    return _run_all(figures_of("dataset"), src, progress, "dataset figures")
+    return run_figures(figures_of("dataset"), src, progress, "dataset figures")
 
 
 def make_evaluation_figures(workdir: WorkDir, progress: bool = True) -> FigureResult:
@@ -560,7 +476,7 @@ def make_evaluation_figures(workdir: WorkDir, progress: bool = True) -> FigureRe
     if not src.evaluations:
         return FigureResult(skipped={
             f.stem: "no metrics yet: run `rruffgeo train` or `rruffgeo cv` first" for f in specs})
-    return _run_all(specs, src, progress, "evaluation figures")
+    return run_figures(specs, src, progress, "evaluation figures")
 
 
 def make_figures(workdir: WorkDir, settings: Settings | None = None,
@@ -571,8 +487,9 @@ def make_figures(workdir: WorkDir, settings: Settings | None = None,
     return FigureResult({**a.written, **b.written}, {**a.skipped, **b.skipped})
 
 
-__all__ = ["FIGURES", "FigureInputs", "FigureResult", "FigureSpec", "figure", "figures_of",
-           "make_dataset_figures", "make_evaluation_figures", "make_figures"]
+__all__ = ["FIGURES", "GROUPS", "FigureInputs", "FigureResult", "FigureSpec", "figure",
+           "figures_of", "figures_provenance", "make_dataset_figures", "make_evaluation_figures",
+           "make_figures"]
 
 
 @figure(curves.STEM, "evaluation", curves.CAPTION)

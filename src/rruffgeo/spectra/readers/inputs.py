@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
+import stat
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rruffgeo.data.sources import unsafe_member_reason
-from rruffgeo.spectra.readers.dispatch import SUFFIXES, read_bytes
+from rruffgeo.data.sources import (
+    ZIP_READ_ERRORS,
+    unreadable_member_reason,
+    unsafe_member_reason,
+    zip_read_reason,
+)
+from rruffgeo.spectra.readers.dispatch import SUFFIXES, is_supported_name, read_bytes
 from rruffgeo.spectra.spectrum import Spectrum
 
 #: Largest spectrum file read (bytes, uncompressed): a Raman map export can be tens of MB.
@@ -25,13 +31,45 @@ class InputFile:
     refused: str | None = None
 
 
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def special_file_reason(mode: int) -> str | None:
+    """Why a file of this ``st_mode`` is not read: reading a pipe or device could wait forever
+    or never end. None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    return f"{kind}, not a regular file: skipped"
+
+
 def _read_file(path: Path) -> Callable[[], bytes]:
+    """Loader of a file's bytes that never blocks on a pipe (checked again when opened)."""
     def load() -> bytes:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ValueError(f"{path}: {size} bytes is larger than {MAX_FILE_BYTES}")
-        return path.read_bytes()
+        # O_NONBLOCK: opening a FIFO with no writer must not wait; fstat then refuses it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            reason = special_file_reason(info.st_mode)
+            if reason:
+                raise ValueError(f"{path}: {reason}")
+            if info.st_size > MAX_FILE_BYTES:
+                raise ValueError(f"{path}: {info.st_size} bytes is larger than "
+                                 f"{MAX_FILE_BYTES}")
+            return fh.read(MAX_FILE_BYTES + 1)
     return load
+
+
+def _local_file(path: Path) -> InputFile:
+    """A file found on disk: to be read, or refused when it is a pipe, socket or device."""
+    try:
+        reason = special_file_reason(path.stat().st_mode)
+    except OSError as exc:
+        return InputFile(str(path), refused=f"{path}: cannot read ({exc.strerror or exc})")
+    if reason:
+        return InputFile(str(path), refused=f"{path}: {reason}")
+    return InputFile(str(path), load=_read_file(path))
 
 
 def _zip_members(path: Path) -> Iterator[InputFile]:
@@ -47,8 +85,10 @@ def _zip_members(path: Path) -> Iterator[InputFile]:
         if info.is_dir() or info.filename.startswith("__MACOSX/") or base.startswith("."):
             continue
         reason = unsafe_member_reason(info.filename)
-        if reason is None and not base.lower().endswith(SUFFIXES):
-            reason = f"not a supported spectrum file type (supported: {', '.join(SUFFIXES)})"
+        if reason is None and not is_supported_name(base):
+            reason = (f"not a supported spectrum file type (supported: {', '.join(SUFFIXES)}, "
+                      "OPUS .0, .1, ...)")
+        reason = reason or unreadable_member_reason(info)
         if reason is None and info.file_size > MAX_FILE_BYTES:
             reason = f"member too large ({info.file_size} bytes uncompressed)"
         if reason:
@@ -58,9 +98,13 @@ def _zip_members(path: Path) -> Iterator[InputFile]:
 
 
 def _member_loader(path: Path, member: str) -> Callable[[], bytes]:
+    """Loader of one member's bytes; a member that cannot be read is a ValueError naming it."""
     def load() -> bytes:
-        with zipfile.ZipFile(path) as zf, zf.open(member) as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)  # the header's size may lie
+        try:
+            with zipfile.ZipFile(path) as zf, zf.open(member) as fh:
+                data = fh.read(MAX_FILE_BYTES + 1)  # the header's size may lie
+        except ZIP_READ_ERRORS as exc:  # bad CRC, broken deflate stream, ...: this member only
+            raise ValueError(f"{path}/{member}: {zip_read_reason(exc)}") from None
         if len(data) > MAX_FILE_BYTES:
             raise ValueError(f"{path}/{member}: more than {MAX_FILE_BYTES} bytes uncompressed")
         return data
@@ -77,10 +121,13 @@ def _folder(root: Path) -> Iterator[InputFile]:
         yield InputFile(str(err.filename), refused=f"{err.filename}: cannot read folder "
                         f"({err.strerror})")
     for path in sorted(found):
-        if path.suffix.lower() == ".zip":
+        local = _local_file(path)
+        if local.refused:  # a pipe, socket or device (or gone): never opened
+            yield local
+        elif path.suffix.lower() == ".zip":
             yield from _zip_members(path)
-        elif path.suffix.lower() in SUFFIXES:
-            yield InputFile(str(path), load=_read_file(path))
+        elif is_supported_name(path.name):
+            yield local
         else:
             yield InputFile(str(path), refused=f"{path}: not a supported spectrum file type")
 
@@ -100,7 +147,7 @@ def iter_inputs(paths: Sequence[str | os.PathLike[str]]) -> Iterator[InputFile]:
         elif not path.exists():
             yield InputFile(str(path), refused=f"{path}: no such file or folder")
         else:
-            yield InputFile(str(path), load=_read_file(path))
+            yield _local_file(path)
 
 
 def read_input(item: InputFile, laser_nm: float | None = None) -> list[Spectrum]:

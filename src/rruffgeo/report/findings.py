@@ -1,0 +1,108 @@
+"""The "Findings" that open the report: the paper's claim, what this work folder measures
+under each protocol beside the majority-country rate, and what the predictor can tell.
+
+Every measured number is read from the metrics files of the work folder (the network's
+``EvaluationResult`` and the provenance ``ProvenanceReport`` per split); a stage not run is
+said in words. The one number not measured here is the paper's own claim, cited as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rruffgeo.config import Split
+from rruffgeo.report.baselines import majority, prior_sentences
+from rruffgeo.results import EvaluationResult, ProvenanceReport, Versus
+
+PAPER = "Pappone et al. (2024)"
+#: The country accuracy the paper reports (test spectra split by spectrum): a citation.
+PAPER_ACCURACY = 0.93
+#: A top-1 gain over the majority country smaller than this is "little beyond" it.
+LITTLE_GAIN = 0.05
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the findings: a short topic, its sentence and, for a stage not run, the
+    command that runs it."""
+
+    topic: str
+    text: str
+    command: str = ""
+
+
+def _against_majority(v: Versus) -> str:
+    """Words for a top-1 beside the majority country, judged by the difference's interval."""
+    points = f"{100 * v.diff:+.1f} points"
+    if v.diff_lo > 0:
+        return f"{points} over the majority country (the 95% interval is above zero)"
+    if v.diff_hi < 0:
+        return f"{points}, below the majority country (the 95% interval is below zero)"
+    return (f"{points}: no better than the majority country (the 95% interval of the "
+            "difference holds zero)")
+
+
+def network_finding(split: Split, ev: EvaluationResult | None) -> Finding:
+    """The network's accuracy under ``split`` beside the 1-NN baseline and the majority."""
+    topic = f"Network, {split.label}"
+    if ev is None:
+        return Finding(topic, "not run", f"rruffgeo cv --split {split}")
+    text = f"{ev.evaluation.label(len(ev.folds))}: accuracy {ev.mean('network', 'accuracy'):.1%}"
+    if "baseline_1nn" in ev.summary:
+        text += f", the 1-NN baseline {ev.mean('baseline_1nn', 'accuracy'):.1%}"
+    found = majority(ev)
+    if found is not None:
+        text += f", always answering the majority country ({found.iso3}) {found.rate:.1%}"
+    if split is Split.SPECTRUM:
+        text += f"; the paper reports {PAPER_ACCURACY:.0%}"
+    return Finding(topic, text + ".")
+
+
+def provenance_finding(split: Split, report: ProvenanceReport | None) -> Finding:
+    """The provenance winner's top-1 and top-3 under ``split`` beside the majority."""
+    topic = f"Provenance predictor, {split.label}"
+    if report is None:
+        return Finding(topic, "not run", f"rruffgeo provenance-cv --split {split}")
+    v = report.scores().vs_majority
+    return Finding(topic, (
+        f"{report.winner()} (lowest log-loss), {report.n_folds}-fold CV: top-1 "
+        f"{v.top1.value:.1%} against {v.top1.baseline:.1%} for the majority country, "
+        f"{_against_majority(v.top1)}; top-3 {v.top3.value:.1%} against {v.top3.baseline:.1%}."))
+
+
+def can_tell(reports: dict[Split, ProvenanceReport]) -> list[Finding]:
+    """What the predictor can and cannot tell, from the grouped (honest) protocol's numbers."""
+    out = [Finding("Species", "a Raman spectrum is how a mineral species is identified, and "
+                   "each answer names the species of the nearest reference spectra; these "
+                   "metrics files do not score that match.")]
+    honest = reports.get(Split.SPECIMEN)
+    if honest is None:
+        out.append(Finding("Country", "not measured for new specimens: the grouped provenance "
+                           "cross-validation was not run", "rruffgeo provenance-cv"))
+        return out
+    top1 = honest.scores().vs_majority.top1
+    reach = ("no more than" if top1.diff_lo <= 0 else
+             "little beyond" if top1.diff < LITTLE_GAIN else "more than")
+    out.append(Finding("Country", f"for a specimen it has not seen, {reach} the majority "
+                       f"country: top-1 {top1.value:.1%} against {top1.baseline:.1%}."))
+    return out
+
+
+def one_class_findings(evals: dict[Split, EvaluationResult],
+                       reports: dict[Split, ProvenanceReport]) -> list[Finding]:
+    """Every model that answers one country for (almost) everything, named with its split."""
+    out = [Finding("One class", s) for ev in evals.values() for s in prior_sentences(ev)]
+    out += [Finding("One class", f"{name} ({split.label}) {m.one_class}.")
+            for split, r in reports.items() for name, m in r.models.items() if m.one_class]
+    return out
+
+
+def findings(evals: dict[Split, EvaluationResult],
+             reports: dict[Split, ProvenanceReport]) -> list[Finding]:
+    """The findings section, in reading order."""
+    out = [Finding("The paper", f"{PAPER} report {PAPER_ACCURACY:.0%} country accuracy with the "
+                   "test spectra split by spectrum, which leaves other spectra of each test "
+                   "specimen in training.")]
+    out += [network_finding(s, evals.get(s)) for s in Split]
+    out += [provenance_finding(s, reports.get(s)) for s in Split]
+    return out + can_tell(reports) + one_class_findings(evals, reports)

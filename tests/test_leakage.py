@@ -1,0 +1,63 @@
+"""What a test spectrum has in training: twin, sibling, species or nothing."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rruffgeo.network.leakage import (
+    breakdown,
+    measurement_keys,
+    paired_share,
+    relation_in_training,
+    technique_of,
+    twin_rows,
+)
+
+
+def _table() -> pd.DataFrame:
+    # rows 0/1: raw + processed of one measurement; 2: another laser of the same specimen;
+    # 3: the same species, another specimen; 4: a lone species; 5/6: two raw files of one
+    # measurement (no single twin).
+    return pd.DataFrame({
+        "specimen_id": ["R1", "R1", "R1", "R2", "R3", "R4", "R4"],
+        "sample_id": ["R1", "R1", "R1", "R2", "R3", "R4", "R4"],
+        "mineral": ["Quartz", "Quartz", "Quartz", "quartz", "Calcite", "Gypsum", "Gypsum"],
+        "kind": ["raw", "processed", "processed", "processed", "processed", "raw", "raw"],
+        "technique": ["Raman"] * 7,
+        "laser_line_nm": [532.0, 532.0, 785.0, 532.0, 532.0, 532.0, 532.0],
+    })
+
+
+def test_twins_pair_raw_and_processed_of_one_measurement_only():
+    twin = twin_rows(_table())
+    assert twin.tolist() == [1, 0, -1, -1, -1, -1, -1]
+    keys = measurement_keys(_table())
+    assert keys[0] == keys[1] != keys[2]
+
+
+@pytest.mark.parametrize(("train", "expected"), [
+    ([1, 2, 3, 4], "twin"),
+    ([2, 3, 4], "same specimen"),
+    ([3, 4], "same species"),
+    ([4], "nothing"),
+])
+def test_relation_is_the_closest_relative_in_training(train, expected):
+    table = _table()
+    rel = relation_in_training(table, twin_rows(table), np.array(train), np.array([0]))
+    assert rel.tolist() == [expected]
+
+
+def test_breakdown_counts_and_accuracies():
+    rel = np.array(["twin", "twin", "nothing", "same specimen"], dtype=object)
+    out = breakdown(rel, {"1nn": np.array([True, False, False, True])}).set_index("relation")
+    assert out.loc["twin", "n_test"] == 2 and out.loc["twin", "accuracy_1nn"] == 0.5
+    assert out.loc["all", "share"] == 1.0 and out.loc["all", "accuracy_1nn"] == 0.5
+    assert np.isnan(out.loc["same species", "accuracy_1nn"])
+
+
+def test_paired_share_and_technique():
+    assert paired_share(10, 6) == pytest.approx(12 / 16)
+    assert paired_share(0, 0) == 0.0
+    names = pd.Series(["Abramovite__R070037__Broad_Scan__532__0__unoriented__"
+                       "Raman_Data_Raw__5.txt"])
+    assert technique_of(names).tolist() == ["Broad_Scan"]
