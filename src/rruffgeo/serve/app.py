@@ -1,0 +1,236 @@
+"""The web application: one page, one model loaded once, predictions in a thread pool.
+
+Starlette on uvicorn. ``POST /`` takes the files of the form (multipart), copies them into a
+private temp folder, reads and predicts them off the event loop (at most ``workers`` batches at
+once, so many users share the CPU instead of exhausting memory) and answers the same page with
+the results. Downloads are kept in memory for the last few batches under random tokens.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rruffgeo.errors import UserError
+from rruffgeo.serve import svg
+from rruffgeo.serve.uploads import (
+    Batch,
+    LimitExceeded,
+    Limits,
+    copy_upload,
+    display_name,
+    private_folder,
+    read_upload,
+    safe_suffix,
+    unique_names,
+)
+from rruffgeo.serve.view import downloads, reference_index, sample_view, strip_name
+
+#: Batches whose downloads are kept (oldest dropped first).
+KEPT_BATCHES = 32
+PREPROCESS_CHOICES = {"none": "none (as the reference library was prepared)",
+                      "auto": "auto (despike, baseline, crop)"}
+MEDIA = {".json": "application/json", ".csv": "text/csv; charset=utf-8"}
+
+
+def too_large(limits: Limits) -> str:
+    return (f"the upload is larger than {limits.max_bytes // (1024 * 1024)} MB, the most this "
+            "page takes at once; send fewer or smaller files, or use `rruffgeo predict`")
+
+
+def too_many(limits: Limits) -> str:
+    return (f"more than {limits.max_files} files in one upload, the most this page takes at "
+            "once; zip them, send them in parts, or use `rruffgeo predict`")
+
+
+class BodyLimit:
+    """Refuse a request body over ``limit`` bytes: at once when its Content-Length says so,
+    else as soon as the stream passes it (`LimitExceeded` inside the handler)."""
+
+    def __init__(self, app: ASGIApp, limit: int, message: str,
+                 respond: Callable[[], Response]) -> None:
+        self.app, self.limit, self.message, self.respond = app, limit, message, respond
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"0")
+        if length.isdigit() and int(length) > self.limit:
+            await self.respond()(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise LimitExceeded(self.message)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+@dataclass
+class Server:
+    """The model and everything requests share."""
+
+    model: Any
+    limits: Limits
+    workers: int
+    env: Environment = field(init=False)
+    kept: OrderedDict[str, dict[str, bytes]] = field(default_factory=OrderedDict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.env = Environment(loader=PackageLoader("rruffgeo.serve", "templates"),
+                               autoescape=select_autoescape(default=True, default_for_string=True))
+        self.limiter = anyio.CapacityLimiter(self.workers)
+        self.references = reference_index(self.model)
+
+    def coverages(self) -> list[str]:
+        return list(getattr(self.model, "coverages", []))
+
+    def page(self, status: int = 200, **context: Any) -> HTMLResponse:
+        """The page, empty or with the results of a batch or a message."""
+        html = self.env.get_template("page.html").render(
+            model=self.model, limits=self.limits, coverages=self.coverages(),
+            preprocess_choices=PREPROCESS_CHOICES, map_defs=svg.map_definitions(),
+            legend=svg.legend_svg(), **context)
+        return HTMLResponse(html, status_code=status)
+
+    def keep(self, files: dict[str, bytes]) -> str:
+        token = secrets.token_urlsafe(16)
+        with self.lock:
+            self.kept[token] = files
+            while len(self.kept) > KEPT_BATCHES:
+                self.kept.popitem(last=False)
+        return token
+
+    def options(self, form: dict[str, str]) -> dict[str, Any]:
+        """The form's choices checked (a wrong one is a `UserError`, shown on the page)."""
+        preprocess = form.get("preprocess") or "none"
+        if preprocess not in PREPROCESS_CHOICES:
+            raise UserError(f"preprocessing {preprocess!r}: choose none or auto")
+        out: dict[str, Any] = {"preprocess": None if preprocess == "none" else preprocess}
+        if self.model.kind == "provenance":
+            out["coverage"] = form.get("coverage") or "0.9"
+        return out
+
+    def run(self, uploads: list[UploadFile], form: dict[str, str]) -> dict[str, Any]:
+        """Read and predict one batch (in a worker thread): the page's context."""
+        options = self.options(form)
+        with private_folder() as folder:
+            batch, budget = Batch(), self.limits.max_bytes
+            for i, upload in enumerate(uploads, 1):
+                shown = display_name(upload.filename, i)
+                path = folder / f"{i:04d}{safe_suffix(shown)}"
+                try:
+                    budget -= copy_upload(upload.file, path, budget)
+                except LimitExceeded:
+                    raise LimitExceeded(too_large(self.limits)) from None
+                read_upload(path, shown, self.limits, batch)
+            context = self.predict(batch, options, folder)
+        context["chosen"] = form
+        return context
+
+    def predict(self, batch: Batch, options: dict[str, Any], folder: Path) -> dict[str, Any]:
+        from rruffgeo.spectra.preprocess import parse_steps
+
+        spectra = unique_names(batch.spectra)
+        result = self.model.predict_spectra(spectra, **options)
+        refused = [*batch.refused, *result.refused]
+        coverage = float(options.get("coverage", 0.9))
+        steps = parse_steps(options["preprocess"])
+        by_name = {s.source: s for s in spectra}
+        details = result.details or [None] * len(result.names)
+        samples = [sample_view(k, by_name[n], result.proba[k], result, details[k], coverage,
+                               self.model, steps, self.references)
+                   for k, n in enumerate(result.names)]
+        for note in result.warnings:
+            for s in samples:
+                if note.startswith(s.name + ": "):
+                    s.warnings.append(strip_name(s.name, note))
+        token = self.keep(downloads(self.model, result, coverage, refused, folder))
+        return {"samples": samples, "refused": [(n, strip_name(n, r)) for n, r in refused],
+                "token": token, "files": sorted(self.kept.get(token, {}))}
+
+
+def _file_fields(form: Any) -> tuple[list[UploadFile], dict[str, str]]:
+    """The uploads that carry a file (an empty picker sends one nameless, empty part) and the
+    text fields."""
+    uploads = [f for f in form.getlist("files")
+               if isinstance(f, UploadFile) and (f.filename or f.size)]
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    return uploads, fields
+
+
+def create_app(model: Any, limits: Limits | None = None, workers: int | None = None) -> ASGIApp:
+    """The ASGI application serving ``model`` (from `rruffgeo.open_model`)."""
+    limits = limits or Limits()
+    server = Server(model, limits, workers or max(2, min(4, os.cpu_count() or 2)))
+
+    async def index(request: Request) -> Response:
+        return await run_in_threadpool(server.page)
+
+    async def predict(request: Request) -> Response:
+        try:
+            async with request.form(max_files=limits.max_files, max_fields=50) as form:
+                uploads, fields = _file_fields(form)
+                if not uploads:
+                    return server.page(400, error="choose at least one spectrum file")
+                context = await anyio.to_thread.run_sync(server.run, uploads, fields,
+                                                         limiter=server.limiter)
+        except LimitExceeded as exc:
+            return server.page(413, error=str(exc))
+        except HTTPException as exc:  # a malformed form, or too many files for the parser
+            message = too_many(limits) if "Too many files" in str(exc.detail) else \
+                f"the upload could not be read as a form ({exc.detail})"
+            return server.page(413 if "Too many" in str(exc.detail) else 400, error=message)
+        except UserError as exc:
+            return server.page(400, error=str(exc))
+        return await run_in_threadpool(lambda: server.page(**context))
+
+    async def download(request: Request) -> Response:
+        token, name = request.path_params["token"], request.path_params["name"]
+        with server.lock:
+            files = server.kept.get(token, {})
+        if name not in files:
+            return PlainTextResponse("these results are no longer kept (the server keeps the "
+                                     f"last {KEPT_BATCHES} batches); upload the files again",
+                                     status_code=404)
+        return Response(files[name], media_type=MEDIA[Path(name).suffix],
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    routes = [Route("/", index, methods=["GET"]), Route("/", predict, methods=["POST"]),
+              Route("/download/{token}/{name}", download, methods=["GET"])]
+    app = Starlette(routes=routes, lifespan=_warm_up)
+    app.state.server = server
+    return BodyLimit(app, limits.max_bytes + 1024 * 1024, too_large(limits),
+                     lambda: server.page(413, error=too_large(limits)))
+
+
+@asynccontextmanager
+async def _warm_up(app: Starlette) -> AsyncIterator[None]:
+    """Project the world map before the first request (a few seconds, once)."""
+    await anyio.to_thread.run_sync(svg.map_definitions)
+    yield

@@ -1,0 +1,128 @@
+"""Uploaded files to spectra: limits, a private temp folder, names that never become paths.
+
+Each upload is copied into a fresh private folder (mode 0700) under a name the server makes up
+(``0003.zip``); the name the browser sent is only ever shown (escaped), never joined into a
+path. Zips are read member by member through the readers' own checks (unsafe names, sizes,
+unsupported types), so a zip bomb or ``../`` member is refused there with its reason. The
+folder is removed when the request ends.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import unicodedata
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from rruffgeo.spectra.readers.dispatch import read_bytes
+from rruffgeo.spectra.readers.inputs import iter_inputs, read_input
+from rruffgeo.spectra.spectrum import Spectrum
+
+#: Copy uploads in blocks of this many bytes.
+BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may send: bytes in all, files, and spectra after reading (a map file
+    or a zip can hold thousands)."""
+
+    max_bytes: int = 200 * 1024 * 1024
+    max_files: int = 500
+    max_spectra: int = 2000
+
+
+class LimitExceeded(ValueError):
+    """A request over one of the `Limits`; the message says which and what to do."""
+
+
+@dataclass
+class Batch:
+    """The spectra of one request, and a plain-words reason for each file that gave none."""
+
+    spectra: list[Spectrum] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+
+def display_name(raw: str | None, index: int) -> str:
+    """The browser's file name as text to show: control characters removed, folders kept
+    (a picked folder sends ``folder/file.txt``), never used as a path."""
+    text = unicodedata.normalize("NFC", str(raw or ""))
+    text = "".join(c for c in text if unicodedata.category(c)[0] != "C")
+    text = text.replace("\\", "/").strip().strip("/")
+    return text[:200] or f"file {index}"
+
+
+def safe_suffix(name: str) -> str:
+    """The extension the readers go by (``.txt``, ``.zip``, OPUS ``.0``), letters and digits
+    only, so the made-up file name keeps its format and nothing else of the client's."""
+    base = name.rsplit("/", 1)[-1]
+    if "." not in base:
+        return ""
+    ext = base.rsplit(".", 1)[-1].lower()
+    return "." + ext if re.fullmatch(r"[a-z0-9]{1,8}", ext) else ""
+
+
+@contextmanager
+def private_folder() -> Iterator[Path]:
+    """A temp folder only this process can read, removed with everything in it at the end."""
+    folder = Path(tempfile.mkdtemp(prefix="rruffgeo-serve-"))  # mkdtemp: mode 0700
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def copy_upload(source: BinaryIO, target: Path, budget: int) -> int:
+    """Copy an upload to ``target``; `LimitExceeded` past ``budget`` bytes."""
+    written = 0
+    with open(target, "xb") as out:
+        while block := source.read(BLOCK):
+            written += len(block)
+            if written > budget:
+                raise LimitExceeded("")
+            out.write(block)
+    return written
+
+
+def _renamed(spectrum: Spectrum, hidden: str, shown: str) -> Spectrum:
+    return spectrum.with_values(source=spectrum.source.replace(hidden, shown, 1))
+
+
+def read_upload(path: Path, shown: str, limits: Limits, batch: Batch) -> None:
+    """Every spectrum of one saved upload into ``batch``, named after what the user sent; a
+    refusal in plain words (also named) for each file or member that cannot be read."""
+    hidden = str(path)
+    items = list(iter_inputs([path])) if path.suffix == ".zip" else [None]
+    for item in items:
+        try:
+            if item is None:
+                found = read_bytes(path.read_bytes(), shown)
+            else:
+                found = [_renamed(s, hidden, shown) for s in read_input(item)]
+        except ValueError as exc:
+            name = shown if item is None else item.name.replace(hidden, shown, 1)
+            batch.refused.append((name, str(exc).replace(hidden, shown)))
+            continue
+        batch.spectra.extend(found)
+        if len(batch.spectra) > limits.max_spectra:
+            raise LimitExceeded(f"these files hold more than {limits.max_spectra} spectra, "
+                                "the most this page predicts at once; send fewer files, or "
+                                "use `rruffgeo predict` for large batches")
+
+
+def unique_names(spectra: Sequence[Spectrum]) -> list[Spectrum]:
+    """Spectra with distinct names (two uploads called ``a.txt`` become ``a.txt`` and
+    ``a.txt (2)``), so every answer belongs to one sample."""
+    seen: dict[str, int] = {}
+    out = []
+    for s in spectra:
+        n = seen.get(s.source, 0) + 1
+        seen[s.source] = n
+        out.append(s if n == 1 else s.with_values(source=f"{s.source} ({n})"))
+    return out
