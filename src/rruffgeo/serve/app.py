@@ -52,8 +52,8 @@ MEDIA = {".json": "application/json", ".csv": "text/csv; charset=utf-8"}
 
 
 def too_large(limits: Limits) -> str:
-    return (f"the upload is larger than {limits.max_bytes // (1024 * 1024)} MB, the most this "
-            "page takes at once; send fewer or smaller files, or use `rruffgeo predict`")
+    return (f"the upload is larger than {limits.size_text}, the most this page takes at "
+            "once; send fewer or smaller files, or use `rruffgeo predict`")
 
 
 def too_many(limits: Limits) -> str:
@@ -131,7 +131,8 @@ class Server:
         preprocess = form.get("preprocess") or "none"
         if preprocess not in PREPROCESS_CHOICES:
             raise UserError(f"preprocessing {preprocess!r}: choose none or auto")
-        out: dict[str, Any] = {"preprocess": None if preprocess == "none" else preprocess}
+        out: dict[str, Any] = {"preprocess": None if preprocess == "none" else preprocess,
+                               "laser_nm": laser_option(form.get("laser_nm", ""))}
         if self.model.kind == "provenance":
             out["coverage"] = form.get("coverage") or "0.9"
         return out
@@ -148,7 +149,7 @@ class Server:
                     budget -= copy_upload(upload.file, path, budget)
                 except LimitExceeded:
                     raise LimitExceeded(too_large(self.limits)) from None
-                read_upload(path, shown, self.limits, batch)
+                read_upload(path, shown, self.limits, batch, options["laser_nm"])
             context = self.predict(batch, options, folder)
         context["chosen"] = form
         return context
@@ -157,7 +158,8 @@ class Server:
         from rruffgeo.spectra.preprocess import parse_steps
 
         spectra = unique_names(batch.spectra)
-        result = self.model.predict_spectra(spectra, **options)
+        chosen = {k: v for k, v in options.items() if k != "laser_nm"}
+        result = self.model.predict_spectra(spectra, **chosen)
         refused = [*batch.refused, *result.refused]
         coverage = float(options.get("coverage", 0.9))
         steps = parse_steps(options["preprocess"])
@@ -173,6 +175,19 @@ class Server:
         token = self.keep(downloads(self.model, result, coverage, refused, folder))
         return {"samples": samples, "refused": [(n, strip_name(n, r)) for n, r in refused],
                 "token": token, "files": sorted(self.kept.get(token, {}))}
+
+
+def laser_option(text: str) -> float | None:
+    """The laser wavelength field: blank, or nm within the readers' range (`UserError`)."""
+    from rruffgeo.spectra.readers.units import check_laser
+
+    if not text.strip():
+        return None
+    try:
+        return check_laser(float(text), "laser wavelength")
+    except ValueError as exc:
+        reason = str(exc) if "outside" in str(exc) else "not a number"
+        raise UserError(f"laser wavelength {text.strip()[:20]!r}: {reason}") from None
 
 
 def _file_fields(form: Any) -> tuple[list[UploadFile], dict[str, str]]:

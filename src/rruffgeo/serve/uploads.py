@@ -36,6 +36,12 @@ class Limits:
     max_files: int = 500
     max_spectra: int = 2000
 
+    @property
+    def size_text(self) -> str:
+        """``max_bytes`` as people say it: "200 MB", "400 kB"."""
+        mb = self.max_bytes / (1024 * 1024)
+        return f"{mb:g} MB" if mb >= 1 else f"{self.max_bytes / 1024:.0f} kB"
+
 
 class LimitExceeded(ValueError):
     """A request over one of the `Limits`; the message says which and what to do."""
@@ -54,8 +60,9 @@ def display_name(raw: str | None, index: int) -> str:
     (a picked folder sends ``folder/file.txt``), never used as a path."""
     text = unicodedata.normalize("NFC", str(raw or ""))
     text = "".join(c for c in text if unicodedata.category(c)[0] != "C")
-    text = text.replace("\\", "/").strip().strip("/")
-    return text[:200] or f"file {index}"
+    parts = [p.strip() for p in text.replace("\\", "/").split("/")]
+    text = "/".join(p for p in parts if p not in ("", ".", ".."))
+    return text[-200:] or f"file {index}"
 
 
 def safe_suffix(name: str) -> str:
@@ -94,7 +101,8 @@ def _renamed(spectrum: Spectrum, hidden: str, shown: str) -> Spectrum:
     return spectrum.with_values(source=spectrum.source.replace(hidden, shown, 1))
 
 
-def read_upload(path: Path, shown: str, limits: Limits, batch: Batch) -> None:
+def read_upload(path: Path, shown: str, limits: Limits, batch: Batch,
+                laser_nm: float | None = None) -> None:
     """Every spectrum of one saved upload into ``batch``, named after what the user sent; a
     refusal in plain words (also named) for each file or member that cannot be read."""
     hidden = str(path)
@@ -102,9 +110,9 @@ def read_upload(path: Path, shown: str, limits: Limits, batch: Batch) -> None:
     for item in items:
         try:
             if item is None:
-                found = read_bytes(path.read_bytes(), shown)
+                found = read_bytes(path.read_bytes(), shown, laser_nm)
             else:
-                found = [_renamed(s, hidden, shown) for s in read_input(item)]
+                found = [_renamed(s, hidden, shown) for s in read_input(item, laser_nm)]
         except ValueError as exc:
             name = shown if item is None else item.name.replace(hidden, shown, 1)
             batch.refused.append((name, str(exc).replace(hidden, shown)))
