@@ -18,7 +18,7 @@ import pytest
 from rruffgeo.cli.serve import is_loopback
 from rruffgeo.serve.uploads import Limits, display_name, safe_suffix
 from synthetic_learn import COUNTRIES, spectrum
-from synthetic_predict import tiny_final, tiny_workdir
+from synthetic_predict import located_final
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")
 FORMATS = Path(__file__).parent / "data" / "formats"
@@ -44,7 +44,7 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
 def model(tmp_path_factory):
     from rruffgeo import open_model
 
-    return open_model(tiny_final(tiny_workdir(tmp_path_factory.mktemp("serve"))))
+    return open_model(located_final(tmp_path_factory.mktemp("serve")))
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +93,7 @@ def test_good_files_show_species_specimens_map_set_and_downloads(client):
         assert re.search(r"90% set: \d+ of 3 countries", card)
         assert card.count("<polyline") == 3  # as read; preprocessed + best match
         assert 'class="worldmap"' in card and card.count('<use href="#ne') > 200
+        assert card.count('<circle class="specimen"') == 10  # the ten nearest specimens
     token = re.search(r'/download/([\w-]+)/results\.json', r.text).group(1)
     data = client.get(f"/download/{token}/results.json").json()
     assert set(data["predictions"]) == {"bra.csv", "ita.csv", "nCal.wdf"}
