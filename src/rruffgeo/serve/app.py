@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,13 @@ from rruffgeo.serve.uploads import (
     safe_suffix,
     unique_names,
 )
-from rruffgeo.serve.view import downloads, reference_index, sample_view, strip_name
+from rruffgeo.serve.view import (
+    download,
+    download_names,
+    reference_index,
+    sample_view,
+    strip_name,
+)
 
 #: Batches whose downloads are kept (oldest dropped first).
 KEPT_BATCHES = 32
@@ -98,7 +105,7 @@ class Server:
     limits: Limits
     workers: int
     env: Environment = field(init=False)
-    kept: OrderedDict[str, dict[str, bytes]] = field(default_factory=OrderedDict)
+    kept: OrderedDict[str, Callable[[str, Path], bytes]] = field(default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -118,10 +125,11 @@ class Server:
             legend=svg.legend_svg(), **context)
         return HTMLResponse(html, status_code=status)
 
-    def keep(self, files: dict[str, bytes]) -> str:
+    def keep(self, write: Callable[[str, Path], bytes]) -> str:
+        """A random token for a batch's downloads, written only when one is asked for."""
         token = secrets.token_urlsafe(16)
         with self.lock:
-            self.kept[token] = files
+            self.kept[token] = write
             while len(self.kept) > KEPT_BATCHES:
                 self.kept.popitem(last=False)
         return token
@@ -150,11 +158,11 @@ class Server:
                 except LimitExceeded:
                     raise LimitExceeded(too_large(self.limits)) from None
                 read_upload(path, shown, self.limits, batch, options["laser_nm"])
-            context = self.predict(batch, options, folder)
+            context = self.predict(batch, options)
         context["chosen"] = form
         return context
 
-    def predict(self, batch: Batch, options: dict[str, Any], folder: Path) -> dict[str, Any]:
+    def predict(self, batch: Batch, options: dict[str, Any]) -> dict[str, Any]:
         from rruffgeo.spectra.preprocess import parse_steps
 
         spectra = unique_names(batch.spectra)
@@ -172,9 +180,18 @@ class Server:
             for s in samples:
                 if note.startswith(s.name + ": "):
                     s.warnings.append(strip_name(s.name, note))
-        token = self.keep(downloads(self.model, result, coverage, refused, folder))
+        token = self.keep(partial(download, self.model, result, coverage, refused))
         return {"samples": samples, "refused": [(n, strip_name(n, r)) for n, r in refused],
-                "token": token, "files": sorted(self.kept.get(token, {}))}
+                "token": token, "files": download_names(self.model)}
+
+    def download(self, token: str, name: str) -> bytes | None:
+        """A kept batch's file, written now in a private folder; None when it is not kept."""
+        with self.lock:
+            write = self.kept.get(token)
+        if write is None or name not in download_names(self.model):
+            return None
+        with private_folder() as folder:
+            return write(name, folder)
 
 
 def laser_option(text: str) -> float | None:
@@ -227,13 +244,12 @@ def create_app(model: Any, limits: Limits | None = None, workers: int | None = N
 
     async def download(request: Request) -> Response:
         token, name = request.path_params["token"], request.path_params["name"]
-        with server.lock:
-            files = server.kept.get(token, {})
-        if name not in files:
+        data = await run_in_threadpool(server.download, token, name)
+        if data is None:
             return PlainTextResponse("these results are no longer kept (the server keeps the "
                                      f"last {KEPT_BATCHES} batches); upload the files again",
                                      status_code=404)
-        return Response(files[name], media_type=MEDIA[Path(name).suffix],
+        return Response(data, media_type=MEDIA[Path(name).suffix],
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     routes = [Route("/", index, methods=["GET"]), Route("/", predict, methods=["POST"]),

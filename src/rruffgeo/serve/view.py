@@ -67,7 +67,7 @@ def as_table(df: pd.DataFrame, drop: Sequence[str] = ()) -> Table:
     without a change here), minus ``drop``."""
     df = df.drop(columns=[c for c in drop if c in df.columns])
     return Table([str(c).replace("_", " ") for c in df.columns],
-                 [[_cell(v) for v in row] for row in df.itertuples(index=False)])
+                 [[_cell(v) for v in row] for row in df.to_numpy(dtype=object).tolist()])
 
 
 def strip_name(name: str, reason: str) -> str:
@@ -122,9 +122,13 @@ def set_words(coverage: float, detail: Any) -> str:
 
 
 def _points(specimens: pd.DataFrame) -> list[tuple[float, float, str]]:
-    return [(float(r.get("lat", float("nan"))), float(r.get("lon", float("nan"))),
-             f"{r.get('specimen_id', '')} {r.get('mineral', '')}: {r.get('locality', '')}")
-            for r in specimens.to_dict("records")]
+    if not {"lat", "lon"} <= set(specimens.columns):
+        return []
+    text = {c: specimens[c].astype(str).tolist() if c in specimens else [""] * len(specimens)
+            for c in ("specimen_id", "mineral", "locality")}
+    return [(float(a), float(b), f"{s} {m}: {loc}") for a, b, s, m, loc in zip(
+        specimens["lat"].to_numpy(float), specimens["lon"].to_numpy(float),
+        text["specimen_id"], text["mineral"], text["locality"], strict=True)]
 
 
 def sample_view(k: int, spectrum: Spectrum, proba: np.ndarray, result: Any, detail: Any,
@@ -148,24 +152,30 @@ def sample_view(k: int, spectrum: Spectrum, proba: np.ndarray, result: Any, deta
                   set_words(coverage, detail))
 
 
-def downloads(model: Any, result: Any, coverage: float, refused: Sequence[tuple[str, str]],
-              folder: Path, top_k: int = 3) -> dict[str, bytes]:
-    """The files ``rruffgeo predict --output results.json`` and ``--output results.csv``
-    write (with the species and specimens tables beside the CSV), by file name."""
+def download_names(model: Any) -> list[str]:
+    """The files offered for download: JSON, and the CSV tables (three for models/final)."""
+    extra = ["results.species.csv", "results.specimens.csv"] if model.kind == "provenance" \
+        else []
+    return ["results.csv", "results.json", *extra]
+
+
+def download(model: Any, result: Any, coverage: float, refused: Sequence[tuple[str, str]],
+             name: str, folder: Path, top_k: int = 3) -> bytes:
+    """One of `download_names`, written when asked for as ``rruffgeo predict --output
+    results.json`` (or ``results.csv``, with its species and specimens tables) writes it."""
+    target = folder / ("results.json" if name.endswith(".json") else "results.csv")
     if model.kind == "provenance":
         from rruffgeo.provenance.output import write_outputs
 
-        written = [*write_outputs(folder / "results.json", result.names, result.details,
-                                  coverage, refused, top_k),
-                   *write_outputs(folder / "results.csv", result.names, result.details,
-                                  coverage, refused, top_k)]
-        return {p.name: p.read_bytes() for p in written}
+        write_outputs(target, result.names, result.details, coverage, refused, top_k)
+        return (folder / name).read_bytes()
     from rruffgeo.workdir import spreadsheet_safe
 
     table = result.table(top_k)
+    if name.endswith(".csv"):
+        return spreadsheet_safe(table).to_csv(index=False).encode()
     records = {n: table[table["file"] == n].drop(columns="file").to_dict("records")
                for n in result.names}
     payload = {"predictions": records, "refused": [{"file": f, "reason": r}
                                                    for f, r in refused]}
-    return {"results.json": (json.dumps(payload, indent=2) + "\n").encode(),
-            "results.csv": spreadsheet_safe(table).to_csv(index=False).encode()}
+    return (json.dumps(payload, indent=2) + "\n").encode()
