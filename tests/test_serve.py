@@ -7,6 +7,7 @@ import io
 import json
 import re
 import tempfile
+import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from html import unescape
@@ -200,3 +201,22 @@ def test_downloads_match_predict_output(client, model, tmp_path):
     token = re.search(r'/download/([\w-]+)/results\.json', r.text).group(1)
     page = client.get(f"/download/{token}/results.json").json()["predictions"]
     assert page["same.csv"] == cli[str(tmp_path / "same.csv")]
+
+
+def test_the_page_answers_while_a_batch_is_predicted(client):
+    """Prediction runs in worker threads: a second user's page does not wait for it."""
+    done: dict[str, float] = {}
+
+    def batch() -> None:
+        many = zip_bytes({f"b{i}.csv": csv_bytes(i % 3, i) for i in range(LIMITS.max_spectra)})
+        r = post(client, [("many.zip", many)])
+        assert r.status_code == 200
+        done["batch"] = time.perf_counter()
+
+    with ThreadPoolExecutor(1) as pool:
+        job = pool.submit(batch)
+        time.sleep(0.1)
+        assert client.get("/").status_code == 200
+        done["page"] = time.perf_counter()
+        job.result()
+    assert done["page"] < done["batch"]
