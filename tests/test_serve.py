@@ -220,3 +220,26 @@ def test_the_page_answers_while_a_batch_is_predicted(client):
         done["page"] = time.perf_counter()
         job.result()
     assert done["page"] < done["batch"]
+
+
+def test_a_network_model_gives_countries_and_the_map(tmp_path):
+    """A network folder has no library: countries, map and downloads, no species tables."""
+    from starlette.testclient import TestClient
+
+    from rruffgeo import open_model
+    from rruffgeo.serve.app import create_app
+    from synthetic_predict import tiny_network, tiny_workdir
+
+    network = open_model(tiny_network(tiny_workdir(tmp_path)))
+    with TestClient(create_app(network, LIMITS)) as c:
+        r = post(c, [("a.csv", csv_bytes(0)), ("empty.txt", b"")])
+        predicted, refused = outcome(r.text)
+        assert predicted == ["a.csv"] and refused == {"empty.txt": "empty file"}
+        card = r.text.split('<article class="sample"')[1]
+        assert "Country of origin" in card and 'class="worldmap"' in card
+        assert "Species match" not in card and "set:" not in card
+        token = re.search(r'/download/([\w-]+)/results\.json', r.text).group(1)
+        data = c.get(f"/download/{token}/results.json").json()
+        assert [p["rank"] for p in data["predictions"]["a.csv"]] == [1, 2, 3]
+        assert data["refused"] == [{"file": "empty.txt", "reason": "empty.txt: empty file"}]
+        assert c.get(f"/download/{token}/results.species.csv").status_code == 404

@@ -8,6 +8,7 @@ the results. Downloads are kept in memory for the last few batches under random 
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import threading
@@ -30,7 +31,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rruffgeo.errors import UserError
+from rruffgeo.errors import UserError, describe
 from rruffgeo.serve import svg
 from rruffgeo.serve.uploads import (
     Batch,
@@ -51,6 +52,7 @@ from rruffgeo.serve.view import (
     strip_name,
 )
 
+log = logging.getLogger(__name__)
 #: Batches whose downloads are kept (oldest dropped first).
 KEPT_BATCHES = 32
 PREPROCESS_CHOICES = {"none": "none (as the reference library was prepared)",
@@ -240,6 +242,10 @@ def create_app(model: Any, limits: Limits | None = None, workers: int | None = N
             return server.page(413 if "Too many" in str(exc.detail) else 400, error=message)
         except UserError as exc:
             return server.page(400, error=str(exc))
+        except Exception as exc:  # a bug or the machine: a message, no traceback
+            log.exception("batch failed")
+            return server.page(500, error=describe(exc) or "the server could not finish this "
+                               "batch (an internal error; its log has the details)")
         return await run_in_threadpool(lambda: server.page(**context))
 
     async def download(request: Request) -> Response:

@@ -9,7 +9,7 @@ colour every country gets (``<use>``), so fifty maps cost little more than one.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -72,7 +72,8 @@ class Curve:
     color: str
 
 
-def _axes(xlo: float, xhi: float, ylo: float, yhi: float, sx, sy) -> list[str]:  # noqa: ANN001
+def _axes(xlo: float, xhi: float, ylo: float, yhi: float, sx: Callable[[float], float],
+          sy: Callable[[float], float]) -> list[str]:
     """Frame, ticks and axis title of a plot (y tick labels only: intensities have no unit)."""
     left, right, top, bottom = MARGIN
     out = [f'<rect x="{left}" y="{top}" width="{PLOT_W - left - right}" '

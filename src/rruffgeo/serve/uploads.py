@@ -9,6 +9,7 @@ folder is removed when the request ends.
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import tempfile
@@ -23,6 +24,7 @@ from rruffgeo.spectra.readers.dispatch import read_bytes
 from rruffgeo.spectra.readers.inputs import iter_inputs, read_input
 from rruffgeo.spectra.spectrum import Spectrum
 
+log = logging.getLogger(__name__)
 #: Copy uploads in blocks of this many bytes.
 BLOCK = 1 << 20
 
@@ -113,8 +115,12 @@ def read_upload(path: Path, shown: str, limits: Limits, batch: Batch,
                 found = read_bytes(path.read_bytes(), shown, laser_nm)
             else:
                 found = [_renamed(s, hidden, shown) for s in read_input(item, laser_nm)]
-        except ValueError as exc:
+        except Exception as exc:  # one bad file must not end the batch
             name = shown if item is None else item.name.replace(hidden, shown, 1)
+            if not isinstance(exc, ValueError):  # a reader's bug: keep it for the log
+                log.exception("reading %s", name)
+                exc = ValueError(f"could not be read ({type(exc).__name__}; the server's log "
+                                 "has the details)")
             batch.refused.append((name, str(exc).replace(hidden, shown)))
             continue
         batch.spectra.extend(found)
