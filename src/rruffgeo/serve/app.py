@@ -61,11 +61,13 @@ MEDIA = {".json": "application/json", ".csv": "text/csv; charset=utf-8"}
 
 
 def too_large(limits: Limits) -> str:
+    """The message for an upload over the byte limit, with what to do instead."""
     return (f"the upload is larger than {limits.size_text}, the most this page takes at "
             "once; send fewer or smaller files, or use `rruffgeo predict`")
 
 
 def too_many(limits: Limits) -> str:
+    """The message for an upload of too many files, with what to do instead."""
     return (f"more than {limits.max_files} files in one upload, the most this page takes at "
             "once; zip them, send them in parts, or use `rruffgeo predict`")
 
@@ -117,6 +119,7 @@ class Server:
         self.references = reference_index(self.model)
 
     def coverages(self) -> list[str]:
+        """The set coverages the model offers (none for a network)."""
         return list(getattr(self.model, "coverages", []))
 
     def page(self, status: int = 200, **context: Any) -> HTMLResponse:
@@ -165,6 +168,7 @@ class Server:
         return context
 
     def predict(self, batch: Batch, options: dict[str, Any]) -> dict[str, Any]:
+        """Predict the spectra read and lay out what the page shows of each."""
         from rruffgeo.spectra.preprocess import parse_steps
 
         spectra = unique_names(batch.spectra)
@@ -224,9 +228,11 @@ def create_app(model: Any, limits: Limits | None = None, workers: int | None = N
     server = Server(model, limits, workers or max(2, min(4, os.cpu_count() or 2)))
 
     async def index(request: Request) -> Response:
+        """The empty page."""
         return await run_in_threadpool(server.page)
 
     async def predict(request: Request) -> Response:
+        """A batch of files in, the page with its results (or one message) out."""
         try:
             async with request.form(max_files=limits.max_files, max_fields=50) as form:
                 uploads, fields = _file_fields(form)
@@ -249,6 +255,7 @@ def create_app(model: Any, limits: Limits | None = None, workers: int | None = N
         return await run_in_threadpool(lambda: server.page(**context))
 
     async def download(request: Request) -> Response:
+        """One file of a kept batch, as an attachment."""
         token, name = request.path_params["token"], request.path_params["name"]
         data = await run_in_threadpool(server.download, token, name)
         if data is None:

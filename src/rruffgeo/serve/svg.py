@@ -59,6 +59,7 @@ def _points_text(px: np.ndarray, py: np.ndarray) -> str:
 
 
 def _fmt(value: float) -> str:
+    """A tick label: short for everyday numbers, scientific for counts in the millions."""
     return f"{value:g}" if abs(value) < 1e5 else f"{value:.2e}"
 
 

@@ -100,6 +100,7 @@ def copy_upload(source: BinaryIO, target: Path, budget: int) -> int:
 
 
 def _renamed(spectrum: Spectrum, hidden: str, shown: str) -> Spectrum:
+    """The spectrum named after what the user sent, not the made-up file it was read from."""
     return spectrum.with_values(source=spectrum.source.replace(hidden, shown, 1))
 
 

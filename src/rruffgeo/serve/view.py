@@ -122,6 +122,7 @@ def set_words(coverage: float, detail: Any) -> str:
 
 
 def _points(specimens: pd.DataFrame) -> list[tuple[float, float, str]]:
+    """(lat, lon, label) of the specimens to draw; those without coordinates are skipped later."""
     if not {"lat", "lon"} <= set(specimens.columns):
         return []
     text = {c: specimens[c].astype(str).tolist() if c in specimens else [""] * len(specimens)
