@@ -130,14 +130,21 @@ def test_zip_members_are_checked_by_the_readers(client):
     assert "not a supported spectrum file type" in refused["batch.zip/set/readme.pdf"]
 
 
-def test_a_file_of_many_spectra_is_one_sample_each(client):
+def test_a_file_of_many_spectra_is_one_sample_each(client, monkeypatch):
     r = post(client, [("x-y.spc", (FORMATS / "x-y.spc").read_bytes())])
     _, refused = outcome(r.text)
     assert "laser wavelength" in refused["x-y.spc"]  # a nm axis: needs the laser
+    monkeypatch.setattr("rruffgeo.serve.app.MAX_CARDS", 3)  # past it: one line per sample
     r = post(client, [("x-y.spc", (FORMATS / "x-y.spc").read_bytes())], laser_nm="532")
     predicted, refused = outcome(r.text)
-    assert len(predicted) + len(refused) == 31 and all(n.startswith("x-y.spc#") for n in
-                                                        predicted + list(refused))
+    rest = re.findall(r'<td><a href="#rest">([^<]*)</a>', r.text)
+    assert len(predicted) == 3 and r.text.count('<article class="sample" id="s') == 3
+    assert len(predicted) + len(rest) + len(refused) == 31
+    assert all(n.startswith("x-y.spc#") for n in predicted + rest + list(refused))
+    assert f"{len(rest)} more samples" in r.text
+    token = re.search(r'/download/([\w-]+)/results\.json', r.text).group(1)
+    assert len(client.get(f"/download/{token}/results.json").json()["predictions"]) == \
+        len(predicted) + len(rest)
     bad = post(client, [("a.csv", csv_bytes(0))], laser_nm="green")
     assert bad.status_code == 400 and "not a number" in unescape(bad.text)
 
@@ -243,3 +250,20 @@ def test_a_network_model_gives_countries_and_the_map(tmp_path):
         assert [p["rank"] for p in data["predictions"]["a.csv"]] == [1, 2, 3]
         assert data["refused"] == [{"file": "empty.txt", "reason": "empty.txt: empty file"}]
         assert c.get(f"/download/{token}/results.species.csv").status_code == 404
+
+
+def test_a_batch_with_nothing_to_predict_still_answers(client):
+    r = post(client, [("empty.txt", b""), ("notes.md", b"# notes")])
+    assert r.status_code == 200 and "0 predicted, 2 refused" in r.text
+    token = re.search(r'/download/([\w-]+)/results\.json', r.text).group(1)
+    data = client.get(f"/download/{token}/results.json").json()
+    assert data["predictions"] == {} and len(data["refused"]) == 2
+
+
+def test_preprocessing_auto_is_applied_and_shown(client):
+    r = post(client, [("a.csv", csv_bytes(1))], preprocess="auto")
+    predicted, refused = outcome(r.text)
+    assert predicted == ["a.csv"] and refused == {}
+    assert 'value="auto" selected' in r.text
+    bad = post(client, [("a.csv", csv_bytes(1))], preprocess="../../etc")
+    assert bad.status_code == 400 and "choose none or auto" in unescape(bad.text)

@@ -45,11 +45,15 @@ from rruffgeo.serve.uploads import (
     unique_names,
 )
 from rruffgeo.serve.view import (
+    MAX_CARDS,
+    SUMMARY_COLUMNS,
+    Table,
     download,
     download_names,
     reference_index,
     sample_view,
     strip_name,
+    summary_row,
 )
 
 log = logging.getLogger(__name__)
@@ -181,14 +185,17 @@ class Server:
         details = result.details or [None] * len(result.names)
         samples = [sample_view(k, by_name[n], result.proba[k], result, details[k], coverage,
                                self.model, steps, self.references)
-                   for k, n in enumerate(result.names)]
+                   for k, n in enumerate(result.names[:MAX_CARDS])]
+        rest = Table(SUMMARY_COLUMNS, [summary_row(n, result.proba[k], result, details[k])
+                                       for k, n in enumerate(result.names) if k >= MAX_CARDS])
         for note in result.warnings:
             for s in samples:
                 if note.startswith(s.name + ": "):
                     s.warnings.append(strip_name(s.name, note))
         token = self.keep(partial(download, self.model, result, coverage, refused))
-        return {"samples": samples, "refused": [(n, strip_name(n, r)) for n, r in refused],
-                "token": token, "files": download_names(self.model)}
+        return {"samples": samples, "rest": rest, "token": token,
+                "refused": [(n, strip_name(n, r)) for n, r in refused],
+                "files": download_names(self.model)}
 
     def download(self, token: str, name: str) -> bytes | None:
         """A kept batch's file, written now in a private folder; None when it is not kept."""

@@ -25,6 +25,11 @@ RAW, PREP, REF = "#1f77b4", "#1f77b4", "#d62728"
 #: Countries listed per sample (the whole set when it is larger, up to this many more).
 SHOWN_COUNTRIES = 8
 MAX_SET_LISTED = 25
+#: Samples drawn in full (plots, tables, map); a map file's other spectra get one line each,
+#: so a page of thousands of spectra stays light enough for a browser.
+MAX_CARDS = 100
+SUMMARY_COLUMNS = ["file", "best species", "similarity", "top country", "probability",
+                   "set size"]
 
 
 @dataclass
@@ -151,6 +156,16 @@ def sample_view(k: int, spectrum: Spectrum, proba: np.ndarray, result: Any, deta
                   as_table(detail.species), as_table(detail.specimens, drop=("spectrum_id",)),
                   world_map_svg(probs, in_set, _points(detail.specimens), spectrum.source),
                   set_words(coverage, detail))
+
+
+def summary_row(name: str, proba: np.ndarray, result: Any, detail: Any) -> list[str]:
+    """One line for a sample past `MAX_CARDS`: best species, top country, set size."""
+    top = int(np.argmax(proba))
+    best = detail.species.iloc[0] if detail is not None and len(detail.species) else None
+    return [name, "" if best is None else str(best["species"]),
+            "" if best is None else _cell(float(best["similarity"])),
+            result.class_names[top], _cell(float(proba[top])),
+            "" if detail is None else str(detail.set_size)]
 
 
 def download_names(model: Any) -> list[str]:
