@@ -267,3 +267,17 @@ def test_preprocessing_auto_is_applied_and_shown(client):
     assert 'value="auto" selected' in r.text
     bad = post(client, [("a.csv", csv_bytes(1))], preprocess="../../etc")
     assert bad.status_code == 400 and "choose none or auto" in unescape(bad.text)
+
+
+def test_serve_says_when_the_port_is_taken(capsys):
+    import socket
+
+    from rruffgeo.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--model", "nowhere", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"--port {port}: cannot listen there: in use" in err and "Traceback" not in err

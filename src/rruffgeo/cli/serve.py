@@ -7,7 +7,9 @@ used when given, with a warning.
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
+import socket
 import sys
 
 from rruffgeo.errors import UserError
@@ -41,6 +43,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_free(host: str, port: int) -> None:
+    """`UserError` when ``host:port`` cannot be listened on (in use, or not an address of this
+    computer), said before the model is loaded rather than as the web server's traceback."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as exc:
+        why = "in use (another rruffgeo serve?)" if exc.errno == errno.EADDRINUSE \
+            else (exc.strerror or str(exc))
+        raise UserError(f"--host {host} --port {port}: cannot listen there: {why}; choose "
+                        "another --port") from None
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Load the model once and serve the page until interrupted."""
     import uvicorn
@@ -53,6 +70,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise UserError(f"--port {args.port}: must be between 1 and 65535")
     if args.max_mb < 1 or args.max_files < 1:
         raise UserError("--max-mb and --max-files must be at least 1")
+    check_free(args.host, args.port)
     model = open_model(args.model)
     limits = Limits(max_bytes=args.max_mb * 1024 * 1024, max_files=args.max_files)
     if not is_loopback(args.host):
