@@ -23,7 +23,7 @@ from synthetic_predict import located_final
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")
 FORMATS = Path(__file__).parent / "data" / "formats"
-LIMITS = Limits(max_bytes=400_000, max_files=12, max_spectra=40)
+LIMITS = Limits(max_bytes=400_000, max_files=12, max_spectra=40, max_unpacked=2 * 2**20)
 
 
 def csv_bytes(country: int, seed: int = 0) -> bytes:
@@ -35,7 +35,7 @@ def csv_bytes(country: int, seed: int = 0) -> bytes:
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in members.items():
             zf.writestr(name, data)
     return buf.getvalue()
@@ -172,6 +172,10 @@ def test_limits_answer_with_a_clear_message(client):
     spectra = zip_bytes({f"s{i}.csv": csv_bytes(0, i) for i in range(LIMITS.max_spectra + 1)})
     r = post(client, [("many.zip", spectra)])
     assert r.status_code == 413 and f"more than {LIMITS.max_spectra} spectra" in r.text
+    bomb = zip_bytes({f"z{i}.csv": b"100,1\n" * 200_000 for i in range(3)})  # 3.6 MB in 10 kB
+    assert len(bomb) < 50_000
+    r = post(client, [("bomb.zip", bomb)])
+    assert r.status_code == 413 and "unpack to more than 2 MB" in r.text
     none = client.post("/", data={"coverage": "0.9"})
     assert none.status_code == 400 and "choose at least one spectrum file" in none.text
 

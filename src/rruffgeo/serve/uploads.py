@@ -14,14 +14,15 @@ import re
 import shutil
 import tempfile
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
 from rruffgeo.spectra.readers.dispatch import read_bytes
-from rruffgeo.spectra.readers.inputs import iter_inputs, read_input
+from rruffgeo.spectra.readers.inputs import iter_inputs
 from rruffgeo.spectra.spectrum import Spectrum
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,13 @@ BLOCK = 1 << 20
 @dataclass(frozen=True)
 class Limits:
     """What one request may send: bytes in all, files, and spectra after reading (a map file
-    or a zip can hold thousands)."""
+    or a zip can hold thousands), and bytes once unzipped (a zip bomb stops there; the readers
+    also cap each member)."""
 
     max_bytes: int = 200 * 1024 * 1024
     max_files: int = 500
     max_spectra: int = 2000
+    max_unpacked: int = 512 * 1024 * 1024
 
     @property
     def size_text(self) -> str:
@@ -55,6 +58,7 @@ class Batch:
 
     spectra: list[Spectrum] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
+    unpacked: int = 0
 
 
 def display_name(raw: str | None, index: int) -> str:
@@ -99,30 +103,53 @@ def copy_upload(source: BinaryIO, target: Path, budget: int) -> int:
     return written
 
 
-def _renamed(spectrum: Spectrum, hidden: str, shown: str) -> Spectrum:
-    """The spectrum named after what the user sent, not the made-up file it was read from."""
-    return spectrum.with_values(source=spectrum.source.replace(hidden, shown, 1))
+def _members(path: Path, shown: str) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """(name shown, loader) of a saved upload: itself, or each member of a zip as the readers
+    list them (a member they refuse loads as its reason, a ValueError)."""
+    if path.suffix != ".zip":
+        yield shown, path.read_bytes
+        return
+    hidden = str(path)
+    for item in iter_inputs([path]):
+        name = item.name.replace(hidden, shown, 1)
+        if item.refused or item.load is None:
+            reason = (item.refused or "refused").replace(hidden, shown, 1)
+            yield name, partial(_refuse, reason)
+        else:
+            yield name, item.load
+
+
+def _refuse(reason: str) -> bytes:
+    raise ValueError(reason)
+
+
+def _spectra_of(name: str, load: Callable[[], bytes], limits: Limits, batch: Batch,
+                laser_nm: float | None) -> list[Spectrum]:
+    """The spectra of one file or member, counting the bytes unpacked against the limit."""
+    data = load()
+    batch.unpacked += len(data)
+    if batch.unpacked > limits.max_unpacked:
+        raise LimitExceeded(f"these files unpack to more than {limits.max_unpacked // 2**20} MB, "
+                            "the most this page reads at once; send fewer files, or use "
+                            "`rruffgeo predict` for large batches")
+    return read_bytes(data, name, laser_nm)
 
 
 def read_upload(path: Path, shown: str, limits: Limits, batch: Batch,
                 laser_nm: float | None = None) -> None:
     """Every spectrum of one saved upload into ``batch``, named after what the user sent; a
     refusal in plain words (also named) for each file or member that cannot be read."""
-    hidden = str(path)
-    items = list(iter_inputs([path])) if path.suffix == ".zip" else [None]
-    for item in items:
+    for name, load in _members(path, shown):
         try:
-            if item is None:
-                found = read_bytes(path.read_bytes(), shown, laser_nm)
-            else:
-                found = [_renamed(s, hidden, shown) for s in read_input(item, laser_nm)]
+            found = _spectra_of(name, load, limits, batch, laser_nm)
+        except LimitExceeded:
+            raise
         except Exception as exc:  # one bad file must not end the batch
-            name = shown if item is None else item.name.replace(hidden, shown, 1)
             if not isinstance(exc, ValueError):  # a reader's bug: keep it for the log
                 log.exception("reading %s", name)
                 exc = ValueError(f"could not be read ({type(exc).__name__}; the server's log "
                                  "has the details)")
-            batch.refused.append((name, str(exc).replace(hidden, shown)))
+            batch.refused.append((name, str(exc).replace(str(path), shown)))
             continue
         batch.spectra.extend(found)
         if len(batch.spectra) > limits.max_spectra:
