@@ -285,3 +285,14 @@ def test_serve_says_when_the_port_is_taken(capsys):
         assert main(["serve", "--model", "nowhere", "--port", str(port)]) == 1
     err = capsys.readouterr().err
     assert f"--port {port}: cannot listen there: in use" in err and "Traceback" not in err
+
+
+def test_only_the_last_batches_are_kept_for_download(client, monkeypatch):
+    monkeypatch.setattr("rruffgeo.serve.app.KEPT_SPECTRA", 2)
+    tokens = []
+    for i in range(3):
+        r = post(client, [(f"k{i}.csv", csv_bytes(0, i))])
+        tokens.append(re.search(r'/download/([\w-]+)/results\.json', r.text).group(1))
+    gone = client.get(f"/download/{tokens[0]}/results.json")
+    assert gone.status_code == 404 and "no longer kept" in gone.text
+    assert client.get(f"/download/{tokens[2]}/results.json").json()["predictions"]["k2.csv"]

@@ -59,6 +59,8 @@ from rruffgeo.serve.view import (
 log = logging.getLogger(__name__)
 #: Batches whose downloads are kept (oldest dropped first).
 KEPT_BATCHES = 32
+#: ... and at most this many predicted spectra in all (their tables are what memory holds).
+KEPT_SPECTRA = 5000
 PREPROCESS_CHOICES = {"none": "none (as the reference library was prepared)",
                       "auto": "auto (despike, baseline, crop)"}
 MEDIA = {".json": "application/json", ".csv": "text/csv; charset=utf-8"}
@@ -113,7 +115,8 @@ class Server:
     limits: Limits
     workers: int
     env: Environment = field(init=False)
-    kept: OrderedDict[str, Callable[[str, Path], bytes]] = field(default_factory=OrderedDict)
+    kept: OrderedDict[str, tuple[Callable[[str, Path], bytes], int]] = field(
+        default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -134,12 +137,14 @@ class Server:
             legend=svg.legend_svg(), **context)
         return HTMLResponse(html, status_code=status)
 
-    def keep(self, write: Callable[[str, Path], bytes]) -> str:
-        """A random token for a batch's downloads, written only when one is asked for."""
+    def keep(self, write: Callable[[str, Path], bytes], spectra: int) -> str:
+        """A random token for a batch's downloads, written only when one is asked for; the
+        oldest batches are dropped past `KEPT_BATCHES` or `KEPT_SPECTRA`."""
         token = secrets.token_urlsafe(16)
         with self.lock:
-            self.kept[token] = write
-            while len(self.kept) > KEPT_BATCHES:
+            self.kept[token] = (write, spectra)
+            while len(self.kept) > 1 and (len(self.kept) > KEPT_BATCHES or sum(
+                    n for _, n in self.kept.values()) > KEPT_SPECTRA):
                 self.kept.popitem(last=False)
         return token
 
@@ -192,7 +197,8 @@ class Server:
             for s in samples:
                 if note.startswith(s.name + ": "):
                     s.warnings.append(strip_name(s.name, note))
-        token = self.keep(partial(download, self.model, result, coverage, refused))
+        token = self.keep(partial(download, self.model, result, coverage, refused),
+                          len(result.names))
         return {"samples": samples, "rest": rest, "token": token,
                 "refused": [(n, strip_name(n, r)) for n, r in refused],
                 "files": download_names(self.model)}
@@ -200,7 +206,7 @@ class Server:
     def download(self, token: str, name: str) -> bytes | None:
         """A kept batch's file, written now in a private folder; None when it is not kept."""
         with self.lock:
-            write = self.kept.get(token)
+            write, _ = self.kept.get(token, (None, 0))
         if write is None or name not in download_names(self.model):
             return None
         with private_folder() as folder:
@@ -267,7 +273,7 @@ def create_app(model: Any, limits: Limits | None = None, workers: int | None = N
         data = await run_in_threadpool(server.download, token, name)
         if data is None:
             return PlainTextResponse("these results are no longer kept (the server keeps the "
-                                     f"last {KEPT_BATCHES} batches); upload the files again",
+                                     "last batches only); upload the files again",
                                      status_code=404)
         return Response(data, media_type=MEDIA[Path(name).suffix],
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
