@@ -2,9 +2,10 @@
 
 Each upload is copied into a fresh private folder (mode 0700) under a name the server makes up
 (``0003.zip``); the name the browser sent is only ever shown (escaped), never joined into a
-path. Zips are read member by member through the readers' own checks (unsafe names, sizes,
-unsupported types), so a zip bomb or ``../`` member is refused there with its reason. The
-folder is removed when the request ends.
+path. Zips are listed member by member through the readers' own checks (unsafe ``../``
+names, encrypted or unsupported members, sizes, file types), each refused with its reason; the
+bytes unpacked per request are counted against a limit, so a zip bomb stops early. The folder
+is removed when the request ends.
 """
 
 from __future__ import annotations
