@@ -296,3 +296,15 @@ def test_only_the_last_batches_are_kept_for_download(client, monkeypatch):
     gone = client.get(f"/download/{tokens[0]}/results.json")
     assert gone.status_code == 404 and "no longer kept" in gone.text
     assert client.get(f"/download/{tokens[2]}/results.json").json()["predictions"]["k2.csv"]
+
+
+def test_the_page_template_ships_with_the_package():
+    """An installed copy renders the page from the template beside the code."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    patterns = project["tool"]["setuptools"]["package-data"]["rruffgeo"]
+    folder = root / "src" / "rruffgeo" / "serve" / "templates"
+    files = [p.relative_to(root / "src" / "rruffgeo") for p in folder.iterdir()]
+    assert files and all(any(f.match(p) for p in patterns) for f in files)
