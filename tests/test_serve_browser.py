@@ -1,7 +1,8 @@
 """``rruffgeo serve`` end to end in a real headless browser (Debian's Chromium, driven by
 Selenium): start the command, upload a real RRUFF file and an instrument file, and check the
 page shows the species, the neighbours, the map and the set without any request leaving
-127.0.0.1. Saves the screenshot ``docs/serve.png``.
+127.0.0.1. Saves the screenshot in ``test-artifacts/serve.png`` (the README's copy,
+``docs/serve.png``, is refreshed from it by hand, so a test run never changes a tracked file).
 
 Skips, saying why, when Chromium, chromedriver or Selenium is missing
 (``scripts/test-setup.sh`` installs them as root with apt reachable) or the shared RRUFF data
@@ -28,7 +29,7 @@ from synthetic_predict import located_final
 
 REPO = Path(__file__).resolve().parents[1]
 INSTRUMENT = REPO / "tests" / "data" / "formats" / "nCal_Qontor785_z005H12_100_1x3s.wdf"
-SCREENSHOT = REPO / "docs" / "serve.png"
+SCREENSHOT = REPO / "test-artifacts" / "serve.png"
 
 
 def browser_or_skip() -> tuple[str, str]:
