@@ -33,8 +33,9 @@ def test_report_is_self_contained(report):
     assert text.count('src="data:image/png;base64,') == 9
     # nothing fetched from anywhere: no http(s) sources, stylesheets or scripts
     assert not re.search(r'(src|href)="(https?:)?//', text)
-    for heading in ("Dataset totals", "Table 1", "Table 2", "Table 3", "Figure 1:", "Figure 5:",
-                    "Figure 7:", "Figure 9:", "Settings", "Software"):
+    for heading in ("Dataset totals", "per technique (instrument and scan type)",
+                    "per source set (zip)", "Table 1", "Table 2", "Table 3", "Figure 1:",
+                    "Figure 5:", "Figure 7:", "Figure 9:", "Settings", "Software"):
         assert heading in text, heading
 
 
