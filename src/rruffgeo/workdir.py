@@ -82,6 +82,7 @@ FIGURES_DIR = "figures"
 REPORT = "report.html"
 STAMPS_DIR = "stamps"
 RUN_SETTINGS = "run_settings.json"
+TWINS = "twins_spectrum.json"
 #: Files of the spectra stage, under ``SPECTRA_DIR``.
 MATRIX = "matrix.npy"
 MATRIX_INDEX = "index.parquet"
@@ -208,6 +209,11 @@ class WorkDir:
         evaluation, split = Evaluation.of(evaluation), Split(split)
         folder = self.models_dir / f"{evaluation.value}_{split}"
         return folder if evaluation is Evaluation.HOLDOUT else folder / f"fold_{fold or 0}"
+
+    @property
+    def twins_file(self) -> Path:
+        """``metrics/twins_spectrum.json``: accuracy split by spectrum by relation in training."""
+        return self.metrics_dir / TWINS
 
     def provenance_cv_file(self, split: Split | str) -> Path:
         """``metrics/provenance_cv_<split>.json``: the provenance models' CV report."""

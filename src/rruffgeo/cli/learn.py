@@ -51,6 +51,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "metrics/provenance_cv_SPLIT.* (default on; --no-provenance skips it)")
     p.set_defaults(func=cmd_cv)
 
+    p = sub.add_parser("twins", help="the paper's regime explained: 1-NN accuracy split by "
+                       "spectrum by what each test spectrum has in training (its raw/processed "
+                       "twin, its specimen, its species, nothing)")
+    add_workdir(p)
+    add_grid_points(p)
+    add_n_folds(p)
+    p.add_argument("--force", action="store_true", help="recompute even when cached")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_twins)
+
     p = sub.add_parser("predict", help="predict the country of your own spectra (RRUFF .txt, "
                        "CSV/TSV/TXT, JCAMP-DX, SPC, WDF; files, folders and zips)")
     p.add_argument("files", nargs="+", type=Path, metavar="PATH",
@@ -119,6 +129,23 @@ def cmd_spectra(args: argparse.Namespace) -> int:
     print(f"{m.X.shape[0]} spectra on {m.X.shape[1]} points over "
           f"{m.grid_cm1[0]:.1f}-{m.grid_cm1[-1]:.1f} cm-1; {len(m.failures)} could not be "
           f"resampled (listed in {workdir_of(args).spectra_dir / MATRIX_FAILURES})")
+    return 0
+
+
+def cmd_twins(args: argparse.Namespace) -> int:
+    from rruffgeo.network.leakage import twin_breakdown
+
+    wd = workdir_of(args)
+    result = twin_breakdown(wd, settings_from_args(args), progress=not args.no_progress,
+                            force=args.force)
+    print(result.table().to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"{result.share_with_twin:.1%} of the learning spectra have a raw/processed twin; "
+          f"split by spectrum, {result.twin_in_training_given_twin:.1%} of those find it in "
+          f"training. Estimated for the paper's data ({result.official_share_paired:.1%} of "
+          f"the official files in a pair): {result.paper_share_with_twin_in_training:.1%} of "
+          f"its test spectra had their twin in training; it reports "
+          f"{result.paper_accuracy:.0%}.")
+    print(f"-> {wd.twins_file}")
     return 0
 
 
