@@ -1,5 +1,7 @@
 """What a test spectrum has in training: twin, sibling, species or nothing."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -61,3 +63,39 @@ def test_paired_share_and_technique():
     names = pd.Series(["Abramovite__R070037__Broad_Scan__532__0__unoriented__"
                        "Raman_Data_Raw__5.txt"])
     assert technique_of(names).tolist() == ["Broad_Scan"]
+
+
+def test_twin_breakdown_is_written_cached_and_counts_every_test_spectrum(tmp_path,
+                                                                        monkeypatch):
+    import rruffgeo.network.leakage as leakage
+    from rruffgeo.results import TwinBreakdown
+    from synthetic_learn import make_workdir, tiny_settings
+
+    wd = make_workdir(tmp_path, n_countries=3, specimens=6, per_specimen=3)
+    settings = tiny_settings(folds=3)
+    first = leakage.twin_breakdown(wd, settings, progress=False)
+    table = first.table().set_index("relation")
+    assert table.loc["all", "n_test"] == sum(table.loc[list(leakage.RELATIONS), "n_test"])
+    assert first.models == ["1nn", "majority"] and first.n_folds == 3
+    assert 0 <= table.loc["all", "accuracy_1nn"] <= 1
+    same = json.dumps(first.to_json())  # NaN marks a relation without test spectra
+    assert json.dumps(TwinBreakdown.read(wd.twins_file).to_json()) == same
+
+    def fail(*args, **kwargs):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr(leakage, "_score_folds", fail)
+    assert json.dumps(leakage.twin_breakdown(wd, settings, progress=False).to_json()) == same
+    with pytest.raises(AssertionError, match="recomputed"):
+        leakage.twin_breakdown(wd, settings, progress=False, force=True)
+
+
+def test_damaged_twin_breakdown_names_the_file_and_field(tmp_path):
+    from rruffgeo.errors import UserError
+    from rruffgeo.results import TwinBreakdown
+
+    path = tmp_path / "twins.json"
+    path.write_text('{"key": "k", "split": "spectrum"}')
+    with pytest.raises(UserError, match=r"twins.json.*n_folds.*missing"):
+        TwinBreakdown.read(path)
+    assert TwinBreakdown.read(tmp_path / "absent.json") is None

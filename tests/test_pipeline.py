@@ -177,6 +177,18 @@ def test_run_then_rerun_skips_up_to_date_stages(stages, fast_figures, tmp_path):
     assert calls["ingest"] == 2 and calls["provenance-specimen"] == 2
 
 
+def test_a_new_catalog_version_reruns_ingest_and_what_follows(stages, fast_figures, tmp_path,
+                                                               monkeypatch):
+    import rruffgeo.data.catalog as catalog
+
+    calls, data = stages
+    wd = WorkDir(tmp_path / "work")
+    assert run(data=str(data), workdir=wd, progress=False).ok
+    monkeypatch.setattr(catalog, "CATALOG_VERSION", catalog.CATALOG_VERSION + "-next")
+    status = {s.name: s.status for s in run(data=str(data), workdir=wd, progress=False).stages}
+    assert status["ingest"] == "ran" and calls["ingest"] == 2
+
+
 def _changed(value):
     """Another valid value of a provenance setting: one more, or the grid less its last."""
     return value + 1 if isinstance(value, int) else value[:-1]

@@ -163,4 +163,4 @@ def test_cv_writes_the_provenance_evaluation_with_its_fold_models(tmp_path, monk
                                 "specimen", progress=False)
     assert other.network_note == ("network left out: its folds (3 with seed 0) are not the "
                                   "provenance CV's (3 with seed 1)")
-    assert "network" not in other.report["models"]
+    assert "network" not in other.report.models

@@ -33,8 +33,9 @@ def test_report_is_self_contained(report):
     assert text.count('src="data:image/png;base64,') == 9
     # nothing fetched from anywhere: no http(s) sources, stylesheets or scripts
     assert not re.search(r'(src|href)="(https?:)?//', text)
-    for heading in ("Dataset totals", "Table 1", "Table 2", "Table 3", "Figure 1:", "Figure 5:",
-                    "Figure 7:", "Figure 9:", "Settings", "Software"):
+    for heading in ("Dataset totals", "per technique (instrument and scan type)",
+                    "per source set (zip)", "Table 1", "Table 2", "Table 3", "Figure 1:",
+                    "Figure 5:", "Figure 7:", "Figure 9:", "Settings", "Software"):
         assert heading in text, heading
 
 
@@ -135,7 +136,7 @@ def test_findings_open_the_report_and_the_provenance_section_shows_its_figures(f
     assert "Pappone et al. (2024) report 93% country accuracy" in text
     for kind in ("reliability", "coverage", "confusion"):
         assert f'<figure id="provenance_{kind}_specimen">' in text
-    assert text.count('src="data:image/png;base64,') == 13  # 10 figures, 3 provenance ones
+    assert text.count('src="data:image/png;base64,') == 14  # 11 figures, 3 provenance
     assert "combination (winner)" in text and "coverage / set size 95%" in text
     assert "top-3 at least 5 points above the top-3 countries&#39; share" in text
 
@@ -160,3 +161,20 @@ def test_a_damaged_provenance_report_is_named_and_the_page_still_renders(tmp_pat
     text = write_report(wd).read_text(encoding="utf-8")
     assert f"Could not be read: {path}: not a provenance CV report: field n_folds" in text
     assert "Software" in text
+
+
+def test_the_twin_breakdown_is_shown_when_measured_and_its_command_named_otherwise(tmp_path):
+    from report_fixtures import write_twins
+
+    wd = write_catalog_and_geocoded(tmp_path / "work")
+    write_metrics(wd, "cv", "spectrum", 0.9)
+    stats = write_stats(wd)
+    text = write_report(wd, stats=stats).read_text(encoding="utf-8")
+    assert "run <code>rruffgeo twins</code>" in text
+    write_twins(wd)
+    text = write_report(wd, stats=stats).read_text(encoding="utf-8")
+    assert "about 73.0% of its test spectra had their twin in training" in text
+    assert "same specimen" in text and "rruffgeo twins</code>" not in text
+    wd.twins_file.write_text("{broken")
+    text = write_report(wd, stats=stats).read_text(encoding="utf-8")
+    assert "twins_spectrum.json: not a twin breakdown" in text

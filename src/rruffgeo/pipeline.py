@@ -315,6 +315,14 @@ def _report_inputs(job: Job) -> list[Path]:
                   if d.exists() for p in d.iterdir() if p.is_file())
 
 
+def _catalog_version() -> str:
+    """What the catalog's columns and rules are: a new rule (a column added, an ID rule
+    changed) re-runs ingest and so every stage after it, though no data file changed."""
+    from rruffgeo.data.catalog import CATALOG_VERSION
+
+    return CATALOG_VERSION
+
+
 def stage_table(job: Job) -> list[Stage]:
     """The main job, in order: one entry per stage (one learning stage per split protocol)."""
     wd, s = job.workdir, job.settings
@@ -325,7 +333,8 @@ def stage_table(job: Job) -> list[Stage]:
              for split in job.splits]
     return [
         Stage("ingest", lambda j: _source_files(j.source),
-              lambda j: [str(j.source), s.ingest], lambda j: [catalog], _ingest, fatal=True),
+              lambda j: [str(j.source), s.ingest, _catalog_version()], lambda j: [catalog],
+              _ingest, fatal=True),
         Stage("geocode", lambda j: [catalog], lambda j: [s.geo], lambda j: [geocoded],
               _geocode, fatal=True),
         Stage("stats", lambda j: [catalog, geocoded], lambda j: [s.train.min_samples_per_country],

@@ -508,3 +508,53 @@ class ProvenanceReport(JsonRecord):
         path = workdir.provenance_cv_file(split)
         return cls.read(path) if path.exists() else None
 
+
+
+@dataclass
+class RelationScores(JsonRecord):
+    """Test spectra that have ``relation`` as their closest relative in training, and each
+    model's accuracy on them (NaN where there are none)."""
+
+    relation: str
+    n_test: int
+    share: float
+    accuracy: dict[str, float]
+
+
+@dataclass
+class TwinBreakdown(JsonRecord):
+    """Accuracy split by spectrum, broken down by what each test spectrum has in training
+    (its raw/processed twin, another spectrum of its specimen, its species only, nothing), and
+    the estimate of how many of the paper's test spectra had their twin in training."""
+
+    key: str
+    split: str
+    n_folds: int
+    seed: int
+    rows: list[RelationScores]
+    share_with_twin: float
+    twin_in_training_given_twin: float
+    official_share_paired: float
+    paper_share_with_twin_in_training: float
+    paper_accuracy: float
+    models: list[str]
+
+    def table(self) -> pd.DataFrame:
+        """One row per relation (and "all"): test spectra, share and each model's accuracy."""
+        return pd.DataFrame([{"relation": r.relation, "n_test": r.n_test, "share": r.share,
+                              **{f"accuracy_{m}": r.accuracy.get(m, float("nan"))
+                                 for m in self.models}} for r in self.rows])
+
+    @classmethod
+    def read(cls, path: Path) -> TwinBreakdown | None:
+        """The breakdown at ``path``; None when absent, a UserError naming a damaged field."""
+        if not path.exists():
+            return None
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{path}: not a twin breakdown: {exc}") from None
+        try:
+            return cls.from_json(doc)
+        except UserError as exc:
+            raise UserError(f"{path}: {exc}") from None

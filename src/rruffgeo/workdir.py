@@ -49,10 +49,13 @@ Every path is a method or constant here, so no stage spells another stage's file
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,6 +82,7 @@ FIGURES_DIR = "figures"
 REPORT = "report.html"
 STAMPS_DIR = "stamps"
 RUN_SETTINGS = "run_settings.json"
+TWINS = "twins_spectrum.json"
 #: Files of the spectra stage, under ``SPECTRA_DIR``.
 MATRIX = "matrix.npy"
 MATRIX_INDEX = "index.parquet"
@@ -206,6 +210,11 @@ class WorkDir:
         folder = self.models_dir / f"{evaluation.value}_{split}"
         return folder if evaluation is Evaluation.HOLDOUT else folder / f"fold_{fold or 0}"
 
+    @property
+    def twins_file(self) -> Path:
+        """``metrics/twins_spectrum.json``: accuracy split by spectrum by relation in training."""
+        return self.metrics_dir / TWINS
+
     def provenance_cv_file(self, split: Split | str) -> Path:
         """``metrics/provenance_cv_<split>.json``: the provenance models' CV report."""
         return self.metrics_dir / f"provenance_cv_{Split(split)}.json"
@@ -251,9 +260,14 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success move it over ``target`` atomically."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # The temporary name stays short, so a target whose name is near the 255-byte limit
+    # still gets one; it keeps the start of the target's name to say what it is.
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".tmp",
+                               dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    _PENDING.add(tmp_path)
+    _remove_pending_on_sigterm()
     try:
         yield tmp_path
         # mkstemp makes the file owner-only; give it the permissions a plain open() would.
@@ -262,8 +276,33 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, target)
     finally:
+        _PENDING.discard(tmp_path)
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+#: Temporary files of writes under way; removed if the process is terminated (SIGTERM),
+#: which ends it without running ``finally`` blocks.
+_PENDING: set[Path] = set()
+
+
+def _remove_pending_on_sigterm() -> None:
+    """Once per process, from the main thread and only where SIGTERM has its default action:
+    remove the pending temporary files, then terminate as SIGTERM would have."""
+    if getattr(_remove_pending_on_sigterm, "done", False) \
+            or threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        for path in list(_PENDING):
+            with contextlib.suppress(OSError):
+                path.unlink()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    _remove_pending_on_sigterm.done = True  # type: ignore[attr-defined]
 
 
 def _with_suffix(path: Path, suffix: str) -> Path:

@@ -17,9 +17,11 @@ from collections.abc import Sequence
 
 from rruffgeo import __version__
 from rruffgeo.errors import describe
+from rruffgeo.textsafe import terminal_safe
 
 #: Modules of ``rruffgeo.cli`` that add subcommands, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("ingest", "geocode", "learn", "provenance", "report")
+COMMAND_MODULES: tuple[str, ...] = ("ingest", "geocode", "learn", "provenance", "report",
+                                     "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
     """Warnings for users: one line, no source location."""
-    return f"rruffgeo: warning: {message}\n"
+    return f"rruffgeo: warning: {terminal_safe(message)}\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,7 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe (`rruffgeo summary | head -1`) shows up here
         return code
     except KeyboardInterrupt:
-        print("interrupted: finished work is kept; run the same command again to resume",
+        note = getattr(args, "interrupted", None)  # a command that knows what it kept
+        print(note() if callable(note) else
+              "interrupted: finished work is kept; run the same command again to resume",
               file=sys.stderr)
         return 130
     except BrokenPipeError:
@@ -69,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = None if args.debug else describe(exc, getattr(args, "workdir", None))
         if message is None:
             raise  # a bug, or --debug: keep the traceback
-        print(f"rruffgeo {args.command}: error: {message}", file=sys.stderr)
+        print(f"rruffgeo {args.command}: error: {terminal_safe(message)}", file=sys.stderr)
         return 1
 
 

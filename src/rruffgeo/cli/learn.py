@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +17,7 @@ from rruffgeo.cli.common import (
     settings_from_args,
     workdir_of,
 )
-from rruffgeo.config import PRECISIONS, Evaluation, PredictSettings, Settings, Split
+from rruffgeo.config import PRECISIONS, Evaluation, Settings, Split
 from rruffgeo.workdir import MATRIX_FAILURES
 
 if TYPE_CHECKING:
@@ -53,12 +51,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "metrics/provenance_cv_SPLIT.* (default on; --no-provenance skips it)")
     p.set_defaults(func=cmd_cv)
 
+    p = sub.add_parser("twins", help="the paper's regime explained: 1-NN accuracy split by "
+                       "spectrum by what each test spectrum has in training (its raw/processed "
+                       "twin, its specimen, its species, nothing)")
+    add_workdir(p)
+    add_grid_points(p)
+    add_n_folds(p)
+    p.add_argument("--force", action="store_true", help="recompute even when cached")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_twins)
+
     p = sub.add_parser("predict", help="predict the country of your own spectra (RRUFF .txt, "
                        "CSV/TSV/TXT, JCAMP-DX, SPC, WDF; files, folders and zips)")
     p.add_argument("files", nargs="+", type=Path, metavar="PATH",
                    help="spectrum files, folders (read recursively) or .zip archives")
     p.add_argument("--model", type=Path, required=True,
-                   help="model folder, e.g. WORKDIR/models/holdout_specimen")
+                   help="model folder: WORKDIR/models/final (species, specimens, calibrated "
+                   "countries) or a network folder such as WORKDIR/models/holdout_specimen")
     p.add_argument("--top-k", type=int, default=3, help="countries listed per spectrum, most "
                    "probable first (default 3)")
     p.add_argument("--output", type=Path, default=None, help="write predictions to OUT.csv, "
@@ -123,6 +132,23 @@ def cmd_spectra(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_twins(args: argparse.Namespace) -> int:
+    from rruffgeo.network.leakage import twin_breakdown
+
+    wd = workdir_of(args)
+    result = twin_breakdown(wd, settings_from_args(args), progress=not args.no_progress,
+                            force=args.force)
+    print(result.table().to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"{result.share_with_twin:.1%} of the learning spectra have a raw/processed twin; "
+          f"split by spectrum, {result.twin_in_training_given_twin:.1%} of those find it in "
+          f"training. Estimated for the paper's data ({result.official_share_paired:.1%} of "
+          f"the official files in a pair): {result.paper_share_with_twin_in_training:.1%} of "
+          f"its test spectra had their twin in training; it reports "
+          f"{result.paper_accuracy:.0%}.")
+    print(f"-> {wd.twins_file}")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from rruffgeo.network import run_train
 
@@ -182,49 +208,6 @@ def _print_summary(report: EvaluationResult) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    ps = PredictSettings(top_k=args.top_k, precision=args.precision, device=args.device)
-    # --- provenance hook (issue 10): a provenance model folder gives its own answer ---
-    from rruffgeo.cli.provenance import predict_provenance, wants_provenance
+    from rruffgeo.cli.predict_cmd import run_predict
 
-    if wants_provenance(args):
-        return predict_provenance(args)
-    # --- end provenance hook ---
-    from rruffgeo.network import Predictor
-
-    if args.output is not None and args.output.suffix.lower() not in (".csv", ".json",
-                                                                      ".parquet"):
-        raise ValueError(f"--output {args.output}: use a .csv, .json or .parquet file name")
-    predictor = Predictor(args.model, device=ps.device, precision=ps.precision)
-    names, proba, refused = predictor.predict_paths(args.files, laser_nm=args.laser_nm,
-                                                    preprocess=args.preprocess)
-    table = predictor.top_k(names, proba, ps.top_k)
-    for _file, reason in refused:
-        print(f"refused: {reason}", file=sys.stderr)  # every reason names its file
-    if args.output is not None:
-        suffix = args.output.suffix.lower()
-        if suffix == ".json":
-            records = {n: table[table["file"] == n].drop(columns="file").to_dict("records")
-                       for n in names}
-            payload = {"predictions": records,
-                       "refused": [{"file": f, "reason": r} for f, r in refused]}
-            args.output.write_text(json.dumps(payload, indent=2) + "\n")
-        elif suffix == ".csv":
-            table.to_csv(args.output, index=False)
-        elif suffix == ".parquet":
-            table.to_parquet(args.output, index=False)
-        else:
-            raise ValueError(f"--output {args.output}: use a .csv, .json or .parquet file name")
-        print(f"{len(names)} predicted, {len(refused)} refused -> {args.output}")
-    else:
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
-              if len(table) else "no file could be predicted")
-    if args.map is not None and names:
-        from rruffgeo.report.maps import plot_prediction_map
-
-        args.map.mkdir(parents=True, exist_ok=True)
-        for name, p in zip(names, proba, strict=True):
-            probs = {c: float(v) for c, v in zip(predictor.classes, p, strict=True)}
-            out = plot_prediction_map(probs, f"Predicted origin: {Path(name).name}",
-                                      args.map / Path(name).stem)
-            print(f"map: {', '.join(str(o) for o in out)}")
-    return 0 if names else 1
+    return run_predict(args)

@@ -11,9 +11,7 @@ reference specimens, calibrated country probabilities and the prediction set.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rruffgeo.cli.common import add_grid_points, add_workdir, settings_from_args, workdir_of
 from rruffgeo.config import Settings
@@ -125,93 +123,3 @@ def add_predict_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--neighbours", type=int, default=10,
                    help="nearest reference specimens to list (default 10)")
     p.add_argument("--species", type=int, default=5, help="species matches to list (default 5)")
-
-
-def wants_provenance(args: argparse.Namespace) -> bool:
-    """True for a provenance model folder; for a network model, warn about unused options."""
-    from rruffgeo.provenance.final import is_provenance_model
-
-    if is_provenance_model(args.model):
-        return True
-    if getattr(args, "mineral", None):
-        print(f"rruffgeo predict: warning: --mineral is used by provenance models "
-              f"(models/final) only; {args.model} is a network model and ignores it",
-              file=sys.stderr)
-    return False
-
-
-def _mineral_of(spectrum: Any, option: str | None) -> str:
-    """The mineral evidence of one spectrum: the given name, or its file's ##NAMES (auto)."""
-    if not option:
-        return ""
-    if option != "auto":
-        return option
-    return str(spectrum.metadata.get("names", "")).split(",")[0].strip()
-
-
-def read_for_provenance(args: argparse.Namespace, predictor: Any
-                        ) -> tuple[list[str], list[Any], list[str], list[tuple[str, str]]]:
-    """Names, rows on the model's grid, mineral evidence, and (source, reason) refusals, read
-    with the same readers and preprocessing as the network's ``predict``."""
-    from rruffgeo.spectra.preprocess import apply_steps, parse_steps
-    from rruffgeo.spectra.readers import iter_inputs
-    from rruffgeo.spectra.readers.inputs import read_input
-    from rruffgeo.spectra.readers.units import check_laser
-
-    steps = parse_steps(getattr(args, "preprocess", None))
-    laser_nm = check_laser(getattr(args, "laser_nm", None), "--laser-nm")
-    names, rows, minerals, refused = [], [], [], []
-    for item in iter_inputs(args.files):
-        try:
-            spectra = read_input(item, laser_nm)
-        except ValueError as exc:
-            refused.append((item.name, str(exc)))
-            continue
-        for sp in spectra:
-            try:
-                ready = apply_steps(sp, steps)
-                rows.append(predictor.prepare(ready.wavenumber_cm1, ready.intensity, sp.source))
-                minerals.append(_mineral_of(sp, args.mineral))
-                names.append(sp.source)
-            except ValueError as exc:
-                refused.append((sp.source, str(exc)))
-    return names, rows, minerals, refused
-
-
-def predict_provenance(args: argparse.Namespace) -> int:
-    """``predict`` with a provenance model: terminal table, or --output CSV/JSON/Parquet."""
-    import numpy as np
-
-    from rruffgeo.provenance.final import ProvenancePredictor
-    from rruffgeo.provenance.output import OUTPUT_SUFFIXES, render, write_outputs
-
-    if args.output is not None and args.output.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise ValueError(f"--output {args.output}: use a {', '.join(OUTPUT_SUFFIXES)} file name")
-    predictor = ProvenancePredictor(args.model)
-    names, rows, minerals, refused = read_for_provenance(args, predictor)
-    for _file, reason in refused:
-        print(f"refused: {reason}", file=sys.stderr)
-    coverage = float(args.coverage)
-    results = (predictor.predict(np.stack(rows), minerals, coverage, args.species,
-                                 args.neighbours) if rows else [])
-    if args.output is not None:
-        written = write_outputs(args.output, names, results, coverage, refused, args.top_k)
-        print(f"{len(names)} predicted, {len(refused)} refused -> "
-              + ", ".join(str(w) for w in written))
-    else:
-        print("\n\n".join(render(n, r, coverage, args.top_k) for n, r in
-                          zip(names, results, strict=True)) or "no file could be predicted")
-    if args.map is not None and results:
-        _maps(args.map, names, results)
-    return 0 if names else 1
-
-
-def _maps(folder: Path, names: list[str], results: list[Any]) -> None:
-    from rruffgeo.report.figures_provenance import fig_provenance_map
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, r in zip(names, results, strict=True):
-        probs = dict(zip(r.countries["country_iso3"], r.countries["probability"], strict=True))
-        out = fig_provenance_map(probs, r.specimens, f"Predicted origin: {Path(name).name} "
-                                 f"({r.set_size} countries in the set)", folder / Path(name).stem)
-        print(f"map: {', '.join(str(o) for o in out)}")

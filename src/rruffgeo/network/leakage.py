@@ -9,11 +9,31 @@ Torch-free: it needs only the learning table and the fold indices.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
+from rruffgeo.results import RelationScores, TwinBreakdown
+
+if TYPE_CHECKING:
+    from rruffgeo.config import Settings
+    from rruffgeo.network.evaluate import Dataset
+    from rruffgeo.workdir import WorkDir
+
 #: What the test spectrum has in training, from the closest relative to none.
 RELATIONS = ("twin", "same specimen", "same species", "nothing")
+
+#: The official RRUFF Raman set's raw and processed files (the shared data's README, 2025):
+#: what the share of the paper's spectra with a twin is estimated from.
+OFFICIAL_RAW, OFFICIAL_PROCESSED = 20_674, 17_382
+#: The paper's country accuracy, 5-fold CV split by spectrum (its abstract and conclusion).
+PAPER_ACCURACY = 0.93
+#: Catalog columns read to pair twins (``technique`` derived from the file name if absent).
+CATALOG_COLUMNS = ["spectrum_id", "member", "sample_id", "laser_line_nm", "orientation",
+                   "orientation_angle_deg", "orientation_rotation", "polarization"]
 
 #: Catalog columns that identify one measurement: its raw and processed files share them.
 MEASUREMENT_COLUMNS = ("sample_id", "technique", "laser_line_nm", "orientation",
@@ -87,3 +107,83 @@ def paired_share(raw: int, processed: int) -> float:
     smaller kind has its twin of the other kind (RRUFF publishes both files of a measurement)."""
     total = raw + processed
     return 2 * min(raw, processed) / total if total else 0.0
+
+
+def _learning_rows(workdir: WorkDir, settings: Settings) -> tuple[Dataset, pd.DataFrame]:
+    """The learning dataset and its table with the columns that identify a measurement."""
+    import pyarrow.parquet as pq
+
+    from rruffgeo.network.evaluate import load_dataset
+
+    ds = load_dataset(workdir, settings)
+    present = set(pq.read_schema(workdir.catalog).names)
+    catalog = pd.read_parquet(workdir.catalog,
+                              columns=[c for c in CATALOG_COLUMNS if c in present])
+    table = ds.table.drop(columns=[c for c in catalog.columns[1:] if c in ds.table.columns])
+    table = table.merge(catalog, on="spectrum_id", how="left", validate="one_to_one")
+    if "technique" not in table.columns:
+        table["technique"] = technique_of(table.get("member", pd.Series("", table.index)))
+    return ds, table
+
+
+def _score_folds(ds: Dataset, table: pd.DataFrame, folds: list, progress: bool
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Relation and per-model hits of every test spectrum, fold by fold (1-NN and majority)."""
+    from tqdm.auto import tqdm
+
+    from rruffgeo.network.baseline import majority_scores, nn1_cosine_scores
+
+    twin = twin_rows(table)
+    relation, hits = [], {"1nn": [], "majority": []}
+    for tr, te in tqdm(folds, desc="twin breakdown", unit="fold", disable=not progress):
+        nn = nn1_cosine_scores(ds.X[tr], ds.y[tr], ds.X[te], len(ds.classes))
+        majority = majority_scores(ds.y[tr], len(te), len(ds.classes))
+        hits["1nn"].append(nn.argmax(1) == ds.y[te])
+        hits["majority"].append(majority.argmax(1) == ds.y[te])
+        relation.append(relation_in_training(table, twin, tr, te))
+    return np.concatenate(relation), {m: np.concatenate(h) for m, h in hits.items()}
+
+
+def _breakdown_key(ds: Dataset, n_folds: int, seed: int) -> str:
+    text = json.dumps([ds.key, n_folds, seed, list(MEASUREMENT_COLUMNS)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def twin_breakdown(workdir: WorkDir, settings: Settings, progress: bool = True,
+                   force: bool = False) -> TwinBreakdown:
+    """The 1-NN's accuracy split by spectrum on the CV folds of ``rruffgeo cv --split
+    spectrum``, by relation in training; cached in ``metrics/twins_spectrum.json`` and
+    recomputed only when the data, the folds or the seed change (or ``force``)."""
+    from rruffgeo.splits import cv_splits
+    from rruffgeo.workdir import write_json_atomic
+
+    ds, table = _learning_rows(workdir, settings)
+    n_folds, seed = settings.train.n_folds, settings.train.seed
+    key = _breakdown_key(ds, n_folds, seed)
+    cached = TwinBreakdown.read(workdir.twins_file)
+    if cached is not None and cached.key == key and not force:
+        return cached
+    folds = cv_splits(ds.y, None, "spectrum", n_folds, seed)
+    relation, hits = _score_folds(ds, table, folds, progress)
+    result = _as_result(key, n_folds, seed, table, relation, hits)
+    write_json_atomic(workdir.twins_file, result.to_json())
+    return result
+
+
+def _as_result(key: str, n_folds: int, seed: int, table: pd.DataFrame,
+               relation: np.ndarray, hits: dict[str, np.ndarray]) -> TwinBreakdown:
+    """The typed breakdown, with the estimate of the paper's share of twins in training:
+    the official set's paired share times the chance a twin lands in training here."""
+    frame = breakdown(relation, hits)
+    rows = [RelationScores(r["relation"], int(r["n_test"]), float(r["share"]),
+                           {m: float(r[f"accuracy_{m}"]) for m in hits})
+            for r in frame.to_dict("records")]
+    twin = twin_rows(table)
+    in_train = float((relation == "twin").sum() / max(1, int((twin >= 0).sum())))
+    official = paired_share(OFFICIAL_RAW, OFFICIAL_PROCESSED)
+    return TwinBreakdown(key=key, split="spectrum", n_folds=n_folds, seed=seed, rows=rows,
+                         share_with_twin=float((twin >= 0).mean()),
+                         twin_in_training_given_twin=in_train,
+                         official_share_paired=official,
+                         paper_share_with_twin_in_training=official * in_train,
+                         paper_accuracy=PAPER_ACCURACY, models=list(hits))

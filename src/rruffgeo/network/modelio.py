@@ -53,7 +53,7 @@ def save_model(folder: Path, model: torch.nn.Module, classes: list[str], class_n
     with atomic_path(folder / WEIGHTS) as tmp:
         save_file(state, str(tmp))
     meta = {
-        "format": "rruffgeo-convnext1d/1",
+        "format": FORMAT,
         "classes": list(classes),
         "class_names": list(class_names),
         "grid_cm1": {"start": float(grid_cm1[0]), "stop": float(grid_cm1[-1]),
@@ -103,6 +103,8 @@ def load_model(folder: Path, device: str | torch.device = "cpu") -> ModelBundle:
     return ModelBundle(model, meta["classes"], meta["class_names"], grid, sp, meta)
 
 
+#: The model.json this version writes and reads.
+FORMAT = "rruffgeo-convnext1d/1"
 #: Keys of model.json that loading needs.
 _META_KEYS = {"classes": list, "class_names": list, "grid_cm1": dict, "settings": dict}
 
@@ -124,7 +126,25 @@ def _read_meta(path: Path) -> dict[str, Any]:
         raise UserError(f"{path}: missing or malformed keys {', '.join(wrong)}")
     if len(meta["classes"]) != len(meta["class_names"]) or not meta["classes"]:
         raise UserError(f"{path}: classes and class_names differ in length or are empty")
+    if meta.get("format", FORMAT) != FORMAT:  # folders written before the key read as /1
+        raise UserError(f"{path}: unknown format {meta['format']!r} (this version reads "
+                        f"{FORMAT})")
+    _check_grid(path, meta["grid_cm1"])
     return meta
+
+
+def _check_grid(path: Path, grid: dict[str, Any]) -> None:
+    """The grid must be finite and increasing: a swapped or NaN grid would resample every
+    spectrum onto nothing and still give an answer."""
+    try:
+        start, stop, points = float(grid["start"]), float(grid["stop"]), int(grid["points"])
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{path}: grid_cm1 is not numbers ({exc})") from None
+    if not (np.isfinite(start) and np.isfinite(stop)):
+        raise UserError(f"{path}: grid_cm1.start/stop must be finite, got {start}, {stop}")
+    if not stop > start or points < 2:
+        raise UserError(f"{path}: grid_cm1 must run upwards over at least 2 points, got "
+                        f"start {start:g}, stop {stop:g}, points {points}")
 
 
 def _read_weights(path: Path, expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

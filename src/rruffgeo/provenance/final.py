@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from rruffgeo.config import Settings
+from rruffgeo.errors import UserError
 from rruffgeo.provenance.answer import enrich
 from rruffgeo.provenance.calibration import apply_calibration
 from rruffgeo.provenance.continents import load_continents
@@ -31,7 +32,6 @@ from rruffgeo.provenance.library import ReferenceLibrary, species_key
 from rruffgeo.provenance.models import MAX_NEIGHBOURS, Mixture, find_neighbours
 from rruffgeo.provenance.novelty import load_novelty
 from rruffgeo.results import ProvenanceReport, lowest_log_loss
-from rruffgeo.spectra.resample import clean_axis, resample_spectrum
 from rruffgeo.workdir import WorkDir, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,10 @@ SPEC = "provenance.json"
 FORMAT = "rruffgeo-provenance/1"
 #: The protocol whose CV chooses the final model: grouped by specimen (no leakage).
 CHOOSING_SPLIT = "specimen"
+#: The evidence a final model may be fitted for.
+EVIDENCE = ("spectrum", "spectrum+mineral")
 #: Used when no CV report exists yet.
 DEFAULT_MODELS = {"spectrum": "combination", "spectrum+mineral": "combination+mineral"}
-MIN_POINTS = 16
 COUNTRY_COLUMNS = ["rank", "country_iso3", "country_name", "probability", "in_set"]
 
 
@@ -158,6 +159,74 @@ def final_summary(workdir: WorkDir) -> str | None:
             f"saved in {folder}")
 
 
+def read_spec(path: Path) -> dict[str, Any]:
+    """provenance.json, checked: format, classes, and every model entry complete and in
+    range; `UserError` naming the file and the field otherwise."""
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(spec, dict) or spec.get("format") != FORMAT:
+        found = spec.get("format") if isinstance(spec, dict) else type(spec).__name__
+        raise UserError(f"{path}: unknown format {found!r} (this version reads {FORMAT})")
+    classes, names = spec.get("classes"), spec.get("class_names")
+    if not isinstance(classes, list) or not classes or not isinstance(names, list) \
+            or len(names) != len(classes):
+        raise UserError(f"{path}: classes and class_names must be lists of the same length")
+    models = spec.get("models")
+    if not isinstance(models, dict) or "spectrum" not in models:
+        raise UserError(f"{path}: models must hold a 'spectrum' entry")
+    unknown = sorted(set(models) - set(EVIDENCE))
+    if unknown:
+        raise UserError(f"{path}: models.{unknown[0]}: unknown evidence (known: "
+                        f"{', '.join(EVIDENCE)})")
+    for evidence, entry in models.items():
+        problem = _entry_problem(entry)
+        if problem:
+            raise UserError(f"{path}: models.{evidence}.{problem}")
+    return spec
+
+
+def _entry_problem(entry: Any) -> str | None:
+    """What is wrong with one saved model entry (field, problem), or None."""
+    if not isinstance(entry, dict):
+        return "model: not an object"
+    parts = entry.get("components")
+    if not isinstance(parts, dict) or not parts:
+        return "components: missing or empty"
+    unknown = [p for p in parts if p not in FAMILIES]
+    if unknown:
+        return f"components: unknown model {unknown[0]!r} (known: {', '.join(FAMILIES)})"
+    weights = entry.get("weights")
+    if not isinstance(weights, dict) or set(weights) != set(parts) or not all(
+            isinstance(w, int | float) and np.isfinite(w) and w >= 0 for w in weights.values()):
+        return "weights: one finite, non-negative weight per component needed"
+    t = entry.get("temperature")
+    if not isinstance(t, int | float) or not np.isfinite(t) or t <= 0:
+        return f"temperature: must be a finite number above 0, got {t!r}"
+    levels = entry.get("set_thresholds")
+    if not isinstance(levels, dict) or not levels or not all(
+            isinstance(v, int | float) and 0 <= v <= 1 for v in levels.values()):
+        return "set_thresholds: one threshold in [0, 1] per coverage needed"
+    return None
+
+
+def check_library(folder: Path, library: ReferenceLibrary, classes: list[str]) -> None:
+    """The reference spectra must be finite, on an increasing grid, and every country of the
+    library one of the model's classes."""
+    grid = np.asarray(library.grid_cm1, float)
+    if len(grid) < 2 or not np.isfinite(grid).all() or not (np.diff(grid) > 0).all():
+        raise UserError(f"{folder / 'library.npz'}: grid_cm1 is not finite and increasing")
+    bad = np.flatnonzero(~np.isfinite(library.X).all(axis=1))
+    if len(bad):
+        raise UserError(f"{folder / 'library.npz'}: X: {len(bad)} reference spectra hold NaN "
+                        f"or infinite values (first row {bad[0]})")
+    missing = sorted(set(library.meta["country_iso3"]) - set(classes))
+    if missing:
+        raise UserError(f"{folder / 'library.json'}: countries {', '.join(missing[:5])} are "
+                        f"not among the {len(classes)} classes of {SPEC}")
+
+
 @dataclass
 class ProvenanceResult:
     """One spectrum's answer: countries (calibrated, with the set), species and specimens."""
@@ -183,10 +252,10 @@ class ProvenancePredictor:
         folder = Path(folder)
         if not is_provenance_model(folder):
             raise FileNotFoundError(f"{folder / SPEC} not found: not a provenance model folder")
-        self.spec: dict[str, Any] = json.loads((folder / SPEC).read_text(encoding="utf-8"))
-        if self.spec.get("format") != FORMAT:
-            raise ValueError(f"{folder / SPEC}: unknown format {self.spec.get('format')!r}")
+        self.folder = folder
+        self.spec = read_spec(folder / SPEC)
         self.library = ReferenceLibrary.load(folder)
+        check_library(folder, self.library, self.spec["classes"])
         self.classes = list(self.spec["classes"])
         self.class_names = list(self.spec["class_names"])
         self.grid_cm1 = self.library.grid_cm1
@@ -202,22 +271,25 @@ class ProvenancePredictor:
         models = []
         for name, params in spec["components"].items():
             factory = FAMILIES[name][0]
-            models.append(factory(**params).fit(
+            try:
+                model = factory(**params)
+            except (TypeError, ValueError) as exc:
+                raise UserError(f"{self.folder / SPEC}: components.{name}: parameters "
+                                f"{params!r} do not fit ({exc})") from None
+            models.append(model.fit(
                 self.library.X, y, groups=meta["specimen_id"].to_numpy(),
                 species=meta["mineral"].to_numpy(), n_classes=len(self.classes)))
-        return Mixture(models, np.array(list(spec["weights"].values())))
+        return Mixture(models, np.array([spec["weights"][n] for n in spec["components"]]))
 
     def prepare(self, wavenumber: np.ndarray, intensity: np.ndarray, source: str) -> np.ndarray:
-        """One spectrum on the model's grid; ValueError naming ``source`` when refused."""
-        x, _ = clean_axis(wavenumber, intensity)
-        if len(x) < MIN_POINTS:
-            raise ValueError(f"{source}: only {len(x)} distinct finite points; "
-                             f"need at least {MIN_POINTS}")
-        try:
-            return resample_spectrum(wavenumber, intensity, self.grid_cm1,
-                                     minmax=bool(self.spec.get("minmax", True)))
-        except ValueError as exc:
-            raise ValueError(f"{source}: {exc} (the model's window)") from None
+        """One spectrum checked and put on the model's grid (the checks every prediction
+        passes); ValueError naming ``source`` when refused."""
+        from rruffgeo.predict import prepare_row
+        from rruffgeo.spectra.spectrum import Spectrum
+
+        row, _ = prepare_row(Spectrum(wavenumber, intensity, {"source": source}),
+                             self.grid_cm1, bool(self.spec.get("minmax", True)))
+        return row
 
     def evidence(self, minerals: list[str] | None, n: int) -> list[str]:
         """Per spectrum: "spectrum+mineral" when its mineral is a species of the library."""

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rruffgeo.output_plan import companion
 from rruffgeo.provenance.final import ProvenanceResult
 from rruffgeo.workdir import (
     spreadsheet_safe,
@@ -114,7 +115,7 @@ def write_outputs(path: Path, names: Sequence[str], results: Sequence[Provenance
     for kind, df in tables(names, results, coverage, top_k).items():
         if kind == "continents" and df.empty:
             continue
-        target = path if kind == "countries" else path.with_name(f"{path.stem}.{kind}{suffix}")
+        target = path if kind == "countries" else companion(path, kind)
         if suffix == ".csv":  # localities and file names are text from outside: no formulas
             write_csv_atomic(target, spreadsheet_safe(df))
         else:

@@ -42,7 +42,7 @@ from rruffgeo.report.registry import (
     run_figures,
 )
 from rruffgeo.report.stats import country_table, mineral_table
-from rruffgeo.results import EvaluationResult
+from rruffgeo.results import EvaluationResult, TwinBreakdown
 from rruffgeo.spectra.matrix import cached_grid
 from rruffgeo.spectra.resample import clean_axis, make_grid, resample_spectrum
 from rruffgeo.spectra.window import GridWindow, global_window
@@ -455,6 +455,41 @@ def fig_overall_metrics(src: FigureInputs, out_base: Path) -> list[Path]:
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncols=2)
         fig.suptitle("Overall test metrics across folds (dots: single folds)")
+        return style.save_figure(fig, out_base)
+
+
+#: How the twin breakdown's models are named in its legend.
+TWIN_MODELS = {"1nn": "1-NN (cosine)", "majority": "majority country"}
+
+
+@figure("fig10_twin_breakdown", "evaluation",
+        "Figure 10: the paper's regime explained. Split by spectrum, the 1-NN's country "
+        "accuracy by what each test spectrum has in training: its raw/processed twin (the "
+        "same measurement), another spectrum of its specimen, its species only, or nothing; "
+        "bar labels give the share of test spectra. Dashed: the paper's reported accuracy.")
+def fig_twin_breakdown(src: FigureInputs, out_base: Path) -> list[Path]:
+    """Figure 10: accuracy per relation in training (``rruffgeo twins``), beside the
+    majority country and the paper's 93%."""
+    twins = TwinBreakdown.read(src.workdir.twins_file)
+    if twins is None:
+        raise FileNotFoundError("no twin breakdown yet: run `rruffgeo twins`")
+    table = twins.table()
+    y = np.arange(len(table))
+    with mpl.rc_context(style.RC):
+        fig = Figure(figsize=(6.5, 3.4), layout="constrained")
+        ax = fig.subplots()
+        for i, model in enumerate(twins.models):
+            vals = table[f"accuracy_{model}"].fillna(0).to_numpy()
+            ax.barh(y + (i - 0.5) * 0.38, vals, height=0.36, label=TWIN_MODELS.get(model, model))
+        for yi, share in zip(y, table["share"], strict=True):
+            ax.text(1.01, yi, f"{share:.0%}", va="center", fontsize=7,
+                    transform=ax.get_yaxis_transform())
+        ax.axvline(twins.paper_accuracy, ls="--", color="grey", lw=1)
+        ax.set_yticks(y, table["relation"])
+        ax.set_ylim(len(table) - 0.5, -0.5)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(f"country accuracy ({twins.n_folds}-fold CV split by spectrum)")
+        ax.legend(loc="lower right", fontsize=7)
         return style.save_figure(fig, out_base)
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from rruffgeo import __version__
 from rruffgeo.config import Evaluation, Settings, Split, to_dict
+from rruffgeo.errors import UserError
 from rruffgeo.report.baselines import (
     Majority,
     dominant_prediction,
@@ -34,7 +35,7 @@ from rruffgeo.report.findings import findings
 from rruffgeo.report.render import SCRIPT_FILE, FigureView, asset, render
 from rruffgeo.report.section_provenance import protocol_views, provenance_context, reports_of
 from rruffgeo.report.stats import TITLES, DatasetStats, compute_stats
-from rruffgeo.results import EvaluationResult
+from rruffgeo.results import EvaluationResult, TwinBreakdown
 from rruffgeo.workdir import (
     REJECTS,
     WorkDir,
@@ -213,6 +214,15 @@ def _recorded_settings(evals: dict[Split, EvaluationResult]) -> list[tuple[str, 
             for split, ev in evals.items() if ev.settings]
 
 
+def _twins_context(workdir: WorkDir) -> dict[str, object]:
+    """The twin breakdown for the page, or why it cannot be shown (a damaged file is named,
+    the page still renders)."""
+    try:
+        return {"twins": TwinBreakdown.read(workdir.twins_file), "twins_error": None}
+    except UserError as exc:
+        return {"twins": None, "twins_error": str(exc)}
+
+
 def render_report(workdir: WorkDir, stats: DatasetStats, settings: Settings,
                   figures: FigureResult | None = None) -> str:
     """The page's HTML text (``templates/report.html.j2``)."""
@@ -227,6 +237,7 @@ def render_report(workdir: WorkDir, stats: DatasetStats, settings: Settings,
         rejects=Rejects.of(workdir), rejects_shown=REJECTS_SHOWN,
         dataset_figures=_figure_views(fig_dir, "dataset", skipped),
         honest_note=HONEST_NOTE, evaluation=EvaluationView.of(evals, fig_dir, skipped),
+        **_twins_context(workdir),
         **provenance_context(workdir, views),
         settings_json=json.dumps(to_dict(settings), indent=2),
         recorded_settings=_recorded_settings(evals),

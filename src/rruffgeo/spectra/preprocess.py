@@ -8,6 +8,7 @@ Every step has one signature, ``Spectrum -> Spectrum``, so steps compose in any 
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -108,21 +109,41 @@ def crop(spectrum: Spectrum, lo_cm1: float = 100.0, hi_cm1: float = 1400.0) -> S
 AUTO_STEPS = "despike,baseline:arpls"
 
 
+def _number(text: str, low: float, what: str, whole: bool = False) -> float:
+    """``text`` as a finite number of at least ``low``; ValueError saying what is expected."""
+    value = float(text)
+    if not math.isfinite(value) or value < low or (whole and value != int(value)):
+        kind = "a whole number" if whole else "a finite number"
+        raise ValueError(f"{what} must be {kind} of at least {low:g}")
+    return int(value) if whole else value
+
+
 def _parse_one(token: str) -> Step:
+    """One step, its arguments checked now (a bad one would otherwise fail on every file)."""
     name, _, arg = token.strip().partition(":")
     try:
         if name == "despike":
-            return partial(despike, threshold=float(arg)) if arg else despike
+            return partial(despike, threshold=_number(arg, 1e-6, "THRESHOLD")) if arg \
+                else despike
         if name == "baseline":
             method, _, lam = arg.partition(":")
-            return partial(baseline, method=method or "arpls", lam=float(lam or 1e5))
+            if (method or "arpls") not in BASELINE_METHODS:
+                raise ValueError(f"method {method!r}: choose one of "
+                                 f"{', '.join(BASELINE_METHODS)}")
+            return partial(baseline, method=method or "arpls",
+                           lam=_number(lam, 1e-6, "LAMBDA") if lam else 1e5)
         if name == "smooth":
-            return partial(smooth, window=int(arg)) if arg else smooth
+            return partial(smooth, window=_number(arg, 5, "WINDOW", whole=True)) if arg \
+                else smooth
         if name == "crop":
             lo, _, hi = arg.partition("-")
-            return partial(crop, lo_cm1=float(lo), hi_cm1=float(hi))
-    except ValueError:
-        raise ValueError(f"--preprocess step {token!r}: bad argument") from None
+            low, high = _number(lo, 0, "LO"), _number(hi, 0, "HI")
+            if high <= low:
+                raise ValueError(f"HI ({high:g}) must be above LO ({low:g})")
+            return partial(crop, lo_cm1=low, hi_cm1=high)
+    except ValueError as exc:
+        reason = str(exc) if "must" in str(exc) or "choose" in str(exc) else "bad argument"
+        raise ValueError(f"--preprocess step {token!r}: {reason}") from None
     raise ValueError(f"--preprocess step {token!r}: choose from despike[:THRESHOLD], "
                      "baseline[:arpls|aspls|asls[:LAMBDA]], smooth[:WINDOW], crop:LO-HI")
 

@@ -1,0 +1,440 @@
+"""One way to predict: open a model folder, give it files or spectra, get answers and refusals.
+
+``open_model(folder)`` returns a `NetworkModel` for a network folder (``model.json``, e.g.
+``models/holdout_specimen``) or a `ProvenanceModel` for the final provenance folder
+(``provenance.json``, ``models/final``). Both predict through the same loop, read -> check ->
+preprocess -> prepare, so both refuse the same bad spectra with the same reasons
+(`rruffgeo.spectra.checks`). Torch is imported only when a network model is opened.
+
+>>> model = open_model("rruffgeo-work/models/final")            # doctest: +SKIP
+>>> result = model.predict_files(["my_spectrum.txt"])            # doctest: +SKIP
+>>> result.table(top_k=3); result.refused                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rruffgeo.errors import UserError
+from rruffgeo.spectra.checks import check_spectrum
+from rruffgeo.spectra.spectrum import Spectrum
+from rruffgeo.textsafe import terminal_safe
+
+#: (source, reason) of a spectrum or file that could not be predicted; the reason names it.
+Refusal = tuple[str, str]
+PREDICTION_COLUMNS = ["file", "rank", "country_iso3", "country_name", "probability"]
+
+
+def as_path_list(paths: Any, what: str = "paths") -> list[str | os.PathLike[str]]:
+    """``paths`` as a list, refusing one string or Path where a list belongs (a string would
+    be read character by character, and "/" walks the whole disk)."""
+    if isinstance(paths, str | bytes | os.PathLike):
+        raise TypeError(f"{what}: expected a list of files or folders, got one "
+                        f"{type(paths).__name__} ({str(paths)[:80]!r}); wrap it: [{what}]")
+    if not isinstance(paths, Iterable):
+        raise TypeError(f"{what}: expected a list of files or folders, got "
+                        f"{type(paths).__name__}")
+    out = list(paths)
+    wrong = [p for p in out if not isinstance(p, str | os.PathLike)]
+    if wrong:
+        raise TypeError(f"{what}: every item must be a str or Path, got "
+                        f"{type(wrong[0]).__name__}")
+    return out
+
+
+def _key(name: str) -> str:
+    """What makes two inputs the same file (a path given twice, or by two spellings)."""
+    return os.path.normcase(os.path.realpath(name))
+
+
+def read_paths(paths: Sequence[str | os.PathLike[str]], laser_nm: float | None = None
+               ) -> Iterator[Spectrum | Refusal | str]:
+    """Spectra of files, folders and zips; a `Refusal` for each input that cannot be read,
+    and a warning (str) for an input given twice (read once, so it is listed once)."""
+    from rruffgeo.spectra.readers import iter_inputs
+    from rruffgeo.spectra.readers.inputs import read_input
+
+    seen: set[str] = set()
+    for raw in as_path_list(paths):
+        found = False
+        for item in iter_inputs([raw]):
+            found = True
+            if _key(item.name) in seen:
+                yield f"{item.name}: given more than once; predicted once"
+                continue
+            seen.add(_key(item.name))
+            try:
+                yield from read_input(item, laser_nm)
+            except ValueError as exc:  # RruffFormatError is a ValueError
+                yield (item.name, str(exc))
+        if not found:
+            yield (str(raw), f"{raw}: no spectrum files in this folder (hidden files and "
+                   "folders are skipped)")
+
+
+def as_spectra(objects: Sequence[Any]) -> Iterator[Spectrum | Refusal]:
+    """In-memory spectra (Spectrum, (x, y) pairs, DataFrames, RamanSPy or ramanchada2
+    objects), named ``spectrum 1``, ... unless they carry a source."""
+    from rruffgeo.spectra.interop import as_spectrum
+
+    for i, obj in enumerate(objects, 1):
+        try:
+            yield as_spectrum(obj, f"spectrum {i}")
+        except ValueError as exc:
+            yield (f"spectrum {i}", str(exc))
+
+
+@dataclass
+class Prepared:
+    """Spectra on a model's grid, ready to predict, and what was refused or warned about."""
+
+    names: list[str] = field(default_factory=list)
+    rows: list[np.ndarray] = field(default_factory=list)
+    spectra: list[Spectrum] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def matrix(self, points: int) -> np.ndarray:
+        return np.stack(self.rows).astype(np.float32) if self.rows \
+            else np.zeros((0, points), np.float32)
+
+
+def prepare_row(spectrum: Spectrum, grid: np.ndarray, minmax: bool = True,
+                steps: Sequence[Any] = ()) -> tuple[np.ndarray, list[str]]:
+    """One spectrum checked, preprocessed and resampled onto ``grid``, with its warnings;
+    ValueError naming the spectrum when it is refused."""
+    from rruffgeo.spectra.preprocess import apply_steps
+    from rruffgeo.spectra.resample import resample_spectrum
+
+    source = spectrum.source
+    verdict = check_spectrum(spectrum, grid)  # the raw spectrum: axis, values, range
+    if verdict.refusal is None and steps:
+        spectrum = apply_steps(spectrum, steps)
+        verdict = check_spectrum(spectrum, grid)  # what is left after cropping
+    if verdict.refusal is not None:
+        raise ValueError(f"{source}: {verdict.refusal}")
+    try:
+        row = resample_spectrum(spectrum.wavenumber_cm1, spectrum.intensity, grid, minmax)
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc} (the model's window)") from None
+    return row, [f"{source}: {w}" for w in verdict.warnings]
+
+
+def prepare_all(items: Iterable[Spectrum | Refusal | str], grid: np.ndarray,
+                minmax: bool = True, steps: Sequence[Any] = ()) -> Prepared:
+    """The one loop every prediction goes through: each item checked and put on ``grid``;
+    one bad spectrum is refused with its reason and never stops the others."""
+    out = Prepared()
+    for item in items:
+        if isinstance(item, str):
+            out.warnings.append(item)
+            continue
+        if isinstance(item, tuple):
+            out.refused.append(item)
+            continue
+        try:
+            row, notes = prepare_row(item, grid, minmax, steps)
+        except ValueError as exc:
+            out.refused.append((item.source, str(exc)))
+            continue
+        out.names.append(item.source)
+        out.rows.append(row)
+        out.spectra.append(item)
+        out.warnings.extend(notes)
+    for note in out.warnings:
+        warnings.warn(terminal_safe(note), UserWarning, stacklevel=3)
+    return out
+
+
+def check_rows(rows: Any, points: int, grid: np.ndarray) -> np.ndarray:
+    """Spectra already on the model's grid as a float32 (n, G) array; TypeError/ValueError
+    saying what was expected otherwise."""
+    arr = np.asarray(rows, dtype=np.float64)
+    if arr.ndim == 1 and arr.shape[0] == points:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != points:
+        raise ValueError(f"spectra: expected (n, G) with G = {points} (the model's grid, "
+                         f"{grid[0]:.0f}-{grid[-1]:.0f} cm-1), got shape {arr.shape}; pass "
+                         "(wavenumber, intensity) pairs to have them resampled")
+    bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+    if len(bad):
+        raise ValueError(f"spectra: rows {', '.join(map(str, bad[:10]))} hold NaN or infinite "
+                         "values; drop or fill them first")
+    return arr.astype(np.float32)
+
+
+def top_k_table(names: Sequence[str], proba: np.ndarray, classes: Sequence[str],
+                class_names: Sequence[str], top_k: int) -> pd.DataFrame:
+    """Long table of the ``top_k`` most probable countries per spectrum (PREDICTION_COLUMNS)."""
+    if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
+        raise ValueError(f"--top-k {top_k}: must be a whole number of at least 1")
+    k = min(int(top_k), proba.shape[1])
+    records = []
+    for name, p in zip(names, proba, strict=True):
+        for rank, c in enumerate(np.argsort(-p, kind="stable")[:k], 1):
+            records.append((name, rank, classes[c], class_names[c], float(p[c])))
+    return pd.DataFrame(records, columns=PREDICTION_COLUMNS)
+
+
+@dataclass
+class Predictions:
+    """The answer of one call: per predicted spectrum (``names``) the country probabilities
+    (``proba``, columns ``classes``); ``details`` holds the provenance model's species,
+    specimens and conformal set per spectrum (None for a network model)."""
+
+    names: list[str]
+    proba: np.ndarray
+    classes: list[str]
+    class_names: list[str]
+    refused: list[Refusal]
+    warnings: list[str]
+    details: list[Any] | None = None
+
+    def table(self, top_k: int = 3) -> pd.DataFrame:
+        """The ``top_k`` countries per spectrum (file, rank, country_iso3, country_name,
+        probability), most probable first."""
+        return top_k_table(self.names, self.proba, self.classes, self.class_names, top_k)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _refuse_one(spectra: Any) -> None:
+    """TypeError for one spectrum or one path where a list of spectra belongs (iterating it
+    would read characters, columns or values as spectra)."""
+    if isinstance(spectra, str | bytes | os.PathLike):
+        raise TypeError(f"spectra: expected a list of spectra or an (n, G) array, got one "
+                        f"{type(spectra).__name__}; for files use predict_files([...])")
+    if isinstance(spectra, Spectrum | tuple) or hasattr(spectra, "columns") \
+            or hasattr(spectra, "spectral_axis"):
+        raise TypeError(f"spectra: expected a list of spectra, got one "
+                        f"{type(spectra).__name__}; wrap one spectrum: [spectrum]")
+
+
+def _steps_and_laser(preprocess: str | None, laser_nm: float | None) -> tuple[list[Any],
+                                                                              float | None]:
+    """Preprocessing steps and laser wavelength, checked once before any file is read."""
+    from rruffgeo.spectra.preprocess import parse_steps
+    from rruffgeo.spectra.readers.units import check_laser
+
+    return parse_steps(preprocess), check_laser(laser_nm, "--laser-nm")
+
+
+class Model(ABC):
+    """A model folder opened once: ``predict_files`` and ``predict_spectra`` share one loop.
+
+    Subclasses set ``folder``, ``classes``, ``class_names``, ``grid_cm1`` and ``minmax`` and
+    implement ``check_options`` and ``_predict``.
+    """
+
+    kind = "model"
+    folder: Path
+    classes: list[str]
+    class_names: list[str]
+    grid_cm1: np.ndarray
+    minmax: bool = True
+
+    def predict_files(self, paths: Sequence[str | os.PathLike[str]], *,
+                      laser_nm: float | None = None, preprocess: str | None = None,
+                      **options: Any) -> Predictions:
+        """Predict every spectrum of files, folders (recursively) and zips; unreadable or
+        unusable ones are listed in ``refused`` with their reasons. ``preprocess``: ``none``
+        (default), ``auto`` or steps such as ``despike,baseline:arpls``."""
+        paths = as_path_list(paths)
+        steps, laser = _steps_and_laser(preprocess, laser_nm)
+        options = self.check_options(**options)
+        prepared = prepare_all(read_paths(paths, laser), self.grid_cm1, self.minmax, steps)
+        return self._predict(prepared, **options)
+
+    def predict_spectra(self, spectra: Any, *, preprocess: str | None = None,
+                        **options: Any) -> Predictions:
+        """Predict in-memory spectra: a list of Spectrum objects, (wavenumber, intensity)
+        pairs, DataFrames or RamanSPy/ramanchada2 spectra (resampled here), or an (n, G)
+        array already on the model's grid ``grid_cm1``."""
+        options = self.check_options(**options)
+        if isinstance(spectra, np.ndarray):
+            rows = check_rows(spectra, len(self.grid_cm1), self.grid_cm1)
+            names = [f"spectrum {i}" for i in range(1, len(rows) + 1)]
+            return self._predict(Prepared(names, list(rows)), **options)
+        _refuse_one(spectra)
+        steps, _ = _steps_and_laser(preprocess, None)
+        prepared = prepare_all(as_spectra(list(spectra)), self.grid_cm1, self.minmax, steps)
+        return self._predict(prepared, **options)
+
+    @abstractmethod
+    def check_options(self, **options: Any) -> dict[str, Any]:
+        """The options of this kind of model, checked before anything is read."""
+
+    @abstractmethod
+    def _predict(self, prepared: Prepared, **options: Any) -> Predictions:
+        """Probabilities (and details) of the prepared spectra."""
+
+    def _answer(self, prepared: Prepared, proba: np.ndarray,
+                details: list[Any] | None = None) -> Predictions:
+        return Predictions(prepared.names, proba, list(self.classes), list(self.class_names),
+                           prepared.refused, prepared.warnings, details)
+
+
+class NetworkModel(Model):
+    """A network folder (``model.json`` + ``model.safetensors``): country probabilities."""
+
+    kind = "network"
+
+    def __init__(self, folder: str | os.PathLike[str], device: str = "cpu",
+                 precision: str = "fp32") -> None:
+        from rruffgeo.network.predict import Predictor
+
+        self.folder = Path(folder)
+        self.predictor = Predictor(self.folder, device=device, precision=precision)
+        self.classes, self.class_names = self.predictor.classes, self.predictor.class_names
+        self.grid_cm1 = self.predictor.grid_cm1
+        self.minmax = bool(self.predictor.bundle.spectra.minmax)
+
+    def check_options(self, **options: Any) -> dict[str, Any]:
+        if options:
+            raise TypeError(f"a network model takes no option {', '.join(options)} (those are "
+                            "for the provenance model, models/final)")
+        return {}
+
+    def _predict(self, prepared: Prepared, **options: Any) -> Predictions:
+        rows = prepared.matrix(len(self.grid_cm1))
+        proba = self.predictor.predict_proba(rows) if len(rows) \
+            else np.zeros((0, len(self.classes)), np.float32)
+        return self._answer(prepared, proba)
+
+
+def _fold(text: str) -> str:
+    """A species name without accents or case, to match 'Quártz' with 'quartz'."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", " ".join(str(text).split()).lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _whole(value: Any, option: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise UserError(f"{option} {value}: must be a whole number of at least {low}")
+    return int(value)
+
+
+class ProvenanceModel(Model):
+    """The final provenance folder (``provenance.json`` + reference library): calibrated
+    country probabilities, the conformal set, species matches and nearest specimens."""
+
+    kind = "provenance"
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        from rruffgeo.provenance.final import ProvenancePredictor
+
+        self.folder = Path(folder)
+        self.predictor = ProvenancePredictor(self.folder)
+        self.classes, self.class_names = self.predictor.classes, self.predictor.class_names
+        self.grid_cm1 = self.predictor.grid_cm1
+        self.minmax = bool(self.predictor.spec.get("minmax", True))
+
+    @property
+    def coverages(self) -> list[str]:
+        return list(self.predictor.spec["models"]["spectrum"]["set_thresholds"])
+
+    def match_mineral(self, name: str | None) -> str | None:
+        """The library species ``name`` means (case and accents aside), ``auto``, or None;
+        `UserError` with the closest species when it names none."""
+        if not name or name == "auto":
+            return name or None
+        from difflib import get_close_matches
+
+        from rruffgeo.provenance.library import species_key
+
+        species = {_fold(s): s for s in self.predictor.library.meta["mineral"].unique()}
+        found = species.get(_fold(name))
+        if found is None:
+            close = get_close_matches(_fold(name), list(species), n=3, cutoff=0.75)
+            hint = f"; closest: {', '.join(species[c] for c in close)}" if close else ""
+            raise UserError(f"--mineral {name!r}: not a species of the reference library "
+                            f"({len(species)} species){hint}")
+        if species_key(found) != species_key(name):
+            warnings.warn(f"--mineral {terminal_safe(name)!r} taken as {found!r}", UserWarning,
+                          stacklevel=3)
+        return found
+
+    def _say_unused_names(self, names: list[str], minerals: list[str]) -> None:
+        """With ``--mineral auto``, warn where a file's name gives no mineral evidence, so that
+        a misspelt ##NAMES is not silently ignored."""
+        from rruffgeo.provenance.library import species_key
+
+        known = {species_key(s) for s in self.predictor.library.meta["mineral"].unique()}
+        for name, mineral in zip(names, minerals, strict=True):
+            if species_key(mineral) not in known:
+                warnings.warn(terminal_safe(_unused_name_note(name, mineral)), UserWarning,
+                              stacklevel=4)
+
+    def check_options(self, *, coverage: float | str = 0.9, species: int = 5,
+                      neighbours: int = 10, mineral: str | None = None) -> dict[str, Any]:
+        """``coverage`` of the conformal set, ``species`` and ``neighbours`` listed, and
+        ``mineral`` (a species name or ``auto``: each RRUFF file's ##NAMES) as evidence."""
+        if str(coverage) not in self.coverages:
+            raise UserError(f"--coverage {coverage}: the model has sets for "
+                            f"{', '.join(self.coverages)} only")
+        return {"coverage": float(coverage), "species": _whole(species, "--species", 1),
+                "neighbours": _whole(neighbours, "--neighbours", 1),
+                "mineral": self.match_mineral(mineral)}
+
+    def _predict(self, prepared: Prepared, **options: Any) -> Predictions:
+        rows = prepared.matrix(len(self.grid_cm1))
+        if not len(rows):
+            return self._answer(prepared, np.zeros((0, len(self.classes))), [])
+        given = options["mineral"]
+        minerals = [_mineral_of(sp, given) for sp in prepared.spectra] if prepared.spectra \
+            else [given or ""] * len(rows)
+        if given == "auto":
+            self._say_unused_names(prepared.names, minerals)
+        results = self.predictor.predict(rows, minerals, options["coverage"],
+                                         options["species"], options["neighbours"])
+        proba = np.stack([r.countries.set_index("country_iso3")["probability"]
+                          .reindex(self.classes).to_numpy(float) for r in results])
+        return self._answer(prepared, proba, results)
+
+
+def _unused_name_note(name: str, mineral: str) -> str:
+    what = f"##NAMES {mineral!r} is not a species of the reference library" if mineral \
+        else "no ##NAMES header"
+    return f"{name}: --mineral auto: {what}; predicted from the spectrum alone"
+
+
+def _mineral_of(spectrum: Spectrum, option: str | None) -> str:
+    """The mineral evidence of one spectrum: the given name, or its file's ##NAMES (auto)."""
+    if not option:
+        return ""
+    if option != "auto":
+        return option
+    return str(spectrum.metadata.get("names", "")).split(",")[0].strip()
+
+
+def open_model(folder: str | os.PathLike[str], device: str = "cpu",
+               precision: str = "fp32") -> NetworkModel | ProvenanceModel:
+    """The model in ``folder``: a `ProvenanceModel` for ``models/final`` (provenance.json),
+    a `NetworkModel` for a network folder (model.json). ``device`` and ``precision`` apply to
+    a network. `UserError` naming the folder when it holds neither, or a damaged model."""
+    if not isinstance(folder, str | os.PathLike):
+        raise TypeError(f"folder: expected a str or Path, got {type(folder).__name__}")
+    path = Path(folder)
+    if not path.is_dir():
+        raise UserError(f"{path}: no such model folder")
+    if (path / "provenance.json").is_file():
+        return ProvenanceModel(path)
+    if (path / "model.json").is_file():
+        return NetworkModel(path, device=device, precision=precision)
+    raise UserError(f"{path}: not a model folder (no provenance.json or model.json); use "
+                    "WORKDIR/models/final or WORKDIR/models/holdout_<split>")
+
+
+__all__ = ["Model", "NetworkModel", "Predictions", "ProvenanceModel", "open_model"]
