@@ -142,9 +142,20 @@ def curve(rows: list[dict], path: Path) -> None:
     alphas = np.unique(np.r_[np.linspace(0.0, 1.0, 101), 0.05])
     kept = [float((p[~out] >= a).mean()) for a in alphas]
     flagged = [float((p[out] < a).mean()) for a in alphas]
-    path.write_text(json.dumps({"alpha": alphas.tolist(), "kept_in_library": kept,
-                                "flagged_out_of_library": flagged}, indent=1))
+    doc = {"alpha": alphas.tolist(), "kept_in_library": kept, "flagged_out_of_library": flagged}
+    path.write_text(json.dumps(doc, indent=1))
     print(f"novelty curve written to {path}")
+    print_curve(doc)
+
+
+def print_curve(doc: dict) -> None:
+    """The curve at a few shares of in-library spectra kept (the nearest p-value cut)."""
+    a, kept = np.asarray(doc["alpha"]), np.asarray(doc["kept_in_library"])
+    flagged = np.asarray(doc["flagged_out_of_library"])
+    print("p-value cut | in-library kept | out-of-library flagged")
+    for target in (0.99, 0.95, 0.9, 0.8, 0.7, 0.5):
+        i = int(np.argmin(np.abs(kept - target)))
+        print(f"{a[i]:.2f} | {kept[i]:.3f} | {flagged[i]:.3f}")
 
 
 def _topk(proba: np.ndarray, y: np.ndarray, k: int) -> float:
@@ -216,7 +227,12 @@ def main() -> None:
                     help="leave out a part (folds: the outer novelty folds, XD kept)")
     ap.add_argument("--novelty-model", type=Path, default=None,
                     help="for XD: the model folder provenance-fit wrote from this work folder")
+    ap.add_argument("--show-curve", type=Path, default=None,
+                    help="print the table of a curve written before, and stop")
     args = ap.parse_args()
+    if args.show_curve:
+        print_curve(json.loads(args.show_curve.read_text()))
+        return
     wd = WorkDir(args.workdir)
     if args.skip != "continents":
         continent_table(wd, args.model)
