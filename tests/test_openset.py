@@ -24,6 +24,7 @@ from rruffgeo.provenance.novelty import (
     hub_offsets,
     load_novelty,
     open_set_folds,
+    scores_from_top,
     top_similarities,
     view_name,
 )
@@ -205,3 +206,10 @@ def test_a_model_with_hub_penalty_round_trips_and_checks_its_library(tmp_path) -
     assert np.allclose(again.score(X[:3], X), model.score(X[:3], X), atol=1e-5)
     with pytest.raises(ValueError, match="fitted on 36 reference spectra"):
         model.score(X[:3], X[:10])
+
+
+def test_an_empty_library_makes_every_spectrum_novel_and_tiny_data_is_refused() -> None:
+    assert np.array_equal(scores_from_top(np.zeros((3, 0), np.float32), 1), np.ones(3))
+    X, sp, gr, _ = _library(n_species=1, per=1)
+    with pytest.raises(ValueError, match="empty library"):
+        fit_novelty(X, sp, gr, seed=0)

@@ -51,9 +51,11 @@ class Novelty:
 
     @property
     def novel(self) -> bool:
+        """True when nothing in the library is close: the answer falls back to the prior."""
         return self.verdict == NO_MATCH
 
     def to_json(self) -> dict[str, Any]:
+        """The verdict as the JSON output's ``library_match``."""
         return {"verdict": self.verdict, "novel": self.novel, "score": self.score,
                 "p_value": self.p_value, "threshold": self.threshold, "view": self.view}
 

@@ -57,6 +57,7 @@ class ContinentModel:
 
     @property
     def names(self) -> list[str]:
+        """Continent names, the columns of ``proba``."""
         return membership(self.country_continents)[0]
 
     def summed(self, country_proba: np.ndarray) -> np.ndarray:
@@ -74,6 +75,7 @@ class ContinentModel:
         return mask
 
     def save(self, folder: Path) -> Path:
+        """Write ``continents.json`` into the model folder (atomically, plain JSON)."""
         path = Path(folder) / CONTINENTS_JSON
         write_json_atomic(path, {"format": FORMAT, "countries": self.countries,
                                  "continents": self.country_continents,

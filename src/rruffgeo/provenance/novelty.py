@@ -96,7 +96,10 @@ def hub_offsets(F: np.ndarray, groups: np.ndarray, weight: float) -> np.ndarray:
 
 
 def scores_from_top(top: np.ndarray, k: int) -> np.ndarray:
-    """Novelty score: one minus the mean of the ``k`` best similarities."""
+    """Novelty score: one minus the mean of the ``k`` best similarities (1, the farthest an
+    unpenalised score gets, when the library is empty)."""
+    if top.shape[1] == 0:
+        return np.ones(len(top), dtype=np.float32)
     return 1.0 - top[:, :k].mean(axis=1)
 
 
@@ -152,6 +155,8 @@ def split_scores(X: np.ndarray, species: np.ndarray, groups: np.ndarray, n_folds
     for kind in KINDS:
         F = features(X, kind)
         for lib, query, out in folds:
+            if len(lib) == 0 or len(query) == 0:
+                continue  # a tiny library where one fold holds everything out
             for w in HUB_WEIGHTS:
                 offset = hub_offsets(F[lib], np.asarray(groups)[lib], w)
                 top = top_similarities(F[query], F[lib], max(NEIGHBOURS), offset)
@@ -159,6 +164,8 @@ def split_scores(X: np.ndarray, species: np.ndarray, groups: np.ndarray, n_folds
                     scores.setdefault((kind, k, w), []).append(scores_from_top(top, k))
             if kind == KINDS[0]:
                 labels.append(out)
+    if not labels:
+        raise ValueError("every open-set split left an empty library or no held-out spectra")
     return {key: np.concatenate(v) for key, v in scores.items()}, np.concatenate(labels)
 
 
@@ -208,9 +215,11 @@ class NoveltyModel:
         return (1.0 + at_least) / (n + 1.0)
 
     def is_novel(self, scores: np.ndarray) -> np.ndarray:
+        """True where the p-value is below ``alpha``: no close match in the library."""
         return self.p_values(scores) < self.alpha
 
     def to_json(self) -> dict[str, Any]:
+        """Plain JSON (no pickle): what a model folder keeps in ``novelty.json``."""
         return {"format": FORMAT, "kind": self.kind, "k": self.k, "alpha": self.alpha,
                 "calibration": [round(float(s), 6) for s in self.calibration],
                 "inner_auroc": self.inner_auroc, "hub_weight": self.hub_weight,
@@ -219,6 +228,7 @@ class NoveltyModel:
 
     @classmethod
     def from_json(cls, spec: dict[str, Any]) -> NoveltyModel:
+        """The model ``to_json`` wrote; ValueError for another format."""
         if spec.get("format") != FORMAT:
             raise ValueError(f"unknown novelty format {spec.get('format')!r}")
         offsets = spec.get("offsets")
@@ -228,6 +238,7 @@ class NoveltyModel:
                    None if offsets is None else np.asarray(offsets, dtype=np.float32))
 
     def save(self, folder: Path) -> Path:
+        """Write ``novelty.json`` into the model folder (atomically)."""
         path = Path(folder) / NOVELTY_JSON
         write_json_atomic(path, self.to_json())
         return path
