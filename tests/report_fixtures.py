@@ -201,7 +201,7 @@ def write_every_input(root: Path) -> WorkDir:
 
 def write_twins(wd: WorkDir) -> None:
     """A twin breakdown as ``rruffgeo twins`` writes it (accuracies made up, shares summing
-    to one): what Figure 10 and the report's twin table draw from."""
+    to one): what Figure 11 and the report's twin table draw from."""
     from rruffgeo.results import RelationScores, TwinBreakdown
 
     rows = [RelationScores(rel, n, n / 100, {"1nn": acc, "majority": 0.3})

@@ -462,13 +462,13 @@ def fig_overall_metrics(src: FigureInputs, out_base: Path) -> list[Path]:
 TWIN_MODELS = {"1nn": "1-NN (cosine)", "majority": "majority country"}
 
 
-@figure("fig10_twin_breakdown", "evaluation",
-        "Figure 10: the paper's regime explained. Split by spectrum, the 1-NN's country "
+@figure("fig11_twin_breakdown", "evaluation",
+        "Figure 11: the paper's regime explained. Split by spectrum, the 1-NN's country "
         "accuracy by what each test spectrum has in training: its raw/processed twin (the "
         "same measurement), another spectrum of its specimen, its species only, or nothing; "
         "bar labels give the share of test spectra. Dashed: the paper's reported accuracy.")
 def fig_twin_breakdown(src: FigureInputs, out_base: Path) -> list[Path]:
-    """Figure 10: accuracy per relation in training (``rruffgeo twins``), beside the
+    """Figure 11: accuracy per relation in training (``rruffgeo twins``), beside the
     majority country and the paper's 93%."""
     twins = TwinBreakdown.read(src.workdir.twins_file)
     if twins is None:
