@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from rruffgeo.spectra.preprocess import (
+    AutoRule,
     apply_steps,
     baseline,
     crop,
@@ -49,7 +50,7 @@ def test_smooth_reduces_noise_and_crop_keeps_the_range():
 
 def test_steps_compose_and_parse():
     assert parse_steps("none") == [] and parse_steps(None) == []
-    assert len(parse_steps("auto")) == 2
+    assert len(parse_steps("auto")) == 1 and isinstance(parse_steps("auto")[0], AutoRule)
     steps = parse_steps("despike:5,baseline:aspls:1e6,smooth:7,crop:150-1200")
     out = apply_steps(_spectrum(PEAK + 100 + 0.5 * X), steps)
     assert isinstance(out, Spectrum) and out.source == "s.csv"
@@ -58,3 +59,4 @@ def test_steps_compose_and_parse():
         parse_steps("despike,wavelet")
     with pytest.raises(ValueError, match="bad argument"):
         parse_steps("crop:abc")
+
