@@ -23,11 +23,16 @@ from rruffgeo.spectra.spectrum import Spectrum
 Step = Callable[[Spectrum], Spectrum]
 BASELINE_METHODS = ("arpls", "aspls", "asls")
 
-#: ``--preprocess auto`` crops below this Raman shift (cm-1), and subtracts a baseline only
-#: when it is above this share of the spectrum's range (see ``AutoRule``); both chosen on an
-#: inner split of RRUFF's raw/processed twins (benchmarks/raw_vs_processed.py).
-AUTO_MIN_SHIFT_CM1: float | None = None
-AUTO_BASELINE_SHARE = 0.0
+#: ``--preprocess auto`` (and the reference library) crops below this Raman shift (cm-1) and
+#: subtracts an asLS baseline (smoothness ``AUTO_LAMBDA``); a baseline only when it is above
+#: ``AUTO_BASELINE_SHARE`` of the range, None: always (see ``AutoRule``). Chosen by top-1
+#: species on an inner split of RRUFF's raw/processed twins (benchmarks/raw_vs_processed.py):
+#: RRUFF's processed LR-Raman broad scans keep their fluorescence background, so the library
+#: needs the baseline removed as much as a user's raw spectrum does.
+AUTO_MIN_SHIFT_CM1: float = 150.0
+AUTO_METHOD = "asls"
+AUTO_LAMBDA = 1e6
+AUTO_BASELINE_SHARE: float | None = None
 
 
 def _clean(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray]:
@@ -143,13 +148,14 @@ def baseline_share(intensity: np.ndarray, fitted: np.ndarray) -> float:
 class AutoRule:
     """What ``--preprocess auto`` does to each spectrum, deciding from the spectrum itself:
     despike; crop below ``min_shift_cm1`` when the spectrum reaches below it (laser line,
-    anti-Stokes side); subtract a ``method`` baseline only when it holds more than
-    ``share`` of the range, so an already processed spectrum (a library one) is left alone."""
+    anti-Stokes side); subtract a ``method`` baseline (only when it holds more than ``share``
+    of the range, if ``share`` is set). The reference library is built with the same rule, so
+    a user's spectrum and the references are compared after the same steps."""
 
     min_shift_cm1: float | None = AUTO_MIN_SHIFT_CM1
-    method: str = "arpls"
-    lam: float = 1e5
-    share: float = AUTO_BASELINE_SHARE
+    method: str = AUTO_METHOD
+    lam: float = AUTO_LAMBDA
+    share: float | None = AUTO_BASELINE_SHARE
     despike: bool = True
 
     def __call__(self, spectrum: Spectrum) -> Spectrum:
@@ -160,7 +166,7 @@ class AutoRule:
         if self.method == "none":
             return spectrum
         x, y, fitted = fit_baseline(spectrum, self.method, self.lam)
-        if baseline_share(y, fitted) <= self.share:
+        if self.share is not None and baseline_share(y, fitted) <= self.share:
             return spectrum.with_values(x, y)
         return spectrum.with_values(x, y - fitted)
 
@@ -198,3 +204,15 @@ def apply_steps(spectrum: Spectrum, steps: Sequence[Step]) -> Spectrum:
     for step in steps:
         spectrum = step(spectrum)
     return spectrum
+
+
+def library_ready(wavenumber: np.ndarray, intensity: np.ndarray, source: str = "reference"
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """A reference spectrum as the spectra matrix stores it: ``auto``'s rule applied (quietly:
+    pybaselines' notes are for a user's files), so that ``--preprocess auto`` compares like
+    with like; the cleaned axis and values, ready for ``resample_many``."""
+    spectrum = Spectrum(wavenumber, intensity, {"source": source})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ready = AutoRule()(spectrum)
+    return _clean(ready)
