@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 
-from raw_vs_processed import LIGHT, MIN_GAIN, country_votes, masked, split_specimens
+from raw_vs_processed import LIGHT, MIN_GAIN, country_votes, split_specimens
 from rruffgeo.network.leakage import technique_of
-from rruffgeo.provenance.library import species_key, unit_rows
+from rruffgeo.provenance.library import match_window, species_key, unit_rows
 
 INSTRUMENTS = ("Raman", "Broad_Scan")
 LIBRARIES = ("Raman", "Broad_Scan", "both")
@@ -66,20 +66,17 @@ def treatments(cat: pd.DataFrame, grid: np.ndarray
     step = float(grid[1] - grid[0])
     high = (cat["technique"] == "Raman").to_numpy()
     every = np.ones(len(cat), bool)
-    start = cat["wavenumber_min_cm1"].to_numpy()
-    stop = np.minimum(cat["wavenumber_max_cm1"].to_numpy(), 1500.0)
     out: dict[str, Callable[[np.ndarray], np.ndarray]] = {"none": lambda X: X}
     for sigma in (2.0, 4.0, 8.0):
         out[f"smooth-raman-{sigma:g}"] = lambda X, s=sigma: smoothed(X, high, s, step)
     for sigma in (2.0, 4.0):
         out[f"smooth-all-{sigma:g}"] = lambda X, s=sigma: smoothed(X, every, s, step)
-    out["crop-1500"] = lambda X: masked(np.where(grid <= 1500.0, X, 0.0), grid, -np.inf,
-                                        start, stop)
+    out["crop-1500"] = lambda X: match_window(X, grid, 1500.0)  # as ReferenceLibrary does
     return out
 
 
 #: What each treatment does, for the tables.
-LABELS = {"none": "none", "crop-1500": "crop all rows above 1500 cm-1",
+LABELS = {"none": "none", "crop-1500": "compare up to 1500 cm-1 only",
           **{f"smooth-raman-{s:g}": f"smooth Raman rows, sigma {s:g} cm-1" for s in (2, 4, 8)},
           **{f"smooth-all-{s:g}": f"smooth all rows, sigma {s:g} cm-1" for s in (2, 4)}}
 
