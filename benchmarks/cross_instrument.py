@@ -161,6 +161,7 @@ def markdown(result: dict[str, object], half: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Score each treatment, choose on the choose half, write the tables and the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--k", type=int, default=10, help="reference specimens per country "

@@ -241,6 +241,7 @@ class Matcher:
         return self.lib_species[order[:, 0]], votes
 
     def twin(self, key: object) -> tuple[np.ndarray, np.ndarray]:
+        """The twins' matches against library ``key`` (cached: one per library)."""
         if key not in self._twin:
             self._twin[key] = self.match(self.library(key)[self.twin_pos], key)
         return self._twin[key]
@@ -359,6 +360,7 @@ def table(results: list[dict[str, object]], half: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Search the choices, print the summary and the report-half table, write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--k", type=int, default=10, help="reference specimens per country "
