@@ -210,9 +210,16 @@ def library_ready(wavenumber: np.ndarray, intensity: np.ndarray, source: str = "
                   ) -> tuple[np.ndarray, np.ndarray]:
     """A reference spectrum as the spectra matrix stores it: ``auto``'s rule applied (quietly:
     pybaselines' notes are for a user's files), so that ``--preprocess auto`` compares like
-    with like; the cleaned axis and values, ready for ``resample_many``."""
+    with like; the cleaned axis and values, ready for ``resample_many``. Where the rule
+    cannot run (values that overflow it) the spectrum goes on as it is, so the resampler
+    keeps or refuses it for its own reason."""
     spectrum = Spectrum(wavenumber, intensity, {"source": source})
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        ready = AutoRule()(spectrum)
+        try:
+            ready = AutoRule()(spectrum)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            ready = spectrum
+    if not np.isfinite(ready.intensity).all():
+        ready = spectrum
     return _clean(ready)
