@@ -607,7 +607,8 @@ def test_cli_batch_of_bad_inputs_gives_one_line_each_and_predicts_the_good(model
     for bad in ("crc.csv", "d64.csv", "pipe.csv", "ytrans.spc", "interfero.spa", "bomb.jdx"):
         assert sum(f"{bad}:" in line for line in lines) == 1, (bad, err)
     noted = [str(w.message) for w in caught]
-    assert sum("series.txt: baseline (arpls) fit stopped early" in m for m in noted) == 1
+    # auto's baseline (asLS) gives no note on this series; a note, if any, comes once a series
+    assert sum("series.txt: baseline" in m for m in noted) <= 1
     assert not any("tol" in m for m in noted)  # pybaselines' own text never shows
     predicted = set(pd.read_csv(out)["file"])
     assert {Path(f).name for f in predicted} >= {"good.csv", "u16.txt", "in_zip.csv"}

@@ -73,3 +73,21 @@ def test_real_rruff_spectra_resample_like_the_reference(shared_rruff):
     assert errors == [None] * len(records)
     for i in (0, len(records) // 2, len(records) - 1):
         np.testing.assert_allclose(X[i], resample_spectrum(*cleaned[i], grid), atol=1e-5)
+
+
+def test_matrix_rows_get_the_auto_rule_of_user_spectra(tmp_path):
+    """A reference spectrum with the laser line and a background is stored as ``--preprocess
+    auto`` leaves a user's spectrum: cropped below the minimum shift, background removed."""
+    from rruffgeo.spectra.preprocess import AUTO_MIN_SHIFT_CM1
+
+    x = np.linspace(-100, 1300, 1400)
+    y = (50_000 * np.exp(-0.5 * (x / 15) ** 2) + 1000 * np.exp(-0.5 * ((x - 700) / 8) ** 2)
+         + 3000 + 2 * x)
+    row = {"spectrum_id": "set/laser.txt", "specimen_id": "RLAS", "mineral": "Q", "kind": "raw",
+           "laser_nm": 532.0, "wavenumber_cm1": x.tolist(), "intensity": y.tolist()}
+    wd = make_workdir(tmp_path, extra_rows=[row])
+    m = build_matrix(wd, SpectraSettings(grid_points=512))
+    values = np.asarray(m.X[m.rows_of(["set/laser.txt"])[0]])
+    assert not values[m.grid_cm1 < AUTO_MIN_SHIFT_CM1].any()
+    assert m.grid_cm1[np.argmax(values)] == pytest.approx(700, abs=6)
+    assert np.median(values[m.grid_cm1 >= AUTO_MIN_SHIFT_CM1]) < 0.05

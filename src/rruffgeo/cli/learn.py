@@ -76,8 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "whose x axis is a wavelength in nm and that do not state it (default: "
                    "from the file)")
     p.add_argument("--preprocess", default="none", metavar="auto|none|STEPS",
-                   help="none (default; for processed spectra like RRUFF's), auto (raw lab "
-                   "spectra: despike,baseline:arpls) or steps such as "
+                   help="none (default; a spectrum already cropped above 150 cm-1 and "
+                   "baseline-corrected), auto (any spectrum: despike, crop below 150 cm-1, "
+                   "asLS baseline; the library is built with the same rule) or steps such as "
                    "despike,baseline:aspls,smooth:9,crop:100-1400")
     p.add_argument("--map", type=Path, default=None, metavar="DIR",
                    help="also draw a probability map per file into DIR")

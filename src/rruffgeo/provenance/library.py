@@ -27,6 +27,11 @@ TEXT_COLUMNS = ("spectrum_id", "specimen_id", "mineral", "locality", "country_is
 SPECIES_COLUMNS = ["rank", "species", "similarity", "n_specimens"]
 SPECIMEN_COLUMNS = ["rank", "specimen_id", "mineral", "locality", "lat", "lon",
                     "country_iso3", "country_name", "similarity", "spectrum_id"]
+#: Species and specimens are matched on the grid up to this Raman shift (cm-1). Above it the
+#: high-resolution instrument has nothing (it stops near 1,300-1,500 cm-1) and the broad scans
+#: mostly background; chosen by grouped top-1 species on an inner split of the specimens
+#: (benchmarks/cross_instrument.py).
+MATCH_MAX_SHIFT_CM1 = 1500.0
 
 
 def species_key(name: object) -> str:
@@ -34,6 +39,16 @@ def species_key(name: object) -> str:
     if name is None or (isinstance(name, float) and np.isnan(name)):
         return ""
     return " ".join(str(name).split()).lower()
+
+
+def match_window(X: np.ndarray, grid_cm1: np.ndarray,
+                 max_shift_cm1: float | None = MATCH_MAX_SHIFT_CM1) -> np.ndarray:
+    """Rows of ``X`` with the grid columns above ``max_shift_cm1`` zeroed: what matching
+    compares (None: the whole grid)."""
+    X = np.asarray(X, dtype=np.float32)
+    if max_shift_cm1 is None:
+        return X
+    return np.where(np.asarray(grid_cm1) <= max_shift_cm1, X, np.float32(0.0))
 
 
 def unit_rows(X: np.ndarray) -> np.ndarray:
@@ -58,7 +73,7 @@ class ReferenceLibrary:
         if len(self.X) != len(self.meta):
             raise ValueError(f"{len(self.X)} spectra but {len(self.meta)} metadata rows")
         self.meta = self.meta.reset_index(drop=True)
-        self._unit = unit_rows(self.X)
+        self._unit = unit_rows(match_window(self.X, self.grid_cm1))
         self.species = self.meta["mineral"].map(species_key).to_numpy()
 
     def __len__(self) -> int:
@@ -69,12 +84,13 @@ class ReferenceLibrary:
         return ReferenceLibrary(self.X[rows], self.meta.iloc[rows], self.grid_cm1)
 
     def similarities(self, spectra: np.ndarray) -> np.ndarray:
-        """Cosine similarity (n_queries, n_references) of spectra on the library's grid."""
+        """Cosine similarity (n_queries, n_references) of spectra on the library's grid, over
+        the matching window (``match_window``)."""
         spectra = np.asarray(spectra, dtype=np.float32)
         if spectra.ndim != 2 or spectra.shape[1] != len(self.grid_cm1):
             raise ValueError(f"spectra of shape {spectra.shape}: expected (n, "
                              f"{len(self.grid_cm1)}) on the library's grid")
-        return unit_rows(spectra) @ self._unit.T
+        return unit_rows(match_window(spectra, self.grid_cm1)) @ self._unit.T
 
     def species_match(self, sims: np.ndarray, top_k: int = 5) -> list[pd.DataFrame]:
         """Per query, the ``top_k`` species by their best similarity (SPECIES_COLUMNS)."""

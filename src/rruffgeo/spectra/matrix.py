@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from rruffgeo.config import Settings, SpectraSettings, fingerprint, to_dict
 from rruffgeo.spectra.integrity import mark_verified, matrix_problem
+from rruffgeo.spectra.preprocess import library_ready
 from rruffgeo.spectra.resample import clean_axis, make_grid, resample_many
 from rruffgeo.spectra.window import GridWindow, global_window
 from rruffgeo.workdir import (
@@ -47,7 +48,7 @@ from rruffgeo.workdir import MATRIX_META as META
 log = logging.getLogger(__name__)
 
 #: Bump when the resampling rules change, so old caches are rebuilt.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: rows built with --preprocess auto's rule (library_ready)
 #: Spectra per batch when reading the catalog and writing the matrix: one row group of the
 #: catalog (``rruffgeo.data.catalog.ROW_GROUP_ROWS``), small enough to keep memory bounded
 #: (docs/guide.md, "Why the defaults").
@@ -318,8 +319,9 @@ def _write_rows(catalog: Path, scan: CatalogScan, grid: np.ndarray, minmax: bool
             mask = scan.usable[n_rows:n_rows + len(part.ids)]
             n_rows += len(part.ids)
             ids = part.ids[mask].reset_index(drop=True)
-            spectra = [clean_axis(x, y) for x, y, m in
-                       zip(part.wavenumbers, part.intensities, mask, strict=True) if m]
+            spectra = [library_ready(x, y, sid) for x, y, m, sid in
+                       zip(part.wavenumbers, part.intensities, mask, part.ids["spectrum_id"],
+                           strict=True) if m]
             if not spectra:
                 continue
             values, errors = resample_many(spectra, grid, minmax=minmax)

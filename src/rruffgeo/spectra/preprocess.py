@@ -12,6 +12,7 @@ import math
 import re
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -22,6 +23,17 @@ from rruffgeo.spectra.spectrum import Spectrum
 
 Step = Callable[[Spectrum], Spectrum]
 BASELINE_METHODS = ("arpls", "aspls", "asls")
+
+#: ``--preprocess auto`` (and the reference library) crops below this Raman shift (cm-1) and
+#: subtracts an asLS baseline (smoothness ``AUTO_LAMBDA``); a baseline only when it is above
+#: ``AUTO_BASELINE_SHARE`` of the range, None: always (see ``AutoRule``). Chosen by top-1
+#: species on an inner split of RRUFF's raw/processed twins (benchmarks/raw_vs_processed.py):
+#: RRUFF's processed LR-Raman broad scans keep their fluorescence background, so the library
+#: needs the baseline removed as much as a user's raw spectrum does.
+AUTO_MIN_SHIFT_CM1: float = 150.0
+AUTO_METHOD = "asls"
+AUTO_LAMBDA = 1e6
+AUTO_BASELINE_SHARE: float | None = None
 
 
 def _clean(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray]:
@@ -48,8 +60,10 @@ def despike(spectrum: Spectrum, threshold: float = 6.0, window: int = 2) -> Spec
     return spectrum.with_values(x, out)
 
 
-def baseline(spectrum: Spectrum, method: str = "arpls", lam: float = 1e5) -> Spectrum:
-    """Subtract a baseline fitted by pybaselines (arPLS by default; asPLS, asLS)."""
+def fit_baseline(spectrum: Spectrum, method: str = "arpls", lam: float = 1e5
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cleaned axis, intensities and the baseline pybaselines fits under them (zeros for a
+    spectrum too short to fit)."""
     if method not in BASELINE_METHODS:
         raise ValueError(f"baseline method {method!r}: choose one of "
                          f"{', '.join(BASELINE_METHODS)}")
@@ -57,12 +71,18 @@ def baseline(spectrum: Spectrum, method: str = "arpls", lam: float = 1e5) -> Spe
 
     x, y = _clean(spectrum)
     if len(y) < 8:
-        return spectrum.with_values(x, y)
+        return x, y, np.zeros_like(y)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fitted, _ = getattr(Baseline(x_data=x), method)(y, lam=lam)
     for message in {str(w.message) for w in caught}:
         _baseline_note(spectrum.source, method, message)
+    return x, y, fitted
+
+
+def baseline(spectrum: Spectrum, method: str = "arpls", lam: float = 1e5) -> Spectrum:
+    """Subtract a baseline fitted by pybaselines (arPLS by default; asPLS, asLS)."""
+    x, y, fitted = fit_baseline(spectrum, method, lam)
     return spectrum.with_values(x, y - fitted)
 
 
@@ -104,9 +124,52 @@ def crop(spectrum: Spectrum, lo_cm1: float = 100.0, hi_cm1: float = 1400.0) -> S
     return spectrum.with_values(x[keep], y[keep])
 
 
-#: ``--preprocess auto``: what turns a RRUFF raw spectrum into something like its processed
-#: twin (RRUFF processed spectra are baseline-corrected; cosmic rays are removed).
-AUTO_STEPS = "despike,baseline:arpls"
+def crop_below(spectrum: Spectrum, min_shift_cm1: float) -> Spectrum:
+    """Drop the points below ``min_shift_cm1``: the laser (Rayleigh) line and the anti-Stokes
+    side, whose height would otherwise set the min-max scale of the whole spectrum. A spectrum
+    with nothing above it is kept whole (better a poor match than none)."""
+    x, y = _clean(spectrum)
+    keep = x >= min_shift_cm1
+    if keep.all() or keep.sum() < 8:
+        return spectrum.with_values(x, y)
+    return spectrum.with_values(x[keep], y[keep])
+
+
+def baseline_share(intensity: np.ndarray, fitted: np.ndarray) -> float:
+    """Mean height of a fitted baseline above the spectrum's floor, as a share of its range:
+    near 0 for a spectrum already baseline-corrected (RRUFF's processed files), large for a
+    raw one on a fluorescence background."""
+    span = float(np.ptp(intensity))
+    if span <= 0:
+        return 0.0
+    return float(np.mean(fitted - intensity.min()) / span)
+
+
+@dataclass(frozen=True)
+class AutoRule:
+    """What ``--preprocess auto`` does to each spectrum, deciding from the spectrum itself:
+    despike; crop below ``min_shift_cm1`` when the spectrum reaches below it (laser line,
+    anti-Stokes side); subtract a ``method`` baseline (only when it holds more than ``share``
+    of the range, if ``share`` is set). The reference library is built with the same rule, so
+    a user's spectrum and the references are compared after the same steps."""
+
+    min_shift_cm1: float | None = AUTO_MIN_SHIFT_CM1
+    method: str = AUTO_METHOD
+    lam: float = AUTO_LAMBDA
+    share: float | None = AUTO_BASELINE_SHARE
+    despike: bool = True
+
+    def __call__(self, spectrum: Spectrum) -> Spectrum:
+        if self.despike:
+            spectrum = despike(spectrum)
+        if self.min_shift_cm1 is not None:
+            spectrum = crop_below(spectrum, self.min_shift_cm1)
+        if self.method == "none":
+            return spectrum
+        x, y, fitted = fit_baseline(spectrum, self.method, self.lam)
+        if self.share is not None and baseline_share(y, fitted) <= self.share:
+            return spectrum.with_values(x, y)
+        return spectrum.with_values(x, y - fitted)
 
 
 def _number(text: str, low: float, what: str, whole: bool = False) -> float:
@@ -154,7 +217,7 @@ def parse_steps(spec: str | None) -> list[Step]:
     if spec == "none":
         return []
     if spec == "auto":
-        spec = AUTO_STEPS
+        return [AutoRule()]
     return [_parse_one(t) for t in spec.split(",") if t.strip()]
 
 
@@ -162,3 +225,22 @@ def apply_steps(spectrum: Spectrum, steps: Sequence[Step]) -> Spectrum:
     for step in steps:
         spectrum = step(spectrum)
     return spectrum
+
+
+def library_ready(wavenumber: np.ndarray, intensity: np.ndarray, source: str = "reference"
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """A reference spectrum as the spectra matrix stores it: ``auto``'s rule applied (quietly:
+    pybaselines' notes are for a user's files), so that ``--preprocess auto`` compares like
+    with like; the cleaned axis and values, ready for ``resample_many``. Where the rule
+    cannot run (values that overflow it) the spectrum goes on as it is, so the resampler
+    keeps or refuses it for its own reason."""
+    spectrum = Spectrum(wavenumber, intensity, {"source": source})
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            ready = AutoRule()(spectrum)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            ready = spectrum
+    if not np.isfinite(ready.intensity).all():
+        ready = spectrum
+    return _clean(ready)
