@@ -259,6 +259,40 @@ def check_sample_by(sample_by: Any) -> Any:
                     "column:NAME (a CSV), or a mapping from spectrum name to sample ID")
 
 
+def read_sample_table(path: str | os.PathLike[str], column: str
+                      ) -> tuple[list[Spectrum], dict[str, str]]:
+    """Spectra of a CSV/TSV with one spectrum per row: the columns whose headers are numbers
+    are the wavenumbers (cm-1), ``column`` names each row's sample; other columns are
+    ignored. Returns the spectra (named ``path#row``) and spectrum name -> sample ID."""
+    sep = "\t" if str(path).lower().endswith((".tsv", ".tab")) else None
+    try:
+        table = pd.read_csv(path, sep=sep, engine="python", dtype={column: str})
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: cannot read as a table ({exc})") from None
+    if column not in table.columns:
+        raise UserError(f"--sample-by column:{column}: {path} has no column {column!r} "
+                        f"(columns: {', '.join(map(str, table.columns[:8]))} ...)")
+    axis = {c: float(c) for c in table.columns if _is_number(c)}
+    if len(axis) < 2:
+        raise UserError(f"{path}: no wavenumber columns (headers that are numbers)")
+    x = np.array(list(axis.values()))
+    values = table[list(axis)].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    spectra, samples = [], {}
+    for i, (sample, y) in enumerate(zip(table[column].fillna(""), values, strict=True), 1):
+        name = f"{path}#{i}"
+        spectra.append(Spectrum(x, y, {"source": name, "sample": sample}))
+        samples[name] = str(sample)
+    return spectra, samples
+
+
+def _is_number(text: Any) -> bool:
+    try:
+        float(str(text))
+    except ValueError:
+        return False
+    return True
+
+
 def _refuse_one(spectra: Any) -> None:
     """TypeError for one spectrum or one path where a list of spectra belongs (iterating it
     would read characters, columns or values as spectra)."""

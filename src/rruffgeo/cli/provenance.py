@@ -157,3 +157,8 @@ def add_predict_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--neighbours", type=int, default=10,
                    help="nearest reference specimens to list (default 10)")
     p.add_argument("--species", type=int, default=5, help="species matches to list (default 5)")
+    p.add_argument("--sample-by", default=None, metavar="file|folder|all|column:NAME",
+                   help="one pooled answer per sample besides each spectrum's: the spectra "
+                   "of one file (a map or series), of one folder, all given, or the rows of a "
+                   "CSV (one spectrum per row, wavenumbers as headers) sharing column NAME "
+                   "(provenance models)")
