@@ -126,3 +126,26 @@ def test_locality_split_keeps_each_place_on_one_side(tmp_path):
     groups = table[Split.LOCALITY.group_column].to_numpy()
     for tr, te in cv_splits(table["country_iso3"].to_numpy(), groups, "locality", 2, 0):
         assert not set(groups[tr]) & set(groups[te])
+
+
+def test_provenance_cv_all_shows_the_three_protocols_side_by_side(tmp_path, capsys):
+    from rruffgeo.cli import main
+    from rruffgeo.workdir import GEOCODED
+
+    wd = tiny_workdir(tmp_path)
+    geo = pd.read_parquet(wd.root / GEOCODED)
+    # Specimens two by two from one mine: 12 places over 3 countries.
+    geo["locality_clean"] = "Mine " + geo["specimen_id"].str[:-1] \
+        + (geo["specimen_id"].str[-1].map(lambda d: str(int(d) // 2)) if len(geo) else "")
+    geo["locality_clean"] += ", " + geo["country_name"].fillna("")
+    geo.to_parquet(wd.root / GEOCODED, index=False)
+    assert main(["provenance-cv", "--workdir", str(wd.root), "--split", "all",
+                 "--network", "off", "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("metric"))
+    assert header.split()[1:] == ["spectrum", "specimen", "locality"]
+    assert "coverage 0.9 (size)" in out
+    oof = pd.read_parquet(wd.root / "metrics" / "provenance_cv_locality_oof.parquet")
+    place = oof["specimen_id"].map(geo.set_index("specimen_id")["locality_clean"])
+    assert (oof.groupby(place)["fold"].nunique() == 1).all()
+    assert oof.groupby(place).ngroups == 12
