@@ -128,6 +128,16 @@ def test_locality_split_keeps_each_place_on_one_side(tmp_path):
         assert not set(groups[tr]) & set(groups[te])
 
 
+def test_the_network_reads_locality_groups_from_its_learning_table(tmp_path):
+    from rruffgeo.config import Settings, Split
+    from rruffgeo.network.evaluate import load_dataset
+
+    ds = load_dataset(tiny_workdir(tmp_path), Settings())
+    groups = ds.groups_of(Split.LOCALITY)
+    assert groups is not None and len(groups) == len(ds.y)
+    assert set(groups) == {"mine, united states of america", "mine, brazil", "mine, italy"}
+
+
 def test_provenance_cv_all_shows_the_three_protocols_side_by_side(tmp_path, capsys):
     from rruffgeo.cli import main
     from rruffgeo.workdir import GEOCODED
