@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from rruffgeo.config import Settings
-from rruffgeo.provenance.calibration import apply_calibration, log_loss_per_sample
+from rruffgeo.provenance.calibration import log_loss_per_sample
 from rruffgeo.provenance.data import ProvenanceData, load_provenance_data
 from rruffgeo.provenance.evaluate import run_provenance_cv
-from rruffgeo.provenance.pooling import conformal_set, group_codes, pool_log_mean
+from rruffgeo.provenance.pooling import conformal_set, group_codes, pooled_by_group
 from rruffgeo.splits import cv_splits
 from rruffgeo.workdir import WorkDir
 
@@ -95,7 +95,7 @@ def pooled(data: ProvenanceData, splits: list, folds: list, model: str
         pool = f[model]["params"]["pool"]
         _, codes = group_codes(data.groups[te])
         n_groups = int(codes.max()) + 1
-        p = apply_calibration(pool_log_mean(f[model]["raw"], codes, n_groups), pool)
+        _, p = pooled_by_group(f[model]["raw"], data.groups[te], pool)
         out_p.append(p)
         out_s.append(conformal_set(p, pool["set_thresholds"][LEVEL]))
         first = np.unique(codes, return_index=True)[1]
@@ -149,8 +149,9 @@ def main() -> None:
     folds = [load_fold(wd.provenance_cv_cache(args.split), k, key) for k in range(len(splits))]
     model = args.model or report.winner("spectrum")
     rows = table(data, splits, folds, model)
+    rules = [f[model]["params"]["pool"].get("rule", "log_mean") for f in folds]
     print(f"split {args.split}, model {model}: {len(data.y)} spectra, "
-          f"{len(np.unique(data.groups))} specimens")
+          f"{len(np.unique(data.groups))} specimens; pooling rule per fold: {rules}")
     names = list(next(iter(rows.values())))
     print(f"{'answer, weights':<34}" + "".join(f"{m:>15}" for m in names))
     for label, row in rows.items():

@@ -54,7 +54,7 @@ from rruffgeo.workdir import atomic_path, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 2: top-label isotonic after the temperature; 3: pooled answers
+FORMAT_VERSION = 4  # 2: top-label isotonic after the temperature; 3, 4: pooled answers
 
 
 def species_grid(ps: ProvenanceSettings) -> list[dict[str, Any]]:
