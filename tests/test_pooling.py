@@ -48,6 +48,26 @@ def test_fit_pool_tempers_overconfident_pools_and_covers_new_specimens():
     assert np.mean(covered) >= 0.88  # ties among the wrong classes make it exactly 1 here
 
 
+def test_one_odd_spectrum_per_sample_makes_the_inner_folds_choose_the_plain_mean():
+    """A geometric mean lets one spectrum that rules a country out veto it; where samples
+    carry such spectra, the inner pooled log-loss picks the mean of probabilities."""
+    rng = np.random.default_rng(1)
+    n, per, k = 300, 3, 4
+    y = rng.integers(0, k, n)
+    raw = np.full((n * per, k), 0.2 / (k - 1))
+    raw[np.arange(n * per), np.repeat(y, per)] = 0.8
+    odd = np.arange(n) * per  # the first spectrum of each sample names another country
+    raw[odd] = 1e-6
+    raw[odd, (y + rng.integers(1, k, n)) % k] = 1.0
+    raw /= raw.sum(axis=1, keepdims=True)
+    params = fit_pool(raw, np.repeat(y, per), np.repeat(np.arange(n), per), (0.9,))
+    assert params["rule"] == "mean"
+    assert params["inner_log_loss"]["mean"] < params["inner_log_loss"]["log_mean"]
+    clean = fit_pool(np.delete(raw, odd, axis=0), np.repeat(y, per - 1),
+                     np.repeat(np.arange(n), per - 1), (0.9,))
+    assert set(clean["inner_log_loss"]) == {"mean", "log_mean"}
+
+
 @pytest.fixture(scope="module")
 def final(tmp_path_factory):
     wd = tiny_workdir(tmp_path_factory.mktemp("pool"))
