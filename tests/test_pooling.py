@@ -91,6 +91,7 @@ def test_predict_files_pools_per_folder_and_per_file(final, tmp_path):
     assert np.allclose(by_folder.proba, plain.proba)  # per-spectrum answers stay underneath
     by_file = model.predict_files([tmp_path], sample_by="file")
     assert len(by_file.samples) == 4
+    assert model.predict_files([tmp_path / "none"], sample_by="file").samples == []
     by_id = model.predict_files([tmp_path], sample_by={plain.names[0]: "x",
                                                        plain.names[3]: "x"})
     assert sorted(len(s.members) for s in by_id.samples) == [1, 1, 2]

@@ -482,7 +482,9 @@ class ProvenanceModel(Model):
     def _predict(self, prepared: Prepared, **options: Any) -> Predictions:
         rows = prepared.matrix(len(self.grid_cm1))
         if not len(rows):
-            return self._answer(prepared, np.zeros((0, len(self.classes))), [])
+            empty = self._answer(prepared, np.zeros((0, len(self.classes))), [])
+            empty.samples = [] if options.get("sample_by") is not None else None
+            return empty
         given = options["mineral"]
         minerals = [_mineral_of(sp, given) for sp in prepared.spectra] if prepared.spectra \
             else [given or ""] * len(rows)
