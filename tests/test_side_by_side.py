@@ -11,7 +11,7 @@ import torch
 
 import rruffgeo.network.evaluate as evaluate
 from rruffgeo.checks import SettingError
-from rruffgeo.config import Evaluation, Precision, Split, replace
+from rruffgeo.config import RUN_SPLITS, Evaluation, Precision, Split, replace
 from rruffgeo.network import runtime
 from rruffgeo.network.evaluate import run_cv, run_train
 from rruffgeo.network.jobs import (
@@ -76,13 +76,13 @@ def test_run_cv_trains_in_its_own_process_whatever_jobs_says(tmp_path, monkeypat
 def test_both_hold_outs_train_side_by_side_then_only_score(tmp_path, monkeypatch):
     wd = make_workdir(tmp_path / "w")
     s = _settings(jobs=2)
-    assert train_waiting(wd, s, Evaluation.HOLDOUT, list(Split), progress=False) == {}
+    assert train_waiting(wd, s, Evaluation.HOLDOUT, list(RUN_SPLITS), progress=False) == {}
 
     def no_training(*args, **kwargs):
         raise AssertionError("the side processes trained this already")
 
     monkeypatch.setattr(evaluate, "fit_network", no_training)
-    for split in Split:
+    for split in RUN_SPLITS:
         assert run_train(wd, s, split, progress=False).folds_run == [0]
     one = make_workdir(tmp_path / "one")
     monkeypatch.undo()

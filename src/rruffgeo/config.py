@@ -59,6 +59,7 @@ class Split(StrEnum):
 
     SPECTRUM = ("spectrum", "split by spectrum (paper)", None)
     SPECIMEN = ("specimen", "grouped by specimen (no leakage)", "specimen_id")
+    LOCALITY = ("locality", "grouped by locality (no shared place)", "locality_group")
 
     def __new__(cls, value: str, label: str = "", group_column: str | None = None) -> Split:
         obj = str.__new__(cls, value)
@@ -66,6 +67,10 @@ class Split(StrEnum):
         obj.label = label  # type: ignore[attr-defined]
         obj.group_column = group_column  # type: ignore[attr-defined]
         return obj
+
+
+#: The protocols ``run`` trains and reports by default; ``locality`` is asked for by name.
+RUN_SPLITS: tuple[Split, ...] = (Split.SPECTRUM, Split.SPECIMEN)
 
 
 class Evaluation(StrEnum):

@@ -17,11 +17,15 @@ from rruffgeo.workdir import CATALOG, GEOCODED, WorkDir
 if TYPE_CHECKING:
     from rruffgeo.spectra.matrix import SpectraMatrix
 
-GEO_COLUMNS = ["specimen_id", "synthetic", "excluded_reason", "country_iso3", "country_name"]
+GEO_COLUMNS = ["specimen_id", "synthetic", "excluded_reason", "country_iso3", "country_name",
+               "locality_clean"]
+#: Group columns made here from the geocoded ones (``geo.clean.locality_group``).
+DERIVED_COLUMNS = ("locality_group",)
 #: Catalog columns kept, with every column a split protocol groups by (``Split.group_column``).
 CATALOG_COLUMNS = list(dict.fromkeys(
     ["spectrum_id", "specimen_id", "mineral", "kind", "laser_nm"]
-    + [s.group_column for s in Split if s.group_column and s.group_column not in GEO_COLUMNS]))
+    + [s.group_column for s in Split if s.group_column
+       and s.group_column not in GEO_COLUMNS + list(DERIVED_COLUMNS)]))
 #: Catalog flags read only to filter: spectra of reference compounds (``XD`` IDs) are not
 #: minerals and never teach geography.
 CATALOG_FILTER_COLUMNS = ["is_reference_compound"]
@@ -39,22 +43,42 @@ def learning_table(workdir: WorkDir, settings: Settings | None = None) -> pd.Dat
     Returns
     -------
     DataFrame with spectrum_id, specimen_id, mineral, kind, laser_nm, country_iso3,
-    country_name, sorted by spectrum_id so downstream order does not depend on file order.
+    country_name, locality_group (``Split.LOCALITY``'s groups), sorted by spectrum_id so
+    downstream order does not depend on file order.
     """
     settings = settings or Settings()
     catalog = read_catalog_columns(workdir.require(CATALOG, "ingest"),
                                    CATALOG_COLUMNS + CATALOG_FILTER_COLUMNS)
     catalog = catalog[~catalog["is_reference_compound"].astype(bool)].drop(
         columns=CATALOG_FILTER_COLUMNS)
-    geo = pd.read_parquet(workdir.require(GEOCODED, "geocode"), columns=GEO_COLUMNS)
-    geo = geo.drop_duplicates("specimen_id")
+    geo = read_geo_columns(workdir)
     df = catalog.merge(geo, on="specimen_id", how="inner", validate="many_to_one")
     natural = ~df["synthetic"].fillna(True).astype(bool)
     kept = df["excluded_reason"].fillna("").astype(str).eq("")
     located = df["country_iso3"].fillna("").astype(str).str.len().gt(0)
-    df = df[natural & kept & located].drop(columns=["synthetic", "excluded_reason"])
+    df = df[natural & kept & located].drop(columns=["synthetic", "excluded_reason",
+                                                    "locality_clean"])
     df = keep_frequent_countries(df, settings.train.min_samples_per_country)
     return df.sort_values("spectrum_id", kind="stable").reset_index(drop=True)
+
+
+def read_geo_columns(workdir: WorkDir) -> pd.DataFrame:
+    """One row per specimen of geocoded.parquet with ``GEO_COLUMNS`` and ``locality_group``
+    (from the raw locality where a geocoded table has no cleaned one)."""
+    import pyarrow.parquet as pq
+
+    from rruffgeo.geo.clean import locality_group
+
+    path = workdir.require(GEOCODED, "geocode")
+    have = set(pq.read_schema(path).names)
+    geo = pd.read_parquet(path, columns=[c for c in GEO_COLUMNS if c in have])
+    if "locality_clean" not in geo.columns:  # an older table: the locality as written
+        geo["locality_clean"] = (pd.read_parquet(path, columns=["locality"])["locality"]
+                                 if "locality" in have else "")
+    geo = geo.drop_duplicates("specimen_id")
+    geo["locality_group"] = [locality_group(t, c) for t, c in
+                             zip(geo["locality_clean"], geo["country_iso3"], strict=True)]
+    return geo
 
 
 def keep_frequent_countries(df: pd.DataFrame, min_samples: int) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rruffgeo import __version__
-from rruffgeo.config import Evaluation, Settings, Split, result_fingerprint
+from rruffgeo.config import RUN_SPLITS, Evaluation, Settings, Split, result_fingerprint
 from rruffgeo.errors import UserError
 from rruffgeo.workdir import (
     FIG_COUNTRY_MAP,
@@ -419,7 +419,7 @@ def run(
     settings: Settings | None = None,
     cv: bool = False,
     progress: bool = True,
-    splits: Sequence[str] = tuple(Split),
+    splits: Sequence[str] = RUN_SPLITS,
     force: bool = False,
 ) -> PipelineResult:
     """Run the whole pipeline into ``workdir``; return what each stage did.

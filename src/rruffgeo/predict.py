@@ -198,6 +198,8 @@ class Predictions:
     refused: list[Refusal]
     warnings: list[str]
     details: list[Any] | None = None
+    #: One pooled answer per sample when asked for (``sample_by``), else None.
+    samples: list[SampleAnswer] | None = None
 
     def table(self, top_k: int = 3) -> pd.DataFrame:
         """The ``top_k`` countries per spectrum (file, rank, country_iso3, country_name,
@@ -206,6 +208,89 @@ class Predictions:
 
     def __len__(self) -> int:
         return len(self.names)
+
+
+@dataclass
+class SampleAnswer:
+    """The pooled answer for the spectra of one sample: ``result`` is a provenance result
+    (countries with the pooled set, species, specimens); ``members`` index ``names``."""
+
+    name: str
+    members: list[int]
+    result: Any
+
+
+#: How ``sample_by`` names a spectrum's sample, from the spectrum's name.
+SAMPLE_KEYS = ("file", "folder", "all")
+
+
+def file_of(name: str) -> str:
+    """The file a spectrum came from: its name without the ``#N`` of a map or series."""
+    head, sep, tail = name.rpartition("#")
+    return head if sep and tail.isdigit() else name
+
+
+def sample_of(name: str, how: str) -> str:
+    """The sample of one spectrum: its file, its file's folder (a zip counts as a folder
+    of its members), or one sample for everything (``all``)."""
+    if how == "all":
+        return "all"
+    file = file_of(name)
+    return file if how == "file" else (os.path.dirname(file) or ".")
+
+
+def sample_groups(names: Sequence[str], sample_by: Any) -> dict[str, list[int]]:
+    """Sample name -> indices of its spectra, in first-seen order. ``sample_by`` is one of
+    ``SAMPLE_KEYS`` or a mapping from spectrum name to sample ID (a spectrum it does not name
+    is a sample of its own)."""
+    out: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        key = (str(sample_by.get(name, name)) if isinstance(sample_by, dict)
+               else sample_of(name, sample_by))
+        out.setdefault(key, []).append(i)
+    return out
+
+
+def check_sample_by(sample_by: Any) -> Any:
+    """``sample_by`` as given when valid; UserError saying what is accepted otherwise."""
+    if sample_by is None or isinstance(sample_by, dict) or sample_by in SAMPLE_KEYS:
+        return sample_by
+    raise UserError(f"--sample-by {sample_by!r}: use {', '.join(SAMPLE_KEYS)}, "
+                    "column:NAME (a CSV), or a mapping from spectrum name to sample ID")
+
+
+def read_sample_table(path: str | os.PathLike[str], column: str
+                      ) -> tuple[list[Spectrum], dict[str, str]]:
+    """Spectra of a CSV/TSV with one spectrum per row: the columns whose headers are numbers
+    are the wavenumbers (cm-1), ``column`` names each row's sample; other columns are
+    ignored. Returns the spectra (named ``path#row``) and spectrum name -> sample ID."""
+    sep = "\t" if str(path).lower().endswith((".tsv", ".tab")) else None
+    try:
+        table = pd.read_csv(path, sep=sep, engine="python", dtype={column: str})
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: cannot read as a table ({exc})") from None
+    if column not in table.columns:
+        raise UserError(f"--sample-by column:{column}: {path} has no column {column!r} "
+                        f"(columns: {', '.join(map(str, table.columns[:8]))} ...)")
+    axis = {c: float(c) for c in table.columns if _is_number(c)}
+    if len(axis) < 2:
+        raise UserError(f"{path}: no wavenumber columns (headers that are numbers)")
+    x = np.array(list(axis.values()))
+    values = table[list(axis)].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    spectra, samples = [], {}
+    for i, (sample, y) in enumerate(zip(table[column].fillna(""), values, strict=True), 1):
+        name = f"{path}#{i}"
+        spectra.append(Spectrum(x, y, {"source": name, "sample": sample}))
+        samples[name] = str(sample)
+    return spectra, samples
+
+
+def _is_number(text: Any) -> bool:
+    try:
+        float(str(text))
+    except ValueError:
+        return False
+    return True
 
 
 def _refuse_one(spectra: Any) -> None:
@@ -300,6 +385,8 @@ class NetworkModel(Model):
         self.minmax = bool(self.predictor.bundle.spectra.minmax)
 
     def check_options(self, **options: Any) -> dict[str, Any]:
+        if options.get("sample_by") is None:
+            options.pop("sample_by", None)
         if options:
             raise TypeError(f"a network model takes no option {', '.join(options)} (those are "
                             "for the provenance model, models/final)")
@@ -378,20 +465,26 @@ class ProvenanceModel(Model):
                               stacklevel=4)
 
     def check_options(self, *, coverage: float | str = 0.9, species: int = 5,
-                      neighbours: int = 10, mineral: str | None = None) -> dict[str, Any]:
-        """``coverage`` of the conformal set, ``species`` and ``neighbours`` listed, and
-        ``mineral`` (a species name or ``auto``: each RRUFF file's ##NAMES) as evidence."""
+                      neighbours: int = 10, mineral: str | None = None,
+                      sample_by: Any = None) -> dict[str, Any]:
+        """``coverage`` of the conformal set, ``species`` and ``neighbours`` listed,
+        ``mineral`` (a species name or ``auto``: each RRUFF file's ##NAMES) as evidence, and
+        ``sample_by`` (``file``, ``folder``, ``all`` or {spectrum name: sample ID}): one
+        pooled answer per sample besides the per-spectrum ones (``Predictions.samples``)."""
         if str(coverage) not in self.coverages:
             raise UserError(f"--coverage {coverage}: the model has sets for "
                             f"{', '.join(self.coverages)} only")
         return {"coverage": float(coverage), "species": _whole(species, "--species", 1),
                 "neighbours": _whole(neighbours, "--neighbours", 1),
-                "mineral": self.match_mineral(mineral)}
+                "mineral": self.match_mineral(mineral),
+                "sample_by": check_sample_by(sample_by)}
 
     def _predict(self, prepared: Prepared, **options: Any) -> Predictions:
         rows = prepared.matrix(len(self.grid_cm1))
         if not len(rows):
-            return self._answer(prepared, np.zeros((0, len(self.classes))), [])
+            empty = self._answer(prepared, np.zeros((0, len(self.classes))), [])
+            empty.samples = [] if options.get("sample_by") is not None else None
+            return empty
         given = options["mineral"]
         minerals = [_mineral_of(sp, given) for sp in prepared.spectra] if prepared.spectra \
             else [given or ""] * len(rows)
@@ -401,7 +494,21 @@ class ProvenanceModel(Model):
                                          options["species"], options["neighbours"])
         proba = np.stack([r.countries.set_index("country_iso3")["probability"]
                           .reindex(self.classes).to_numpy(float) for r in results])
-        return self._answer(prepared, proba, results)
+        answer = self._answer(prepared, proba, results)
+        if options.get("sample_by") is not None:
+            answer.samples = self._pool(prepared.names, rows, minerals, options)
+        return answer
+
+    def _pool(self, names: list[str], rows: np.ndarray, minerals: list[str],
+              options: dict[str, Any]) -> list[SampleAnswer]:
+        """One pooled answer per sample (``options["sample_by"]``)."""
+        out = []
+        for sample, members in sample_groups(names, options["sample_by"]).items():
+            result = self.predictor.predict_pooled(
+                rows[members], [minerals[i] for i in members], options["coverage"],
+                options["species"], options["neighbours"])
+            out.append(SampleAnswer(sample, members, result))
+        return out
 
 
 def _unused_name_note(name: str, mineral: str) -> str:
@@ -437,4 +544,5 @@ def open_model(folder: str | os.PathLike[str], device: str = "cpu",
                     "WORKDIR/models/final or WORKDIR/models/holdout_<split>")
 
 
-__all__ = ["Model", "NetworkModel", "Predictions", "ProvenanceModel", "open_model"]
+__all__ = ["Model", "NetworkModel", "Predictions", "ProvenanceModel", "SampleAnswer",
+           "open_model"]

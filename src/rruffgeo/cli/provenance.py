@@ -14,7 +14,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from rruffgeo.cli.common import add_grid_points, add_workdir, settings_from_args, workdir_of
-from rruffgeo.config import Settings
+from rruffgeo.config import Settings, Split
 from rruffgeo.workdir import WorkDir
 
 if TYPE_CHECKING:
@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from rruffgeo.results import ProvenanceReport
 
 COVERAGES = ("0.8", "0.9", "0.95")
+#: ``provenance-cv --split`` choices of one protocol, and what "both" and "all" run.
+PROTOCOLS = ("specimen", "spectrum", "locality")
+#: "all" runs the grouped protocols first (they matter most); the table shows Split order.
+RUNS = {"both": ("specimen", "spectrum"), "all": ("specimen", "locality", "spectrum")}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,10 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "(species, kNN, prior, combination, network) with calibration and "
                        "conformal sets")
     add_workdir(p)
-    p.add_argument("--split", dest="protocols", choices=("specimen", "spectrum", "both"),
+    p.add_argument("--split", dest="protocols", choices=(*PROTOCOLS, "both", "all"),
                    default="specimen",
                    help="specimen: grouped by RRUFF ID (default); spectrum: the paper's "
-                   "protocol; both")
+                   "protocol; locality: grouped by cleaned locality; both: spectrum and "
+                   "specimen; all: the three, then every metric side by side")
     p.add_argument("--seed", type=int, default=None, help="fold seed (default 0, as `cv`)")
     p.add_argument("--network", choices=("auto", "off"), default="auto",
                    help="auto: include the network when `rruffgeo cv` fold models for the "
@@ -71,11 +76,40 @@ def evaluate_and_report(workdir: WorkDir, settings: Settings, split: str, networ
 
 def cmd_provenance_cv(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    both = args.protocols == "both"  # not TrainSettings.split, which "both" is not
-    for split in (("specimen", "spectrum") if both else (args.protocols,)):
-        evaluate_and_report(workdir_of(args), settings, split, args.network != "off",
-                            not args.no_figures)
+    splits = RUNS.get(args.protocols, (args.protocols,))  # not TrainSettings.split
+    reports = [evaluate_and_report(workdir_of(args), settings, split, args.network != "off",
+                                   not args.no_figures).report for split in splits]
+    if len(reports) > 1:
+        print_side_by_side(reports)
     return 0
+
+
+def side_by_side_rows(report: ProvenanceReport, evidence: str = "spectrum") -> dict[str, str]:
+    """The winner's metrics of one protocol as printed cells, by metric name."""
+    r = report.scores(evidence)
+    v = r.vs_majority
+    cells = {"model": report.winner(evidence),
+             "top-1 (majority)": f"{v.top1.value:.3f} ({v.top1.baseline:.3f})",
+             "top-3 (prior)": f"{v.top3.value:.3f} ({v.top3.baseline:.3f})",
+             "macro-F1": f"{v.macro_f1.value:.3f}",
+             "log-loss (prior)": f"{v.log_loss.value:.3f} ({v.log_loss.baseline:.3f})",
+             "ECE": f"{r.ece:.3f}"}
+    for level, c in r.conformal.items():
+        cells[f"coverage {level} (size)"] = f"{c.coverage:.3f} ({c.mean_size:.1f})"
+    return cells
+
+
+def print_side_by_side(reports: list[ProvenanceReport], evidence: str = "spectrum") -> None:
+    """Every metric of each protocol's winner, one column per protocol, so the cost of
+    keeping a specimen, or a place, out of training reads across a line."""
+    order = {s: i for i, s in enumerate(Split)}
+    columns = {str(r.split): side_by_side_rows(r, evidence)
+               for r in sorted(reports, key=lambda r: order[r.split])}
+    print(f"\nwinner by log-loss ({evidence} evidence), per protocol:")
+    print(f"{'metric':<24}" + "".join(f"{name:>20}" for name in columns))
+    for metric in next(iter(columns.values())):
+        print(f"{metric:<24}" + "".join(f"{c.get(metric, '-'):>20}"
+                                        for c in columns.values()))
 
 
 def print_report(report: ProvenanceReport) -> None:
@@ -123,3 +157,8 @@ def add_predict_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--neighbours", type=int, default=10,
                    help="nearest reference specimens to list (default 10)")
     p.add_argument("--species", type=int, default=5, help="species matches to list (default 5)")
+    p.add_argument("--sample-by", default=None, metavar="file|folder|all|column:NAME",
+                   help="one pooled answer per sample besides each spectrum's: the spectra "
+                   "of one file (a map or series), of one folder, all given, or the rows of a "
+                   "CSV (one spectrum per row, wavenumbers as headers) sharing column NAME "
+                   "(provenance models)")

@@ -17,7 +17,7 @@ from rruffgeo.cli.common import (
     settings_from_args,
     workdir_of,
 )
-from rruffgeo.config import Settings, Split
+from rruffgeo.config import RUN_SPLITS, Settings
 
 
 def _add_progress(p: argparse.ArgumentParser) -> None:
@@ -80,7 +80,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--folds {args.folds}: `run` evaluates every fold; use --n-folds for "
                          "how many (--folds picks which ones in `rruffgeo cv`)")
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip()) if args.splits \
-        else tuple(Split)
+        else RUN_SPLITS
     source = data_of(args)
     settings = settings_from_args(args)  # a bad option is one error line before anything starts
     if source is None or "://" in str(source) or Path(source).exists():  # bad: one error below
@@ -128,7 +128,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stratified k-fold cross-validation instead of one 80/20 split")
     p.add_argument("--splits", default=None,
                    help="split protocols to evaluate, comma-separated (default: "
-                        f"{','.join(Split)})")
+                        f"{','.join(RUN_SPLITS)}; also: locality)")
     d = Settings()
     p.add_argument("--epochs", type=int, default=None,
                    help=f"training epochs (default {d.train.epochs})")

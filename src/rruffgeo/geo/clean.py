@@ -167,6 +167,21 @@ def is_missing_locality(cleaned: str) -> bool:
     return bool(parts) and all(p in known for p in parts)
 
 
+def locality_group(cleaned: object, country_iso3: object) -> str:
+    """The place a specimen shares with others, for splits that keep a place on one side.
+
+    The normalised cleaned locality; when it names only a country ("Brazil", "Unknown,
+    Brazil"), ``country:ISO3``, so every such specimen of one country is one group: they may
+    come from one place, and nothing tells them apart.
+    """
+    text = cleaned if isinstance(cleaned, str) else ""
+    known = _non_localities()
+    parts = [p for p in (norm(x) for x in segments(text)) if p and p not in known]
+    if all(country_candidates(p) for p in parts):
+        return f"country:{country_iso3}"
+    return ", ".join(parts)
+
+
 @lru_cache(maxsize=1)
 def _non_localities() -> frozenset[str]:
     return frozenset(norm(x) for x in NON_LOCALITIES)
@@ -181,6 +196,7 @@ __all__ = [
     "is_extraterrestrial",
     "is_missing_locality",
     "is_synthetic",
+    "locality_group",
     "norm",
     "segments",
 ]

@@ -11,7 +11,8 @@ Torch-free (the network's out-of-fold probabilities come in as arrays, see
    weights are fitted by EM on the same inner probabilities;
 3. each model's calibration (temperature, then top-label isotonic; ``calibration.Calibrator``)
    and conformal quantiles (``ProvenanceSettings.levels``) are fitted on its inner out-of-fold
-   probabilities, never on the test fold;
+   probabilities, never on the test fold; so are those of its answer pooled over a
+   specimen's spectra (``pooling.fit_pool``, kept as ``params["pool"]``);
 4. the models are refitted on the whole training fold and predict the test fold.
 
 The network has no inner fold models; its inner probabilities are cross-fitted: the training
@@ -47,12 +48,13 @@ from rruffgeo.provenance.models import (
     find_neighbours,
     fit_mixture_weights,
 )
+from rruffgeo.provenance.pooling import fit_pool
 from rruffgeo.splits import cv_splits
 from rruffgeo.workdir import atomic_path, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: top-label isotonic after the temperature
+FORMAT_VERSION = 4  # 2: top-label isotonic after the temperature; 3, 4: pooled answers
 
 
 def species_grid(ps: ProvenanceSettings) -> list[dict[str, Any]]:
@@ -172,12 +174,15 @@ def _select(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, ps: Provenance
 
 def _calibrate(c: Candidate, y_tr: np.ndarray, groups_tr: np.ndarray,
                levels: tuple[float, ...]) -> tuple[np.ndarray, dict[str, Any]]:
-    """Calibration and conformal quantiles from the inner probabilities; test calibrated."""
+    """Calibration and conformal quantiles from the inner probabilities, for single spectra
+    and for answers pooled over a specimen's spectra (``pool``); test calibrated."""
     cal = Calibrator().fit(c.inner, y_tr)
     inner_cal = cal.transform(c.inner)
     thresholds = {str(lv): SplitConformal(lv).fit(inner_cal, y_tr, groups_tr).threshold_
                   for lv in levels}
-    return cal.transform(c.test), {**c.params, **cal.params_, "set_thresholds": thresholds}
+    pool = fit_pool(c.inner, y_tr, groups_tr, levels)
+    return cal.transform(c.test), {**c.params, **cal.params_, "set_thresholds": thresholds,
+                                   "pool": pool}
 
 
 def run_fold(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, ps: ProvenanceSettings,

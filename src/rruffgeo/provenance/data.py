@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rruffgeo.config import Settings
+from rruffgeo.config import Settings, Split
 from rruffgeo.dataset import resampled_learning_table
 from rruffgeo.provenance.library import ReferenceLibrary, species_key
 from rruffgeo.workdir import GEOCODED, WorkDir
@@ -31,6 +31,12 @@ class ProvenanceData:
     class_names: list[str]
     table: pd.DataFrame
     grid_cm1: np.ndarray
+
+    def split_groups(self, split: Split | str) -> np.ndarray | None:
+        """Row by row, what ``split`` keeps on one side of a fold (its ``group_column``);
+        None for the split by spectrum."""
+        column = Split(split).group_column
+        return None if column is None else self.table[column].to_numpy()
 
     def library(self) -> ReferenceLibrary:
         cols = ["spectrum_id", "specimen_id", "mineral", "locality", "lat", "lon",

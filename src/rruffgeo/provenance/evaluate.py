@@ -108,7 +108,7 @@ def evaluate_provenance(workdir: WorkDir, settings: Settings | None = None,
         note = (f"network left out: its folds ({ts.n_folds} with seed {ts.seed}) are not the "
                 f"provenance CV's ({ps.n_folds} with seed {ps.seed})")
     elif network:
-        splits = cv_splits(data.y, data.groups, split, ps.n_folds, ps.seed)
+        splits = cv_splits(data.y, data.split_groups(split), split, ps.n_folds, ps.seed)
         oof, reason = network_oof(workdir, data, splits, split, ts.device)
         note = reason if oof is not None else f"network left out: {reason}"
     report = run_provenance_cv(workdir, settings, split, oof, progress, data=data,
@@ -128,7 +128,7 @@ def run_provenance_cv(workdir: WorkDir, settings: Settings | None = None,
     t0 = time.perf_counter()
     data = data if data is not None else load_provenance_data(workdir, settings)
     ps = settings.provenance
-    splits = cv_splits(data.y, data.groups, split, ps.n_folds, ps.seed)
+    splits = cv_splits(data.y, data.split_groups(split), split, ps.n_folds, ps.seed)
     key = cv_key(data, settings, split, network_oof is not None)
     folder = workdir.provenance_cv_cache(split)
     folder.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ from rruffgeo.provenance.data import load_provenance_data
 from rruffgeo.provenance.library import ReferenceLibrary, species_key
 from rruffgeo.provenance.models import MAX_NEIGHBOURS, Mixture, find_neighbours
 from rruffgeo.provenance.novelty import load_novelty
+from rruffgeo.provenance.pooling import pooled_answer
 from rruffgeo.results import ProvenanceReport, lowest_log_loss
 from rruffgeo.workdir import WorkDir, read_json, write_json_atomic
 
@@ -63,6 +64,7 @@ def _model_spec(fits: dict[str, dict[str, Any]], model: str) -> dict[str, Any]:
         "temperature": fits[model]["params"]["temperature"],
         "top_label": fits[model]["params"].get("top_label"),
         "set_thresholds": fits[model]["params"]["set_thresholds"],
+        "pool": fits[model]["params"].get("pool"),
     }
 
 
@@ -298,22 +300,66 @@ class ProvenancePredictor:
         return ["spectrum+mineral" if with_mineral and m and species_key(m) in self._species
                 else "spectrum" for m in minerals]
 
+    def raw_proba(self, spectra: np.ndarray, minerals: list[str] | None = None,
+                  evidence: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+        """Uncalibrated country probabilities of spectra on ``grid_cm1`` and the evidence each
+        used (``evidence`` forces it, e.g. one evidence for every spectrum of a sample)."""
+        spectra = np.asarray(spectra, np.float32)
+        evidence = evidence or self.evidence(minerals, len(spectra))
+        ref = next(iter(self.models.values())).models[0].reference_
+        nb = find_neighbours(ref, spectra, MAX_NEIGHBOURS)
+        given = np.asarray(minerals if minerals else [""] * len(spectra), dtype=object)
+        raw = np.zeros((len(spectra), len(self.classes)))
+        for ev in set(evidence):
+            rows = np.array([e == ev for e in evidence])
+            raw[rows] = self.models[ev].proba_from_neighbours(
+                nb, given if ev != "spectrum" else None)[rows]
+        return raw, evidence
+
     def predict_proba(self, spectra: np.ndarray, minerals: list[str] | None = None
                       ) -> tuple[np.ndarray, list[str]]:
         """Calibrated country probabilities (n, n_classes) of spectra on ``grid_cm1``, and the
         evidence each used."""
-        spectra = np.asarray(spectra, np.float32)
-        evidence = self.evidence(minerals, len(spectra))
-        ref = next(iter(self.models.values())).models[0].reference_
-        nb = find_neighbours(ref, spectra, MAX_NEIGHBOURS)
-        given = np.asarray(minerals if minerals else [""] * len(spectra), dtype=object)
-        proba = np.zeros((len(spectra), len(self.classes)))
+        raw, evidence = self.raw_proba(spectra, minerals)
+        proba = np.zeros_like(raw)
         for ev in set(evidence):
             rows = np.array([e == ev for e in evidence])
-            spec = self.spec["models"][ev]
-            raw = self.models[ev].proba_from_neighbours(nb, given if ev != "spectrum" else None)
-            proba[rows] = apply_calibration(raw[rows], spec)
+            proba[rows] = apply_calibration(raw[rows], self.spec["models"][ev])
         return proba, evidence
+
+    def predict_pooled(self, spectra: np.ndarray, minerals: list[str] | None = None,
+                       coverage: float = 0.9, n_species: int = 5, n_specimens: int = 10
+                       ) -> ProvenanceResult:
+        """One answer for the spectra of one sample: their pooled, calibrated countries with
+        the pooled ``coverage`` set, and species and specimens by mean similarity. The
+        mineral is used only when every spectrum has it (one evidence for the whole pool)."""
+        spectra = np.asarray(spectra, np.float32)
+        each = self.evidence(minerals, len(spectra))
+        ev = "spectrum+mineral" if all(e == "spectrum+mineral" for e in each) else "spectrum"
+        pool = self.spec["models"][ev].get("pool")
+        if not isinstance(pool, dict) or str(coverage) not in pool.get("set_thresholds", {}):
+            raise UserError(f"{self.folder / SPEC}: no pooled calibration at coverage "
+                            f"{coverage} (a model saved before pooling); refit it with "
+                            "`rruffgeo provenance-fit`")
+        raw, _ = self.raw_proba(spectra, minerals, [ev] * len(spectra))
+        p = pooled_answer(raw, pool)
+        sims = self.library.similarities(spectra).mean(axis=0, keepdims=True)
+        mineral = minerals[0] if minerals and ev != "spectrum" else ""
+        countries = self._countries(p, pool["set_thresholds"][str(coverage)])
+        return ProvenanceResult(countries, self.library.species_match(sims, n_species)[0],
+                                self.library.nearest_specimens(sims, n_specimens)[0], ev,
+                                mineral, int(countries["in_set"].sum()))
+
+    def _countries(self, p: np.ndarray, threshold: float) -> pd.DataFrame:
+        """COUNTRY_COLUMNS of one answer, most probable first, with its set."""
+        order = np.argsort(-p, kind="stable")
+        in_set = p[order] >= threshold
+        in_set[0] = True
+        return pd.DataFrame({
+            "rank": np.arange(1, len(order) + 1),
+            "country_iso3": np.asarray(self.classes)[order],
+            "country_name": np.asarray(self.class_names)[order],
+            "probability": p[order], "in_set": in_set})
 
     def predict(self, spectra: np.ndarray, minerals: list[str] | None = None,
                 coverage: float = 0.9, n_species: int = 5, n_specimens: int = 10
@@ -330,15 +376,8 @@ class ProvenancePredictor:
         out = []
         for i, p in enumerate(proba):
             threshold = self.spec["models"][evidence[i]]["set_thresholds"][str(coverage)]
-            order = np.argsort(-p, kind="stable")
-            in_set = p[order] >= threshold
-            in_set[0] = True
-            countries = pd.DataFrame({
-                "rank": np.arange(1, len(order) + 1),
-                "country_iso3": np.asarray(self.classes)[order],
-                "country_name": np.asarray(self.class_names)[order],
-                "probability": p[order], "in_set": in_set})
+            countries = self._countries(p, threshold)
             mineral = minerals[i] if minerals and evidence[i] != "spectrum" else ""
             out.append(ProvenanceResult(countries, species[i], specimens[i], evidence[i],
-                                        mineral, int(in_set.sum())))
+                                        mineral, int(countries["in_set"].sum())))
         return enrich(self, spectra, out, coverage)
