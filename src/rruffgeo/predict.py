@@ -329,18 +329,19 @@ class Model(ABC):
     minmax: bool = True
 
     def predict_files(self, paths: Sequence[str | os.PathLike[str]], *,
-                      laser_nm: float | None = None, preprocess: str | None = None,
+                      laser_nm: float | None = None, preprocess: str | None = "auto",
                       **options: Any) -> Predictions:
         """Predict every spectrum of files, folders (recursively) and zips; unreadable or
-        unusable ones are listed in ``refused`` with their reasons. ``preprocess``: ``none``
-        (default), ``auto`` or steps such as ``despike,baseline:arpls``."""
+        unusable ones are listed in ``refused`` with their reasons. ``preprocess``: ``auto``
+        (default: the rule the library and the network's inputs are built with), ``none`` or
+        steps such as ``despike,baseline:arpls``."""
         paths = as_path_list(paths)
         steps, laser = _steps_and_laser(preprocess, laser_nm)
         options = self.check_options(**options)
         prepared = prepare_all(read_paths(paths, laser), self.grid_cm1, self.minmax, steps)
         return self._predict(prepared, **options)
 
-    def predict_spectra(self, spectra: Any, *, preprocess: str | None = None,
+    def predict_spectra(self, spectra: Any, *, preprocess: str | None = "auto",
                         **options: Any) -> Predictions:
         """Predict in-memory spectra: a list of Spectrum objects, (wavenumber, intensity)
         pairs, DataFrames or RamanSPy/ramanchada2 spectra (resampled here), or an (n, G)

@@ -75,11 +75,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--laser-nm", type=float, default=None, help="laser wavelength for files "
                    "whose x axis is a wavelength in nm and that do not state it (default: "
                    "from the file)")
-    p.add_argument("--preprocess", default="none", metavar="auto|none|STEPS",
-                   help="none (default; a spectrum already cropped above 150 cm-1 and "
-                   "baseline-corrected), auto (any spectrum: despike, crop below 150 cm-1, "
-                   "asLS baseline; the library is built with the same rule) or steps such as "
-                   "despike,baseline:aspls,smooth:9,crop:100-1400")
+    p.add_argument("--preprocess", default="auto", metavar="auto|none|STEPS",
+                   help="auto (default; any spectrum, raw or processed: despike, crop below "
+                   "150 cm-1, asLS baseline, the rule the library is built with), none (a "
+                   "spectrum already cropped above 150 cm-1 and baseline-corrected) or steps "
+                   "such as despike,baseline:aspls,smooth:9,crop:100-1400")
     p.add_argument("--map", type=Path, default=None, metavar="DIR",
                    help="also draw a probability map per file into DIR")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")

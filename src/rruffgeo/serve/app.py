@@ -61,8 +61,8 @@ log = logging.getLogger(__name__)
 KEPT_BATCHES = 32
 #: ... and at most this many predicted spectra in all (their tables are what memory holds).
 KEPT_SPECTRA = 5000
-PREPROCESS_CHOICES = {"none": "none (as the reference library was prepared)",
-                      "auto": "auto (despike, baseline, crop)"}
+PREPROCESS_CHOICES = {"auto": "auto (despike, crop below 150 cm-1, baseline: as the library)",
+                      "none": "none (already cropped and baseline-corrected)"}
 MEDIA = {".json": "application/json", ".csv": "text/csv; charset=utf-8"}
 
 
@@ -150,7 +150,7 @@ class Server:
 
     def options(self, form: dict[str, str]) -> dict[str, Any]:
         """The form's choices checked (a wrong one is a `UserError`, shown on the page)."""
-        preprocess = form.get("preprocess") or "none"
+        preprocess = form.get("preprocess") or "auto"
         if preprocess not in PREPROCESS_CHOICES:
             raise UserError(f"preprocessing {preprocess!r}: choose none or auto")
         out: dict[str, Any] = {"preprocess": None if preprocess == "none" else preprocess,
