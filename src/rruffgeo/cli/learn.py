@@ -51,16 +51,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "metrics/provenance_cv_SPLIT.* (default on; --no-provenance skips it)")
     p.set_defaults(func=cmd_cv)
 
-    p = sub.add_parser("twins", help="the paper's regime explained: 1-NN accuracy split by "
-                       "spectrum by what each test spectrum has in training (its raw/processed "
-                       "twin, its specimen, its species, nothing)")
-    add_workdir(p)
-    add_grid_points(p)
-    add_n_folds(p)
-    p.add_argument("--force", action="store_true", help="recompute even when cached")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_twins)
+    _register_twins(sub)
+    _register_predict(sub)
 
+
+def _register_predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="predict the country of your own spectra (RRUFF .txt, "
                        "CSV/TSV/TXT, JCAMP-DX, SPC, WDF; files, folders and zips)")
     p.add_argument("files", nargs="+", type=Path, metavar="PATH",
@@ -86,12 +81,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="fp32 (default; the reference network's numbers) or bf16 (1.5-1.8x "
                    "faster on a CPU with AVX512-BF16; logits within ~0.01)")
-    # --- provenance hook (issue 10): options of a models/final provenance model ---
+    # the options of a models/final provenance model
     from rruffgeo.cli.provenance import add_predict_options
 
     add_predict_options(p)
-    # --- end provenance hook ---
     p.set_defaults(func=cmd_predict)
+
+
+def _register_twins(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("twins", help="the paper's regime explained: 1-NN accuracy split by "
+                       "spectrum by what each test spectrum has in training (its raw/processed "
+                       "twin, its specimen, its species, nothing)")
+    add_workdir(p)
+    add_grid_points(p)
+    add_n_folds(p)
+    p.add_argument("--force", action="store_true", help="recompute even when cached")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_twins)
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
