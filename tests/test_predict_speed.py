@@ -55,3 +55,74 @@ def test_nearest_specimens_match_the_full_sort(n_refs, n_specimens, n, decimals)
     assert len(fast) == len(slow) == len(sims)
     for a, b in zip(fast, slow, strict=True):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def reference_prepare_all(items, grid, minmax=True, steps=()):
+    """What ``prepare_all`` did: ``prepare_row`` one spectrum at a time."""
+    from rruffgeo.predict import Prepared, prepare_row
+
+    out = Prepared()
+    for item in items:
+        if isinstance(item, str):
+            out.warnings.append(item)
+            continue
+        if isinstance(item, tuple):
+            out.refused.append(item)
+            continue
+        try:
+            row, notes = prepare_row(item, grid, minmax, steps)
+        except ValueError as exc:
+            out.refused.append((item.source, str(exc)))
+            continue
+        out.names.append(item.source)
+        out.rows.append(row)
+        out.spectra.append(item)
+        out.warnings.extend(notes)
+    return out
+
+
+def _mixed_items():
+    """A map's points on one axis, files on their own axes, and ones refused on the way."""
+    from rruffgeo.spectra.spectrum import Spectrum
+
+    rng = np.random.default_rng(3)
+    x = np.linspace(80.0, 1500.0, 700)
+    peak = np.exp(-0.5 * ((x - 465) / 8) ** 2)
+    items = []
+    for i in range(40):
+        y = 1000 * peak * rng.uniform(0.5, 2) + rng.uniform(0, 300) * x / 1500 \
+            + rng.normal(0, 5, len(x))
+        y[rng.integers(len(x))] += 5000  # a cosmic ray
+        items.append(Spectrum(x, y, {"source": f"map.wdf#{i + 1}"}))
+        if i % 9 == 0:
+            items.append(f"note {i}")
+            items.append((f"bad{i}.spc", "unreadable"))
+    for i in range(6):  # own axes, one descending, one only a fragment of the window
+        xi = np.linspace(100.0 + 10 * i, 1200.0 + 50 * i, 500 + i)[::-1 if i == 2 else 1]
+        items.append(Spectrum(xi, np.cos(xi / 50) + 2 + rng.normal(0, 0.01, len(xi)),
+                              {"source": f"file{i}.txt"}))
+    items.append(Spectrum(x, np.zeros_like(x), {"source": "flat.txt"}))
+    items.append(Spectrum(x[:300], peak[:300] + 1, {"source": "short.txt"}))
+    return items
+
+
+@pytest.mark.parametrize("preprocess", ["none", "auto", "despike,smooth:7,crop:900-1450"])
+@pytest.mark.parametrize("minmax", [True, False])
+def test_prepare_all_matches_one_spectrum_at_a_time(preprocess, minmax):
+    import warnings
+
+    from rruffgeo.predict import prepare_all
+    from rruffgeo.spectra.preprocess import parse_steps
+
+    grid = np.linspace(0.0, 1700.0, 512)
+    steps = parse_steps(preprocess)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast = prepare_all(_mixed_items(), grid, minmax, steps)
+        slow = reference_prepare_all(_mixed_items(), grid, minmax, steps)
+    assert fast.names == slow.names and len(fast.names) > 40
+    assert fast.refused == slow.refused and len(fast.refused) >= 5
+    assert fast.warnings == slow.warnings
+    np.testing.assert_array_equal(fast.matrix(len(grid)), slow.matrix(len(grid)))
+    for a, b in zip(fast.rows, slow.rows, strict=True):
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
