@@ -126,3 +126,21 @@ def test_prepare_all_matches_one_spectrum_at_a_time(preprocess, minmax):
     np.testing.assert_array_equal(fast.matrix(len(grid)), slow.matrix(len(grid)))
     for a, b in zip(fast.rows, slow.rows, strict=True):
         assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("method", ["arpls", "aspls", "asls"])
+def test_baseline_fitter_kept_for_one_axis_fits_as_a_fresh_one(method):
+    from pybaselines import Baseline
+
+    from rruffgeo.spectra.preprocess import baseline
+    from rruffgeo.spectra.spectrum import Spectrum
+
+    rng = np.random.default_rng(5)
+    axes = [np.linspace(100.0, 1400.0, 400), np.linspace(150.0, 1300.0, 380)]
+    for k in range(12):  # the axis changes now and then: the kept fitter must follow it
+        x = axes[(k // 4) % 2]
+        y = 500 * np.exp(-0.5 * ((x - 700) / 9) ** 2) + rng.uniform(0, 200) * x / 1400 \
+            + rng.normal(0, 3, len(x))
+        got = baseline(Spectrum(x, y, {"source": f"s{k}"}), method, lam=1e4).intensity
+        fresh = y - getattr(Baseline(x_data=x), method)(y, lam=1e4)[0]
+        assert got.tobytes() == fresh.tobytes()
