@@ -29,11 +29,30 @@ def reference_nearest_specimens(lib: ReferenceLibrary, sims: np.ndarray, n: int
     return out
 
 
+def reference_species_match(lib: ReferenceLibrary, sims: np.ndarray, top_k: int
+                            ) -> list[pd.DataFrame]:
+    """What ``species_match`` did: a table built per query."""
+    codes, uniques = pd.factorize(lib.species)
+    order = np.argsort(codes, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1]
+    best = np.maximum.reduceat(sims[:, order], starts, axis=1)
+    names = lib.meta["mineral"].groupby(codes).first().to_numpy()
+    n_spec = lib.meta.groupby(codes)["specimen_id"].nunique().to_numpy()
+    k = min(top_k, len(uniques))
+    out = []
+    for row in best:
+        top = np.argsort(-row, kind="stable")[:k]
+        out.append(pd.DataFrame({"rank": np.arange(1, k + 1), "species": names[top],
+                                 "similarity": row[top], "n_specimens": n_spec[top]}))
+    return out
+
+
 def _library(n_refs: int, n_specimens: int, seed: int) -> ReferenceLibrary:
     rng = np.random.default_rng(seed)
     sid = [f"S{rng.integers(n_specimens):03d}" for _ in range(n_refs)]
     meta = pd.DataFrame({"spectrum_id": [f"f{i}.txt" for i in range(n_refs)],
-                         "specimen_id": sid, "mineral": "Quartz", "locality": "Mine",
+                         "specimen_id": sid,
+                         "mineral": [f"Min{int(x[1:]) % 7}" for x in sid], "locality": "Mine",
                          "country_iso3": "ITA", "country_name": "Italy",
                          "lat": rng.normal(size=n_refs), "lon": np.nan})
     return ReferenceLibrary(rng.random((n_refs, 32)), meta, np.arange(32.0))
@@ -55,6 +74,12 @@ def test_nearest_specimens_match_the_full_sort(n_refs, n_specimens, n, decimals)
     assert len(fast) == len(slow) == len(sims)
     for a, b in zip(fast, slow, strict=True):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
+    for top_k in (3, 20):  # 20: more than the 7 species
+        fast = lib.species_match(sims, top_k)
+        slow = reference_species_match(lib, sims, top_k)
+        assert len(fast) == len(slow) == len(sims)
+        for a, b in zip(fast, slow, strict=True):
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
 def reference_prepare_all(items, grid, minmax=True, steps=()):
@@ -144,3 +169,20 @@ def test_baseline_fitter_kept_for_one_axis_fits_as_a_fresh_one(method):
         got = baseline(Spectrum(x, y, {"source": f"s{k}"}), method, lam=1e4).intensity
         fresh = y - getattr(Baseline(x_data=x), method)(y, lam=1e4)[0]
         assert got.tobytes() == fresh.tobytes()
+
+
+def test_class_order_is_the_reindexed_table():
+    from rruffgeo.predict import _class_order
+
+    class Result:
+        def __init__(self, iso, p):
+            self.countries = pd.DataFrame({"country_iso3": iso, "probability": p})
+
+    classes = ["BRA", "ITA", "USA", "NAM"]
+    results = [Result(["USA", "BRA", "ITA", "NAM"], [0.5, 0.25, 0.125, 0.125]),
+               Result(["ITA", "XXX", "USA"], [0.7, 0.2, 0.1])]  # one lacking, one unknown
+    want = np.stack([r.countries.set_index("country_iso3")["probability"]
+                     .reindex(classes).to_numpy(float) for r in results])
+    got = _class_order(results, classes)
+    assert np.isnan(got[1, [0, 3]]).all()
+    np.testing.assert_array_equal(got, want)

@@ -429,9 +429,19 @@ class ProvenanceModel(Model):
             self._say_unused_names(prepared.names, minerals)
         results = self.predictor.predict(rows, minerals, options["coverage"],
                                          options["species"], options["neighbours"])
-        proba = np.stack([r.countries.set_index("country_iso3")["probability"]
-                          .reindex(self.classes).to_numpy(float) for r in results])
-        return self._answer(prepared, proba, results)
+        return self._answer(prepared, _class_order(results, self.classes), results)
+
+
+def _class_order(results: Sequence[Any], classes: Sequence[str]) -> np.ndarray:
+    """Each result's country probabilities in the order of ``classes`` (NaN for a class it
+    lacks): one index lookup per result, not a reindexed table."""
+    index = pd.Index(classes)
+    proba = np.full((len(results), len(classes)), np.nan)
+    for i, r in enumerate(results):
+        at = index.get_indexer(r.countries["country_iso3"])
+        keep = at >= 0
+        proba[i, at[keep]] = r.countries["probability"].to_numpy(float)[keep]
+    return proba
 
 
 def _unused_name_note(name: str, mineral: str) -> str:

@@ -85,24 +85,23 @@ class ReferenceLibrary:
         names = self.meta["mineral"].groupby(codes).first().to_numpy()
         n_spec = self.meta.groupby(codes)["specimen_id"].nunique().to_numpy()
         k = min(top_k, len(uniques))
-        out = []
-        for row in best:
-            top = np.argsort(-row, kind="stable")[:k]
-            out.append(pd.DataFrame({"rank": np.arange(1, k + 1), "species": names[top],
-                                     "similarity": row[top], "n_specimens": n_spec[top]}))
-        return out
+        top = np.argsort(-best, axis=1, kind="stable")[:, :k]
+        return _per_query(pd.DataFrame({
+            "rank": np.tile(np.arange(1, k + 1), len(best)),
+            "species": pd.Series(names).take(top.ravel()).to_numpy(),
+            "similarity": np.take_along_axis(best, top, axis=1).ravel(),
+            "n_specimens": n_spec[top.ravel()]}), len(best), k)
 
     def nearest_specimens(self, sims: np.ndarray, n: int = 10) -> list[pd.DataFrame]:
         """Per query, the ``n`` most similar specimens, one row each (its best spectrum)."""
         picks = self.nearest_specimen_rows(sims, n)
-        cols = {c: self.meta[c].to_numpy() for c in SPECIMEN_COLUMNS[1:-2] + ["spectrum_id"]}
-        rank = np.arange(1, picks.shape[1] + 1)
-        out = []
-        for row, pick in zip(sims, picks, strict=True):
-            df = pd.DataFrame({"rank": rank, **{c: v[pick] for c, v in cols.items()}})
-            df.insert(len(SPECIMEN_COLUMNS) - 2, "similarity", row[pick])
-            out.append(df[SPECIMEN_COLUMNS])
-        return out
+        k = picks.shape[1]
+        long = self.meta.iloc[picks.ravel()][SPECIMEN_COLUMNS[1:-2] + ["spectrum_id"]]
+        long = long.reset_index(drop=True)
+        long.insert(0, "rank", np.tile(np.arange(1, k + 1), len(picks)))
+        long.insert(len(SPECIMEN_COLUMNS) - 2, "similarity",
+                    np.take_along_axis(np.asarray(sims), picks, axis=1).ravel())
+        return _per_query(long[SPECIMEN_COLUMNS], len(picks), k)
 
     def nearest_specimen_rows(self, sims: np.ndarray, n: int, block: int = 256) -> np.ndarray:
         """Library rows (n_queries, min(n, specimens)): per query the best spectrum of each of
@@ -150,6 +149,12 @@ class ReferenceLibrary:
         meta = pd.DataFrame({c: text[c] for c in TEXT_COLUMNS})
         meta["lat"], meta["lon"] = lat, lon
         return cls(X.astype(np.float32), meta, grid)
+
+
+def _per_query(long: pd.DataFrame, n_queries: int, k: int) -> list[pd.DataFrame]:
+    """The ``k``-row table of each query from one long table of them all: one table built
+    and cut is far cheaper than a table built per query (each converts its text columns)."""
+    return [long.iloc[i * k:(i + 1) * k].reset_index(drop=True) for i in range(n_queries)]
 
 
 def _top_specimens(sims: np.ndarray, codes: np.ndarray, k: int, m: int
