@@ -115,8 +115,9 @@ def child(src: str, model_dir: str, inputs: dict[str, str], preprocess: str, sin
     arrays = {}
     for label, path in inputs.items():
         repeats = single_repeats if label == "single" else 1
-        times = []
+        times, cpu = [], []
         for _ in range(repeats):
+            c = time.process_time()
             if profile and label == "map":
                 import cProfile
                 import pstats
@@ -125,12 +126,15 @@ def child(src: str, model_dir: str, inputs: dict[str, str], preprocess: str, sin
                 t = time.perf_counter()
                 result = prof.runcall(model.predict_files, [path], preprocess=preprocess)
                 times.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
                 pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
                 continue
             t = time.perf_counter()
             result = model.predict_files([path], preprocess=preprocess)
             times.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
         out[f"{label}_s"] = statistics.median(times)
+        out[f"{label}_cpu"] = statistics.median(cpu)
         out[f"{label}_n"] = len(result.names)
         out[f"{label}_refused"] = len(result.refused)
         arrays[label] = np.asarray(result.proba)
@@ -192,10 +196,14 @@ def report(results: dict, srcs: list[Path], inputs: dict[str, Path], scratch: Pa
             for label in inputs:
                 sec = statistics.median(r[f"{label}_s"] for r in runs)
                 n = runs[0][f"{label}_n"]
-                line += f"; {label} {n} spectra {sec:.3f} s = {n / max(sec, 1e-9):.0f}/s"
+                cpu = statistics.median(r[f"{label}_cpu"] for r in runs)
+                line += (f"; {label} {n} spectra {sec:.3f} s = {n / max(sec, 1e-9):.0f}/s "
+                         f"[CPU {cpu:.2f} s]")
                 if src != first:
                     base = statistics.median(r[f"{label}_s"] for r in by_src[first])
-                    line += f" ({base / max(sec, 1e-9):.2f}x)"
+                    base_cpu = statistics.median(r[f"{label}_cpu"] for r in by_src[first])
+                    line += (f" (branch {sec / max(base, 1e-9):.2f}x faster by wall, "
+                             f"{cpu / max(base_cpu, 1e-9):.2f}x by CPU)")
             print(line)
         for src in srcs[1:]:
             a = np.load(scratch / f"{_tag(model)}_{_tag(str(first))}.npz")
