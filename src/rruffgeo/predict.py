@@ -108,12 +108,11 @@ class Prepared:
             else np.zeros((0, points), np.float32)
 
 
-def prepare_row(spectrum: Spectrum, grid: np.ndarray, minmax: bool = True,
-                steps: Sequence[Any] = ()) -> tuple[np.ndarray, list[str]]:
-    """One spectrum checked, preprocessed and resampled onto ``grid``, with its warnings;
+def _checked(spectrum: Spectrum, grid: np.ndarray, steps: Sequence[Any]
+             ) -> tuple[Spectrum, list[str]]:
+    """One spectrum checked and preprocessed (not yet resampled), with its warnings;
     ValueError naming the spectrum when it is refused."""
     from rruffgeo.spectra.preprocess import apply_steps
-    from rruffgeo.spectra.resample import resample_spectrum
 
     source = spectrum.source
     verdict = check_spectrum(spectrum, grid)  # the raw spectrum: axis, values, range
@@ -122,34 +121,65 @@ def prepare_row(spectrum: Spectrum, grid: np.ndarray, minmax: bool = True,
         verdict = check_spectrum(spectrum, grid)  # what is left after cropping
     if verdict.refusal is not None:
         raise ValueError(f"{source}: {verdict.refusal}")
+    return spectrum, [f"{source}: {w}" for w in verdict.warnings]
+
+
+def _window_refusal(source: str, reason: str) -> str:
+    return f"{source}: {reason} (the model's window)"
+
+
+def prepare_row(spectrum: Spectrum, grid: np.ndarray, minmax: bool = True,
+                steps: Sequence[Any] = ()) -> tuple[np.ndarray, list[str]]:
+    """One spectrum checked, preprocessed and resampled onto ``grid``, with its warnings;
+    ValueError naming the spectrum when it is refused."""
+    from rruffgeo.spectra.resample import resample_spectrum
+
+    checked, notes = _checked(spectrum, grid, steps)
     try:
-        row = resample_spectrum(spectrum.wavenumber_cm1, spectrum.intensity, grid, minmax)
+        row = resample_spectrum(checked.wavenumber_cm1, checked.intensity, grid, minmax)
     except ValueError as exc:
-        raise ValueError(f"{source}: {exc} (the model's window)") from None
-    return row, [f"{source}: {w}" for w in verdict.warnings]
+        raise ValueError(_window_refusal(spectrum.source, str(exc))) from None
+    return row, notes
 
 
 def prepare_all(items: Iterable[Spectrum | Refusal | str], grid: np.ndarray,
                 minmax: bool = True, steps: Sequence[Any] = ()) -> Prepared:
     """The one loop every prediction goes through: each item checked and put on ``grid``;
-    one bad spectrum is refused with its reason and never stops the others."""
-    out = Prepared()
+    one bad spectrum is refused with its reason and never stops the others. Spectra sharing
+    an axis (a map's points) are resampled together (`resample_rows`), with the same rows,
+    refusals and warnings, in the same order, as ``prepare_row`` one by one."""
+    from rruffgeo.spectra.resample import resample_rows
+
+    events: list[tuple[str, Any]] = []  # ("warn", text), ("refuse", refusal), ("row", k)
+    kept: list[tuple[Spectrum, Spectrum, list[str]]] = []
     for item in items:
         if isinstance(item, str):
-            out.warnings.append(item)
-            continue
-        if isinstance(item, tuple):
-            out.refused.append(item)
-            continue
-        try:
-            row, notes = prepare_row(item, grid, minmax, steps)
-        except ValueError as exc:
-            out.refused.append((item.source, str(exc)))
-            continue
-        out.names.append(item.source)
-        out.rows.append(row)
-        out.spectra.append(item)
-        out.warnings.extend(notes)
+            events.append(("warn", item))
+        elif isinstance(item, tuple):
+            events.append(("refuse", item))
+        else:
+            try:
+                checked, notes = _checked(item, grid, steps)
+            except ValueError as exc:
+                events.append(("refuse", (item.source, str(exc))))
+                continue
+            events.append(("row", len(kept)))
+            kept.append((item, checked, notes))
+    rows = resample_rows([(c.wavenumber_cm1, c.intensity) for _, c, _ in kept], grid, minmax)
+    out = Prepared()
+    for kind, value in events:
+        if kind == "warn":
+            out.warnings.append(value)
+        elif kind == "refuse":
+            out.refused.append(value)
+        elif isinstance(rows[value], str):
+            out.refused.append((kept[value][0].source,
+                                _window_refusal(kept[value][0].source, rows[value])))
+        else:
+            out.names.append(kept[value][0].source)
+            out.rows.append(rows[value])
+            out.spectra.append(kept[value][0])
+            out.warnings.extend(kept[value][2])
     for note in out.warnings:
         warnings.warn(terminal_safe(note), UserWarning, stacklevel=3)
     return out
@@ -493,9 +523,7 @@ class ProvenanceModel(Model):
             self._say_unused_names(prepared.names, minerals)
         results = self.predictor.predict(rows, minerals, options["coverage"],
                                          options["species"], options["neighbours"])
-        proba = np.stack([r.countries.set_index("country_iso3")["probability"]
-                          .reindex(self.classes).to_numpy(float) for r in results])
-        answer = self._answer(prepared, proba, results)
+        answer = self._answer(prepared, _class_order(results, self.classes), results)
         if options.get("sample_by") is not None:
             answer.samples = self._pool(prepared.names, rows, minerals, options)
         return answer
@@ -510,6 +538,18 @@ class ProvenanceModel(Model):
                 options["species"], options["neighbours"])
             out.append(SampleAnswer(sample, members, result))
         return out
+
+
+def _class_order(results: Sequence[Any], classes: Sequence[str]) -> np.ndarray:
+    """Each result's country probabilities in the order of ``classes`` (NaN for a class it
+    lacks): one index lookup per result, not a reindexed table."""
+    index = pd.Index(classes)
+    proba = np.full((len(results), len(classes)), np.nan)
+    for i, r in enumerate(results):
+        at = index.get_indexer(r.countries["country_iso3"])
+        keep = at >= 0
+        proba[i, at[keep]] = r.countries["probability"].to_numpy(float)[keep]
+    return proba
 
 
 def _unused_name_note(name: str, mineral: str) -> str:

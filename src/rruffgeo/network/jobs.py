@@ -68,6 +68,25 @@ def plan_jobs(settings: Settings, n_trainings: int, cores: int | None = None) ->
     return jobs, ts.threads or max(1, cores // jobs)
 
 
+def thread_plan(settings: Settings, n_trainings: int, jobs: int, threads: int,
+                cores: int | None = None) -> list[int]:
+    """Torch threads of each of ``n_trainings`` trainings, in order, run ``jobs`` at a time.
+
+    Why: 5 folds in 2 processes leave the 5th to train alone on one core while the other
+    waits. When the cores were shared out automatically (``threads`` 0), the last
+    ``n_trainings % jobs`` trainings share out all the cores instead, and start only once
+    the trainings before them have finished. A training's thread count (which can change the
+    last bits of its floats) so follows from the plan alone, never from which process
+    happened to finish first.
+    """
+    cores = cores or usable_cores()
+    plan = [threads] * n_trainings
+    tail = n_trainings % jobs
+    if settings.train.threads == 0 and tail and n_trainings > jobs:
+        plan[n_trainings - tail:] = [max(threads, cores // tail)] * tail
+    return plan
+
+
 def _cuda_available() -> bool:
     import torch
 
@@ -98,9 +117,8 @@ def train_side_by_side(workdir: WorkDir, settings: Settings, trainings: Sequence
     jobs, threads = plan_jobs(settings, len(trainings))
     if jobs <= 1:
         return None
-    worker_settings = replace(settings, train=replace(settings.train, threads=threads, jobs=1))
-    blob = json.dumps(to_dict(worker_settings))
-    waiting, running = list(trainings), {}
+    plan = thread_plan(settings, len(trainings), jobs, threads)
+    waiting, running = list(zip(trainings, plan, strict=True)), {}
     failures: dict[Training, Exception] = {}
     bar = tqdm(total=len(trainings) * settings.train.epochs, unit="epoch", disable=not progress,
                desc=f"training {len(trainings)} networks, {jobs} side by side x {threads} "
@@ -110,8 +128,10 @@ def train_side_by_side(workdir: WorkDir, settings: Settings, trainings: Sequence
     with selectors.DefaultSelector() as sel:
         try:
             while waiting or running:
-                while waiting and len(running) < jobs:
-                    job = _Running.start(workdir, waiting.pop(0), blob, threads)
+                while waiting and _may_start(waiting[0][1], running, jobs, jobs * threads):
+                    training, n_threads = waiting.pop(0)
+                    job = _Running.start(workdir, training, _settings_json(settings, n_threads),
+                                         n_threads)
                     running[job.proc.stdout] = job
                     sel.register(job.proc.stdout, selectors.EVENT_READ)
                 for key, _ in sel.select(timeout=1.0):
@@ -137,12 +157,25 @@ def train_side_by_side(workdir: WorkDir, settings: Settings, trainings: Sequence
     return failures
 
 
+def _may_start(threads: int, running: dict, jobs: int, cores: int) -> bool:
+    """Whether a training of ``threads`` threads fits beside those running."""
+    busy = sum(job.threads for job in running.values())
+    return len(running) < jobs and (not running or busy + threads <= cores)
+
+
+def _settings_json(settings: Settings, threads: int) -> str:
+    """The settings a side process trains with: ``threads`` threads, one process."""
+    return json.dumps(to_dict(replace(settings, train=replace(settings.train, threads=threads,
+                                                                  jobs=1))))
+
+
 @dataclass
 class _Running:
     """A side process and what it has said: an epoch finished, or its one-line error."""
 
     proc: subprocess.Popen[str]
     training: Training
+    threads: int
     error: str | None = None
 
     @classmethod
@@ -156,7 +189,7 @@ class _Running:
         assert proc.stdin is not None
         proc.stdin.write(settings_json)
         proc.stdin.close()
-        return cls(proc, training)
+        return cls(proc, training, threads)
 
     def read(self, line: str, bar: tqdm) -> None:
         kind, _, text = line.rstrip("\n").partition(" ")

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 from scipy.signal import savgol_filter
@@ -67,14 +68,12 @@ def fit_baseline(spectrum: Spectrum, method: str = "arpls", lam: float = 1e5
     if method not in BASELINE_METHODS:
         raise ValueError(f"baseline method {method!r}: choose one of "
                          f"{', '.join(BASELINE_METHODS)}")
-    from pybaselines import Baseline
-
     x, y = _clean(spectrum)
     if len(y) < 8:
         return x, y, np.zeros_like(y)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fitted, _ = getattr(Baseline(x_data=x), method)(y, lam=lam)
+        fitted, _ = getattr(_fitter(x), method)(y, lam=lam)
     for message in {str(w.message) for w in caught}:
         _baseline_note(spectrum.source, method, message)
     return x, y, fitted
@@ -85,6 +84,19 @@ def baseline(spectrum: Spectrum, method: str = "arpls", lam: float = 1e5) -> Spe
     x, y, fitted = fit_baseline(spectrum, method, lam)
     return spectrum.with_values(x, y - fitted)
 
+
+def _fitter(x: np.ndarray) -> Any:
+    """pybaselines' fitter for the axis ``x``, kept for the next spectrum on the same axis (a
+    map's points): setting one up costs about as much as a fit. Same fits either way."""
+    from pybaselines import Baseline
+
+    key = x.tobytes()
+    if _FITTER[0] != key:
+        _FITTER[:] = [key, Baseline(x_data=x.copy())]
+    return _FITTER[1]
+
+
+_FITTER: list[Any] = [b"", None]
 
 #: Notes already given: each once per process (the catch_warnings around every fit resets
 #: Python's own once-per-message registry, so it cannot do this).

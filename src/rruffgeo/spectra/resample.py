@@ -118,3 +118,49 @@ def resample_many(
         errors[i] = "resampled values are not finite"
         out[i] = 0.0
     return out, errors
+
+
+def resample_rows(spectra: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray,
+                  minmax: bool = True) -> list[np.ndarray | str]:
+    """``resample_spectrum`` of each (wavenumber, intensity) pair, bit for bit, or the reason it
+    fails: what prediction puts on a model's grid.
+
+    Why: the points of a map (and the files of one instrument set-up) share one axis, and one
+    multi-column spline of them is far cheaper than a spline per spectrum. Groups whose joint
+    fit fails are done one by one, so each spectrum gets its own answer or reason.
+    """
+    cleaned = [clean_axis(x, y) for x, y in spectra]
+    groups: dict[bytes, list[int]] = {}
+    for i, (x, _) in enumerate(cleaned):
+        groups.setdefault(x.tobytes(), []).append(i)
+    out: list[np.ndarray | str] = [""] * len(spectra)
+    for members in groups.values():
+        x = cleaned[members[0]][0]
+        inside = (grid >= x[0]) & (grid <= x[-1]) if len(x) >= 4 else None
+        if len(members) > 1 and inside is not None and inside.any():
+            try:
+                ys = np.stack([cleaned[i][1] for i in members], axis=1)
+                vals = CubicSpline(x, ys, axis=0, extrapolate=False)(grid[inside])
+            except ValueError:
+                vals = None
+            if vals is not None:
+                for col, i in enumerate(members):
+                    out[i] = _on_grid(vals[:, col], inside, minmax)
+                continue
+        for i in members:
+            try:
+                out[i] = resample_spectrum(*cleaned[i], grid, minmax)
+            except ValueError as exc:
+                out[i] = str(exc)
+    return out
+
+
+def _on_grid(vals: np.ndarray, inside: np.ndarray, minmax: bool) -> np.ndarray:
+    """One spectrum's spline values placed on the grid as ``resample_spectrum`` places them."""
+    out = np.zeros(len(inside), dtype=np.float64)
+    out[inside] = vals
+    if minmax:
+        vals = out[inside]
+        lo, hi = vals.min(), vals.max()
+        out[inside] = (vals - lo) / (hi - lo) if hi > lo else 0.0
+    return out
