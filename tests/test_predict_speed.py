@@ -84,7 +84,7 @@ def test_nearest_specimens_match_the_full_sort(n_refs, n_specimens, n, decimals)
 
 def reference_prepare_all(items, grid, minmax=True, steps=()):
     """What ``prepare_all`` did: ``prepare_row`` one spectrum at a time."""
-    from rruffgeo.predict import Prepared, prepare_row
+    from rruffgeo.spectra.prepare import Prepared, prepare_row
 
     out = Prepared()
     for item in items:
@@ -136,7 +136,7 @@ def _mixed_items():
 def test_prepare_all_matches_one_spectrum_at_a_time(preprocess, minmax):
     import warnings
 
-    from rruffgeo.predict import prepare_all
+    from rruffgeo.spectra.prepare import prepare_all
     from rruffgeo.spectra.preprocess import parse_steps
 
     grid = np.linspace(0.0, 1700.0, 512)

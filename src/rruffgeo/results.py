@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 import types
+from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, Self, Union, get_args, get_origin, get_type_hints
 
+import numpy as np
 import pandas as pd
 
 from rruffgeo.config import Evaluation, Head, Split
@@ -558,3 +560,20 @@ class TwinBreakdown(JsonRecord):
             return cls.from_json(doc)
         except UserError as exc:
             raise UserError(f"{path}: {exc}") from None
+
+
+#: Columns of the long table of a prediction's most probable countries.
+PREDICTION_COLUMNS = ["file", "rank", "country_iso3", "country_name", "probability"]
+
+
+def top_k_table(names: Sequence[str], proba: np.ndarray, classes: Sequence[str],
+                class_names: Sequence[str], top_k: int) -> pd.DataFrame:
+    """Long table of the ``top_k`` most probable countries per spectrum (PREDICTION_COLUMNS)."""
+    if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
+        raise ValueError(f"--top-k {top_k}: must be a whole number of at least 1")
+    k = min(int(top_k), proba.shape[1])
+    records = []
+    for name, p in zip(names, proba, strict=True):
+        for rank, c in enumerate(np.argsort(-p, kind="stable")[:k], 1):
+            records.append((name, rank, classes[c], class_names[c], float(p[c])))
+    return pd.DataFrame(records, columns=PREDICTION_COLUMNS)

@@ -23,7 +23,7 @@ COMPANIONS = ("species", "specimens", "continents")
 def check_options(args: argparse.Namespace) -> None:
     """Every option that can be wrong, checked before the model is loaded or a file read."""
     from rruffgeo.config import PredictSettings
-    from rruffgeo.predict import as_path_list
+    from rruffgeo.spectra.prepare import as_path_list
     from rruffgeo.spectra.preprocess import parse_steps
     from rruffgeo.spectra.readers.units import check_laser
 

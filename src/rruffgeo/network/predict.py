@@ -21,16 +21,15 @@ import torch
 from rruffgeo.errors import UserError
 from rruffgeo.network.modelio import load_model
 from rruffgeo.network.runtime import inference_network, predict_proba, select_device
-from rruffgeo.predict import (
-    PREDICTION_COLUMNS,
+from rruffgeo.results import PREDICTION_COLUMNS, top_k_table
+from rruffgeo.spectra.checks import MIN_COVERAGE, MIN_POINTS, WARN_COVERAGE, window_coverage
+from rruffgeo.spectra.prepare import (
     as_path_list,
     as_spectra,
     prepare_all,
     prepare_row,
     read_paths,
-    top_k_table,
 )
-from rruffgeo.spectra.checks import MIN_COVERAGE, MIN_POINTS, WARN_COVERAGE, window_coverage
 from rruffgeo.spectra.preprocess import Step, parse_steps
 from rruffgeo.spectra.readers.units import check_laser
 from rruffgeo.spectra.spectrum import Spectrum

@@ -19,7 +19,7 @@ A model folder saved before these files existed gets HQI only, and says so.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,37 @@ from rruffgeo.provenance.hqi import species_hqi
 from rruffgeo.provenance.models import class_prior
 
 if TYPE_CHECKING:
-    from rruffgeo.provenance.final import ProvenancePredictor, ProvenanceResult
+    from rruffgeo.provenance.library import ReferenceLibrary
+
+
+class ProvenancePredictor(Protocol):
+    """What an answer is enriched from: the final model's classes and reference library
+    (``rruffgeo.provenance.final.ProvenancePredictor``; its novelty and continent models are
+    read with ``getattr`` as models saved before them lack both)."""
+
+    classes: list[str]
+    class_names: list[str]
+    library: ReferenceLibrary
+
+
+@dataclass
+class ProvenanceResult:
+    """One spectrum's answer: countries (calibrated, with the set), species and specimens."""
+
+    countries: pd.DataFrame
+    species: pd.DataFrame
+    specimens: pd.DataFrame
+    evidence: str
+    mineral_used: str
+    set_size: int
+    #: "model", or the prior's statement when the spectrum has no close match in the library.
+    country_basis: str = "model"
+    #: The open-set verdict (``rruffgeo.provenance.answer.Novelty``); None when not checked.
+    novelty: Any = None
+    #: Continent probabilities with their set (``answer.CONTINENT_COLUMNS``), or None.
+    continents: pd.DataFrame | None = None
+
+
 
 NO_MATCH = "no close match in the reference library"
 MATCH = "in the reference library"

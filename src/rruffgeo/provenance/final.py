@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ import pandas as pd
 
 from rruffgeo.config import Settings
 from rruffgeo.errors import UserError
-from rruffgeo.provenance.answer import enrich
+from rruffgeo.provenance.answer import ProvenanceResult, enrich
 from rruffgeo.provenance.calibration import apply_calibration
 from rruffgeo.provenance.continents import load_continents
 from rruffgeo.provenance.cv import COMBINATIONS, FAMILIES, run_fold
@@ -229,24 +228,6 @@ def check_library(folder: Path, library: ReferenceLibrary, classes: list[str]) -
                         f"not among the {len(classes)} classes of {SPEC}")
 
 
-@dataclass
-class ProvenanceResult:
-    """One spectrum's answer: countries (calibrated, with the set), species and specimens."""
-
-    countries: pd.DataFrame
-    species: pd.DataFrame
-    specimens: pd.DataFrame
-    evidence: str
-    mineral_used: str
-    set_size: int
-    #: "model", or the prior's statement when the spectrum has no close match in the library.
-    country_basis: str = "model"
-    #: The open-set verdict (``rruffgeo.provenance.answer.Novelty``); None when not checked.
-    novelty: Any = None
-    #: Continent probabilities with their set (``answer.CONTINENT_COLUMNS``), or None.
-    continents: pd.DataFrame | None = None
-
-
 class ProvenancePredictor:
     """A saved provenance model, loaded once (library + parameters)."""
 
@@ -286,7 +267,7 @@ class ProvenancePredictor:
     def prepare(self, wavenumber: np.ndarray, intensity: np.ndarray, source: str) -> np.ndarray:
         """One spectrum checked and put on the model's grid (the checks every prediction
         passes); ValueError naming ``source`` when refused."""
-        from rruffgeo.predict import prepare_row
+        from rruffgeo.spectra.prepare import prepare_row
         from rruffgeo.spectra.spectrum import Spectrum
 
         row, _ = prepare_row(Spectrum(wavenumber, intensity, {"source": source}),

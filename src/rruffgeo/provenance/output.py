@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from rruffgeo.output_plan import companion
-from rruffgeo.provenance.final import ProvenanceResult
+from rruffgeo.provenance.answer import ProvenanceResult
 from rruffgeo.workdir import (
     spreadsheet_safe,
     write_csv_atomic,
