@@ -29,7 +29,7 @@ import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 
 from raw_vs_processed import LIGHT, MIN_GAIN, country_votes, split_specimens
-from rruffgeo.network.leakage import technique_of
+from rruffgeo.data.columns import read_catalog_columns
 from rruffgeo.provenance.library import match_window, species_key, unit_rows
 
 INSTRUMENTS = ("Raman", "Broad_Scan")
@@ -38,9 +38,8 @@ LIBRARIES = ("Raman", "Broad_Scan", "both")
 
 def load(workdir: Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.Series]:
     """Processed spectra: catalog rows, matrix rows, grid, each natural specimen's country."""
-    cat = pd.read_parquet(workdir / "catalog.parquet", columns=LIGHT,
-                          filters=[("kind", "==", "processed")]).reset_index(drop=True)
-    cat["technique"] = technique_of(cat["member"])
+    cat = read_catalog_columns(workdir / "catalog.parquet", [*LIGHT, "technique"])
+    cat = cat[cat["kind"] == "processed"].reset_index(drop=True)
     index = pd.read_parquet(workdir / "spectra" / "index.parquet")
     rows = index.set_index("spectrum_id")["row"].reindex(cat["spectrum_id"]).to_numpy()
     X = np.load(workdir / "spectra" / "matrix.npy", mmap_mode="r")[rows].astype(np.float32)

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rruffgeo.network.leakage import technique_of, twin_rows
+from rruffgeo.data.columns import read_catalog_columns
+from rruffgeo.network.leakage import twin_rows
 from rruffgeo.provenance.library import species_key, unit_rows
 from rruffgeo.spectra.preprocess import AutoRule, baseline_share, smooth
 from rruffgeo.spectra.resample import clean_axis, resample_many
@@ -55,8 +56,7 @@ class Bench:
 def load(workdir: Path) -> Bench:
     """Everything from a work folder; raw spectra read from the catalog, the rest from the
     matrix (the library as ``rruffgeo`` builds it)."""
-    cat = pd.read_parquet(workdir / "catalog.parquet", columns=LIGHT)
-    cat["technique"] = technique_of(cat["member"])
+    cat = read_catalog_columns(workdir / "catalog.parquet", [*LIGHT, "technique"])
     index = pd.read_parquet(workdir / "spectra" / "index.parquet")
     rows = index.set_index("spectrum_id")["row"].reindex(cat["spectrum_id"]).to_numpy()
     X = np.load(workdir / "spectra" / "matrix.npy", mmap_mode="r")[rows].astype(np.float32)

@@ -11,7 +11,6 @@ from rruffgeo.network.leakage import (
     measurement_keys,
     paired_share,
     relation_in_training,
-    technique_of,
     twin_rows,
 )
 
@@ -57,12 +56,9 @@ def test_breakdown_counts_and_accuracies():
     assert np.isnan(out.loc["same species", "accuracy_1nn"])
 
 
-def test_paired_share_and_technique():
+def test_paired_share():
     assert paired_share(10, 6) == pytest.approx(12 / 16)
     assert paired_share(0, 0) == 0.0
-    names = pd.Series(["Abramovite__R070037__Broad_Scan__532__0__unoriented__"
-                       "Raman_Data_Raw__5.txt"])
-    assert technique_of(names).tolist() == ["Broad_Scan"]
 
 
 def test_twin_breakdown_is_written_cached_and_counts_every_test_spectrum(tmp_path,

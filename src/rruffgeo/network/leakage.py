@@ -31,18 +31,9 @@ RELATIONS = ("twin", "same specimen", "same species", "nothing")
 OFFICIAL_RAW, OFFICIAL_PROCESSED = 20_674, 17_382
 #: The paper's country accuracy, 5-fold CV split by spectrum (its abstract and conclusion).
 PAPER_ACCURACY = 0.93
-#: Catalog columns read to pair twins (``technique`` derived from the file name if absent).
-CATALOG_COLUMNS = ["spectrum_id", "member", "sample_id", "laser_line_nm", "orientation",
-                   "orientation_angle_deg", "orientation_rotation", "polarization"]
-
 #: Catalog columns that identify one measurement: its raw and processed files share them.
 MEASUREMENT_COLUMNS = ("sample_id", "technique", "laser_line_nm", "orientation",
                        "orientation_angle_deg", "orientation_rotation", "polarization")
-
-
-def technique_of(member: pd.Series) -> pd.Series:
-    """``Raman`` or ``Broad_Scan``: the third field of the RRUFF file name (the instrument)."""
-    return member.astype(str).str.split("__").str[2].fillna("")
 
 
 def measurement_keys(table: pd.DataFrame) -> pd.Series:
@@ -113,17 +104,15 @@ def _learning_rows(workdir: WorkDir, settings: Settings) -> tuple[Dataset, pd.Da
     """The learning dataset and its table with the columns that identify a measurement."""
     import pyarrow.parquet as pq
 
+    from rruffgeo.data.columns import DERIVED, read_catalog_columns
     from rruffgeo.network.evaluate import load_dataset
 
     ds = load_dataset(workdir, settings)
-    present = set(pq.read_schema(workdir.catalog).names)
-    catalog = pd.read_parquet(workdir.catalog,
-                              columns=[c for c in CATALOG_COLUMNS if c in present])
-    table = ds.table.drop(columns=[c for c in catalog.columns[1:] if c in ds.table.columns])
-    table = table.merge(catalog, on="spectrum_id", how="left", validate="one_to_one")
-    if "technique" not in table.columns:
-        table["technique"] = technique_of(table.get("member", pd.Series("", table.index)))
-    return ds, table
+    stored = set(pq.read_schema(workdir.catalog).names)
+    wanted = [c for c in MEASUREMENT_COLUMNS if c in stored or c in DERIVED]
+    catalog = read_catalog_columns(workdir.catalog, ["spectrum_id", *wanted])
+    table = ds.table.drop(columns=[c for c in wanted if c in ds.table.columns])
+    return ds, table.merge(catalog, on="spectrum_id", how="left", validate="one_to_one")
 
 
 def _score_folds(ds: Dataset, table: pd.DataFrame, folds: list, progress: bool
