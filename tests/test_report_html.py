@@ -177,4 +177,4 @@ def test_the_twin_breakdown_is_shown_when_measured_and_its_command_named_otherwi
     assert "same specimen" in text and "rruffgeo twins</code>" not in text
     wd.twins_file.write_text("{broken")
     text = write_report(wd, stats=stats).read_text(encoding="utf-8")
-    assert "twins_spectrum.json: not a twin breakdown" in text
+    assert "twins_spectrum.json: not valid JSON" in text

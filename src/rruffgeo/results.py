@@ -316,6 +316,22 @@ class JsonRecord:
         """From ``to_json`` output; a UserError naming the first field that is wrong."""
         return _build(cls, doc)
 
+    @classmethod
+    def from_file(cls, path: Path, what: str) -> Self:
+        """The record in the JSON file ``path``; one UserError naming the file, and the field
+        when the JSON is valid but not ``what``."""
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UserError(f"{path}: {exc.strerror or exc}") from exc
+        except ValueError as exc:
+            raise UserError(f"{path}: not valid JSON ({exc})") from exc
+        try:
+            return cls.from_json(doc)
+        except UserError as exc:
+            raise UserError(f"{path}: not {what}: {exc}") from None
+
 
 @dataclass
 class Versus(JsonRecord):
@@ -490,18 +506,8 @@ class ProvenanceReport(JsonRecord):
     @classmethod
     def read(cls, path: Path) -> ProvenanceReport:
         """The report in ``path``; one UserError naming the file and the field when damaged."""
-        path = Path(path)
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise UserError(f"{path}: {exc.strerror or exc}") from exc
-        except ValueError as exc:
-            raise UserError(f"{path}: not valid JSON ({exc})") from exc
-        try:
-            report = cls.from_json(doc)
-        except UserError as exc:
-            raise UserError(f"{path}: not a provenance CV report: {exc}") from None
-        report.path = path
+        report = cls.from_file(path, "a provenance CV report")
+        report.path = Path(path)
         return report
 
     @classmethod
@@ -550,16 +556,7 @@ class TwinBreakdown(JsonRecord):
     @classmethod
     def read(cls, path: Path) -> TwinBreakdown | None:
         """The breakdown at ``path``; None when absent, a UserError naming a damaged field."""
-        if not path.exists():
-            return None
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UserError(f"{path}: not a twin breakdown: {exc}") from None
-        try:
-            return cls.from_json(doc)
-        except UserError as exc:
-            raise UserError(f"{path}: {exc}") from None
+        return cls.from_file(path, "a twin breakdown") if path.exists() else None
 
 
 #: Columns of the long table of a prediction's most probable countries.
