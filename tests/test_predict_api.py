@@ -148,3 +148,19 @@ def test_sigterm_during_an_atomic_write_leaves_no_temporary_file(tmp_path):
     assert proc.wait(timeout=30) == -signal.SIGTERM  # still ends as SIGTERM does
     proc.stdout.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_hash_in_a_file_name_is_part_of_the_file_not_a_spectrum_number(tmp_path):
+    from rruffgeo.errors import UserError
+    from rruffgeo.output_plan import check_not_inputs, map_names
+    from rruffgeo.spectra.spectrum import file_of
+
+    assert file_of("spec#1.csv") == "spec#1.csv" and file_of("map.txt#12") == "map.txt"
+    mine = tmp_path / "spec#1.csv"
+    mine.write_text("100,1\n")
+    with pytest.raises(UserError, match="is one of the input files"):
+        check_not_inputs([mine], [str(mine)])
+    with pytest.raises(UserError, match="is one of the input files"):
+        check_not_inputs([mine], [f"{mine}#2"])  # its second spectrum names the same file
+    stems = {n: p.name for n, p in map_names(["run#1.txt#2", "run#1.txt#3"], tmp_path).items()}
+    assert stems == {"run#1.txt#2": "run_1_2", "run#1.txt#3": "run_1_3"}

@@ -113,3 +113,18 @@ def test_crop_below_and_baseline_share():
     sloped = fit_baseline(_spectrum(PEAK + 3000 + 2 * X))[2]
     assert baseline_share(PEAK, flat) < 0.02
     assert baseline_share(PEAK + 3000 + 2 * X, sloped) > 0.3
+
+
+def test_the_kept_baseline_fitter_belongs_to_one_thread():
+    import threading
+
+    from rruffgeo.spectra import preprocess
+
+    x1, x2 = np.linspace(100, 1000, 50), np.linspace(100, 2000, 80)
+    mine = preprocess._fitter(x1)
+    other = []
+    worker = threading.Thread(target=lambda: other.append(preprocess._fitter(x2)))
+    worker.start()
+    worker.join()
+    assert preprocess._fitter(x1) is mine  # another thread's axis did not replace it
+    assert len(other[0].x) == 80 and other[0] is not mine

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rruffgeo.errors import UserError
+from rruffgeo.spectra.spectrum import file_of
 
 OUTPUT_SUFFIXES = (".csv", ".json", ".parquet")
 #: Longest file name most file systems take (bytes).
@@ -36,7 +37,7 @@ def input_files(sources: Sequence[str]) -> list[Path]:
     name their file)."""
     out = []
     for source in sources:
-        path = Path(str(source).split("#", 1)[0])
+        path = Path(file_of(str(source)))
         while not path.exists() and path != path.parent:  # a zip member: the archive
             path = path.parent
         if path.is_file():
@@ -89,7 +90,8 @@ def map_names(names: Sequence[str], folder: Path) -> dict[str, Path]:
     taken: set[str] = set()
     out: dict[str, Path] = {}
     for name in names:
-        path, _, index = str(name).partition("#")
+        path = file_of(str(name))
+        index = str(name)[len(path) + 1:]
         stem = _UNSAFE.sub("_", Path(path).stem)[:MAP_STEM_MAX] or "spectrum"
         stem += f"_{index}" if index else ""
         unique, n = stem, 1

@@ -35,7 +35,7 @@ from rruffgeo.spectra.prepare import (
     prepare_all,
     read_paths,
 )
-from rruffgeo.spectra.spectrum import Spectrum
+from rruffgeo.spectra.spectrum import Spectrum, file_of
 from rruffgeo.textsafe import terminal_safe
 
 
@@ -76,12 +76,6 @@ class SampleAnswer:
 
 #: How ``sample_by`` names a spectrum's sample, from the spectrum's name.
 SAMPLE_KEYS = ("file", "folder", "all")
-
-
-def file_of(name: str) -> str:
-    """The file a spectrum came from: its name without the ``#N`` of a map or series."""
-    head, sep, tail = name.rpartition("#")
-    return head if sep and tail.isdigit() else name
 
 
 def sample_of(name: str, how: str) -> str:

@@ -9,7 +9,7 @@ Every step has one signature, ``Spectrum -> Spectrum``, so steps compose in any 
 from __future__ import annotations
 
 import math
-import re
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +20,7 @@ import numpy as np
 from scipy.signal import savgol_filter
 
 from rruffgeo.spectra.resample import clean_axis
-from rruffgeo.spectra.spectrum import Spectrum
+from rruffgeo.spectra.spectrum import Spectrum, file_of
 
 Step = Callable[[Spectrum], Spectrum]
 BASELINE_METHODS = ("arpls", "aspls", "asls")
@@ -91,12 +91,15 @@ def _fitter(x: np.ndarray) -> Any:
     from pybaselines import Baseline
 
     key = x.tobytes()
-    if _FITTER[0] != key:
-        _FITTER[:] = [key, Baseline(x_data=x.copy())]
-    return _FITTER[1]
+    cached = getattr(_FITTER, "last", None)
+    if cached is None or cached[0] != key:
+        cached = _FITTER.last = (key, Baseline(x_data=x.copy()))
+    return cached[1]
 
 
-_FITTER: list[Any] = [b"", None]
+#: The last fitter of each thread: the web page predicts in several threads, and a fitter set
+#: up for one axis must never serve another thread's spectrum.
+_FITTER = threading.local()
 
 #: Notes already given: each once per process (the catch_warnings around every fit resets
 #: Python's own once-per-message registry, so it cannot do this).
@@ -106,7 +109,7 @@ _NOTED: set[str] = set()
 def _baseline_note(source: str, method: str, message: str) -> None:
     """pybaselines' warnings as one line of ours, naming the file rather than the spectrum
     (``map.txt``, not ``map.txt#17``): once for a 168-spectrum series, not 168 times."""
-    name = re.sub(r"#\d+$", "", source)
+    name = file_of(source)
     if message.startswith("almost all baseline points are"):
         text = (f"{name}: baseline ({method}) fit stopped early: it already lies on or below "
                 "almost every point (flat stretches, zero padding or a step in the spectrum); "

@@ -44,3 +44,10 @@ class Spectrum:
         y = self.intensity if intensity is None else intensity
         return replace(self, wavenumber_cm1=x, intensity=y,
                        metadata={**self.metadata, **metadata})
+
+
+def file_of(name: str) -> str:
+    """The file a spectrum came from: its name without the ``#N`` (N digits) that numbers the
+    spectra of a map or series file. A ``#`` that is part of the file name is kept."""
+    head, sep, tail = name.rpartition("#")
+    return head if sep and tail.isdigit() else name
