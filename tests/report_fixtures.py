@@ -210,7 +210,6 @@ def write_twins(wd: WorkDir) -> None:
     rows.append(RelationScores("all", 100, 1.0, {"1nn": 0.59, "majority": 0.3}))
     twins = TwinBreakdown(key="k", split="spectrum", n_folds=5, seed=0, rows=rows,
                           share_with_twin=0.25, twin_in_training_given_twin=0.8,
-                          official_share_paired=0.91, paper_share_with_twin_in_training=0.73,
-                          paper_accuracy=0.93, models=["1nn", "majority"])
+                          official_share_paired=0.91, models=["1nn", "majority"])
     wd.dir("metrics")
     wd.twins_file.write_text(json.dumps(twins.to_json()))

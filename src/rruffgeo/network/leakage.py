@@ -39,7 +39,7 @@ MEASUREMENT_COLUMNS = ("sample_id", "technique", "laser_line_nm", "orientation",
 def measurement_keys(table: pd.DataFrame) -> pd.Series:
     """One key per measurement: equal for a raw file and its processed twin, else distinct."""
     cols = [c for c in MEASUREMENT_COLUMNS if c in table.columns]
-    parts = table[cols].astype(str).fillna("")
+    parts = table[cols].fillna("").astype(str)
     return parts.agg("|".join, axis=1)
 
 
@@ -115,14 +115,13 @@ def _learning_rows(workdir: WorkDir, settings: Settings) -> tuple[Dataset, pd.Da
     return ds, table.merge(catalog, on="spectrum_id", how="left", validate="one_to_one")
 
 
-def _score_folds(ds: Dataset, table: pd.DataFrame, folds: list, progress: bool
-                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _score_folds(ds: Dataset, table: pd.DataFrame, twin: np.ndarray, folds: list,
+                 progress: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Relation and per-model hits of every test spectrum, fold by fold (1-NN and majority)."""
     from tqdm.auto import tqdm
 
     from rruffgeo.network.baseline import majority_scores, nn1_cosine_scores
 
-    twin = twin_rows(table)
     relation, hits = [], {"1nn": [], "majority": []}
     for tr, te in tqdm(folds, desc="twin breakdown", unit="fold", disable=not progress):
         nn = nn1_cosine_scores(ds.X[tr], ds.y[tr], ds.X[te], len(ds.classes))
@@ -153,13 +152,14 @@ def twin_breakdown(workdir: WorkDir, settings: Settings, progress: bool = True,
     if cached is not None and cached.key == key and not force:
         return cached
     folds = cv_splits(ds.y, None, "spectrum", n_folds, seed)
-    relation, hits = _score_folds(ds, table, folds, progress)
-    result = _as_result(key, n_folds, seed, table, relation, hits)
+    twin = twin_rows(table)
+    relation, hits = _score_folds(ds, table, twin, folds, progress)
+    result = _as_result(key, n_folds, seed, twin, relation, hits)
     write_json_atomic(workdir.twins_file, result.to_json())
     return result
 
 
-def _as_result(key: str, n_folds: int, seed: int, table: pd.DataFrame,
+def _as_result(key: str, n_folds: int, seed: int, twin: np.ndarray,
                relation: np.ndarray, hits: dict[str, np.ndarray]) -> TwinBreakdown:
     """The typed breakdown, with the estimate of the paper's share of twins in training:
     the official set's paired share times the chance a twin lands in training here."""
@@ -167,12 +167,9 @@ def _as_result(key: str, n_folds: int, seed: int, table: pd.DataFrame,
     rows = [RelationScores(r["relation"], int(r["n_test"]), float(r["share"]),
                            {m: float(r[f"accuracy_{m}"]) for m in hits})
             for r in frame.to_dict("records")]
-    twin = twin_rows(table)
     in_train = float((relation == "twin").sum() / max(1, int((twin >= 0).sum())))
-    official = paired_share(OFFICIAL_RAW, OFFICIAL_PROCESSED)
     return TwinBreakdown(key=key, split="spectrum", n_folds=n_folds, seed=seed, rows=rows,
                          share_with_twin=float((twin >= 0).mean()),
                          twin_in_training_given_twin=in_train,
-                         official_share_paired=official,
-                         paper_share_with_twin_in_training=official * in_train,
-                         paper_accuracy=PAPER_ACCURACY, models=list(hits))
+                         official_share_paired=paired_share(OFFICIAL_RAW, OFFICIAL_PROCESSED),
+                         models=list(hits))
