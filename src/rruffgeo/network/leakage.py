@@ -29,8 +29,6 @@ RELATIONS = ("twin", "same specimen", "same species", "nothing")
 #: The official RRUFF Raman set's raw and processed files (the shared data's README, 2025):
 #: what the share of the paper's spectra with a twin is estimated from.
 OFFICIAL_RAW, OFFICIAL_PROCESSED = 20_674, 17_382
-#: The paper's country accuracy, 5-fold CV split by spectrum (its abstract and conclusion).
-PAPER_ACCURACY = 0.93
 #: Catalog columns that identify one measurement: its raw and processed files share them.
 MEASUREMENT_COLUMNS = ("sample_id", "technique", "laser_line_nm", "orientation",
                        "orientation_angle_deg", "orientation_rotation", "polarization")

@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rruffgeo.config import RUN_SPLITS, Split
-from rruffgeo.network.leakage import PAPER_ACCURACY
 from rruffgeo.report.baselines import majority, prior_sentences
-from rruffgeo.results import EvaluationResult, ProvenanceReport, Versus
+from rruffgeo.results import PAPER_ACCURACY, EvaluationResult, ProvenanceReport, Versus
 
 PAPER = "Pappone et al. (2024)"
 #: A top-1 gain over the majority country smaller than this is "little beyond" it.
