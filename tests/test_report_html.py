@@ -188,7 +188,6 @@ def test_the_twin_breakdown_is_shown_when_measured_and_its_command_named_otherwi
 
 def test_the_twin_figure_draws_a_bar_per_model_and_relation(tmp_path):
     from report_fixtures import write_twins
-
     from rruffgeo.report.figures import FigureInputs, fig_twin_breakdown
 
     wd = WorkDir(tmp_path / "work")
