@@ -98,3 +98,25 @@ def test_damaged_twin_breakdown_names_the_file_and_field(tmp_path):
     with pytest.raises(UserError, match=r"twins.json.*n_folds.*missing"):
         TwinBreakdown.read(path)
     assert TwinBreakdown.read(tmp_path / "absent.json") is None
+
+
+def test_the_breakdown_adds_the_network_once_its_cv_split_by_spectrum_is_done(tmp_path):
+    import rruffgeo.network.leakage as leakage
+    from rruffgeo.network import run_cv
+    from rruffgeo.workdir import FOLD_PREDICTIONS
+    from synthetic_learn import make_workdir, tiny_settings
+
+    wd = make_workdir(tmp_path, n_countries=3, specimens=6, per_specimen=3)
+    settings = tiny_settings(folds=3)
+    assert leakage.twin_breakdown(wd, settings, progress=False).models == ["1nn", "majority"]
+    cv = run_cv(wd, settings, "spectrum", progress=False)
+    both = leakage.twin_breakdown(wd, settings, progress=False)  # not the cached 1-NN-only one
+    assert both.models == ["network", "1nn", "majority"]
+    overall = both.table().set_index("relation").loc["all"]
+    n = sum(f.n_test for f in cv.folds)
+    for model, scores in (("network", "network"), ("1nn", "baseline_1nn")):
+        correct = sum(f.scores(scores)["accuracy"] * f.n_test for f in cv.folds)
+        assert overall[f"accuracy_{model}"] == pytest.approx(correct / n)
+    # a fold without its predictions (finished by an older version) leaves the network out
+    (wd.model_dir("cv", "spectrum", 1) / FOLD_PREDICTIONS).unlink()
+    assert leakage.twin_breakdown(wd, settings, progress=False).models == ["1nn", "majority"]

@@ -13,6 +13,7 @@ from report_fixtures import write_catalog_and_geocoded, write_metrics
 from rruffgeo.report.figures import make_figures
 from rruffgeo.report.html import HONEST_NOTE, write_report
 from rruffgeo.report.stats import write_stats
+from rruffgeo.workdir import WorkDir
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
@@ -175,6 +176,28 @@ def test_the_twin_breakdown_is_shown_when_measured_and_its_command_named_otherwi
     text = write_report(wd, stats=stats).read_text(encoding="utf-8")
     assert "about 72.8% of its test spectra had their twin in training" in text
     assert "same specimen" in text and "rruffgeo twins</code>" not in text
+    assert "the 1-NN (the network's joins once" in text
+    write_twins(wd, network=True)
+    text = write_report(wd, stats=stats).read_text(encoding="utf-8")
+    assert "of the network and the 1-NN by the closest relative" in text
+    assert "accuracy_network" in text
     wd.twins_file.write_text("{broken")
     text = write_report(wd, stats=stats).read_text(encoding="utf-8")
     assert "twins_spectrum.json: not valid JSON" in text
+
+
+def test_the_twin_figure_draws_a_bar_per_model_and_relation(tmp_path):
+    from report_fixtures import write_twins
+    from rruffgeo.report.figures import FigureInputs, fig_twin_breakdown
+
+    wd = WorkDir(tmp_path / "work")
+    patches, texts = [], []
+    for network in (False, True):
+        write_twins(wd, network=network)
+        svg = next(p for p in fig_twin_breakdown(FigureInputs(wd), tmp_path / f"f{network}")
+                   if p.suffix == ".svg").read_text()
+        patches.append(svg.count('<g id="patch_'))
+        texts.append(svg)
+    # the network adds one bar per relation (4 and "all") and one legend swatch
+    assert patches[1] - patches[0] == 5 + 1
+    assert "network (ConvNeXt1D)" in texts[1] and "network (ConvNeXt1D)" not in texts[0]

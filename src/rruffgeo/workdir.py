@@ -92,6 +92,8 @@ MATRIX_META = "meta.json"
 #: Files of a model folder.
 CHECKPOINT = "checkpoint.pt"
 FOLD_RESULT = "result.json"
+#: Each test spectrum's row and predicted class (network and 1-NN) of a finished fold.
+FOLD_PREDICTIONS = "test_predictions.npz"
 MODEL_META = "model.json"
 #: The figures whose files mark the dataset and the evaluation figures as drawn (their stems,
 #: under ``FIGURES_DIR``, beside a .svg of the same stem).

@@ -91,18 +91,18 @@ def _register_predict(sub: argparse._SubParsersAction) -> None:
 def _register_twins(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("twins", help="the paper's regime explained: 1-NN accuracy split by "
                        "spectrum by what each test spectrum has in training (its raw/processed "
-                       "twin, its specimen, its species, nothing)")
-    add_workdir(p)
-    add_grid_points(p)
+                       "twin, its specimen, its species, nothing); the network's too once "
+                       "`cv --split spectrum` has run with the same options")
+    _add_training_options(p, split=False)
     add_n_folds(p)
     p.add_argument("--force", action="store_true", help="recompute even when cached")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_twins)
 
 
-def _add_training_options(p: argparse.ArgumentParser) -> None:
+def _add_training_options(p: argparse.ArgumentParser, split: bool = True) -> None:
     add_workdir(p)
-    add_split(p)
+    if split:
+        add_split(p)
     d = Settings()
     p.add_argument("--epochs", type=int, default=None,
                    help=f"training epochs (default {d.train.epochs})")

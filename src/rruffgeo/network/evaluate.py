@@ -57,6 +57,7 @@ from rruffgeo.spectra.matrix import MatrixRows
 from rruffgeo.splits import cv_splits, holdout_split, inner_split
 from rruffgeo.workdir import (
     CHECKPOINT,
+    FOLD_PREDICTIONS,
     FOLD_RESULT,
     WorkDir,
     read_json,
@@ -275,11 +276,52 @@ def _run_fold(ds: Dataset, settings: Settings, k: int, fold: tuple[np.ndarray, n
                       "world_size": distributed.world()[1],
                       "train_precision": resolve_train_precision(settings.train.precision,
                                                                  device).value})
+    _save_predictions(folder, te, {"network": scores, "baseline_1nn": base})
     write_json_atomic(folder / FOLD_RESULT, result.to_json())
     ckpt.unlink(missing_ok=True)
     log.info("%s: network acc %.3f, 1-NN acc %.3f", desc, result.network["accuracy"],
              result.baseline_1nn["accuracy"])
     return result
+
+
+def _save_predictions(folder: Path, test_rows: np.ndarray, scores: dict[str, np.ndarray]
+                      ) -> None:
+    """Each test spectrum's row and predicted class per model, written before the fold's
+    result (which marks it finished): what breaks a CV's accuracy down spectrum by spectrum."""
+    tmp = folder / f".{FOLD_PREDICTIONS}.tmp"
+    with tmp.open("wb") as fh:
+        np.savez(fh, test_rows=np.asarray(test_rows, dtype=np.int64),
+                 **{m: s.argmax(axis=1).astype(np.int32) for m, s in scores.items()})
+    tmp.replace(folder / FOLD_PREDICTIONS)
+
+
+def fold_predictions(workdir: WorkDir, settings: Settings, split: str,
+                     folds: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray] | None:
+    """The predicted class of every test spectrum of a finished CV (``folds`` order, test rows
+    concatenated) per model, or None unless every fold finished with these data and settings
+    and kept its predictions (folds finished by older versions did not)."""
+    settings = _with_split(settings, split)
+    ds = load_dataset(workdir, settings)
+    key = _result_key(ds, settings, Evaluation.CV)
+    parts: dict[str, list[np.ndarray]] = {}
+    for k, (_, te) in enumerate(folds):
+        folder = workdir.model_dir(Evaluation.CV, split, k)
+        saved = _read_predictions(folder / FOLD_PREDICTIONS)
+        if (_load_result(folder / FOLD_RESULT, key) is None or saved is None
+                or not np.array_equal(saved.pop("test_rows"), te)):
+            return None
+        for model, predicted in saved.items():
+            parts.setdefault(model, []).append(predicted)
+    return {model: np.concatenate(p) for model, p in parts.items()}
+
+
+def _read_predictions(path: Path) -> dict[str, np.ndarray] | None:
+    """A fold's saved predictions (plain arrays, never pickles), None when absent or damaged."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            return {name: saved[name] for name in saved.files}
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _class_counts(labels: np.ndarray, n_classes: int) -> list[int]:

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from rruffgeo.results import RelationScores, TwinBreakdown
+from rruffgeo.workdir import FOLD_PREDICTIONS
 
 if TYPE_CHECKING:
     from rruffgeo.config import Settings
     from rruffgeo.network.evaluate import Dataset
     from rruffgeo.workdir import WorkDir
+
+log = logging.getLogger(__name__)
 
 #: What the test spectrum has in training, from the closest relative to none.
 RELATIONS = ("twin", "same specimen", "same species", "nothing")
@@ -130,28 +134,54 @@ def _score_folds(ds: Dataset, table: pd.DataFrame, twin: np.ndarray, folds: list
     return np.concatenate(relation), {m: np.concatenate(h) for m, h in hits.items()}
 
 
-def _breakdown_key(ds: Dataset, n_folds: int, seed: int) -> str:
-    text = json.dumps([ds.key, n_folds, seed, list(MEASUREMENT_COLUMNS)])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def _breakdown_key(ds: Dataset, n_folds: int, seed: int,
+                   network: np.ndarray | None) -> str:
+    """What the cached breakdown must match: the data, the folds, and the network's
+    predictions (none, or those of the CV finished since)."""
+    digest = hashlib.sha256(json.dumps([ds.key, n_folds, seed,
+                                        list(MEASUREMENT_COLUMNS)]).encode())
+    if network is not None:
+        digest.update(np.ascontiguousarray(network).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _network_predictions(workdir: WorkDir, settings: Settings, folds: list
+                         ) -> np.ndarray | None:
+    """The network's predicted class of every test spectrum, from ``rruffgeo cv --split
+    spectrum`` run with the same settings; None (said in the log) until that CV is done."""
+    from rruffgeo.network.evaluate import fold_predictions
+
+    saved = fold_predictions(workdir, settings, "spectrum", folds)
+    if saved is None or "network" not in saved:
+        log.info("no finished network CV split by spectrum with these settings (each fold's "
+                 "%s): the breakdown shows the 1-NN only; run `rruffgeo cv --split spectrum` "
+                 "with the same options to add the network", FOLD_PREDICTIONS)
+        return None
+    return saved["network"]
 
 
 def twin_breakdown(workdir: WorkDir, settings: Settings, progress: bool = True,
                    force: bool = False) -> TwinBreakdown:
-    """The 1-NN's accuracy split by spectrum on the CV folds of ``rruffgeo cv --split
-    spectrum``, by relation in training; cached in ``metrics/twins_spectrum.json`` and
+    """The 1-NN's (and, once ``rruffgeo cv --split spectrum`` has run with the same
+    settings, the network's) accuracy split by spectrum on the CV folds, by relation in
+    training; cached in ``metrics/twins_spectrum.json`` and
     recomputed only when the data, the folds or the seed change (or ``force``)."""
     from rruffgeo.splits import cv_splits
     from rruffgeo.workdir import write_json_atomic
 
     ds, table = _learning_rows(workdir, settings)
     n_folds, seed = settings.train.n_folds, settings.train.seed
-    key = _breakdown_key(ds, n_folds, seed)
+    folds = cv_splits(ds.y, None, "spectrum", n_folds, seed)
+    network = _network_predictions(workdir, settings, folds)
+    key = _breakdown_key(ds, n_folds, seed, network)
     cached = TwinBreakdown.read(workdir.twins_file)
     if cached is not None and cached.key == key and not force:
         return cached
-    folds = cv_splits(ds.y, None, "spectrum", n_folds, seed)
     twin = twin_rows(table)
     relation, hits = _score_folds(ds, table, twin, folds, progress)
+    if network is not None:
+        tested = np.concatenate([te for _, te in folds])
+        hits = {"network": network == ds.y[tested], **hits}
     result = _as_result(key, n_folds, seed, twin, relation, hits)
     write_json_atomic(workdir.twins_file, result.to_json())
     return result
