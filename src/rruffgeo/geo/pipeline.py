@@ -24,8 +24,7 @@ from geopy.location import Location
 from tqdm.auto import tqdm
 
 from rruffgeo.config import GeoSettings
-from rruffgeo.data.columns import read_catalog_columns
-from rruffgeo.data.naming import is_reference_compound_id
+from rruffgeo.data.columns import catalog_column, read_catalog_columns
 from rruffgeo.geo.clean import (
     clean_locality,
     explicit_coordinates,
@@ -214,9 +213,7 @@ def specimens_of(catalog: pd.DataFrame) -> pd.DataFrame:
         catalog["description"] = [header_value(h, "DESCRIPTION") for h in catalog["headers_json"]]
     else:
         catalog["description"] = ""
-    if "is_reference_compound" not in catalog.columns:
-        catalog["is_reference_compound"] = catalog["specimen_id"].map(
-            lambda v: is_reference_compound_id(str(v)))
+    catalog["is_reference_compound"] = catalog_column(catalog, "is_reference_compound")
     grouped = catalog.groupby("specimen_id", sort=True)
     return pd.DataFrame({
         "mineral": grouped["mineral"].agg(_first_text),
@@ -237,13 +234,15 @@ def geocode_specimens(specimens: pd.DataFrame, settings: GeoSettings | None = No
     cleaned_all = [clean_locality(v) for v in specimens["locality"]]
     todo = []
     flags = []
-    for rec, cleaned in zip(specimens.itertuples(index=False), cleaned_all, strict=True):
+    reference = catalog_column(specimens, "is_reference_compound").astype(bool)
+    for rec, cleaned, is_reference in zip(specimens.itertuples(index=False), cleaned_all,
+                                          reference, strict=True):
         mineral = rec.mineral if isinstance(rec.mineral, str) else ""
         synthetic = is_synthetic(rec.locality, mineral)
         offworld = is_extraterrestrial(rec.locality, getattr(rec, "description", ""))
         missing = is_missing_locality(cleaned)
         reason = ""
-        if _is_reference_compound(rec):
+        if is_reference:
             reason = REFERENCE_COMPOUND_REASON
         elif not mineral.strip():
             reason = "no mineral name"
@@ -272,14 +271,6 @@ def geocode_specimens(specimens: pd.DataFrame, settings: GeoSettings | None = No
             "country_iso2": p.country_iso2, "country_note": p.country_note,
         })
     return pd.DataFrame(rows, columns=GEOCODED_COLUMNS)
-
-
-def _is_reference_compound(specimen: tuple) -> bool:
-    """A specimen row's flag, or its ID's rule where the frame has no flag column."""
-    flag = getattr(specimen, "is_reference_compound", None)
-    if flag is None or pd.isna(flag):
-        return is_reference_compound_id(str(specimen.specimen_id))
-    return bool(flag)
 
 
 def to_geojson(df: pd.DataFrame) -> dict:

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from rruffgeo.config import Settings
-from rruffgeo.data.columns import read_catalog_columns
+from rruffgeo.data.columns import catalog_column, read_catalog_columns
 from rruffgeo.dataset import learning_table
 from rruffgeo.workdir import (
     CATALOG,
@@ -245,10 +245,8 @@ def learning_country_table(learning: pd.DataFrame) -> pd.DataFrame:
 
 
 def _reference_compounds(df: pd.DataFrame) -> pd.Series:
-    """Which rows are reference compounds (none, for a frame without the column)."""
-    if "is_reference_compound" not in df.columns:
-        return pd.Series(False, index=df.index)
-    return df["is_reference_compound"].astype(bool)
+    """Which rows are reference compounds (by the ID, for a frame without the column)."""
+    return catalog_column(df, "is_reference_compound").astype(bool)
 
 
 def _techniques(df: pd.DataFrame) -> list[str]:
