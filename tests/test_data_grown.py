@@ -19,7 +19,7 @@ from rruffgeo.geo import geocode_catalog
 from rruffgeo.geo.pipeline import REFERENCE_COMPOUND_REASON
 from rruffgeo.report.stats import REFERENCE_COMPOUNDS, compute_stats
 from rruffgeo.workdir import WorkDir
-from test_data_catalog import rruff_text, write_zip
+from test_data_catalog import NEW_NAME, rruff_text, write_zip
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,17 @@ def test_a_frame_without_the_flag_gets_it_by_the_catalog_rule():
     assert catalog_column(frame, "is_reference_compound").tolist() == [True, False, False]
     frame["is_reference_compound"] = [False, True, False]  # stored: read as it is
     assert catalog_column(frame, "is_reference_compound").tolist() == [False, True, False]
+
+
+def test_optional_columns_are_read_when_stored_or_derivable_and_else_left_out(tmp_path):
+    path = tmp_path / "catalog.parquet"
+    pd.DataFrame({"spectrum_id": ["set/" + NEW_NAME], "specimen_id": ["R040063"],
+                  "category": ["set"]}).to_parquet(path, index=False)
+    got = read_catalog_columns(path, ["spectrum_id"], ["polarization", "technique", "category"])
+    assert got.columns.tolist() == ["spectrum_id", "technique", "category"]
+    assert got["technique"].tolist() == ["Raman"]  # derived from the file name
+    with pytest.raises(KeyError):
+        read_catalog_columns(path, ["spectrum_id", "polarization"])
 
 
 def test_geocoded_table_of_an_older_version_groups_by_the_raw_locality(tmp_path):

@@ -43,25 +43,28 @@ DERIVED: Rules = {
 }
 
 
-def read_columns(path: str | os.PathLike[str], columns: Sequence[str], derived: Rules
-                 ) -> pd.DataFrame:
-    """``columns`` of the parquet table at ``path``, in that order; columns the file lacks (a
-    table an older version wrote) are made by their rule in ``derived`` from the stored ones;
-    a column neither stored nor derivable is a KeyError."""
+def read_columns(path: str | os.PathLike[str], columns: Sequence[str], derived: Rules,
+                 optional: Sequence[str] = ()) -> pd.DataFrame:
+    """``columns`` of the parquet table at ``path``, in that order, then those of ``optional``
+    the table has; columns the file lacks (a table an older version wrote) are made by their
+    rule in ``derived`` from the stored ones; a column of ``columns`` neither stored nor
+    derivable is a KeyError, one of ``optional`` is left out."""
     stored = set(pq.read_schema(path).names)
+    columns = [*columns, *(c for c in optional if c in stored or c in derived)]
     missing = [c for c in columns if c not in stored and c in derived]
     sources = [src for c in missing for src in derived[c][0]]
     needed = [c for c in dict.fromkeys([*columns, *sources]) if c in stored]
     frame = pd.read_parquet(path, columns=needed)
     for column in missing:
         frame[column] = derived[column][1](frame)
-    return frame[list(columns)]
+    return frame[columns]
 
 
-def read_catalog_columns(path: str | os.PathLike[str], columns: Sequence[str]) -> pd.DataFrame:
-    """``columns`` of the catalog at ``path``, in that order, derived ones computed where an
-    older catalog lacks them."""
-    return read_columns(path, columns, DERIVED)
+def read_catalog_columns(path: str | os.PathLike[str], columns: Sequence[str],
+                         optional: Sequence[str] = ()) -> pd.DataFrame:
+    """``columns`` of the catalog at ``path``, in that order, then those of ``optional`` it
+    has; derived ones are computed where an older catalog lacks them."""
+    return read_columns(path, columns, DERIVED, optional)
 
 
 def catalog_column(frame: pd.DataFrame, column: str) -> pd.Series:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
-import pyarrow.parquet as pq
 from geopy.location import Location
 from tqdm.auto import tqdm
 
@@ -313,9 +312,8 @@ def geocode_catalog(workdir: WorkDir | str | Path, settings: GeoSettings | None 
     wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir)
     path = wd.require(CATALOG, "ingest")
     columns = ["specimen_id", "mineral", "locality", "n_points", "is_reference_compound"]
-    if "headers_json" in pq.read_schema(path).names:  # descriptions name meteorites too
-        columns.append("headers_json")
-    catalog = read_catalog_columns(path, columns)
+    # descriptions name meteorites too (a catalog of an older version has none)
+    catalog = read_catalog_columns(path, columns, ["headers_json"])
     df = geocode_specimens(specimens_of(catalog), settings or GeoSettings(), progress, geocoder)
     write_parquet_atomic(wd.geocoded, df)
     export(df, wd)
