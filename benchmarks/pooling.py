@@ -26,9 +26,10 @@ import numpy as np
 
 from rruffgeo.config import Settings
 from rruffgeo.provenance.calibration import log_loss_per_sample
+from rruffgeo.provenance.conformal import conformal_set
 from rruffgeo.provenance.data import ProvenanceData, load_provenance_data
 from rruffgeo.provenance.evaluate import run_provenance_cv
-from rruffgeo.provenance.pooling import conformal_set, group_codes, pooled_by_group
+from rruffgeo.provenance.pooling import group_codes, pooled_by_group
 from rruffgeo.splits import cv_splits
 from rruffgeo.workdir import WorkDir
 

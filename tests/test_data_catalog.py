@@ -10,7 +10,7 @@ import pytest
 from helpers import run_cli
 from rruffgeo.config import IngestSettings
 from rruffgeo.data import ingest, load_catalog, load_rejects, summary
-from rruffgeo.data.sources import unsafe_member_reason
+from rruffgeo.data.sources import member_reject, unsafe_member_reason
 from rruffgeo.workdir import WorkDir
 
 OLD_NAME = "Abelsonite__R070007__Raman__532__0__unoriented__Raman_Data_Processed__27040.txt"
@@ -151,6 +151,27 @@ def test_unsafe_member_names():
     assert unsafe_member_reason("..\\b.txt")
     assert unsafe_member_reason("C:/x.txt")
     assert unsafe_member_reason("/x.txt")
+
+
+def _info(name: str, size: int = 10, flags: int = 0, method: int = zipfile.ZIP_DEFLATED
+          ) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name)
+    info.file_size, info.flag_bits, info.compress_type = size, flags, method
+    return info
+
+
+def test_member_reject_checks_in_one_order_for_every_reader():
+    def reject(info):
+        return member_reject(info, lambda n: n.endswith(".txt"), "wrong type", 100, "; note")
+
+    # an escaping name wins over every other fault; a wrong type over an unreadable member
+    assert reject(_info("../x.pdf", size=10**9, flags=1)).startswith("unsafe member path")
+    assert reject(_info("x.pdf", size=10**9, flags=1)) == "wrong type"
+    assert reject(_info("x.txt", size=10**9, flags=1)).startswith("encrypted member")
+    assert reject(_info("x.txt", size=10**9, method=9)).startswith("compression method 9 "
+                                                                   "(Deflate64)")
+    assert reject(_info("x.txt", size=101)) == "member too large (101 bytes uncompressed; note)"
+    assert reject(_info("a/x.txt", size=100)) is None
 
 
 def test_rerun_is_incremental_and_identical(tmp_path):

@@ -12,14 +12,14 @@ import pytest
 from helpers import run_cli
 from rruffgeo.config import IngestSettings, Settings
 from rruffgeo.data import ingest, load_catalog, summary
-from rruffgeo.data.columns import DERIVED, read_catalog_columns
+from rruffgeo.data.columns import DERIVED, catalog_column, read_catalog_columns
 from rruffgeo.data.naming import header_form_of, is_reference_compound_id, technique_of
-from rruffgeo.dataset import learning_table
+from rruffgeo.dataset import learning_table, read_geo_columns
 from rruffgeo.geo import geocode_catalog
 from rruffgeo.geo.pipeline import REFERENCE_COMPOUND_REASON
 from rruffgeo.report.stats import REFERENCE_COMPOUNDS, compute_stats
 from rruffgeo.workdir import WorkDir
-from test_data_catalog import rruff_text, write_zip
+from test_data_catalog import NEW_NAME, rruff_text, write_zip
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,39 @@ def test_catalog_of_an_older_version_gets_the_new_columns(mirror, tmp_path):
     again = ingest(mirror, wd, settings(tmp_path), progress=False)
     assert again.n_units_parsed == 2 and again.n_units_cached == 0
     pd.testing.assert_frame_equal(load_catalog(wd), written)
+
+
+def test_a_frame_without_the_flag_gets_it_by_the_catalog_rule():
+    frame = pd.DataFrame({"specimen_id": ["XD120019", "R050497", "X050012"]})
+    assert catalog_column(frame, "is_reference_compound").tolist() == [True, False, False]
+    frame["is_reference_compound"] = [False, True, False]  # stored: read as it is
+    assert catalog_column(frame, "is_reference_compound").tolist() == [False, True, False]
+
+
+def test_optional_columns_are_read_when_stored_or_derivable_and_else_left_out(tmp_path):
+    path = tmp_path / "catalog.parquet"
+    pd.DataFrame({"spectrum_id": ["set/" + NEW_NAME], "specimen_id": ["R040063"],
+                  "category": ["set"]}).to_parquet(path, index=False)
+    got = read_catalog_columns(path, ["spectrum_id"], ["polarization", "technique", "category"])
+    assert got.columns.tolist() == ["spectrum_id", "technique", "category"]
+    assert got["technique"].tolist() == ["Raman"]  # derived from the file name
+    with pytest.raises(KeyError):
+        read_catalog_columns(path, ["spectrum_id", "polarization"])
+
+
+def test_geocoded_table_of_an_older_version_groups_by_the_raw_locality(tmp_path):
+    wd = WorkDir(tmp_path / "w")
+    geo = pd.DataFrame({"specimen_id": ["R1", "R2", "R2"], "synthetic": False,
+                        "excluded_reason": "", "country_iso3": "NAM", "country_name": "Namibia",
+                        "locality": ["Tsumeb, Namibia", "Tsumeb mine, Namibia", "x"]})
+    geo.to_parquet(wd.geocoded, index=False)
+    old = read_geo_columns(wd)
+    assert old["locality_clean"].tolist() == ["Tsumeb, Namibia", "Tsumeb mine, Namibia"]
+    assert old["locality_group"].nunique() == 2
+    geo.assign(locality_clean="Tsumeb").to_parquet(wd.geocoded, index=False)
+    new = read_geo_columns(wd)
+    assert new["locality_clean"].tolist() == ["Tsumeb", "Tsumeb"]
+    assert new["locality_group"].nunique() == 1
 
 
 def test_catalog_of_an_older_rule_version_is_parsed_again(mirror, tmp_path, monkeypatch):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from rruffgeo.network import Predictor, load_model, predict_files, run_train
+from rruffgeo import open_model
+from rruffgeo.network import Predictor, load_model, run_train
 from rruffgeo.network.runtime import cpu_bf16_unsupported_reason, predict_proba
 from synthetic_learn import make_workdir, spectrum, tiny_settings
 
@@ -45,7 +46,9 @@ def test_predict_refuses_bad_files_and_predicts_the_rest(model_dir, tmp_path):
     few = _write_csv(tmp_path / "few.csv", [100, 200, 300, 400, 500], [1, 2, 3, 2, 1])
     far = _write_csv(tmp_path / "far.csv", *spectrum(0, rng, lo=5000, hi=6000))
     missing = tmp_path / "missing.csv"
-    table, refused = predict_files(model_dir, [good, text, few, bare, far, missing], top_k=2)
+    result = open_model(model_dir).predict_files([good, text, few, bare, far, missing],
+                                                 preprocess="none")
+    table, refused = result.table(top_k=2), result.refused
     assert list(table.columns) == ["file", "rank", "country_iso3", "country_name",
                                    "probability"]
     assert table["file"].unique().tolist() == [str(good), str(bare)]
@@ -66,8 +69,17 @@ def test_predictor_reads_rruff_txt(model_dir, tmp_path):
     body = "\n".join(f"{a:.2f}, {b:.4f}" for a, b in zip(x, y, strict=True))
     f = tmp_path / "Quartz__R000001__Raman__532__0__unoriented__Raman_Data_Processed__1.txt"
     f.write_text(f"##NAMES=Quartz\n##RRUFFID=R000001\n##LOCALITY=Italy\n{body}\n##END=\n")
-    names, proba, refused = Predictor(model_dir).predict_paths([f])
-    assert refused == [] and proba.shape == (1, 3)
+    result = open_model(model_dir).predict_files([f], preprocess="none")
+    assert result.refused == [] and result.proba.shape == (1, 3)
+
+
+def test_the_one_predict_path_gives_the_loaded_networks_probabilities(model_dir, tmp_path):
+    x, y = spectrum(1, np.random.default_rng(7))
+    f = _write_csv(tmp_path / "one.csv", x, y)
+    predictor = Predictor(model_dir)
+    row = predictor.prepare(x, y, str(f))
+    result = open_model(model_dir).predict_files([f], preprocess="none")
+    np.testing.assert_allclose(result.proba, predictor.predict_proba(row[None]), atol=1e-6)
 
 
 def test_bf16_prediction_is_close_to_fp32(model_dir):

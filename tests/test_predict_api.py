@@ -66,13 +66,6 @@ def test_one_path_where_a_list_belongs_is_a_type_error(model, wrong):
         model.predict_files(wrong)
 
 
-def test_network_predict_files_function_refuses_a_string(models):
-    from rruffgeo.network import predict_files
-
-    with pytest.raises(TypeError, match="expected a list"):
-        predict_files(models["network"], "x.txt")
-
-
 def test_rows_on_the_grid_are_checked_for_shape_and_nan(model):
     G = len(model.grid_cm1)
     with pytest.raises(ValueError, match=rf"expected \(n, G\) with G = {G}"):

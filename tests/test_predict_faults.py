@@ -64,26 +64,22 @@ def test_a_spectrum_alone_that_is_refused_exits_1(models, tmp_path, capsys):
     assert str(bad) in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("defect", FINAL_DEFECTS, ids=str)
-def test_damaged_final_model_is_refused_naming_file_and_field(defect, models, tmp_path,
-                                                              capsys):
-    edit, expect = FINAL_DEFECTS[defect]
-    folder = damaged_copy(models["final"], tmp_path / "final", edit)
-    good = good_file(tmp_path, _grid(models["final"]))
-    rc = main(["predict", str(good), "--model", str(folder)])
-    line = _one_line_error(capsys.readouterr().err)
-    assert rc == 1 and str(folder) in line and expect in line, line
+#: Each kind of model with its defects and the file the one line must name besides the folder
+#: (a final model's defects name their own file: provenance.json or library.npz).
+DAMAGED = [pytest.param(kind, file, *defects[name], id=f"{kind}: {name}")
+           for kind, file, defects in (("final", "", FINAL_DEFECTS),
+                                       ("network", "model.json", NETWORK_DEFECTS))
+           for name in defects]
 
 
-@pytest.mark.parametrize("defect", NETWORK_DEFECTS, ids=str)
-def test_damaged_network_model_is_refused_naming_file_and_field(defect, models, tmp_path,
-                                                                capsys):
-    edit, expect = NETWORK_DEFECTS[defect]
-    folder = damaged_copy(models["network"], tmp_path / "net", edit)
-    good = good_file(tmp_path, _grid(models["network"]))
+@pytest.mark.parametrize(("kind", "file", "edit", "expect"), DAMAGED)
+def test_a_damaged_model_is_refused_naming_file_and_field(kind, file, edit, expect, models,
+                                                          tmp_path, capsys):
+    folder = damaged_copy(models[kind], tmp_path / kind, edit)
+    good = good_file(tmp_path, _grid(models[kind]))
     rc = main(["predict", str(good), "--model", str(folder)])
     line = _one_line_error(capsys.readouterr().err)
-    assert rc == 1 and "model.json" in line and expect in line, line
+    assert rc == 1 and str(folder) in line and file in line and expect in line, line
 
 
 @pytest.mark.parametrize("output", ["same.csv", "same.json"])

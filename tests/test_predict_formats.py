@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rruffgeo import open_model
 from rruffgeo.cli import main
 from rruffgeo.network import Predictor, run_train
 from rruffgeo.network.predict import MIN_COVERAGE, WARN_COVERAGE
@@ -64,7 +65,8 @@ def format_folder(tmp_path_factory):
 
 
 def test_one_spectrum_in_every_format_predicts_like_its_csv(model_dir, format_folder):
-    names, proba, refused = Predictor(model_dir).predict_paths([format_folder])
+    result = open_model(model_dir).predict_files([format_folder], preprocess="none")
+    names, proba, refused = result.names, result.proba, result.refused
     by_name = {Path(n).name: p for n, p in zip(names, proba, strict=True)}
     assert set(by_name) == {"ncal.wdf", "ncal.spc", "ncal.txt", "ncal_spc.csv", "ncal_spc.jdx",
                             "Calcite__R000001__Raman__785__0__unoriented__Raman_Data_"
@@ -125,12 +127,12 @@ def test_little_coverage_of_the_window_warns_then_refuses(model_dir):
 
 
 def test_python_api_takes_arrays_dataframes_and_spectrum_objects(model_dir):
-    predictor = Predictor(model_dir)
     x, y = spectrum(2, np.random.default_rng(1))
     inputs = [(x, y), np.stack([x, y], axis=1),
               pd.DataFrame({"wavenumber": x, "intensity": y}),
               Spectrum(x, y, {"source": "mine"}), "not a spectrum"]
-    names, proba, refused = predictor.predict_spectra(inputs)
+    result = open_model(model_dir).predict_spectra(inputs, preprocess="none")
+    names, proba, refused = result.names, result.proba, result.refused
     assert len(proba) == 4
     for p in proba[1:]:
         np.testing.assert_allclose(p, proba[0], atol=1e-6)
@@ -140,16 +142,17 @@ def test_python_api_takes_arrays_dataframes_and_spectrum_objects(model_dir):
 def test_python_api_takes_a_ramanspy_spectrum(model_dir):
     rp = pytest.importorskip("ramanspy", reason="RamanSPy not installed (optional)")
     x, y = spectrum(2, np.random.default_rng(1))
-    names, proba, refused = Predictor(model_dir).predict_spectra([rp.Spectrum(y, x), (x, y)])
-    assert refused == [] and len(proba) == 2
-    np.testing.assert_allclose(proba[0], proba[1], atol=1e-6)
+    result = open_model(model_dir).predict_spectra([rp.Spectrum(y, x), (x, y)],
+                                                   preprocess="none")
+    assert result.refused == [] and len(result.proba) == 2
+    np.testing.assert_allclose(result.proba[0], result.proba[1], atol=1e-6)
 
 
 def test_python_api_takes_a_ramanchada2_spectrum(model_dir):
     rc2 = pytest.importorskip("ramanchada2.spectrum",
                               reason="ramanchada2 not installed (optional; it pins pandas 2)")
     x, y = spectrum(2, np.random.default_rng(1))
-    names, proba, refused = Predictor(model_dir).predict_spectra([rc2.Spectrum(x=x, y=y),
-                                                                  (x, y)])
-    assert refused == [] and len(proba) == 2
-    np.testing.assert_allclose(proba[0], proba[1], atol=1e-6)
+    result = open_model(model_dir).predict_spectra([rc2.Spectrum(x=x, y=y), (x, y)],
+                                                   preprocess="none")
+    assert result.refused == [] and len(result.proba) == 2
+    np.testing.assert_allclose(result.proba[0], result.proba[1], atol=1e-6)

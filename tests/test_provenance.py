@@ -17,7 +17,7 @@ from rruffgeo.provenance.calibration import (
     reliability_table,
     top_label_ece,
 )
-from rruffgeo.provenance.conformal import SplitConformal, coverage_and_size
+from rruffgeo.provenance.conformal import SplitConformal, conformal_set, coverage_and_size
 from rruffgeo.provenance.library import ReferenceLibrary, species_key
 from rruffgeo.provenance.metrics import compare_to_baseline, one_class_note, top_share
 from rruffgeo.provenance.models import (
@@ -218,6 +218,17 @@ def test_conformal_sets_reach_their_coverage_and_hold_the_top_class():
     assert sets[np.arange(3000), p[3000:].argmax(1)].all()
     with pytest.raises(ValueError, match="coverage"):
         SplitConformal(1.5)
+
+
+def test_conformal_set_keeps_what_reaches_the_threshold_and_always_the_top_class():
+    p = np.array([[0.5, 0.3, 0.2], [0.1, 0.45, 0.45], [0.34, 0.33, 0.33]])
+    assert conformal_set(p, 0.3).tolist() == [[True, True, False], [False, True, True],
+                                              [True, True, True]]
+    # nothing reaches 0.9: the top class alone (the first of tied ones, as argmax and a
+    # stable sort by probability both pick it)
+    assert conformal_set(p, 0.9).tolist() == [[True, False, False], [False, True, False],
+                                              [True, False, False]]
+    assert conformal_set(p[1], 0.9).tolist() == [[False, True, False]]  # one row, 1-D
 
 
 def test_bootstrap_comparison_matches_sklearn_and_is_zero_against_itself():

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from rruffgeo.config import Settings, Split
-from rruffgeo.data.columns import read_catalog_columns
+from rruffgeo.data.columns import Rules, read_catalog_columns, read_columns
 from rruffgeo.workdir import CATALOG, GEOCODED, WorkDir
 
 if TYPE_CHECKING:
@@ -19,6 +19,15 @@ if TYPE_CHECKING:
 
 GEO_COLUMNS = ["specimen_id", "synthetic", "excluded_reason", "country_iso3", "country_name",
                "locality_clean"]
+
+
+def _raw_locality(geo: pd.DataFrame) -> pd.Series:
+    """An older geocoded table has no cleaned locality: the locality as written stands in."""
+    return geo["locality"] if "locality" in geo.columns else pd.Series("", index=geo.index)
+
+
+#: Geocoded columns an older table lacks, made from the ones it has.
+GEO_FALLBACKS: Rules = {"locality_clean": (("locality",), _raw_locality)}
 #: Group columns made here from the geocoded ones (``geo.clean.locality_group``).
 DERIVED_COLUMNS = ("locality_group",)
 #: Catalog columns kept, with every column a split protocol groups by (``Split.group_column``).
@@ -65,16 +74,9 @@ def learning_table(workdir: WorkDir, settings: Settings | None = None) -> pd.Dat
 def read_geo_columns(workdir: WorkDir) -> pd.DataFrame:
     """One row per specimen of geocoded.parquet with ``GEO_COLUMNS`` and ``locality_group``
     (from the raw locality where a geocoded table has no cleaned one)."""
-    import pyarrow.parquet as pq
-
     from rruffgeo.geo.clean import locality_group
 
-    path = workdir.require(GEOCODED, "geocode")
-    have = set(pq.read_schema(path).names)
-    geo = pd.read_parquet(path, columns=[c for c in GEO_COLUMNS if c in have])
-    if "locality_clean" not in geo.columns:  # an older table: the locality as written
-        geo["locality_clean"] = (pd.read_parquet(path, columns=["locality"])["locality"]
-                                 if "locality" in have else "")
+    geo = read_columns(workdir.require(GEOCODED, "geocode"), GEO_COLUMNS, GEO_FALLBACKS)
     geo = geo.drop_duplicates("specimen_id")
     geo["locality_group"] = [locality_group(t, c) for t, c in
                              zip(geo["locality_clean"], geo["country_iso3"], strict=True)]

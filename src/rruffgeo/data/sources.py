@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
@@ -121,20 +121,30 @@ def _is_ignored_member(name: str) -> bool:
     return norm.startswith("__MACOSX/") or base.startswith("._") or base in (".DS_Store", "")
 
 
-def _member_reject(info: zipfile.ZipInfo, max_bytes: int) -> str | None:
-    """Why a listed member is not parsed, or None."""
+def member_reject(info: zipfile.ZipInfo, accepts: Callable[[str], bool], wrong_type: str,
+                  max_bytes: int, limit_note: str = "") -> str | None:
+    """Why a listed zip member is not read, or None; every reader of zips checks in this order.
+
+    A name that escapes the archive comes first (it is never looked at further), then a file
+    type the reader does not take (``accepts`` sees the member's name, ``wrong_type`` is the
+    reason), then what no content could mend (encrypted, an unknown compression), then more
+    than ``max_bytes`` uncompressed (``limit_note`` says what set the limit).
+    """
     reason = unsafe_member_reason(info.filename)
     if reason:
         return reason
-    if not info.filename.lower().endswith(".txt"):
-        return "not a .txt spectrum file (skipped)"
+    if not accepts(info.filename):
+        return wrong_type
     reason = unreadable_member_reason(info)
     if reason:
         return reason
     if info.file_size > max_bytes:
-        return (f"member too large ({info.file_size} bytes uncompressed; the limit is "
-                f"{max_bytes} bytes, set by the worker memory limit)")
+        return f"member too large ({info.file_size} bytes uncompressed{limit_note})"
     return None
+
+
+def _is_rruff_text(name: str) -> bool:
+    return name.lower().endswith(".txt")
 
 
 def zip_members(zip_path: Path, max_bytes: int = MAX_MEMBER_BYTES,
@@ -155,7 +165,9 @@ def zip_members(zip_path: Path, max_bytes: int = MAX_MEMBER_BYTES,
     for index, info in enumerate(infos):
         if info.is_dir() or _is_ignored_member(info.filename):
             continue
-        reason = _member_reject(info, max_bytes)
+        reason = member_reject(info, _is_rruff_text, "not a .txt spectrum file (skipped)",
+                               max_bytes, f"; the limit is {max_bytes} bytes, set by the "
+                               "worker memory limit")
         if reason:
             rejects.append((member_label(zip_path, info.filename), reason))
         else:
@@ -268,6 +280,7 @@ __all__ = [
     "is_url",
     "local_units",
     "member_label",
+    "member_reject",
     "READABLE_COMPRESSION",
     "ZIP_READ_ERRORS",
     "unreadable_member_reason",

@@ -19,13 +19,11 @@ from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
-import pyarrow.parquet as pq
 from geopy.location import Location
 from tqdm.auto import tqdm
 
 from rruffgeo.config import GeoSettings
-from rruffgeo.data.columns import read_catalog_columns
-from rruffgeo.data.naming import is_reference_compound_id
+from rruffgeo.data.columns import catalog_column, read_catalog_columns
 from rruffgeo.geo.clean import (
     clean_locality,
     explicit_coordinates,
@@ -214,9 +212,7 @@ def specimens_of(catalog: pd.DataFrame) -> pd.DataFrame:
         catalog["description"] = [header_value(h, "DESCRIPTION") for h in catalog["headers_json"]]
     else:
         catalog["description"] = ""
-    if "is_reference_compound" not in catalog.columns:
-        catalog["is_reference_compound"] = catalog["specimen_id"].map(
-            lambda v: is_reference_compound_id(str(v)))
+    catalog["is_reference_compound"] = catalog_column(catalog, "is_reference_compound")
     grouped = catalog.groupby("specimen_id", sort=True)
     return pd.DataFrame({
         "mineral": grouped["mineral"].agg(_first_text),
@@ -237,13 +233,15 @@ def geocode_specimens(specimens: pd.DataFrame, settings: GeoSettings | None = No
     cleaned_all = [clean_locality(v) for v in specimens["locality"]]
     todo = []
     flags = []
-    for rec, cleaned in zip(specimens.itertuples(index=False), cleaned_all, strict=True):
+    reference = catalog_column(specimens, "is_reference_compound").astype(bool)
+    for rec, cleaned, is_reference in zip(specimens.itertuples(index=False), cleaned_all,
+                                          reference, strict=True):
         mineral = rec.mineral if isinstance(rec.mineral, str) else ""
         synthetic = is_synthetic(rec.locality, mineral)
         offworld = is_extraterrestrial(rec.locality, getattr(rec, "description", ""))
         missing = is_missing_locality(cleaned)
         reason = ""
-        if _is_reference_compound(rec):
+        if is_reference:
             reason = REFERENCE_COMPOUND_REASON
         elif not mineral.strip():
             reason = "no mineral name"
@@ -272,14 +270,6 @@ def geocode_specimens(specimens: pd.DataFrame, settings: GeoSettings | None = No
             "country_iso2": p.country_iso2, "country_note": p.country_note,
         })
     return pd.DataFrame(rows, columns=GEOCODED_COLUMNS)
-
-
-def _is_reference_compound(specimen: tuple) -> bool:
-    """A specimen row's flag, or its ID's rule where the frame has no flag column."""
-    flag = getattr(specimen, "is_reference_compound", None)
-    if flag is None or pd.isna(flag):
-        return is_reference_compound_id(str(specimen.specimen_id))
-    return bool(flag)
 
 
 def to_geojson(df: pd.DataFrame) -> dict:
@@ -322,9 +312,8 @@ def geocode_catalog(workdir: WorkDir | str | Path, settings: GeoSettings | None 
     wd = workdir if isinstance(workdir, WorkDir) else WorkDir(workdir)
     path = wd.require(CATALOG, "ingest")
     columns = ["specimen_id", "mineral", "locality", "n_points", "is_reference_compound"]
-    if "headers_json" in pq.read_schema(path).names:  # descriptions name meteorites too
-        columns.append("headers_json")
-    catalog = read_catalog_columns(path, columns)
+    # descriptions name meteorites too (a catalog of an older version has none)
+    catalog = read_catalog_columns(path, columns, ["headers_json"])
     df = geocode_specimens(specimens_of(catalog), settings or GeoSettings(), progress, geocoder)
     write_parquet_atomic(wd.geocoded, df)
     export(df, wd)

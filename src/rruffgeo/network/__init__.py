@@ -14,7 +14,6 @@ _WHERE = {
     "Predictor": "rruffgeo.network.predict",
     "load_dataset": "rruffgeo.network.evaluate",
     "load_model": "rruffgeo.network.modelio",
-    "predict_files": "rruffgeo.network.predict",
     "run_cv": "rruffgeo.network.evaluate",
     "run_train": "rruffgeo.network.evaluate",
     "save_model": "rruffgeo.network.modelio",

@@ -104,15 +104,12 @@ def paired_share(raw: int, processed: int) -> float:
 
 def _learning_rows(workdir: WorkDir, settings: Settings) -> tuple[Dataset, pd.DataFrame]:
     """The learning dataset and its table with the columns that identify a measurement."""
-    import pyarrow.parquet as pq
-
-    from rruffgeo.data.columns import DERIVED, read_catalog_columns
+    from rruffgeo.data.columns import read_catalog_columns
     from rruffgeo.network.evaluate import load_dataset
 
     ds = load_dataset(workdir, settings)
-    stored = set(pq.read_schema(workdir.catalog).names)
-    wanted = [c for c in MEASUREMENT_COLUMNS if c in stored or c in DERIVED]
-    catalog = read_catalog_columns(workdir.catalog, ["spectrum_id", *wanted])
+    catalog = read_catalog_columns(workdir.catalog, ["spectrum_id"], MEASUREMENT_COLUMNS)
+    wanted = list(catalog.columns[1:])
     table = ds.table.drop(columns=[c for c in wanted if c in ds.table.columns])
     return ds, table.merge(catalog, on="spectrum_id", how="left", validate="one_to_one")
 

@@ -38,9 +38,16 @@ class SplitConformal:
 
     def predict_set(self, proba: np.ndarray) -> np.ndarray:
         """Boolean mask (n, n_classes) of each spectrum's set (always holds its top class)."""
-        mask = proba >= self.threshold_
-        mask[np.arange(len(proba)), proba.argmax(axis=1)] = True
-        return mask
+        return conformal_set(proba, self.threshold_)
+
+
+def conformal_set(proba: np.ndarray, threshold: float) -> np.ndarray:
+    """Boolean mask (n, n_classes) of the classes at or above ``threshold``, always holding
+    each row's top class (an empty set tells a user nothing); one row may be given 1-D."""
+    proba = np.atleast_2d(proba)
+    mask = proba >= threshold
+    mask[np.arange(len(proba)), proba.argmax(axis=1)] = True
+    return mask
 
 
 def coverage_and_size(sets: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from rruffgeo.provenance.calibration import Calibrator, apply_calibration
-from rruffgeo.provenance.conformal import SplitConformal
+from rruffgeo.provenance.conformal import SplitConformal, conformal_set
 from rruffgeo.workdir import read_json, write_json_atomic
 
 CONTINENTS_JSON = "continents.json"
@@ -70,9 +70,7 @@ class ContinentModel:
 
     def sets(self, proba: np.ndarray, coverage: float) -> np.ndarray:
         """Conformal set mask over continents at ``coverage`` (always holds the top one)."""
-        mask = proba >= self.set_thresholds[str(coverage)]
-        mask[np.arange(len(proba)), proba.argmax(axis=1)] = True
-        return mask
+        return conformal_set(proba, self.set_thresholds[str(coverage)])
 
     def save(self, folder: Path) -> Path:
         """Write ``continents.json`` into the model folder (atomically, plain JSON)."""

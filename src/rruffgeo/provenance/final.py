@@ -24,6 +24,7 @@ from rruffgeo.config import Settings
 from rruffgeo.errors import UserError
 from rruffgeo.provenance.answer import ProvenanceResult, enrich
 from rruffgeo.provenance.calibration import apply_calibration
+from rruffgeo.provenance.conformal import conformal_set
 from rruffgeo.provenance.continents import load_continents
 from rruffgeo.provenance.cv import COMBINATIONS, FAMILIES, run_fold
 from rruffgeo.provenance.data import load_provenance_data
@@ -334,8 +335,7 @@ class ProvenancePredictor:
     def _countries(self, p: np.ndarray, threshold: float) -> pd.DataFrame:
         """COUNTRY_COLUMNS of one answer, most probable first, with its set."""
         order = np.argsort(-p, kind="stable")
-        in_set = p[order] >= threshold
-        in_set[0] = True
+        in_set = conformal_set(p, threshold)[0][order]
         return pd.DataFrame({
             "rank": np.arange(1, len(order) + 1),
             "country_iso3": np.asarray(self.classes)[order],

@@ -103,10 +103,3 @@ def pooled_answer(raw: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """Calibrated pooled probabilities (one row) of one sample's raw per-spectrum rows."""
     return pooled_by_group(raw, np.zeros(len(raw), np.int64), params)[1][0]
 
-
-def conformal_set(proba: np.ndarray, threshold: float) -> np.ndarray:
-    """Boolean mask of the classes at or above ``threshold``, always holding the top class."""
-    proba = np.atleast_2d(proba)
-    mask = proba >= threshold
-    mask[np.arange(len(proba)), proba.argmax(axis=1)] = True
-    return mask

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from rruffgeo.config import Settings
-from rruffgeo.data.columns import read_catalog_columns
+from rruffgeo.data.columns import catalog_column, read_catalog_columns, read_columns
 from rruffgeo.dataset import learning_table
 from rruffgeo.workdir import (
     CATALOG,
@@ -110,13 +109,9 @@ def load_samples(workdir: WorkDir) -> pd.DataFrame:
     """
     cat_path = workdir.require(CATALOG, "ingest")
     geo_path = workdir.require(GEOCODED, "geocode")
-    stored = set(pq.read_schema(cat_path).names)
-    cat = read_catalog_columns(cat_path, CATALOG_COLUMNS + [
-        c for c in OPTIONAL_CATALOG_COLUMNS if c in stored])
+    cat = read_catalog_columns(cat_path, CATALOG_COLUMNS, OPTIONAL_CATALOG_COLUMNS)
     cat["is_reference_compound"] = cat["is_reference_compound"].astype(bool)
-    present = set(pq.read_schema(geo_path).names)
-    geo = pd.read_parquet(geo_path, columns=GEOCODED_COLUMNS + [
-        c for c in OPTIONAL_GEOCODED_COLUMNS if c in present])
+    geo = read_columns(geo_path, GEOCODED_COLUMNS, {}, OPTIONAL_GEOCODED_COLUMNS)
     if geo["specimen_id"].duplicated().any():
         raise ValueError(f"{geo_path}: specimen_id must be unique (one row per specimen)")
     df = cat.merge(geo, on="specimen_id", how="left", validate="many_to_one")
@@ -245,10 +240,8 @@ def learning_country_table(learning: pd.DataFrame) -> pd.DataFrame:
 
 
 def _reference_compounds(df: pd.DataFrame) -> pd.Series:
-    """Which rows are reference compounds (none, for a frame without the column)."""
-    if "is_reference_compound" not in df.columns:
-        return pd.Series(False, index=df.index)
-    return df["is_reference_compound"].astype(bool)
+    """Which rows are reference compounds (by the ID, for a frame without the column)."""
+    return catalog_column(df, "is_reference_compound").astype(bool)
 
 
 def _techniques(df: pd.DataFrame) -> list[str]:

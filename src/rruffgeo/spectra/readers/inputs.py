@@ -11,8 +11,7 @@ from pathlib import Path
 
 from rruffgeo.data.sources import (
     ZIP_READ_ERRORS,
-    unreadable_member_reason,
-    unsafe_member_reason,
+    member_reject,
     zip_read_reason,
 )
 from rruffgeo.spectra.readers.dispatch import SUFFIXES, is_supported_name, read_bytes
@@ -20,6 +19,8 @@ from rruffgeo.spectra.spectrum import Spectrum
 
 #: Largest spectrum file read (bytes, uncompressed): a Raman map export can be tens of MB.
 MAX_FILE_BYTES = 256 * 1024 * 1024
+_WRONG_TYPE = (f"not a supported spectrum file type (supported: {', '.join(SUFFIXES)}, "
+               "OPUS .0, .1, ...)")
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,7 @@ def _zip_members(path: Path) -> Iterator[InputFile]:
         base = info.filename.rsplit("/", 1)[-1]
         if info.is_dir() or info.filename.startswith("__MACOSX/") or base.startswith("."):
             continue
-        reason = unsafe_member_reason(info.filename)
-        if reason is None and not is_supported_name(base):
-            reason = (f"not a supported spectrum file type (supported: {', '.join(SUFFIXES)}, "
-                      "OPUS .0, .1, ...)")
-        reason = reason or unreadable_member_reason(info)
-        if reason is None and info.file_size > MAX_FILE_BYTES:
-            reason = f"member too large ({info.file_size} bytes uncompressed)"
+        reason = member_reject(info, is_supported_name, _WRONG_TYPE, MAX_FILE_BYTES)
         if reason:
             yield InputFile(name, refused=f"{name}: {reason}")
         else:
