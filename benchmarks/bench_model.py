@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         diff = {k: (m(xi.to(next(m.parameters()).dtype)).float() - expected).abs().max().item()
                 for k, m in infer_models.items()}
 
-    flops_per_spectrum = training_flops(models["fast"], x, y) / args.batch
+    flops_per_spectrum = {k: training_flops(m, x, y) / args.batch for k, m in models.items()}
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     matmul_before = torch_matmul_gflops(clock=clock)
     opts = {k: make_optimizer(m, args.optimizer, ts) for k, m in models.items()}
@@ -184,13 +184,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label:9s} spectra/s: reference {statistics.median(ref):8.1f}   "
               f"fast {statistics.median(fast):8.1f}   ratio {statistics.median(ratios):5.2f}x "
               f"(median of per-round ratios; rounds {min(ratios):.2f}-{max(ratios):.2f}x)")
-    gflop = flops_per_spectrum / 1e9
+    gflop = {k: f / 1e9 for k, f in flops_per_spectrum.items()}
     print(f"training FLOPs per spectrum (convolutions + matmuls, forward + backward): "
-          f"{gflop:.3f} GFLOP; torch float32 matmul 1024^3 with {torch.get_num_threads()} "
-          f"thread(s): {matmul:.1f} GFLOP/s (best of before and after the rounds)")
+          f"{gflop['fast']:.3f} GFLOP; torch float32 matmul 1024^3 with "
+          f"{torch.get_num_threads()} thread(s): {matmul:.1f} GFLOP/s (best of before and after "
+          "the rounds)")
     for k in models:
-        rate = med[k][0] * gflop
-        print(f"  {k:10s} training {rate:6.1f} GFLOP/s = {100 * rate / matmul:4.1f}% of the "
+        rate = med[k][0] * gflop[k]
+        print(f"  {k:10s} training {rate:6.1f} GFLOP/s ({gflop[k]:.3f} GFLOP a spectrum) = "
+              f"{100 * rate / matmul:4.1f}% of the "
               f"matmul rate" + (" (bf16 autocast, against the fp32 rate)" if bf16[k] else ""))
     if args.bf16:
         tr, inf = med["fast bf16"]
