@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import Field, asdict, dataclass, field, fields, is_dataclass, replace
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -237,7 +237,8 @@ class ModelSettings(Checked):
     #: spectra grid before its stem, so it can learn on a coarser grid (4: 2,048 -> 512
     #: points, about 4x less compute) while the reference library, which sets the resolution
     #: of the species match, keeps the full grid. 1 (the default) = the grid as it is.
-    input_pool: int = setting(1, check=integer_at_least(1, 64), option="--network-pool")
+    input_pool: int = setting(1, check=integer_at_least(1, 64), option="--network-pool",
+                              keyed_off_default=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -472,8 +473,13 @@ def result_dict(obj: Any) -> Any:
     workers, cache folders): what a cached result must match to be re-used."""
     if is_dataclass(obj):
         return {f.name: result_dict(getattr(obj, f.name)) for f in fields(obj)
-                if f.metadata.get("changes_result", True)}
+                if f.metadata.get("changes_result", True) and not _at_unkeyed_default(obj, f)}
     return to_dict(obj)
+
+
+def _at_unkeyed_default(obj: Any, f: Field) -> bool:
+    """A ``keyed_off_default`` setting left at its default (see ``checks.setting``)."""
+    return bool(f.metadata.get("keyed_off_default")) and getattr(obj, f.name) == f.default
 
 
 def result_fingerprint(*parts: Any) -> str:
