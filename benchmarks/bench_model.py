@@ -13,7 +13,9 @@ reported, so background load affects both alike.
 ``torch.autocast("cpu", torch.bfloat16)`` (mixed precision, fp32 weights), inference with the
 network cast to bf16 as ``rruffgeo predict --precision bf16`` runs it. Not numerically
 equivalent: reported with its largest logit difference. ``--infer-batch`` sets the inference
-batch (default: the training batch; ``predict`` uses 256).
+batch (default: the training batch; ``predict`` uses 256). ``--input-pool N`` adds the fast
+network on its own grid (``ModelSettings.input_pool``: the spectra averaged N:1 before the
+stem) as a contender, fed the same ``--grid``-point spectra, with its speed-up over ``fast``.
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--optimizer", choices=("schedulefree", "adamw"), default="schedulefree")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--bf16", action="store_true", help="also time the fast network in bf16")
+    ap.add_argument("--input-pool", type=int, default=0,
+                    help="also time the fast network averaging the input N:1 (0 = not)")
     ap.add_argument("--infer-batch", type=int, default=0,
                     help="inference batch (0 = --batch; rruffgeo predict uses 256)")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -118,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         models["fast bf16"] = ConvNeXt1D(args.classes, **kw)
     for k in models:
         models[k].load_state_dict(models["reference"].state_dict())
+    pool_key = f"fast pool {args.input_pool}"
+    if args.input_pool > 1:  # the same weights, fed the averaged grid (outputs differ)
+        models[pool_key] = ConvNeXt1D(args.classes, input_pool=args.input_pool, **kw)
+        models[pool_key].load_state_dict(models["reference"].state_dict())
     bf16 = {k: k.endswith("bf16") for k in models}
     n_params = sum(p.numel() for p in models["fast"].parameters())
     x = torch.randn(args.batch, 1, args.grid)
@@ -135,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         diff = {k: (m(xi.to(next(m.parameters()).dtype)).float() - expected).abs().max().item()
                 for k, m in infer_models.items()}
 
-    flops_per_spectrum = training_flops(models["fast"], x, y) / args.batch
+    flops_per_spectrum = {k: training_flops(m, x, y) / args.batch for k, m in models.items()}
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     matmul_before = torch_matmul_gflops(clock=clock)
     opts = {k: make_optimizer(m, args.optimizer, ts) for k, m in models.items()}
@@ -176,13 +184,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label:9s} spectra/s: reference {statistics.median(ref):8.1f}   "
               f"fast {statistics.median(fast):8.1f}   ratio {statistics.median(ratios):5.2f}x "
               f"(median of per-round ratios; rounds {min(ratios):.2f}-{max(ratios):.2f}x)")
-    gflop = flops_per_spectrum / 1e9
+    gflop = {k: f / 1e9 for k, f in flops_per_spectrum.items()}
     print(f"training FLOPs per spectrum (convolutions + matmuls, forward + backward): "
-          f"{gflop:.3f} GFLOP; torch float32 matmul 1024^3 with {torch.get_num_threads()} "
-          f"thread(s): {matmul:.1f} GFLOP/s (best of before and after the rounds)")
+          f"{gflop['fast']:.3f} GFLOP; torch float32 matmul 1024^3 with "
+          f"{torch.get_num_threads()} thread(s): {matmul:.1f} GFLOP/s (best of before and after "
+          "the rounds)")
     for k in models:
-        rate = med[k][0] * gflop
-        print(f"  {k:10s} training {rate:6.1f} GFLOP/s = {100 * rate / matmul:4.1f}% of the "
+        rate = med[k][0] * gflop[k]
+        print(f"  {k:10s} training {rate:6.1f} GFLOP/s ({gflop[k]:.3f} GFLOP a spectrum) = "
+              f"{100 * rate / matmul:4.1f}% of the "
               f"matmul rate" + (" (bf16 autocast, against the fp32 rate)" if bf16[k] else ""))
     if args.bf16:
         tr, inf = med["fast bf16"]
@@ -190,6 +200,12 @@ def main(argv: list[str] | None = None) -> int:
               f"inference (bf16 network) {inf:.1f} ({inf / med['reference'][1]:.2f}x) "
               f"spectra/s; "
               f"max |logit difference| {diff['fast bf16']:.3g} (not equivalent)")
+    if args.input_pool > 1:
+        tr, inf = med[pool_key]
+        print(f"fast on its own grid ({args.grid} points averaged {args.input_pool}:1): "
+              f"training {tr:.1f} ({tr / med['fast'][0]:.2f}x fast), inference {inf:.1f} "
+              f"({inf / med['fast'][1]:.2f}x fast) spectra/s (a different function of the "
+              "input: no output difference reported)")
     return 0
 
 

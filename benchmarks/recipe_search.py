@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
                     "(rounded up to whole epochs)")
     ap.add_argument("--seeds", default="0", help="comma-separated seeds")
     ap.add_argument("--pool", type=int, default=4, help="average the grid N:1 (1 = off)")
+    ap.add_argument("--network-pool", type=int, default=1,
+                    help="the network's own grid: it averages N:1 before its stem "
+                    "(`rruffgeo cv --network-pool`), the matrix stays as --pool leaves it")
     ap.add_argument("--grid-points", type=int, default=None,
                     help="resample onto this many grid points (as `rruffgeo cv --grid-points`; "
                          "default: the settings' 2048)")
@@ -129,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             per_epoch = -(-len(fit) // s.train.batch_size)
             epochs = max(1, -(-args.steps // per_epoch))
             s = replace(s, train=replace(s.train, epochs=epochs, seed=seed, device="cpu",
-                                         threads=args.threads))
+                                         threads=args.threads),
+                        model=replace(s.model, input_pool=args.network_pool))
             name = f"{recipe}@{seed}"
             key = fingerprint(ds.key, s.model, s.train, args.pool, args.split, args.inner_val)
             t0 = time.perf_counter()
@@ -160,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             write_csv_atomic(out / f"curves_{args.split}.csv", pd.concat(rows))
             write_json_atomic(out / f"summary_{args.split}.json",
                               {"machine": machine(), "split": args.split, "pool": args.pool,
+                               "network_pool": args.network_pool,
                                "n_fit": int(len(fit)), "n_val": int(len(val)),
                                "majority_val": float(majority), "nn1_val": nn1,
                                "probes": summary})

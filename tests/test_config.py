@@ -23,3 +23,14 @@ def test_fingerprint_changes_with_settings():
     b = replace(a, train=replace(a.train, seed=1))
     assert fingerprint(a) == fingerprint(Settings())
     assert fingerprint(a) != fingerprint(b)
+
+
+def test_a_setting_added_at_its_old_behaviour_keeps_the_cache_keys_of_earlier_results():
+    """``input_pool`` 1 is the network as it was before the setting existed: the key of a
+    training made then (settings without the field) still matches; 4 is another result."""
+    from rruffgeo.config import ModelSettings, result_fingerprint
+
+    before = {k: v for k, v in to_dict(ModelSettings()).items() if k != "input_pool"}
+    assert result_fingerprint(ModelSettings()) == fingerprint(before)
+    assert result_fingerprint(ModelSettings(input_pool=4)) != fingerprint(before)
+    assert to_dict(ModelSettings())["input_pool"] == 1  # saved with a model all the same

@@ -93,6 +93,24 @@ def test_flatten_head_keeps_positions_and_checks_its_input_length():
         ConvNeXt1D(num_classes=5, head_pool="flatten", input_length=16)
 
 
+def test_input_pool_is_the_network_of_the_averaged_grid():
+    """A network with ``input_pool`` N on L points is, weight for weight, the network of L / N
+    points given the spectra averaged N:1: its own coarser grid, the spectra's grid kept."""
+    torch.manual_seed(0)
+    pooled = ConvNeXt1D(5, depths=(1, 1), dims=(8, 16), head_pool="flatten",
+                        input_length=256, input_pool=4).eval()
+    plain = ConvNeXt1D(5, depths=(1, 1), dims=(8, 16), head_pool="flatten",
+                       input_length=64).eval()
+    plain.load_state_dict(pooled.state_dict())
+    x = torch.randn(3, 1, 256)
+    with torch.no_grad():
+        torch.testing.assert_close(pooled(x), plain(torch.nn.functional.avg_pool1d(x, 4)),
+                                   rtol=0, atol=0)
+    assert pooled.head.in_features == plain.head.in_features == (64 // 4 // 2) * 16
+    with pytest.raises(ValueError, match="input_pool 0"):
+        ConvNeXt1D(5, input_pool=0)
+
+
 def _peak_position_task(n: int, length: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """One Gaussian band per spectrum; the class is only where it sits (left or right half)."""
     g = torch.Generator().manual_seed(seed)

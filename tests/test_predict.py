@@ -17,6 +17,22 @@ def model_dir(tmp_path_factory):
     return root / "models" / "holdout_specimen"
 
 
+def test_a_network_on_its_own_coarser_grid_saves_and_predicts_on_the_spectra_grid(tmp_path):
+    from dataclasses import replace
+
+    settings = tiny_settings(epochs=1, grid=128)
+    settings = replace(settings, model=replace(settings.model, input_pool=2))
+    run_train(make_workdir(tmp_path), settings, split="specimen", progress=False)
+    folder = tmp_path / "models" / "holdout_specimen"
+    meta = json.loads((folder / "model.json").read_text())
+    assert meta["settings"]["model"]["input_pool"] == 2 and meta["grid_cm1"]["points"] == 128
+    bundle = load_model(folder)
+    assert bundle.model.input_pool == 2
+    X = np.random.default_rng(0).random((4, 128)).astype(np.float32)
+    np.testing.assert_allclose(predict_proba(bundle.model, X, torch.device("cpu")).sum(1), 1,
+                               rtol=1e-5)
+
+
 def _write_csv(path, x, y, header=True, sep=","):
     lines = (["wavenumber,intensity"] if header else []) + [f"{a}{sep}{b}" for a, b in
                                                             zip(x, y, strict=True)]

@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import Field, asdict, dataclass, field, fields, is_dataclass, replace
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -233,6 +233,12 @@ class ModelSettings(Checked):
     #: stays below the 1-NN lookup, which the flatten head reaches (docs/guide.md, "Why the
     #: defaults"). The head that reaches the 1-NN is the default.
     head_pool: Head = setting(Head.FLATTEN, check=enum_check(Head), option="--head")
+    #: The network's own grid: it averages every ``input_pool`` neighbouring points of the
+    #: spectra grid before its stem, so it can learn on a coarser grid (4: 2,048 -> 512
+    #: points, about 4x less compute) while the reference library, which sets the resolution
+    #: of the species match, keeps the full grid. 1 (the default) = the grid as it is.
+    input_pool: int = setting(1, check=integer_at_least(1, 64), option="--network-pool",
+                              keyed_off_default=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -242,8 +248,9 @@ class ModelSettings(Checked):
 
     @property
     def min_input_length(self) -> int:
-        """Fewest points a spectrum needs: the stem's stride 4, then stride 2 per stage."""
-        return 4 * 2 ** (len(self.dims) - 1)
+        """Fewest points a spectrum needs: the input pooling, the stem's stride 4, then
+        stride 2 per stage."""
+        return self.input_pool * 4 * 2 ** (len(self.dims) - 1)
 
 
 #: What weight decay applies to: every parameter, or conv/linear weight matrices only.
@@ -399,8 +406,11 @@ class Settings:
     def __post_init__(self) -> None:
         need = self.model.min_input_length
         if self.spectra.grid_points < need:
+            pool = self.model.input_pool
             raise SettingError(f"--grid-points {self.spectra.grid_points}: a network of "
-                               f"{len(self.model.dims)} stages needs at least {need} points")
+                               f"{len(self.model.dims)} stages"
+                               + (f" with --network-pool {pool}" if pool > 1 else "")
+                               + f" needs at least {need} points")
 
 
 def default_cache_dir() -> Path:
@@ -463,8 +473,13 @@ def result_dict(obj: Any) -> Any:
     workers, cache folders): what a cached result must match to be re-used."""
     if is_dataclass(obj):
         return {f.name: result_dict(getattr(obj, f.name)) for f in fields(obj)
-                if f.metadata.get("changes_result", True)}
+                if f.metadata.get("changes_result", True) and not _at_unkeyed_default(obj, f)}
     return to_dict(obj)
+
+
+def _at_unkeyed_default(obj: Any, f: Field) -> bool:
+    """A ``keyed_off_default`` setting left at its default (see ``checks.setting``)."""
+    return bool(f.metadata.get("keyed_off_default")) and getattr(obj, f.name) == f.default
 
 
 def result_fingerprint(*parts: Any) -> str:

@@ -80,6 +80,15 @@ def add_head(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_network_pool(parser: argparse.ArgumentParser) -> None:
+    """``--network-pool``: the network's own, coarser grid (``ModelSettings.input_pool``)."""
+    parser.add_argument(
+        "--network-pool", type=int, default=None, metavar="N",
+        help="the network averages every N neighbouring grid points before its stem (its own, "
+        "coarser grid, about N times less compute; the species library keeps --grid-points) "
+        f"(default {ModelSettings().input_pool})")
+
+
 def add_train_precision(parser: argparse.ArgumentParser) -> None:
     """``--precision``: training precision on the CPU (``TrainSettings.precision``)."""
     parser.add_argument(

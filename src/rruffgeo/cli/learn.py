@@ -11,6 +11,7 @@ from rruffgeo.cli.common import (
     add_head,
     add_jobs,
     add_n_folds,
+    add_network_pool,
     add_split,
     add_train_precision,
     add_workdir,
@@ -114,6 +115,7 @@ def _add_training_options(p: argparse.ArgumentParser, split: bool = True) -> Non
                    help=f"seed of splits, initialisation and shuffling (default {d.train.seed})")
     add_grid_points(p)
     add_head(p)
+    add_network_pool(p)
     add_train_precision(p)
     p.add_argument("--recipe", default=None, metavar="NAME",
                    help="training recipe: paper (what the paper states), default (the "

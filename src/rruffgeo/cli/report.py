@@ -11,6 +11,7 @@ from rruffgeo.cli.common import (
     add_head,
     add_jobs,
     add_n_folds,
+    add_network_pool,
     add_train_precision,
     add_workdir,
     data_of,
@@ -133,6 +134,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None,
                    help=f"training epochs (default {d.train.epochs})")
     add_head(p)
+    add_network_pool(p)
     add_train_precision(p)
     add_jobs(p)
     p.add_argument("--recipe", default=None, metavar="NAME",

@@ -276,6 +276,9 @@ class ConvNeXt1D(nn.Module):
         class prior for its first several hundred steps); flatten fits sooner (README).
     input_length : int, optional
         Spectrum length; required by heads that keep positions (it sizes the Linear layer).
+    input_pool : int
+        Average every ``input_pool`` neighbouring points before the stem (a ragged tail is
+        dropped): the network learns on a coarser grid than the spectra it is given.
     """
 
     def __init__(
@@ -289,15 +292,20 @@ class ConvNeXt1D(nn.Module):
         layer_scale_init: float = 1e-6,
         head_pool: str = "avg",
         input_length: int | None = None,
+        input_pool: int = 1,
     ) -> None:
         super().__init__()
         if len(depths) != len(dims):
             raise ValueError(f"depths {tuple(depths)} and dims {tuple(dims)} differ in length")
+        if input_pool < 1:
+            raise ValueError(f"input_pool {input_pool}: must be at least 1")
         self.pool = heads.head_pool(head_pool)
         self.num_classes = num_classes
         self.head_pool = str(head_pool)
         self.input_length = input_length
-        self.positions = self.pool.positions(input_length, len(dims))
+        self.input_pool = int(input_pool)
+        pooled_length = None if input_length is None else input_length // self.input_pool
+        self.positions = self.pool.positions(pooled_length, len(dims))
         if self.positions < 1:
             raise ValueError(f"input_length {input_length} is too short for {len(dims)} stages")
         self.downsample_layers = nn.ModuleList([Stem(in_chans, dims[0])])
@@ -318,13 +326,15 @@ class ConvNeXt1D(nn.Module):
         self.apply(init_weights)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last stage's unpooled, channels-last map ``(N, L / 32, dims[-1])`` of
-        ``(N, in_chans, L)`` spectra (as timm's ``forward_features``)."""
+        """The last stage's unpooled, channels-last map ``(N, L / (32 input_pool), dims[-1])``
+        of ``(N, in_chans, L)`` spectra (as timm's ``forward_features``)."""
         if x.ndim != 3:
             raise ValueError(f"expected (N, in_chans, L) input, got shape {tuple(x.shape)}")
         if self.pool.needs_input_length and x.shape[-1] != self.input_length:
             raise ValueError(f"this network was built for spectra of {self.input_length} "
                              f"points, got {x.shape[-1]}")
+        if self.input_pool > 1:
+            x = F.avg_pool1d(x, self.input_pool)
         for down, stage in zip(self.downsample_layers, self.stages, strict=True):
             x = stage(down(x))
         return x
@@ -344,7 +354,7 @@ def build_network(n_classes: int, ms: ModelSettings, input_length: int) -> ConvN
     return ConvNeXt1D(n_classes, in_chans=1, depths=ms.depths, dims=ms.dims,
                       drop_path_rate=ms.drop_path_rate, head_dropout=ms.head_dropout,
                       layer_scale_init=ms.layer_scale_init, head_pool=ms.head_pool,
-                      input_length=input_length)
+                      input_length=input_length, input_pool=ms.input_pool)
 
 
 __all__ = ["ConvNeXt1D", "build_network", "drop_path_rates", "feature_positions", "init_weights"]

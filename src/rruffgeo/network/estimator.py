@@ -23,8 +23,9 @@ class ConvNeXt1DClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    depths, dims, drop_path_rate, head_dropout, head_pool, layer_scale_init : architecture (see
-        ``ModelSettings``; ``head_pool="avg"``, ``layer_scale_init=1e-6`` is the paper's).
+    depths, dims, drop_path_rate, head_dropout, head_pool, layer_scale_init, input_pool :
+        architecture (see ``ModelSettings``; ``head_pool="avg"``, ``layer_scale_init=1e-6`` is
+        the paper's; ``input_pool=4`` learns on ``X`` averaged 4:1).
     epochs, batch_size, lr, weight_decay, grad_clip_norm, warmup_steps : training
         (see ``TrainSettings``).
     aug_shift_cm1, aug_scale, aug_noise : augmentation (see ``TrainSettings``; all 0 = off).
@@ -39,7 +40,8 @@ class ConvNeXt1DClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, depths: Sequence[int] = (2, 2, 3, 2),
                  dims: Sequence[int] = (32, 64, 128, 256), drop_path_rate: float = 0.1,
                  head_dropout: float = 0.1, head_pool: str = "flatten",
-                 layer_scale_init: float = 0.1, epochs: int = 20, batch_size: int = 64,
+                 layer_scale_init: float = 0.1, input_pool: int = 1,
+                 epochs: int = 20, batch_size: int = 64,
                  lr: float = 1e-3, weight_decay: float = 0.35, grad_clip_norm: float = 1.0,
                  warmup_steps: int = 100, aug_shift_cm1: float = 4.0, aug_scale: float = 0.15,
                  aug_noise: float = 0.01, grid_step_cm1: float | None = None,
@@ -51,6 +53,7 @@ class ConvNeXt1DClassifier(ClassifierMixin, BaseEstimator):
         self.head_dropout = head_dropout
         self.head_pool = head_pool
         self.layer_scale_init = layer_scale_init
+        self.input_pool = input_pool
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -71,7 +74,8 @@ class ConvNeXt1DClassifier(ClassifierMixin, BaseEstimator):
             model=ModelSettings(depths=tuple(self.depths), dims=tuple(self.dims),
                                 drop_path_rate=self.drop_path_rate,
                                 head_dropout=self.head_dropout, head_pool=self.head_pool,
-                                layer_scale_init=self.layer_scale_init),
+                                layer_scale_init=self.layer_scale_init,
+                                input_pool=self.input_pool),
             train=TrainSettings(lr=self.lr, weight_decay=self.weight_decay,
                                 warmup_steps=self.warmup_steps, epochs=self.epochs,
                                 batch_size=self.batch_size, grad_clip_norm=self.grad_clip_norm,
@@ -82,8 +86,8 @@ class ConvNeXt1DClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y) -> ConvNeXt1DClassifier:
         """Train on spectra ``X`` (n_samples, n_points) and labels ``y``; returns self."""
         X, y = validate_data(self, X, y, dtype=np.float32)
-        min_points = ModelSettings(dims=tuple(self.dims),
-                                   depths=tuple(self.depths)).min_input_length
+        min_points = ModelSettings(dims=tuple(self.dims), depths=tuple(self.depths),
+                                   input_pool=self.input_pool).min_input_length
         if X.shape[1] < min_points:
             raise ValueError(f"spectra have {X.shape[1]} points; this network needs at least "
                              f"{min_points} (resample them onto a longer grid)")
