@@ -339,8 +339,9 @@ def compute_stats(workdir: WorkDir, settings: Settings | None = None) -> Dataset
                         techniques=technique_table(df), sources=source_table(df))
 
 
-def format_cell(value: object, column: str = "") -> str:
-    """Cell text: thousands separators, 2 decimals (always for percentages), '' for missing."""
+def format_cell(value: object, column: str = "", digits: int = 2) -> str:
+    """Cell text: thousands separators, ``digits`` decimals (always for percentages), '' for
+    missing."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     if isinstance(value, (bool, np.bool_)):
@@ -350,7 +351,7 @@ def format_cell(value: object, column: str = "") -> str:
     if isinstance(value, (float, np.floating)):
         if float(value).is_integer() and abs(value) >= 1 and "pct" not in column:
             return f"{int(value):,}"
-        return f"{value:.2f}"
+        return f"{value:.{digits}f}"
     return str(value).replace("|", "\\|")
 
 
