@@ -355,14 +355,16 @@ def format_cell(value: object, column: str = "", digits: int = 2) -> str:
     return str(value).replace("|", "\\|")
 
 
-def to_markdown(df: pd.DataFrame) -> str:
-    """GitHub-flavoured Markdown table (numbers right-aligned, thousands separated)."""
+def to_markdown(df: pd.DataFrame, digits: int = 2) -> str:
+    """GitHub-flavoured Markdown table (numbers right-aligned, thousands separated, ``digits``
+    decimals)."""
     cols = list(df.columns)
     numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in cols]
     lines = ["| " + " | ".join(cols) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     for rec in df.itertuples(index=False):
-        lines.append("| " + " | ".join(format_cell(v, c) for v, c in zip(rec, cols, strict=True))
+        lines.append("| " + " | ".join(format_cell(v, c, digits)
+                                 for v, c in zip(rec, cols, strict=True))
                      + " |")
     return "\n".join(lines) + "\n"
 
