@@ -200,8 +200,9 @@ def test_the_matching_tables_are_shown_when_measured_and_their_commands_named_ot
     assert "<b>auto</b>. The table is the <b>report half</b>" in text
     row = re.search(r"<tr><td>auto</td>.*?</tr>", text).group(0)
     assert re.findall(r'"num">([^<]*)<', row) == ["1", "1", "0.297", "0.301", "0.876",
-                                                 "0.077", "820", "410"]
+                                                 "0.077", "820", "410", "0.300"]
     assert "for 87.6% of the 820 pairs of the other half" in text  # the finding
+    assert "the auto rule (what predict uses)" not in text  # auto itself was chosen
     assert "Raman spectra 57.1% against their own instrument, 29.4% against the other" in text
     assert "The <b>report half</b>, up to 1500 cm-1:" in text
     assert text.count("<td>Broad_Scan</td><td>both</td>") == 1

@@ -620,7 +620,8 @@ class RawTwinTable(JsonRecord):
         return next(c for c in self.choices if c.name == name)
 
     def table(self, half: str = "report") -> pd.DataFrame:
-        """One row per choice, scored on ``half``; the chosen one marked."""
+        """One row per choice, scored on ``half``; the chosen one marked, and beside it the
+        choose half's top-1 the choice was made on."""
         rows = []
         for c in self.choices:
             s: TwinScores = getattr(c, half)
@@ -630,7 +631,8 @@ class RawTwinTable(JsonRecord):
                          "library: baseline subtracted": c.library_baseline_subtracted,
                          "top-1 raw": s.top1_raw, "top-1 twin": s.top1_twin,
                          "agreement with twin": s.agreement, "mean country TVD": s.mean_tvd,
-                         "pairs": s.n_pairs, "specimens": s.n_specimens})
+                         "pairs": s.n_pairs, "specimens": s.n_specimens,
+                         "choose half: top-1 raw": c.choose.top1_raw})
         return pd.DataFrame(rows)
 
     @classmethod

@@ -111,7 +111,18 @@ def raw_twins_finding(table: RawTwinTable | None) -> Finding:
         f"preprocessed with {table.chosen} (chosen on half of the specimens), a raw RRUFF "
         f"spectrum finds the same top-1 species as its processed twin for {s.agreement:.1%} "
         f"of the {s.n_pairs} pairs of the other half; top-1 species {s.top1_raw:.1%} raw "
-        f"against {s.top1_twin:.1%} processed, mean country TVD {s.mean_tvd:.3f}."))
+        f"against {s.top1_twin:.1%} processed, mean country TVD {s.mean_tvd:.3f}"
+        + _auto_words(table) + "."))
+
+
+def _auto_words(table: RawTwinTable) -> str:
+    """The ``auto`` rule's report-half numbers, when another choice was chosen."""
+    auto = [c for c in table.choices if c.name == "auto"]
+    if not auto or table.chosen == "auto":
+        return ""
+    s = auto[0].report
+    return (f"; the auto rule (what predict uses): agreement {s.agreement:.1%}, top-1 "
+            f"{s.top1_raw:.1%} raw")
 
 
 def cross_instrument_finding(table: CrossInstrumentTable | None) -> Finding:
