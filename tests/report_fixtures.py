@@ -217,3 +217,42 @@ def write_twins(wd: WorkDir, network: bool = False) -> None:
                           official_share_paired=0.91, models=list(scores(0.5)))
     wd.dir("metrics")
     wd.twins_file.write_text(json.dumps(twins.to_json()))
+
+
+def write_raw_twins(wd: WorkDir) -> None:
+    """A raw-twin table as ``rruffgeo raw-twins`` writes it (numbers made up): what the
+    report's raw-twin table and finding draw from."""
+    from rruffgeo.results import ChoiceScores, RawTwinTable, TwinScores
+
+    def half(n: int, top1: float, agreement: float, tvd: float) -> TwinScores:
+        return TwinScores(n, n // 2, top1, 0.301, agreement, tvd)
+
+    choices = [ChoiceScores("none", "as built", 0.0, 1.0, half(790, 0.15, 0.41, 0.33),
+                            half(820, 0.142, 0.397, 0.351)),
+               ChoiceScores("auto", "as built", 1.0, 1.0, half(790, 0.3, 0.88, 0.07),
+                            half(820, 0.297, 0.876, 0.077))]
+    table = RawTwinTable(key="k", seed=0, k=10, max_shift_cm1=1500.0, min_gain=0.005,
+                         n_pairs=1610, n_specimens=1047,
+                         report_pairs_by_technique={"Broad_Scan": 760, "Raman": 60},
+                         chosen="auto", choices=choices)
+    wd.dir("metrics")
+    wd.raw_twins_file.write_text(json.dumps(table.to_json()))
+
+
+def write_cross_instrument(wd: WorkDir) -> None:
+    """A cross-instrument table as ``rruffgeo cross-instrument`` writes it (numbers made
+    up): what the report's cross-instrument table and finding draw from."""
+    from rruffgeo.results import CellScores, CrossInstrumentTable, TreatmentScores
+
+    cells = [CellScores(test, lib, n, top1, n - 5, 0.25, 0.45, 0.31, 0.45)
+             for test, n in (("Raman", 4151), ("Broad_Scan", 1581))
+             for lib, top1 in (("Raman", 0.571 if test == "Raman" else 0.161),
+                               ("Broad_Scan", 0.294 if test == "Raman" else 0.202),
+                               ("both", 0.566 if test == "Raman" else 0.228))]
+    table = CrossInstrumentTable(key="k", seed=0, k=10, min_gain=0.005, chosen="crop-1500",
+                                 treatments=[TreatmentScores("none", "the whole grid", 0.461,
+                                                             cells),
+                                             TreatmentScores("crop-1500", "up to 1500 cm-1",
+                                                             0.468, cells)])
+    wd.dir("metrics")
+    wd.cross_instrument_file.write_text(json.dumps(table.to_json()))

@@ -74,3 +74,21 @@ def test_the_words_follow_the_numbers(tmp_path):
     assert f"{100 * top1.diff:+.1f} points over the majority country" in said[
         f"Provenance predictor, {Split.SPECIMEN.label}"]
     assert said["Country"].startswith("for a specimen it has not seen, more than")
+
+
+def test_the_raw_twin_finding_names_auto_when_another_choice_was_chosen(tmp_path):
+    import json
+
+    from report_fixtures import write_raw_twins
+    from rruffgeo.report.findings import raw_twins_finding
+    from rruffgeo.results import RawTwinTable
+    from rruffgeo.workdir import WorkDir
+
+    wd = WorkDir(tmp_path)
+    write_raw_twins(wd)
+    doc = json.loads(wd.raw_twins_file.read_text())
+    doc["chosen"] = "none"
+    text = raw_twins_finding(RawTwinTable.from_json(doc)).text
+    assert "preprocessed with none" in text and "for 39.7% of the 820 pairs" in text
+    assert text.endswith("the auto rule (what predict uses): agreement 87.6%, top-1 29.7% raw.")
+    assert raw_twins_finding(None).command == "rruffgeo raw-twins"

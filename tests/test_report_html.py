@@ -201,3 +201,36 @@ def test_the_twin_figure_draws_a_bar_per_model_and_relation(tmp_path):
     # the network adds one bar per relation (4 and "all") and one legend swatch
     assert patches[1] - patches[0] == 5 + 1
     assert "network (ConvNeXt1D)" in texts[1] and "network (ConvNeXt1D)" not in texts[0]
+
+
+def test_the_matching_tables_are_shown_when_measured_and_their_commands_named_otherwise(
+        tmp_path):
+    from report_fixtures import write_cross_instrument, write_raw_twins
+
+    wd = write_catalog_and_geocoded(tmp_path / "work")
+    stats = write_stats(wd)
+    text = write_report(wd, stats=stats).read_text(encoding="utf-8")
+    assert "run <code>rruffgeo raw-twins</code>" in text
+    assert "run <code>rruffgeo cross-instrument</code>" in text
+    write_raw_twins(wd)
+    write_cross_instrument(wd)
+    text = write_report(wd, stats=stats).read_text(encoding="utf-8")
+    assert "rruffgeo raw-twins</code>" not in text
+    assert "rruffgeo cross-instrument</code>" not in text
+    # the numbers come from the files: the chosen row and the report half's counts
+    assert "(1610 pairs from 1047 specimens)" in text
+    assert "(820 pairs from 410 specimens: 760 Broad_Scan, 60 Raman)" in text
+    assert "<b>auto</b>. The table is the <b>report half</b>" in text
+    row = re.search(r"<tr><td>auto</td>.*?</tr>", text).group(0)
+    assert re.findall(r'"num">([^<]*)<', row) == ["1", "1", "0.297", "0.301", "0.876",
+                                                 "0.077", "820", "410", "0.300"]
+    assert "for 87.6% of the 820 pairs of the other half" in text  # the finding
+    assert "the auto rule (what predict uses)" not in text  # auto itself was chosen
+    assert "Raman spectra 57.1% against their own instrument, 29.4% against the other" in text
+    assert "The <b>report half</b>, up to 1500 cm-1:" in text
+    assert text.count("<td>Broad_Scan</td><td>both</td>") == 1
+    wd.raw_twins_file.write_text('{"key": "k"}')
+    wd.cross_instrument_file.write_text("{broken")
+    text = write_report(wd, stats=stats).read_text(encoding="utf-8")
+    assert "raw_twins.json: not a raw-twin table: field seed: missing" in text
+    assert "cross_instrument.json: not valid JSON" in text

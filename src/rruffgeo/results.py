@@ -571,6 +571,141 @@ class TwinBreakdown(JsonRecord):
         return cls.from_file(path, "a twin breakdown") if path.exists() else None
 
 
+@dataclass
+class TwinScores(JsonRecord):
+    """Raw spectra beside their processed twins on one half of the specimens: top-1 species
+    of each side, how often their top-1 agree, and the mean total variation distance of
+    their country distributions (k nearest reference specimens, one vote each)."""
+
+    n_pairs: int
+    n_specimens: int
+    top1_raw: float
+    top1_twin: float
+    agreement: float
+    mean_tvd: float
+
+
+@dataclass
+class ChoiceScores(JsonRecord):
+    """One preprocessing choice of the raw spectra: the library it is matched against
+    (``built``: the spectra matrix; ``alike``: the processed files under the same rule), the
+    share of raw and library spectra whose baseline it subtracted, and its scores per half."""
+
+    name: str
+    library: str
+    baseline_subtracted: float
+    library_baseline_subtracted: float
+    choose: TwinScores
+    report: TwinScores
+
+
+@dataclass
+class RawTwinTable(JsonRecord):
+    """Raw RRUFF spectra matched like their processed twins? One row per preprocessing
+    choice; ``chosen`` is picked on the choose half of the specimens, the table is the report
+    half (``rruffgeo raw-twins``)."""
+
+    key: str
+    seed: int
+    k: int
+    max_shift_cm1: float | None
+    min_gain: float
+    n_pairs: int
+    n_specimens: int
+    report_pairs_by_technique: dict[str, int]
+    chosen: str
+    choices: list[ChoiceScores]
+
+    def choice(self, name: str) -> ChoiceScores:
+        return next(c for c in self.choices if c.name == name)
+
+    def table(self, half: str = "report") -> pd.DataFrame:
+        """One row per choice, scored on ``half``; the chosen one marked, and beside it the
+        choose half's top-1 the choice was made on."""
+        rows = []
+        for c in self.choices:
+            s: TwinScores = getattr(c, half)
+            rows.append({"preprocessing of the raw spectrum": c.name,
+                         "library": c.library, "chosen": "yes" if c.name == self.chosen else "",
+                         "raw: baseline subtracted": c.baseline_subtracted,
+                         "library: baseline subtracted": c.library_baseline_subtracted,
+                         "top-1 raw": s.top1_raw, "top-1 twin": s.top1_twin,
+                         "agreement with twin": s.agreement, "mean country TVD": s.mean_tvd,
+                         "pairs": s.n_pairs, "specimens": s.n_specimens,
+                         "choose half: top-1 raw": c.choose.top1_raw})
+        return pd.DataFrame(rows)
+
+    @classmethod
+    def read(cls, path: Path) -> RawTwinTable | None:
+        """The table at ``path``; None when absent, a UserError naming a damaged field."""
+        return cls.from_file(path, "a raw-twin table") if path.exists() else None
+
+
+@dataclass
+class CellScores(JsonRecord):
+    """Test spectra of one instrument against a library of one instrument (or ``both``),
+    their specimens left out: top-1 species, and for those with a country the top-1/top-3
+    country of the k nearest specimens' vote beside the library's majority countries."""
+
+    test: str
+    library: str
+    n: int
+    species_top1: float
+    n_country: int
+    country_top1: float
+    country_top3: float
+    majority_top1: float
+    majority_top3: float
+
+
+@dataclass
+class TreatmentScores(JsonRecord):
+    """One treatment of the matrix rows: its choose-half score (top-1 species against the
+    whole library) and its report-half cells."""
+
+    name: str
+    label: str
+    choose_species_top1: float
+    report: list[CellScores]
+
+
+@dataclass
+class CrossInstrumentTable(JsonRecord):
+    """Species and country matching within and across RRUFF's two instruments
+    (``rruffgeo cross-instrument``); ``chosen`` is picked on the choose half."""
+
+    key: str
+    seed: int
+    k: int
+    min_gain: float
+    chosen: str
+    treatments: list[TreatmentScores]
+
+    def treatment(self, name: str) -> TreatmentScores:
+        return next(t for t in self.treatments if t.name == name)
+
+    def table(self, name: str | None = None) -> pd.DataFrame:
+        """The report-half cells of treatment ``name`` (default: the chosen one)."""
+        cells = self.treatment(name or self.chosen).report
+        return pd.DataFrame([{"test spectra": c.test, "library": c.library, "n": c.n,
+                              "species top-1": c.species_top1,
+                              "country top-1": c.country_top1,
+                              "country top-3": c.country_top3,
+                              "majority top-1": c.majority_top1,
+                              "majority top-3": c.majority_top3} for c in cells])
+
+    def choose_table(self) -> pd.DataFrame:
+        """Each treatment's choose-half top-1 species (what the choice was made on)."""
+        return pd.DataFrame([{"treatment": t.label, "chosen": "yes" if t.name == self.chosen
+                              else "", "choose half: species top-1 (whole library)":
+                              t.choose_species_top1} for t in self.treatments])
+
+    @classmethod
+    def read(cls, path: Path) -> CrossInstrumentTable | None:
+        """The table at ``path``; None when absent, a UserError naming a damaged field."""
+        return cls.from_file(path, "a cross-instrument table") if path.exists() else None
+
+
 #: Columns of the long table of a prediction's most probable countries.
 PREDICTION_COLUMNS = ["file", "rank", "country_iso3", "country_name", "probability"]
 

@@ -83,6 +83,8 @@ REPORT = "report.html"
 STAMPS_DIR = "stamps"
 RUN_SETTINGS = "run_settings.json"
 TWINS = "twins_spectrum.json"
+RAW_TWINS = "raw_twins.json"
+CROSS_INSTRUMENT = "cross_instrument.json"
 #: Files of the spectra stage, under ``SPECTRA_DIR``.
 MATRIX = "matrix.npy"
 MATRIX_INDEX = "index.parquet"
@@ -216,6 +218,16 @@ class WorkDir:
     def twins_file(self) -> Path:
         """``metrics/twins_spectrum.json``: accuracy split by spectrum by relation in training."""
         return self.metrics_dir / TWINS
+
+    @property
+    def raw_twins_file(self) -> Path:
+        """``metrics/raw_twins.json``: raw spectra matched beside their processed twins."""
+        return self.metrics_dir / RAW_TWINS
+
+    @property
+    def cross_instrument_file(self) -> Path:
+        """``metrics/cross_instrument.json``: matching within and across the instruments."""
+        return self.metrics_dir / CROSS_INSTRUMENT
 
     def provenance_cv_file(self, split: Split | str) -> Path:
         """``metrics/provenance_cv_<split>.json``: the provenance models' CV report."""

@@ -20,8 +20,8 @@ from rruffgeo.errors import describe
 from rruffgeo.textsafe import terminal_safe
 
 #: Modules of ``rruffgeo.cli`` that add subcommands, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("ingest", "geocode", "learn", "provenance", "report",
-                                     "serve")
+COMMAND_MODULES: tuple[str, ...] = ("ingest", "geocode", "learn", "provenance", "measure",
+                                     "report", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 from rruffgeo.config import RUN_SPLITS, Split
 from rruffgeo.report.baselines import majority, prior_sentences
-from rruffgeo.results import PAPER_ACCURACY, EvaluationResult, ProvenanceReport, Versus
+from rruffgeo.results import (
+    PAPER_ACCURACY,
+    CrossInstrumentTable,
+    EvaluationResult,
+    ProvenanceReport,
+    RawTwinTable,
+    Versus,
+)
 
 PAPER = "Pappone et al. (2024)"
 #: A top-1 gain over the majority country smaller than this is "little beyond" it.
@@ -95,13 +102,53 @@ def one_class_findings(evals: dict[Split, EvaluationResult],
     return out
 
 
-def findings(evals: dict[Split, EvaluationResult],
-             reports: dict[Split, ProvenanceReport]) -> list[Finding]:
-    """The findings section, in reading order."""
+def raw_twins_finding(table: RawTwinTable | None) -> Finding:
+    """How the chosen preprocessing of raw spectra matches beside their processed twins."""
+    if table is None:
+        return Finding("Raw spectra", "not measured", "rruffgeo raw-twins")
+    s = table.choice(table.chosen).report
+    return Finding("Raw spectra", (
+        f"preprocessed with {table.chosen} (chosen on half of the specimens), a raw RRUFF "
+        f"spectrum finds the same top-1 species as its processed twin for {s.agreement:.1%} "
+        f"of the {s.n_pairs} pairs of the other half; top-1 species {s.top1_raw:.1%} raw "
+        f"against {s.top1_twin:.1%} processed, mean country TVD {s.mean_tvd:.3f}"
+        + _auto_words(table) + "."))
+
+
+def _auto_words(table: RawTwinTable) -> str:
+    """The ``auto`` rule's report-half numbers, when another choice was chosen."""
+    auto = [c for c in table.choices if c.name == "auto"]
+    if not auto or table.chosen == "auto":
+        return ""
+    s = auto[0].report
+    return (f"; the auto rule (what predict uses): agreement {s.agreement:.1%}, top-1 "
+            f"{s.top1_raw:.1%} raw")
+
+
+def cross_instrument_finding(table: CrossInstrumentTable | None) -> Finding:
+    """Species top-1 within each instrument beside across them (the chosen treatment)."""
+    if table is None:
+        return Finding("Instruments", "not measured", "rruffgeo cross-instrument")
+    cells = {(c.test, c.library): c for c in table.treatment(table.chosen).report}
+    parts = [f"{test} spectra {cells[test, test].species_top1:.1%} against their own "
+             f"instrument, {cells[test, other].species_top1:.1%} against the other"
+             for test, other in (("Raman", "Broad_Scan"), ("Broad_Scan", "Raman"))
+             if (test, test) in cells and (test, other) in cells]
+    return Finding("Instruments", "top-1 species, specimen left out: " + "; ".join(parts)
+                   + ".")
+
+
+def findings(evals: dict[Split, EvaluationResult], reports: dict[Split, ProvenanceReport],
+             raw_twins: RawTwinTable | None = None,
+             cross: CrossInstrumentTable | None = None) -> list[Finding]:
+    """The findings section, in reading order (the matching measurements after what the
+    predictor can tell)."""
     out = [Finding("The paper", f"{PAPER} report {PAPER_ACCURACY:.0%} country accuracy with the "
                    "test spectra split by spectrum, which leaves other spectra of each test "
                    "specimen in training.")]
     shown = [s for s in Split if s in RUN_SPLITS or s in evals or s in reports]
     out += [network_finding(s, evals.get(s)) for s in shown]
     out += [provenance_finding(s, reports.get(s)) for s in shown]
-    return out + can_tell(reports) + one_class_findings(evals, reports)
+    out += can_tell(reports)
+    out += [raw_twins_finding(raw_twins), cross_instrument_finding(cross)]
+    return out + one_class_findings(evals, reports)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import platform
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -35,7 +37,7 @@ from rruffgeo.report.findings import findings
 from rruffgeo.report.render import SCRIPT_FILE, FigureView, asset, render
 from rruffgeo.report.section_provenance import protocol_views, provenance_context, reports_of
 from rruffgeo.report.stats import TITLES, DatasetStats, compute_stats
-from rruffgeo.results import EvaluationResult, TwinBreakdown
+from rruffgeo.results import CrossInstrumentTable, EvaluationResult, RawTwinTable, TwinBreakdown
 from rruffgeo.workdir import (
     REJECTS,
     WorkDir,
@@ -214,13 +216,20 @@ def _recorded_settings(evals: dict[Split, EvaluationResult]) -> list[tuple[str, 
             for split, ev in evals.items() if ev.settings]
 
 
-def _twins_context(workdir: WorkDir) -> dict[str, object]:
-    """The twin breakdown for the page, or why it cannot be shown (a damaged file is named,
-    the page still renders)."""
+def _measured(name: str, read: Callable[[Path], object], path: Path) -> dict[str, object]:
+    """``name``: the measurement read from ``path`` (None when not made), and
+    ``name_error``: why it cannot be shown (a damaged file is named, the page still renders)."""
     try:
-        return {"twins": TwinBreakdown.read(workdir.twins_file), "twins_error": None}
+        return {name: read(path), f"{name}_error": None}
     except UserError as exc:
-        return {"twins": None, "twins_error": str(exc)}
+        return {name: None, f"{name}_error": str(exc)}
+
+
+def _measurements_context(workdir: WorkDir) -> dict[str, object]:
+    """The twin breakdown, the raw-twin table and the cross-instrument table for the page."""
+    return {**_measured("twins", TwinBreakdown.read, workdir.twins_file),
+            **_measured("raw_twins", RawTwinTable.read, workdir.raw_twins_file),
+            **_measured("cross", CrossInstrumentTable.read, workdir.cross_instrument_file)}
 
 
 def render_report(workdir: WorkDir, stats: DatasetStats, settings: Settings,
@@ -230,14 +239,18 @@ def render_report(workdir: WorkDir, stats: DatasetStats, settings: Settings,
     skipped = figures.skipped if figures else {}
     evals = load_evaluations(workdir)
     views = protocol_views(workdir)
+    measured = _measurements_context(workdir)
     return render(
         "report.html.j2", workdir=workdir.root, version=__version__,
         now=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        findings=findings(evals, reports_of(views)), stats=stats, titles=TITLES,
+        findings=findings(evals, reports_of(views),
+                          cast("RawTwinTable | None", measured["raw_twins"]),
+                          cast("CrossInstrumentTable | None", measured["cross"])),
+        stats=stats, titles=TITLES,
         rejects=Rejects.of(workdir), rejects_shown=REJECTS_SHOWN,
         dataset_figures=_figure_views(fig_dir, "dataset", skipped),
         honest_note=HONEST_NOTE, evaluation=EvaluationView.of(evals, fig_dir, skipped),
-        **_twins_context(workdir),
+        **measured,
         **provenance_context(workdir, views),
         settings_json=json.dumps(to_dict(settings), indent=2),
         recorded_settings=_recorded_settings(evals),

@@ -45,10 +45,11 @@ class Table:
     rows: list[list[Cell]]
 
     @classmethod
-    def of(cls, df: pd.DataFrame) -> Table:
-        """Cells formatted as the Markdown tables are (``stats.format_cell``)."""
+    def of(cls, df: pd.DataFrame, digits: int = 2) -> Table:
+        """Cells formatted as the Markdown tables are (``stats.format_cell``); scores that
+        differ in the third decimal ask for ``digits`` 3."""
         numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
-        rows = [[Cell(format_cell(v, str(c)), n)
+        rows = [[Cell(format_cell(v, str(c), digits), n)
                  for v, n, c in zip(rec, numeric, df.columns, strict=True)]
                 for rec in df.itertuples(index=False)]
         return cls([str(c) for c in df.columns], rows)

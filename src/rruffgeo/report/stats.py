@@ -332,8 +332,9 @@ def compute_stats(workdir: WorkDir, settings: Settings | None = None) -> Dataset
                         techniques=technique_table(df), sources=source_table(df))
 
 
-def format_cell(value: object, column: str = "") -> str:
-    """Cell text: thousands separators, 2 decimals (always for percentages), '' for missing."""
+def format_cell(value: object, column: str = "", digits: int = 2) -> str:
+    """Cell text: thousands separators, ``digits`` decimals (always for percentages), '' for
+    missing."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     if isinstance(value, (bool, np.bool_)):
@@ -343,18 +344,20 @@ def format_cell(value: object, column: str = "") -> str:
     if isinstance(value, (float, np.floating)):
         if float(value).is_integer() and abs(value) >= 1 and "pct" not in column:
             return f"{int(value):,}"
-        return f"{value:.2f}"
+        return f"{value:.{digits}f}"
     return str(value).replace("|", "\\|")
 
 
-def to_markdown(df: pd.DataFrame) -> str:
-    """GitHub-flavoured Markdown table (numbers right-aligned, thousands separated)."""
+def to_markdown(df: pd.DataFrame, digits: int = 2) -> str:
+    """GitHub-flavoured Markdown table (numbers right-aligned, thousands separated, ``digits``
+    decimals)."""
     cols = list(df.columns)
     numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in cols]
     lines = ["| " + " | ".join(cols) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     for rec in df.itertuples(index=False):
-        lines.append("| " + " | ".join(format_cell(v, c) for v, c in zip(rec, cols, strict=True))
+        lines.append("| " + " | ".join(format_cell(v, c, digits)
+                                 for v, c in zip(rec, cols, strict=True))
                      + " |")
     return "\n".join(lines) + "\n"
 
