@@ -78,8 +78,9 @@ def provenance_finding(split: Split, report: ProvenanceReport | None) -> Finding
 def can_tell(reports: dict[Split, ProvenanceReport]) -> list[Finding]:
     """What the predictor can and cannot tell, from the grouped (honest) protocol's numbers."""
     out = [Finding("Species", "a Raman spectrum is how a mineral species is identified, and "
-                   "each answer names the species of the nearest reference spectra; these "
-                   "metrics files do not score that match.")]
+                   "each answer names the species of the nearest reference spectra; how often "
+                   "that match is right for a new specimen is under Instruments and Raw "
+                   "spectra below (specimen left out).")]
     honest = reports.get(Split.SPECIMEN)
     if honest is None:
         out.append(Finding("Country", "not measured for new specimens: the grouped provenance "
