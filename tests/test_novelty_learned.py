@@ -89,6 +89,8 @@ def test_round_trip_is_plain_json_and_old_files_still_load(fitted, tmp_path, cap
     assert isinstance(again, LearnedNovelty)
     assert np.allclose(again.score(X[:5], X), model.score(X[:5], X), atol=1e-4)
     assert again.threshold == pytest.approx(model.threshold, abs=1e-5)
+    assert again.search_library(X) is again.search_library(X)  # views built once
+    assert again.search_library(X.copy()) is not again.search_library(X)
     with pytest.raises(ValueError, match="fitted on 90 reference spectra"):
         again.score(X[:2], X[:10])
     doc["features"] = doc["features"][:-1]
