@@ -17,7 +17,7 @@ Then the 48 XD pharmaceutical compounds against the same library (each score's t
 beyond the 1% tail of the inner in-library spectra is flagged, whatever it matches): how many
 in-library, out-of-library and XD spectra each flags.
 
-    python benchmarks/openset_learned.py --workdir W
+    python benchmarks/openset_learned.py --workdir W     # about 3 min on 2 shared cores
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def main() -> None:
     n = len(FEATURE_NAMES)
     print("score | inner AUROC (cross-fitted, pooled) | flagged at 95% kept | XD flagged")
     base = -np.concatenate([f[:, FEATURE_NAMES.index("derivative_hub_top1")] for f, _ in tabs])
-    report("derivative, k=1, hub 0.5 (today)", base, is_out,
+    report("derivative, k=1, hub 0.5 (a nearest-neighbour score)", base, is_out,
            -xd[:, FEATURE_NAMES.index("derivative_hub_top1")])
     for label, cols, name in (("regression, 16 search features (kept)", np.arange(n), "lr"),
                               ("regression, + 6 signal features", np.arange(n + 6), "lr"),
