@@ -38,14 +38,13 @@ from rruffgeo.provenance.novelty import (
     NoveltyModel,
     auroc,
     features,
-    fit_novelty,
     hub_offsets,
-    load_novelty,
     open_set_folds,
     scores_from_top,
     top_similarities,
     view_name,
 )
+from rruffgeo.provenance.novelty_learned import fit_learned_novelty, load_novelty_model
 from rruffgeo.workdir import WorkDir
 
 OUTER_FOLDS = 5
@@ -60,12 +59,11 @@ def outer_fold(data: ProvenanceData, lib: np.ndarray, query: np.ndarray, out: np
                seed: int) -> dict:
     """One outer fold: the inner choice, the held-out verdicts and every view's test AUROC."""
     t0 = time.perf_counter()
-    model = fit_novelty(data.X[lib], data.species[lib], data.groups[lib], seed)
+    model = fit_learned_novelty(data.X[lib], data.species[lib], data.groups[lib], seed)
     scores = model.score(data.X[query], data.X[lib])
     flagged = model.is_novel(scores)
     g = data.groups[query]
-    choice = view_name(model.kind, model.k, model.hub_weight)
-    row = {"choice": choice, "inner_auroc": model.inner_auroc[choice],
+    row = {"choice": "learned", "inner_auroc": model.inner_auroc["learned"],
            "n_in": int((~out).sum()), "n_out": int(out.sum()),
            "kept_in": float((~flagged[~out]).mean()), "flagged_out": float(flagged[out].mean()),
            "kept_in_specimen": per_specimen_mean(~flagged[~out], g[~out]),
@@ -87,7 +85,7 @@ def novelty_table(data: ProvenanceData, seed: int) -> list[dict]:
     folds = open_set_folds(data.species, data.groups, OUTER_FOLDS, seed)
     rows = []
     print("\n== novelty, outer open-set folds (choice and threshold on inner splits only)")
-    print("fold | inner choice | inner AUROC | in-library n | kept | out n | flagged | "
+    print("fold | score | inner AUROC | in-library n | kept | out n | flagged | "
           "kept/specimen | flagged/specimen | test AUROC | s")
     for f, (lib, query, out) in enumerate(folds):
         r = outer_fold(data, lib, query, out, seed)
@@ -101,7 +99,7 @@ def novelty_table(data: ProvenanceData, seed: int) -> list[dict]:
     p = np.concatenate([r["p"] for r in rows])
     print(f"pooled | | | {(~out).sum()} | {(p[~out] >= 0.05).mean():.3f} | {out.sum()} | "
           f"{(p[out] < 0.05).mean():.3f} | | | {auroc(s, out):.3f} |")
-    print("\ntest AUROC per view (for information; the choice above is the inner one)")
+    print("\ntest AUROC of each nearest-neighbour score on the same folds (for comparison)")
     for view in rows[0]["test_auroc_by_view"]:
         vals = [r["test_auroc_by_view"][view] for r in rows]
         print(f"{view} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | mean {np.mean(vals):.3f}")
@@ -117,16 +115,16 @@ def xd_table(workdir: WorkDir, data: ProvenanceData, seed: int,
     index = matrix.index
     xd = index[index["specimen_id"].astype(str).str.startswith("XD")]
     X = np.asarray(matrix.X[matrix.rows_of(xd["spectrum_id"].tolist())], dtype=np.float32)
-    model = load_novelty(saved) if saved else fit_novelty(data.X, data.species, data.groups,
-                                                          seed)
+    model = load_novelty_model(saved) if saved else fit_learned_novelty(
+        data.X, data.species, data.groups, seed)
     if model is None:
         raise SystemExit(f"{saved}: no readable novelty.json")
     flagged = model.is_novel(model.score(X, data.X))
     print("\n== XD pharmaceutical reference compounds, held out as one group")
     print(f"novelty model {'read from ' + str(saved) if saved else 'fitted'} on the whole "
           "library: "
-          f"{view_name(model.kind, model.k, model.hub_weight)}, threshold "
-          f"{model.threshold:.4f}; inner AUROC by view: "
+          f"{getattr(model, 'label', view_name(model.kind, model.k, model.hub_weight))}, "
+          f"threshold {model.threshold:.4f}; inner AUROC: "
           + ", ".join(f"{k} {v:.3f}" for k, v in model.inner_auroc.items()))
     print(f"XD spectra {len(X)}, specimens {xd['specimen_id'].nunique()}: flagged "
           f"{flagged.mean():.3f} per spectrum, "

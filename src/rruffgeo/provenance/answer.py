@@ -131,7 +131,7 @@ def novelty_verdicts(predictor: ProvenancePredictor, spectra: np.ndarray
         return [None] * len(spectra)
     scores = model.score(spectra, predictor.library.X)
     p = model.p_values(scores)
-    view = f"{model.kind}, k={model.k}"
+    view = getattr(model, "label", f"{model.kind}, k={model.k}")
     return [Novelty(NO_MATCH if pi < model.alpha else MATCH, float(s), float(pi),
                     model.threshold, view) for s, pi in zip(scores, p, strict=True)]
 

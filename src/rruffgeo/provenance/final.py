@@ -30,7 +30,7 @@ from rruffgeo.provenance.cv import COMBINATIONS, FAMILIES, run_fold
 from rruffgeo.provenance.data import load_provenance_data
 from rruffgeo.provenance.library import ReferenceLibrary, species_key
 from rruffgeo.provenance.models import MAX_NEIGHBOURS, Mixture, find_neighbours
-from rruffgeo.provenance.novelty import load_novelty
+from rruffgeo.provenance.novelty_learned import load_novelty_model
 from rruffgeo.provenance.pooling import pooled_answer
 from rruffgeo.results import ProvenanceReport, lowest_log_loss
 from rruffgeo.workdir import WorkDir, read_json, write_json_atomic
@@ -130,12 +130,13 @@ def save_answer_models(workdir: WorkDir, folder: Path, data: Any, models: dict[s
     spectrum model, when that CV has been run); a stale file is removed when it cannot be
     refitted, so an answer never uses another data set's calibration."""
     from rruffgeo.provenance.continents import CONTINENTS_JSON, fit_from_cv
-    from rruffgeo.provenance.novelty import NOVELTY_JSON, fit_novelty
+    from rruffgeo.provenance.novelty import NOVELTY_JSON
+    from rruffgeo.provenance.novelty_learned import fit_learned_novelty
 
     for name in (NOVELTY_JSON, CONTINENTS_JSON):
         (folder / name).unlink(missing_ok=True)
     try:
-        fit_novelty(data.X, data.species, data.groups, seed).save(folder)
+        fit_learned_novelty(data.X, data.species, data.groups, seed).save(folder)
     except ValueError as exc:  # too few species or specimens to leave some out
         log.warning("no novelty calibration: %s", exc)
     continents = fit_from_cv(workdir, models.get("spectrum", ""), CHOOSING_SPLIT)
@@ -245,7 +246,7 @@ class ProvenancePredictor:
         self.grid_cm1 = self.library.grid_cm1
         self.models = {ev: self._build(m) for ev, m in self.spec["models"].items()}
         self._species = set(self.library.species)
-        self.novelty = load_novelty(folder)
+        self.novelty = load_novelty_model(folder)
         self.continents = load_continents(folder)
 
     def _build(self, spec: dict[str, Any]) -> Mixture:

@@ -1,0 +1,106 @@
+"""What a library search says about a spectrum, as features for the learned novelty score.
+
+Torch-free. One similarity alone (the nearest reference) confuses "a new specimen of a known
+species" with "a species not in the library"; the search says more than its best value: how
+the best five compare, whether the best species stands clear of the next one, whether the
+three views (``novelty.KINDS``) agree on the species, how many species crowd the nearest ten,
+and the best similarity once featureless "hub" references are penalised. ``FEATURE_NAMES``
+lists them in column order; ``search_features`` computes them for queries against a
+``SearchLibrary``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rruffgeo.provenance.novelty import BLOCK, KINDS, features, hub_offsets
+
+#: Per view: best similarity, mean of the 5 best, best with the hub penalty, gap between the
+#: best species and the next one, distinct species among the 10 nearest.
+PER_VIEW = ("top1", "top5", "hub_top1", "species_gap", "species_in_10")
+FEATURE_NAMES = tuple(f"{k}_{f}" for k in KINDS for f in PER_VIEW) + ("views_agree",)
+#: How deep the search looks for a second species (the gap is to the deepest one when all
+#: of these are the best species).
+DEPTH = 50
+CROWD = 10
+#: Weight of the hub penalty in ``hub_top1`` (that of the best nearest-neighbour score).
+HUB_WEIGHT = 0.5
+
+
+@dataclass
+class SearchLibrary:
+    """Reference spectra as the search sees them: each view's unit rows, each reference's
+    species (integer codes) and hub value per view (``hub_offsets`` with weight 1)."""
+
+    views: dict[str, np.ndarray]
+    codes: np.ndarray
+    hubs: dict[str, np.ndarray]
+
+    @classmethod
+    def build(cls, X: np.ndarray, codes: np.ndarray,
+              hubs: dict[str, np.ndarray] | None = None,
+              groups: np.ndarray | None = None) -> SearchLibrary:
+        """From spectra and species codes, with ``hubs`` given (a saved model) or computed
+        from ``groups`` (fitting)."""
+        views = {k: features(X, k) for k in KINDS}
+        if hubs is None:
+            if groups is None:
+                raise ValueError("a search library needs its hub values or its specimen groups")
+            hubs = {k: hub_offsets(views[k], np.asarray(groups), 1.0) for k in KINDS}
+        codes = np.asarray(codes, dtype=np.int64)
+        for k in KINDS:
+            if len(hubs[k]) != len(codes) or len(views[k]) != len(codes):
+                raise ValueError(f"search library: {len(codes)} species codes, "
+                                 f"{len(views[k])} spectra and {len(hubs[k])} hub values")
+        return cls(views, codes, {k: np.asarray(hubs[k], np.float32) for k in KINDS})
+
+
+def nearest(queries: np.ndarray, refs: np.ndarray, depth: int, offset: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices and similarities of each query's ``depth`` nearest references (best first),
+    and its best similarity once every reference's ``offset`` is subtracted; one pass."""
+    depth = min(depth, len(refs))
+    idx = np.zeros((len(queries), depth), dtype=np.int64)
+    sim = np.zeros((len(queries), depth), dtype=np.float32)
+    penalised = np.zeros(len(queries), dtype=np.float32)
+    for start in range(0, len(queries), BLOCK):
+        s = queries[start:start + BLOCK] @ refs.T
+        penalised[start:start + BLOCK] = (s - offset[None, :]).max(axis=1)
+        part = np.argpartition(-s, depth - 1, axis=1)[:, :depth] if depth < s.shape[1] \
+            else np.tile(np.arange(s.shape[1]), (len(s), 1))
+        vals = np.take_along_axis(s, part, 1)
+        order = np.argsort(-vals, axis=1, kind="stable")
+        idx[start:start + BLOCK] = np.take_along_axis(part, order, 1)
+        sim[start:start + BLOCK] = np.take_along_axis(vals, order, 1)
+    return idx, sim, penalised
+
+
+def view_features(Q: np.ndarray, lib: SearchLibrary, kind: str
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """One view's ``PER_VIEW`` columns for unit queries ``Q``, and each query's nearest
+    species code."""
+    idx, sim, penalised = nearest(Q, lib.views[kind], DEPTH, HUB_WEIGHT * lib.hubs[kind])
+    species = lib.codes[idx]
+    other = species != species[:, :1]
+    second = np.where(other.any(axis=1), other.argmax(axis=1), sim.shape[1] - 1)
+    crowd = np.sort(species[:, :CROWD], axis=1)
+    distinct = 1 + (np.diff(crowd, axis=1) != 0).sum(axis=1)
+    cols = np.column_stack([
+        sim[:, 0], sim[:, :5].mean(axis=1), penalised,
+        sim[:, 0] - sim[np.arange(len(sim)), second], distinct])
+    return cols, species[:, 0]
+
+
+def search_features(spectra: np.ndarray, lib: SearchLibrary) -> np.ndarray:
+    """(n, len(FEATURE_NAMES)) features of ``spectra`` searched in ``lib`` (same grid)."""
+    if len(lib.codes) < 2:
+        raise ValueError("the learned novelty score needs at least two reference spectra")
+    cols, top = [], []
+    for kind in KINDS:
+        c, t = view_features(features(spectra, kind), lib, kind)
+        cols.append(c)
+        top.append(t)
+    agree = ((top[0] == top[1]).astype(float) + (top[0] == top[2]) + (top[1] == top[2]))
+    return np.column_stack([*cols, agree]).astype(np.float64)

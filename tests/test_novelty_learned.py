@@ -1,0 +1,120 @@
+"""The learned novelty score: search features, the regression, its calibration and its JSON."""
+
+from __future__ import annotations
+
+import json
+import logging
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rruffgeo.provenance.answer import MODEL_BASIS, NO_MATCH, PRIOR_BASIS, enrich
+from rruffgeo.provenance.library import ReferenceLibrary
+from rruffgeo.provenance.novelty import NoveltyModel, auroc
+from rruffgeo.provenance.novelty_features import FEATURE_NAMES, SearchLibrary, search_features
+from rruffgeo.provenance.novelty_learned import (
+    LearnedNovelty,
+    cross_fitted,
+    fit_learned_novelty,
+    load_novelty_model,
+    split_features,
+)
+from test_openset import GRID, _library, _peaks
+from test_openset_answer import CLASSES, _result
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, sp, gr, centres = _library(n_species=30, per=3, seed=0)
+    return X, sp, gr, centres, fit_learned_novelty(X, sp, gr, seed=0)
+
+
+def _column(F: np.ndarray, name: str) -> np.ndarray:
+    return F[:, FEATURE_NAMES.index(name)]
+
+
+def test_search_features_of_a_copy_and_of_a_stranger() -> None:
+    X, sp, gr, _ = _library(n_species=8, per=3, seed=1)
+    codes = pd.factorize(sp)[0]
+    lib = SearchLibrary.build(X, codes, groups=gr)
+    stranger = _peaks([300.0, 777.0, 1234.0], np.random.default_rng(2))[None, :]
+    F = search_features(np.vstack([X[:1], stranger]), lib)
+    assert F.shape == (2, len(FEATURE_NAMES))
+    for kind in ("cosine", "correlation", "derivative"):
+        assert _column(F, f"{kind}_top1")[0] == pytest.approx(1.0, abs=1e-5)
+        assert _column(F, f"{kind}_top1")[1] < 0.99
+        assert (_column(F, f"{kind}_top1") >= _column(F, f"{kind}_top5")).all()
+        assert (_column(F, f"{kind}_species_gap") >= 0).all()
+        assert 1 <= _column(F, f"{kind}_species_in_10")[0] <= 8
+    assert _column(F, "views_agree")[0] == 3  # every view names the copy's species
+    with pytest.raises(ValueError, match="hub values or its specimen groups"):
+        SearchLibrary.build(X, codes)
+
+
+def test_learned_score_flags_unknown_and_flat_spectra_and_keeps_known_ones(fitted) -> None:
+    X, sp, gr, centres, model = fitted
+    assert set(model.inner_auroc) == {"learned", "derivative_hub_top1"}
+    assert model.inner_auroc["learned"] > 0.8
+    rng = np.random.default_rng(9)
+    known = np.array([_peaks(centres[i], rng) for i in range(10)])
+    unknown = np.array([_peaks(list(rng.uniform(200, 1400, 3)), rng) for _ in range(10)])
+    flat = np.zeros((1, len(GRID)), np.float32)
+    s_known, s_unknown = model.score(known, X), model.score(unknown, X)
+    assert ((s_known >= 0) & (s_known <= 1)).all()
+    assert model.is_novel(s_known).mean() <= 0.2
+    assert model.is_novel(s_unknown).mean() >= 0.8
+    assert model.is_novel(model.score(flat, X)).all()
+    assert auroc(np.r_[s_known, s_unknown], np.r_[np.zeros(10, bool), np.ones(10, bool)]) > 0.9
+
+
+def test_calibration_is_the_cross_fitted_in_library_scores(fitted) -> None:
+    X, sp, gr, _, model = fitted
+    splits = split_features(X, sp, pd.factorize(sp)[0], gr, 5, 0)
+    held = cross_fitted(splits)
+    is_out = np.concatenate([o for _, o in splits])
+    assert np.allclose(model.calibration, np.sort(held[~is_out]))
+    # each split's scores come from a regression that never saw it: differ from in-sample
+    insample = model.score_features(np.vstack([f for f, _ in splits]))
+    assert not np.allclose(insample, held)
+
+
+def test_round_trip_is_plain_json_and_old_files_still_load(fitted, tmp_path, caplog) -> None:
+    X, _, _, _, model = fitted
+    model.save(tmp_path)
+    doc = json.loads((tmp_path / "novelty.json").read_text())
+    assert doc["format"] == "rruffgeo-novelty/2" and doc["features"] == list(FEATURE_NAMES)
+    again = load_novelty_model(tmp_path)
+    assert isinstance(again, LearnedNovelty)
+    assert np.allclose(again.score(X[:5], X), model.score(X[:5], X), atol=1e-4)
+    assert again.threshold == pytest.approx(model.threshold, abs=1e-5)
+    assert again.search_library(X) is again.search_library(X)  # views built once
+    assert again.search_library(X.copy()) is not again.search_library(X)
+    with pytest.raises(ValueError, match="fitted on 90 reference spectra"):
+        again.score(X[:2], X[:10])
+    doc["features"] = doc["features"][:-1]
+    (tmp_path / "novelty.json").write_text(json.dumps(doc))
+    with caplog.at_level(logging.WARNING):
+        assert load_novelty_model(tmp_path) is None
+    assert "fitted on other search features" in caplog.text
+    NoveltyModel("derivative", 1, np.linspace(0, 1, 40)).save(tmp_path)
+    old = load_novelty_model(tmp_path)
+    assert type(old) is NoveltyModel and old.kind == "derivative"
+
+
+def test_answers_use_the_learned_verdict(fitted) -> None:
+    X, sp, gr, centres, model = fitted
+    meta = pd.DataFrame({"spectrum_id": gr, "specimen_id": gr, "mineral": sp, "locality": "",
+                         "country_iso3": np.array(CLASSES)[np.arange(len(sp)) % 3],
+                         "country_name": "", "lat": np.nan, "lon": np.nan})
+    lib = ReferenceLibrary(X, meta, GRID)
+    predictor = SimpleNamespace(library=lib, classes=CLASSES, class_names=CLASSES,
+                                novelty=model, continents=None)
+    known = _peaks(centres[0], np.random.default_rng(11)).astype(np.float32)
+    flat = np.zeros(len(GRID), np.float32)
+    r_known, r_flat = enrich(predictor, np.vstack([known, flat]),
+                             [_result(lib, known), _result(lib, flat)], 0.9)
+    assert not r_known.novelty.novel and r_known.country_basis == MODEL_BASIS
+    assert r_known.novelty.view == model.label
+    assert r_flat.novelty.verdict == NO_MATCH and r_flat.country_basis == PRIOR_BASIS
