@@ -339,9 +339,9 @@ class ProvenanceModel(Model):
             else [given or ""] * len(rows)
         if given == "auto":
             self._say_unused_names(prepared.names, minerals)
-        results = self.predictor.predict(rows, minerals, options["coverage"],
-                                         options["species"], options["neighbours"])
-        answer = self._answer(prepared, _class_order(results, self.classes), results)
+        results, proba = self.predictor.predict_with_proba(
+            rows, minerals, options["coverage"], options["species"], options["neighbours"])
+        answer = self._answer(prepared, proba, results)
         if options.get("sample_by") is not None:
             answer.samples = self._pool(prepared.names, rows, minerals, options)
         return answer

@@ -1,0 +1,101 @@
+"""Every similarity an answer needs, from one matrix product per block of queries.
+
+Torch-free. An answer compares each query with every reference spectrum three ways: the
+cosine over the whole grid (the country models' neighbours and the novelty score), the cosine
+over the matching window (species and specimens, ``library.MATCH_MAX_SHIFT_CM1``) and the
+Pearson correlation (the HQI, and a novelty view). All three follow from the raw dot products
+and a few per-row sums:
+
+    cosine      = q.x / (|q| |x|)
+    window      = q_w.x_w / (|q_w| |x_w|)              (columns of the window only)
+    correlation = (q.x - sum(q) sum(x) / G) / (|q - mean q| |x - mean x|)
+
+so ``q.x`` is computed once, split as (window part) + (rest), and only over the columns
+where some query of the block is non-zero: a spectrum is zero outside its measured range,
+and those columns add nothing. A map measured over 150-1,100 cm-1 touches a fifth of a
+2,048-point grid. The references' norms and sums are computed once, when the model loads.
+
+The products are float32, as before; the answers differ from the separate products only by
+float32 rounding (block sizes alone already move the last bits of a BLAS product).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Queries per block: the block's three (block, references) float32 matrices stay ~100 MB.
+BLOCK = 512
+
+
+@dataclass
+class Similarities:
+    """One block of queries against every reference: ``cosine`` (whole grid), ``window``
+    (matching window) and ``correlation``, each (queries, references) float32."""
+
+    cosine: np.ndarray
+    window: np.ndarray
+    correlation: np.ndarray
+
+
+def _inverse(norm: np.ndarray) -> np.ndarray:
+    """1 / norm as float32, 0 where the norm is 0 (a zero row has no direction: similarity
+    0, as a zero row of ``unit_rows`` gives)."""
+    norm = np.asarray(norm, dtype=np.float64)
+    return np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0).astype(np.float32)
+
+
+def _scaled(dot: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``dot`` times ``rows`` down and ``columns`` across, in place."""
+    dot *= rows[:, None]
+    dot *= columns[None, :]
+    return dot
+
+
+class LibraryViews:
+    """The reference spectra (float32 rows of ``X`` on a grid) with what the similarities
+    need of them, computed once: norms over the grid and the window, sums, centred norms."""
+
+    def __init__(self, X: np.ndarray, window: np.ndarray) -> None:
+        self.X = np.ascontiguousarray(X, dtype=np.float32)
+        self.window = np.asarray(window, dtype=bool)
+        self.n_points = self.X.shape[1]
+        X64 = self.X.astype(np.float64)
+        self.inverse = _inverse(np.sqrt(np.einsum("ij,ij->i", X64, X64)))
+        Xw = X64[:, self.window]
+        self.inverse_window = _inverse(np.sqrt(np.einsum("ij,ij->i", Xw, Xw)))
+        self.total = X64.sum(axis=1).astype(np.float32)
+        centred = X64 - X64.mean(axis=1, keepdims=True)
+        self.inverse_centred = _inverse(np.sqrt(np.einsum("ij,ij->i", centred, centred)))
+        self._columns: tuple[bytes, np.ndarray] | None = None
+
+    def columns(self, keep: np.ndarray) -> np.ndarray:
+        """``X[:, keep].T`` (contiguous), kept for the next block with the same columns (a
+        map's blocks all have the same)."""
+        key = np.packbits(keep).tobytes()
+        if self._columns is None or self._columns[0] != key:
+            self._columns = (key, np.ascontiguousarray(self.X[:, keep].T))
+        return self._columns[1]
+
+    def similarities(self, queries: np.ndarray) -> Similarities:
+        """The three similarities of one block of queries (rows on the library's grid)."""
+        Q = np.asarray(queries, dtype=np.float32)
+        if Q.ndim != 2 or Q.shape[1] != self.n_points:
+            raise ValueError(f"spectra of shape {Q.shape}: expected (n, {self.n_points}) on "
+                             "the library's grid")
+        used = (Q != 0).any(axis=0)
+        inside, outside = used & self.window, used & ~self.window
+        window = Q[:, inside] @ self.columns(inside)
+        dot = window + Q[:, outside] @ np.ascontiguousarray(self.X[:, outside].T) \
+            if outside.any() else window.copy()
+        Q64 = Q.astype(np.float64)
+        q_norm2 = np.einsum("ij,ij->i", Q64, Q64)
+        q_window = np.sqrt(np.einsum("ij,ij->i", Q64[:, self.window], Q64[:, self.window]))
+        q_mean = Q64.sum(axis=1) / self.n_points
+        q_centred = np.sqrt(np.maximum(q_norm2 - q_mean ** 2 * self.n_points, 0.0))
+        correlation = dot - np.outer(q_mean.astype(np.float32), self.total)
+        return Similarities(
+            cosine=_scaled(dot, _inverse(np.sqrt(q_norm2)), self.inverse),
+            window=_scaled(window, _inverse(q_window), self.inverse_window),
+            correlation=_scaled(correlation, _inverse(q_centred), self.inverse_centred))
