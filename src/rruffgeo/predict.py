@@ -358,18 +358,6 @@ class ProvenanceModel(Model):
         return out
 
 
-def _class_order(results: Sequence[Any], classes: Sequence[str]) -> np.ndarray:
-    """Each result's country probabilities in the order of ``classes`` (NaN for a class it
-    lacks): one index lookup per result, not a reindexed table."""
-    index = pd.Index(classes)
-    proba = np.full((len(results), len(classes)), np.nan)
-    for i, r in enumerate(results):
-        at = index.get_indexer(r.countries["country_iso3"])
-        keep = at >= 0
-        proba[i, at[keep]] = r.countries["probability"].to_numpy(float)[keep]
-    return proba
-
-
 def _unused_name_note(name: str, mineral: str) -> str:
     what = f"##NAMES {mineral!r} is not a species of the reference library" if mineral \
         else "no ##NAMES header"

@@ -39,15 +39,25 @@ class Neighbours:
         """Mask (n, K): True where the neighbour is the best of its specimen in that row."""
         key = id(group_codes)
         if key not in self._first:
-            codes = group_codes[self.index]
-            by_code = np.argsort(codes, axis=1, kind="stable")
-            ordered = np.take_along_axis(codes, by_code, axis=1)
-            first = np.ones(codes.shape, bool)
-            first[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
-            mask = np.zeros(codes.shape, bool)
-            np.put_along_axis(mask, by_code, first, axis=1)
-            self._first[key] = mask
+            self._first[key] = first_occurrences(group_codes[self.index],
+                                                 int(group_codes.max(initial=0)) + 1)
         return self._first[key]
+
+
+def first_occurrences(codes: np.ndarray, n_codes: int, block: int = 256) -> np.ndarray:
+    """Mask (n, K): True where ``codes[i, j]`` did not occur before in row ``i``. One pass
+    over the columns with a seen-table per row (cheaper than a sort of every row)."""
+    mask = np.zeros(codes.shape, bool)
+    for lo in range(0, len(codes), block):
+        part = codes[lo:lo + block]
+        seen = np.zeros(len(part) * n_codes, bool)
+        flat = np.ascontiguousarray((part + (np.arange(len(part)) * n_codes)[:, None]).T)
+        first = np.empty(flat.shape, bool)
+        for j, at in enumerate(flat):
+            np.logical_not(seen[at], out=first[j])
+            seen[at] = True
+        mask[lo:lo + block] = first.T
+    return mask
 
 
 def find_neighbours(reference_unit: np.ndarray, queries: np.ndarray,

@@ -3,20 +3,19 @@
 Torch-free. An answer compares each query with every reference spectrum three ways: the
 cosine over the whole grid (the country models' neighbours and the novelty score), the cosine
 over the matching window (species and specimens, ``library.MATCH_MAX_SHIFT_CM1``) and the
-Pearson correlation (the HQI, and a novelty view). All three follow from the raw dot products
-and a few per-row sums:
+Pearson correlation (the HQI, and a novelty view). With ``c = x - mean x`` (each reference
+centred once, when the model loads) all three follow from one product ``q.c`` and per-row sums,
+because ``sum(c) = 0``:
 
-    cosine      = q.x / (|q| |x|)
-    window      = q_w.x_w / (|q_w| |x_w|)              (columns of the window only)
-    correlation = (q.x - sum(q) sum(x) / G) / (|q - mean q| |x - mean x|)
+    correlation = q.c / (|q - mean q| |c|)
+    cosine      = (q.c + mean(x) sum(q)) / (|q| |x|)
+    window      = (q_w.c_w + mean(x) sum(q_w)) / (|q_w| |x_w|)     (window columns only)
 
-so ``q.x`` is computed once, split as (window part) + (rest), and only over the columns
-where some query of the block is non-zero: a spectrum is zero outside its measured range,
-and those columns add nothing. A map measured over 150-1,100 cm-1 touches a fifth of a
-2,048-point grid. The references' norms and sums are computed once, when the model loads.
-
-The products are float32, as before; the answers differ from the separate products only by
-float32 rounding (block sizes alone already move the last bits of a BLAS product).
+and ``q.c`` is computed, split as (window part) + (rest), only over the columns where some
+query of the block is non-zero: a spectrum is zero outside its measured range, and those
+columns add nothing. A map measured over 150-1,100 cm-1 touches a fifth of a 2,048-point
+grid. The product is float32, as before; the answers differ from the separate products only
+by float32 rounding (block sizes alone already move the last bits of a BLAS product).
 """
 
 from __future__ import annotations
@@ -58,24 +57,25 @@ class LibraryViews:
     need of them, computed once: norms over the grid and the window, sums, centred norms."""
 
     def __init__(self, X: np.ndarray, window: np.ndarray) -> None:
-        self.X = np.ascontiguousarray(X, dtype=np.float32)
+        X64 = np.asarray(X, dtype=np.float64)
         self.window = np.asarray(window, dtype=bool)
-        self.n_points = self.X.shape[1]
-        X64 = self.X.astype(np.float64)
+        self.n_points = X64.shape[1]
+        self.mean = X64.mean(axis=1)
+        self.centred = np.ascontiguousarray(X64 - self.mean[:, None], dtype=np.float32)
         self.inverse = _inverse(np.sqrt(np.einsum("ij,ij->i", X64, X64)))
         Xw = X64[:, self.window]
         self.inverse_window = _inverse(np.sqrt(np.einsum("ij,ij->i", Xw, Xw)))
-        self.total = X64.sum(axis=1).astype(np.float32)
-        centred = X64 - X64.mean(axis=1, keepdims=True)
+        centred = X64 - self.mean[:, None]
         self.inverse_centred = _inverse(np.sqrt(np.einsum("ij,ij->i", centred, centred)))
+        self.mean = self.mean.astype(np.float32)
         self._columns: tuple[bytes, np.ndarray] | None = None
 
     def columns(self, keep: np.ndarray) -> np.ndarray:
-        """``X[:, keep].T`` (contiguous), kept for the next block with the same columns (a
-        map's blocks all have the same)."""
+        """The centred references' columns ``keep``, transposed (contiguous), kept for the
+        next block with the same columns (a map's blocks all have the same)."""
         key = np.packbits(keep).tobytes()
         if self._columns is None or self._columns[0] != key:
-            self._columns = (key, np.ascontiguousarray(self.X[:, keep].T))
+            self._columns = (key, np.ascontiguousarray(self.centred[:, keep].T))
         return self._columns[1]
 
     def similarities(self, queries: np.ndarray) -> Similarities:
@@ -86,16 +86,18 @@ class LibraryViews:
                              "the library's grid")
         used = (Q != 0).any(axis=0)
         inside, outside = used & self.window, used & ~self.window
-        window = Q[:, inside] @ self.columns(inside)
-        dot = window + Q[:, outside] @ np.ascontiguousarray(self.X[:, outside].T) \
-            if outside.any() else window.copy()
+        part = Q[:, inside] @ self.columns(inside)
+        rest = Q[:, outside] @ np.ascontiguousarray(self.centred[:, outside].T) \
+            if outside.any() else None
         Q64 = Q.astype(np.float64)
+        q_sum, q_sum_window = Q64.sum(axis=1), Q64[:, self.window].sum(axis=1)
         q_norm2 = np.einsum("ij,ij->i", Q64, Q64)
         q_window = np.sqrt(np.einsum("ij,ij->i", Q64[:, self.window], Q64[:, self.window]))
-        q_mean = Q64.sum(axis=1) / self.n_points
-        q_centred = np.sqrt(np.maximum(q_norm2 - q_mean ** 2 * self.n_points, 0.0))
-        correlation = dot - np.outer(q_mean.astype(np.float32), self.total)
+        q_centred = np.sqrt(np.maximum(q_norm2 - q_sum ** 2 / self.n_points, 0.0))
+        correlation = part + rest if rest is not None else part.copy()
+        cosine = correlation + np.outer(q_sum.astype(np.float32), self.mean)
+        part += np.outer(q_sum_window.astype(np.float32), self.mean)
         return Similarities(
-            cosine=_scaled(dot, _inverse(np.sqrt(q_norm2)), self.inverse),
-            window=_scaled(window, _inverse(q_window), self.inverse_window),
+            cosine=_scaled(cosine, _inverse(np.sqrt(q_norm2)), self.inverse),
+            window=_scaled(part, _inverse(q_window), self.inverse_window),
             correlation=_scaled(correlation, _inverse(q_centred), self.inverse_centred))

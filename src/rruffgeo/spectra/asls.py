@@ -21,9 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-#: Spectra per block: large enough that each vector operation outweighs NumPy's call overhead,
-#: small enough that a block's working arrays stay in the cache. Any block size gives the
-#: same baselines (every operation acts on one spectrum's column only).
+#: Most spectra per block: large enough that each vector operation outweighs NumPy's call
+#: overhead. Blocks are made equal, as many per thread. Any block size gives the same
+#: baselines (every operation acts on one spectrum's column only).
 BLOCK = 2048
 
 
@@ -138,14 +138,18 @@ def asls_many(Y: np.ndarray, lam: float = 1e6, p: float = 1e-2, max_iter: int = 
     if not 0 < p < 1:
         raise ValueError("p must be between 0 and 1")
     pen = penalty_bands(Y.shape[1], lam)
-    starts = range(0, len(Y), BLOCK)
+    workers = max(1, threads or len(os.sched_getaffinity(0)))
+    n_blocks = -(-len(Y) // BLOCK)
+    n_blocks = -(-n_blocks // workers) * workers  # as many blocks per worker
+    size = max(1, -(-len(Y) // max(n_blocks, 1)))
+    starts = range(0, len(Y), size)
 
     def one(lo: int) -> np.ndarray:
         with np.errstate(all="ignore"):
-            return _asls_block(np.ascontiguousarray(Y[lo:lo + BLOCK].T), pen, p, max_iter,
+            return _asls_block(np.ascontiguousarray(Y[lo:lo + size].T), pen, p, max_iter,
                                tol).T
 
-    workers = min(threads or len(os.sched_getaffinity(0)), len(starts))
+    workers = min(workers, len(starts))
     if workers <= 1:
         parts = [one(lo) for lo in starts]
     else:

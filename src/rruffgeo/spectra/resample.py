@@ -9,6 +9,7 @@ matrix builder: float32 rows, min-max on the float32 values) and ``resample_rows
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.interpolate import CubicSpline
@@ -167,13 +168,14 @@ def resample_many(
 
 def clean_rows(spectra: list[tuple[np.ndarray, np.ndarray]]
                ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``clean_axis`` of each pair; spectra given on one shared axis (the same array) that is
-    finite and strictly monotonic, with finite values, are only sorted, once for all: what
-    ``clean_axis`` would do to each."""
+    """``clean_axis`` of each pair; spectra given on one shared axis (views of the same memory)
+    that is finite and strictly monotonic, with finite values, are only sorted, once for all:
+    what ``clean_axis`` would do to each."""
     out: list[tuple[np.ndarray, np.ndarray]] = []
-    shared: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
+    shared: dict[tuple[int, tuple[int, ...], tuple[int, ...], str], Any] = {}
     for x, y in spectra:
-        key = id(x)
+        x = np.asarray(x)  # views of one array share its memory: the key
+        key = (x.__array_interface__["data"][0], x.shape, x.strides, x.dtype.str)
         if key not in shared:
             shared[key] = _plain_order(x)
         plain = shared[key]
