@@ -57,26 +57,29 @@ class LibraryViews:
     need of them, computed once: norms over the grid and the window, sums, centred norms."""
 
     def __init__(self, X: np.ndarray, window: np.ndarray) -> None:
-        X64 = np.asarray(X, dtype=np.float64)
+        X = np.asarray(X, dtype=np.float32)
         self.window = np.asarray(window, dtype=bool)
-        self.n_points = X64.shape[1]
-        self.mean = X64.mean(axis=1)
-        self.centred = np.ascontiguousarray(X64 - self.mean[:, None], dtype=np.float32)
-        self.inverse = _inverse(np.sqrt(np.einsum("ij,ij->i", X64, X64)))
-        Xw = X64[:, self.window]
-        self.inverse_window = _inverse(np.sqrt(np.einsum("ij,ij->i", Xw, Xw)))
-        centred = X64 - self.mean[:, None]
-        self.inverse_centred = _inverse(np.sqrt(np.einsum("ij,ij->i", centred, centred)))
-        self.mean = self.mean.astype(np.float32)
-        self._columns: tuple[bytes, np.ndarray] | None = None
+        self.n_points = X.shape[1]
+        self.mean = X.mean(axis=1, dtype=np.float64).astype(np.float32)
+        self.inverse = _inverse(np.linalg.norm(X, axis=1))
+        self.inverse_window = _inverse(np.linalg.norm(X[:, self.window], axis=1))
+        centred = X - self.mean[:, None]
+        self.inverse_centred = _inverse(np.linalg.norm(centred, axis=1))
+        # Transposed, one row per grid point, window and rest apart: a block's points are
+        # then whole rows to copy, or none when it uses all of a part.
+        self.parts = (np.ascontiguousarray(centred[:, self.window].T),
+                      np.ascontiguousarray(centred[:, ~self.window].T))
+        self._rows: dict[int, tuple[bytes, np.ndarray]] = {}
 
-    def columns(self, keep: np.ndarray) -> np.ndarray:
-        """The centred references' columns ``keep``, transposed (contiguous), kept for the
-        next block with the same columns (a map's blocks all have the same)."""
+    def rows(self, part: int, keep: np.ndarray) -> np.ndarray:
+        """The centred references at the points ``keep`` of ``parts[part]`` (points,
+        references), kept for the next block with the same points (a map's blocks)."""
+        if keep.all():
+            return self.parts[part]
         key = np.packbits(keep).tobytes()
-        if self._columns is None or self._columns[0] != key:
-            self._columns = (key, np.ascontiguousarray(self.centred[:, keep].T))
-        return self._columns[1]
+        if part not in self._rows or self._rows[part][0] != key:
+            self._rows[part] = (key, self.parts[part][keep])
+        return self._rows[part][1]
 
     def similarities(self, queries: np.ndarray) -> Similarities:
         """The three similarities of one block of queries (rows on the library's grid)."""
@@ -86,9 +89,8 @@ class LibraryViews:
                              "the library's grid")
         used = (Q != 0).any(axis=0)
         inside, outside = used & self.window, used & ~self.window
-        part = Q[:, inside] @ self.columns(inside)
-        rest = Q[:, outside] @ np.ascontiguousarray(self.centred[:, outside].T) \
-            if outside.any() else None
+        part = Q[:, inside] @ self.rows(0, inside[self.window])
+        rest = Q[:, outside] @ self.rows(1, outside[~self.window]) if outside.any() else None
         Q64 = Q.astype(np.float64)
         q_sum, q_sum_window = Q64.sum(axis=1), Q64[:, self.window].sum(axis=1)
         q_norm2 = np.einsum("ij,ij->i", Q64, Q64)
