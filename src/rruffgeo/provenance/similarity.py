@@ -45,6 +45,11 @@ def _inverse(norm: np.ndarray) -> np.ndarray:
     return np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0).astype(np.float32)
 
 
+def _norms(X: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row, summed in float64 (no squared copy of ``X``)."""
+    return np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+
+
 def _scaled(dot: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """``dot`` times ``rows`` down and ``columns`` across, in place."""
     dot *= rows[:, None]
@@ -61,10 +66,10 @@ class LibraryViews:
         self.window = np.asarray(window, dtype=bool)
         self.n_points = X.shape[1]
         self.mean = X.mean(axis=1, dtype=np.float64).astype(np.float32)
-        self.inverse = _inverse(np.linalg.norm(X, axis=1))
-        self.inverse_window = _inverse(np.linalg.norm(X[:, self.window], axis=1))
+        self.inverse = _inverse(_norms(X))
+        self.inverse_window = _inverse(_norms(X[:, self.window]))
         centred = X - self.mean[:, None]
-        self.inverse_centred = _inverse(np.linalg.norm(centred, axis=1))
+        self.inverse_centred = _inverse(_norms(centred))
         # Transposed, one row per grid point, window and rest apart: a block's points are
         # then whole rows to copy, or none when it uses all of a part.
         self.parts = (np.ascontiguousarray(centred[:, self.window].T),
