@@ -50,6 +50,13 @@ def _norms(X: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
 
 
+def _centred_t(X: np.ndarray, keep: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """``(X - mean)[:, keep].T``, contiguous, made with one copy of the columns."""
+    out = np.ascontiguousarray(X[:, keep].T)
+    out -= mean[None, :]
+    return out
+
+
 def _scaled(dot: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """``dot`` times ``rows`` down and ``columns`` across, in place."""
     dot *= rows[:, None]
@@ -66,14 +73,16 @@ class LibraryViews:
         self.window = np.asarray(window, dtype=bool)
         self.n_points = X.shape[1]
         self.mean = X.mean(axis=1, dtype=np.float64).astype(np.float32)
-        self.inverse = _inverse(_norms(X))
+        square = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+        self.inverse = _inverse(np.sqrt(square))
         self.inverse_window = _inverse(_norms(X[:, self.window]))
-        centred = X - self.mean[:, None]
-        self.inverse_centred = _inverse(_norms(centred))
-        # Transposed, one row per grid point, window and rest apart: a block's points are
-        # then whole rows to copy, or none when it uses all of a part.
-        self.parts = (np.ascontiguousarray(centred[:, self.window].T),
-                      np.ascontiguousarray(centred[:, ~self.window].T))
+        mean = X.mean(axis=1, dtype=np.float64)  # |x - mean|^2 = |x|^2 - G mean^2
+        self.inverse_centred = _inverse(np.sqrt(np.maximum(
+            square - self.n_points * mean ** 2, 0.0)))
+        # Centred, transposed (one row per grid point), window and rest apart: a block's
+        # points are then whole rows to copy, or none when it uses all of a part.
+        self.parts = tuple(_centred_t(X, keep, self.mean)
+                           for keep in (self.window, ~self.window))
         self._rows: dict[int, tuple[bytes, np.ndarray]] = {}
 
     def rows(self, part: int, keep: np.ndarray) -> np.ndarray:
