@@ -13,7 +13,8 @@ spectra: its weights do not change its speed).
 
 ``--src DIR`` (repeatable) times other checkouts' ``src`` too (e.g. ``git archive main src``),
 each in its own process, rounds alternating, so a change is measured side by side with what
-it replaces. ``--profile`` prints the top of cProfile for the map.
+it replaces: the largest probability difference, and how many spectra's species (top 5) or
+nearest specimens (top 10) lists differ. ``--profile`` prints the top of cProfile for the map.
 
     python benchmarks/bench_predict.py --workdir /work/tw-speed [--preprocess auto]
 """
@@ -138,6 +139,11 @@ def child(src: str, model_dir: str, inputs: dict[str, str], preprocess: str, sin
         out[f"{label}_n"] = len(result.names)
         out[f"{label}_refused"] = len(result.refused)
         arrays[label] = np.asarray(result.proba)
+        if result.details:  # read after the timing: the tables are built when first read
+            arrays[f"{label}:species"] = np.array(
+                ["|".join(map(str, d.species["species"])) for d in result.details])
+            arrays[f"{label}:specimens"] = np.array(
+                ["|".join(map(str, d.specimens["specimen_id"])) for d in result.details])
     np.savez(save, **arrays)
     return out
 
@@ -209,8 +215,12 @@ def report(results: dict, srcs: list[Path], inputs: dict[str, Path], scratch: Pa
             a = np.load(scratch / f"{_tag(model)}_{_tag(str(first))}.npz")
             b = np.load(scratch / f"{_tag(model)}_{_tag(str(src))}.npz")
             diffs = {k: float(np.abs(a[k] - b[k]).max()) if a[k].shape == b[k].shape
-                     else float("nan") for k in a.files}
+                     else float("nan") for k in a.files if ":" not in k}
             print(f"  max |probability difference| {src} vs {first}: {diffs}")
+            lists = {k: int((a[k] != b[k]).sum()) if a[k].shape == b[k].shape else -1
+                     for k in a.files if ":" in k}
+            if lists:
+                print(f"  spectra whose species or nearest specimens differ: {lists}")
         runs = by_src[first]
         if "map" in inputs:
             sec = statistics.median(r["map_s"] for r in runs)

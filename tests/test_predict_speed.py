@@ -169,20 +169,3 @@ def test_baseline_fitter_kept_for_one_axis_fits_as_a_fresh_one(method):
         got = baseline(Spectrum(x, y, {"source": f"s{k}"}), method, lam=1e4).intensity
         fresh = y - getattr(Baseline(x_data=x), method)(y, lam=1e4)[0]
         assert got.tobytes() == fresh.tobytes()
-
-
-def test_class_order_is_the_reindexed_table():
-    from rruffgeo.predict import _class_order
-
-    class Result:
-        def __init__(self, iso, p):
-            self.countries = pd.DataFrame({"country_iso3": iso, "probability": p})
-
-    classes = ["BRA", "ITA", "USA", "NAM"]
-    results = [Result(["USA", "BRA", "ITA", "NAM"], [0.5, 0.25, 0.125, 0.125]),
-               Result(["ITA", "XXX", "USA"], [0.7, 0.2, 0.1])]  # one lacking, one unknown
-    want = np.stack([r.countries.set_index("country_iso3")["probability"]
-                     .reindex(classes).to_numpy(float) for r in results])
-    got = _class_order(results, classes)
-    assert np.isnan(got[1, [0, 3]]).all()
-    np.testing.assert_array_equal(got, want)

@@ -339,9 +339,9 @@ class ProvenanceModel(Model):
             else [given or ""] * len(rows)
         if given == "auto":
             self._say_unused_names(prepared.names, minerals)
-        results = self.predictor.predict(rows, minerals, options["coverage"],
-                                         options["species"], options["neighbours"])
-        answer = self._answer(prepared, _class_order(results, self.classes), results)
+        results, proba = self.predictor.predict_with_proba(
+            rows, minerals, options["coverage"], options["species"], options["neighbours"])
+        answer = self._answer(prepared, proba, results)
         if options.get("sample_by") is not None:
             answer.samples = self._pool(prepared.names, rows, minerals, options)
         return answer
@@ -356,18 +356,6 @@ class ProvenanceModel(Model):
                 options["species"], options["neighbours"])
             out.append(SampleAnswer(sample, members, result))
         return out
-
-
-def _class_order(results: Sequence[Any], classes: Sequence[str]) -> np.ndarray:
-    """Each result's country probabilities in the order of ``classes`` (NaN for a class it
-    lacks): one index lookup per result, not a reindexed table."""
-    index = pd.Index(classes)
-    proba = np.full((len(results), len(classes)), np.nan)
-    for i, r in enumerate(results):
-        at = index.get_indexer(r.countries["country_iso3"])
-        keep = at >= 0
-        proba[i, at[keep]] = r.countries["probability"].to_numpy(float)[keep]
-    return proba
 
 
 def _unused_name_note(name: str, mineral: str) -> str:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from rruffgeo.provenance.continents import ContinentModel
+from rruffgeo.provenance.deferred import TableField
 from rruffgeo.provenance.hqi import species_hqi
 from rruffgeo.provenance.models import class_prior
 
@@ -44,11 +45,12 @@ class ProvenancePredictor(Protocol):
 
 @dataclass
 class ProvenanceResult:
-    """One spectrum's answer: countries (calibrated, with the set), species and specimens."""
+    """One spectrum's answer: countries (calibrated, with the set), species and specimens.
+    The tables may be given `Deferred` (built when first read, see ``deferred``)."""
 
-    countries: pd.DataFrame
-    species: pd.DataFrame
-    specimens: pd.DataFrame
+    countries: pd.DataFrame = TableField()  # type: ignore[assignment]
+    species: pd.DataFrame = TableField()  # type: ignore[assignment]
+    specimens: pd.DataFrame = TableField()  # type: ignore[assignment]
     evidence: str
     mineral_used: str
     set_size: int
@@ -57,7 +59,7 @@ class ProvenanceResult:
     #: The open-set verdict (``rruffgeo.provenance.answer.Novelty``); None when not checked.
     novelty: Any = None
     #: Continent probabilities with their set (``answer.CONTINENT_COLUMNS``), or None.
-    continents: pd.DataFrame | None = None
+    continents: pd.DataFrame | None = TableField(default=None)  # type: ignore[assignment]
 
 
 

@@ -22,16 +22,29 @@ import pandas as pd
 
 from rruffgeo.config import Settings
 from rruffgeo.errors import UserError
-from rruffgeo.provenance.answer import ProvenanceResult, enrich
+from rruffgeo.provenance.answer import ProvenanceResult
+from rruffgeo.provenance.answer_batch import MatchParts, answers
 from rruffgeo.provenance.calibration import apply_calibration
 from rruffgeo.provenance.conformal import conformal_set
 from rruffgeo.provenance.continents import load_continents
 from rruffgeo.provenance.cv import COMBINATIONS, FAMILIES, run_fold
 from rruffgeo.provenance.data import load_provenance_data
-from rruffgeo.provenance.library import ReferenceLibrary, species_key
-from rruffgeo.provenance.models import MAX_NEIGHBOURS, Mixture, find_neighbours
+from rruffgeo.provenance.library import (
+    MATCH_MAX_SHIFT_CM1,
+    ReferenceLibrary,
+    species_key,
+    stable_top,
+)
+from rruffgeo.provenance.models import (
+    MAX_NEIGHBOURS,
+    Mixture,
+    Neighbours,
+    find_neighbours,
+    top_neighbours,
+)
 from rruffgeo.provenance.novelty_learned import load_novelty_model
 from rruffgeo.provenance.pooling import pooled_answer
+from rruffgeo.provenance.similarity import BLOCK, LibraryViews, Similarities
 from rruffgeo.results import ProvenanceReport, lowest_log_loss
 from rruffgeo.workdir import WorkDir, read_json, write_json_atomic
 
@@ -248,6 +261,8 @@ class ProvenancePredictor:
         self._species = set(self.library.species)
         self.novelty = load_novelty_model(folder)
         self.continents = load_continents(folder)
+        self.views = LibraryViews(self.library.X,
+                                  np.asarray(self.grid_cm1) <= MATCH_MAX_SHIFT_CM1)
 
     def _build(self, spec: dict[str, Any]) -> Mixture:
         meta = self.library.meta
@@ -284,13 +299,16 @@ class ProvenancePredictor:
                 else "spectrum" for m in minerals]
 
     def raw_proba(self, spectra: np.ndarray, minerals: list[str] | None = None,
-                  evidence: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+                  evidence: list[str] | None = None, neighbours: Neighbours | None = None
+                  ) -> tuple[np.ndarray, list[str]]:
         """Uncalibrated country probabilities of spectra on ``grid_cm1`` and the evidence each
-        used (``evidence`` forces it, e.g. one evidence for every spectrum of a sample)."""
+        used (``evidence`` forces it, e.g. one evidence for every spectrum of a sample;
+        ``neighbours``: the spectra's, when already found)."""
         spectra = np.asarray(spectra, np.float32)
         evidence = evidence or self.evidence(minerals, len(spectra))
         ref = next(iter(self.models.values())).models[0].reference_
-        nb = find_neighbours(ref, spectra, MAX_NEIGHBOURS)
+        nb = find_neighbours(ref, spectra, MAX_NEIGHBOURS) if neighbours is None \
+            else neighbours
         given = np.asarray(minerals if minerals else [""] * len(spectra), dtype=object)
         raw = np.zeros((len(spectra), len(self.classes)))
         for ev in set(evidence):
@@ -304,11 +322,15 @@ class ProvenancePredictor:
         """Calibrated country probabilities (n, n_classes) of spectra on ``grid_cm1``, and the
         evidence each used."""
         raw, evidence = self.raw_proba(spectra, minerals)
+        return self._calibrated(raw, evidence), evidence
+
+    def _calibrated(self, raw: np.ndarray, evidence: list[str]) -> np.ndarray:
+        """Each row calibrated by its evidence's model."""
         proba = np.zeros_like(raw)
         for ev in set(evidence):
             rows = np.array([e == ev for e in evidence])
             proba[rows] = apply_calibration(raw[rows], self.spec["models"][ev])
-        return proba, evidence
+        return proba
 
     def predict_pooled(self, spectra: np.ndarray, minerals: list[str] | None = None,
                        coverage: float = 0.9, n_species: int = 5, n_specimens: int = 10
@@ -347,19 +369,52 @@ class ProvenancePredictor:
                 coverage: float = 0.9, n_species: int = 5, n_specimens: int = 10
                 ) -> list[ProvenanceResult]:
         """Per spectrum: calibrated countries with the ``coverage`` set, species, specimens."""
+        return self.predict_with_proba(spectra, minerals, coverage, n_species, n_specimens)[0]
+
+    def predict_with_proba(self, spectra: np.ndarray, minerals: list[str] | None = None,
+                           coverage: float = 0.9, n_species: int = 5, n_specimens: int = 10
+                           ) -> tuple[list[ProvenanceResult], np.ndarray]:
+        """``predict``'s results and the country probabilities they give (n, classes), in
+        class order: what a caller wanting the numbers reads without building a table."""
         levels = self.spec["models"]["spectrum"]["set_thresholds"]
         if str(coverage) not in levels:
             raise ValueError(f"--coverage {coverage}: the model has sets for "
                              f"{', '.join(levels)} only")
-        proba, evidence = self.predict_proba(spectra, minerals)
-        sims = self.library.similarities(spectra)
-        species = self.library.species_match(sims, n_species)
-        specimens = self.library.nearest_specimens(sims, n_specimens)
-        out = []
-        for i, p in enumerate(proba):
-            threshold = self.spec["models"][evidence[i]]["set_thresholds"][str(coverage)]
-            countries = self._countries(p, threshold)
-            mineral = minerals[i] if minerals and evidence[i] != "spectrum" else ""
-            out.append(ProvenanceResult(countries, species[i], specimens[i], evidence[i],
-                                        mineral, int(countries["in_set"].sum())))
-        return enrich(self, spectra, out, coverage)
+        spectra = np.asarray(spectra, np.float32)
+        if not len(spectra):
+            return [], np.zeros((0, len(self.classes)))
+        blocks = [self._match_block(spectra[lo:lo + BLOCK], n_species, n_specimens)
+                  for lo in range(0, len(spectra), BLOCK)]
+        nb = Neighbours(np.concatenate([b[1].index for b in blocks]),
+                        np.concatenate([b[1].sim for b in blocks]))
+        raw, evidence = self.raw_proba(spectra, minerals, neighbours=nb)
+        proba = self._calibrated(raw, evidence)
+        return answers(self, proba, evidence, minerals,
+                       MatchParts.concat([b[0] for b in blocks]), coverage)
+
+    def _match_block(self, spectra: np.ndarray, n_species: int, n_specimens: int
+                     ) -> tuple[MatchParts, Neighbours]:
+        """One block of queries against the library: species, specimens, novelty score and
+        the country models' neighbours, all from one pass of similarities."""
+        sims = self.views.similarities(spectra)
+        nb = top_neighbours(sims.cosine, MAX_NEIGHBOURS)
+        best = self.library.species_best(sims.window)
+        top = stable_top(best, min(n_species, best.shape[1]))
+        r = self.library.species_best_of(sims.correlation, top)
+        picks = self.library.nearest_specimen_rows(sims.window, n_specimens)
+        parts = MatchParts(top, np.take_along_axis(best, top, axis=1),
+                           100.0 * np.square(np.clip(r, 0.0, 1.0)), picks,
+                           np.take_along_axis(sims.window, picks, axis=1),
+                           self._novelty_scores(spectra, sims))
+        return parts, nb
+
+    def _novelty_scores(self, spectra: np.ndarray, sims: Similarities) -> np.ndarray | None:
+        """The novelty model's scores, from the similarities already computed when its view
+        is one of them (cosine or correlation over the grid)."""
+        model = self.novelty
+        if model is None:
+            return None
+        view = {"cosine": sims.cosine, "correlation": sims.correlation}.get(model.kind)
+        if view is None:
+            return model.score(spectra, self.library.X)
+        return model.score_similarities(view)

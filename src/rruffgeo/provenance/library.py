@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,35 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
     return np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
 
 
+@dataclass(frozen=True)
+class SpeciesGroups:
+    """The library's spectra by species: column ``order`` grouping them, each group's start,
+    species name (as first written), number of specimens, and code by ``species_key``."""
+
+    order: np.ndarray
+    starts: np.ndarray
+    names: np.ndarray
+    n_specimens: np.ndarray
+    code_of: dict[str, int]
+
+
+def stable_top(values: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the first ``k`` columns of ``argsort(-values, kind="stable")`` (largest first,
+    ties by column). Why not sort: a partition finds them when no column outside it ties with
+    the ``k``-th value; the rows where one does are sorted in full."""
+    values = np.asarray(values)
+    if k >= values.shape[1]:
+        return np.argsort(-values, axis=1, kind="stable")[:, :k]
+    part = np.argpartition(-values, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(values, part, axis=1)
+    settled = (values >= vals.min(axis=1, keepdims=True)).sum(axis=1) == k
+    out = np.take_along_axis(part, np.lexsort((part, -vals), axis=1), axis=1)
+    rest = np.flatnonzero(~settled)
+    if len(rest):
+        out[rest] = np.argsort(-values[rest], axis=1, kind="stable")[:, :k]
+    return out
+
+
 @dataclass
 class ReferenceLibrary:
     """Reference spectra (rows of ``X`` on ``grid_cm1``) and one metadata row per spectrum.
@@ -92,32 +122,67 @@ class ReferenceLibrary:
                              f"{len(self.grid_cm1)}) on the library's grid")
         return unit_rows(match_window(spectra, self.grid_cm1)) @ self._unit.T
 
-    def species_match(self, sims: np.ndarray, top_k: int = 5) -> list[pd.DataFrame]:
-        """Per query, the ``top_k`` species by their best similarity (SPECIES_COLUMNS)."""
+    @cached_property
+    def species_groups(self) -> SpeciesGroups:
+        """The library's columns grouped by species (computed once)."""
         codes, uniques = pd.factorize(self.species)
         order = np.argsort(codes, kind="stable")
-        starts = np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1]
-        best = np.maximum.reduceat(sims[:, order], starts, axis=1)  # (n, n_species)
-        names = self.meta["mineral"].groupby(codes).first().to_numpy()
-        n_spec = self.meta.groupby(codes)["specimen_id"].nunique().to_numpy()
-        k = min(top_k, len(uniques))
-        top = np.argsort(-best, axis=1, kind="stable")[:, :k]
-        return _per_query(pd.DataFrame({
-            "rank": np.tile(np.arange(1, k + 1), len(best)),
-            "species": pd.Series(names).take(top.ravel()).to_numpy(),
-            "similarity": np.take_along_axis(best, top, axis=1).ravel(),
-            "n_specimens": n_spec[top.ravel()]}), len(best), k)
+        return SpeciesGroups(
+            order=order, starts=np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1],
+            names=self.meta["mineral"].groupby(codes).first().to_numpy(),
+            n_specimens=self.meta.groupby(codes)["specimen_id"].nunique().to_numpy(),
+            code_of={key: i for i, key in enumerate(uniques)})
+
+    def species_best(self, sims: np.ndarray) -> np.ndarray:
+        """Per query, the best similarity of each species (n, n_species)."""
+        groups = self.species_groups
+        return np.maximum.reduceat(np.asarray(sims)[:, groups.order], groups.starts, axis=1)
+
+    def species_best_of(self, sims: np.ndarray, species: np.ndarray) -> np.ndarray:
+        """``species_best(sims)`` at the species codes ``species`` (n, k) only: the columns
+        of the species some query lists, not of all."""
+        groups = self.species_groups
+        codes, at = np.unique(species, return_inverse=True)
+        ends = np.r_[groups.starts[1:], len(groups.order)]
+        columns = [groups.order[groups.starts[c]:ends[c]] for c in codes]
+        starts = np.r_[0, np.cumsum([len(c) for c in columns])[:-1]]
+        best = np.maximum.reduceat(np.asarray(sims)[:, np.concatenate(columns)], starts, axis=1)
+        return np.take_along_axis(best, at.reshape(np.shape(species)), axis=1)
+
+    def species_match(self, sims: np.ndarray, top_k: int = 5) -> list[pd.DataFrame]:
+        """Per query, the ``top_k`` species by their best similarity (SPECIES_COLUMNS)."""
+        best = self.species_best(sims)
+        top = stable_top(best, min(top_k, best.shape[1]))
+        return self.species_tables(top, np.take_along_axis(best, top, axis=1))
+
+    def species_tables(self, top: np.ndarray, similarity: np.ndarray,
+                       hqi: np.ndarray | None = None) -> list[pd.DataFrame]:
+        """The species tables of queries whose best species (codes of ``species_groups``)
+        are ``top`` with those ``similarity`` values (and ``hqi``, a column after it)."""
+        groups, (n, k) = self.species_groups, top.shape
+        columns = {"rank": np.tile(np.arange(1, k + 1), n),
+                   "species": pd.Series(groups.names).take(top.ravel()).to_numpy(),
+                   "similarity": np.asarray(similarity).ravel()}
+        if hqi is not None:
+            columns["hqi"] = np.asarray(hqi, dtype=np.float64).ravel()
+        columns["n_specimens"] = groups.n_specimens[top.ravel()]
+        return per_query(pd.DataFrame(columns), n, k)
 
     def nearest_specimens(self, sims: np.ndarray, n: int = 10) -> list[pd.DataFrame]:
         """Per query, the ``n`` most similar specimens, one row each (its best spectrum)."""
         picks = self.nearest_specimen_rows(sims, n)
+        return self.specimen_tables(picks, np.take_along_axis(np.asarray(sims), picks, axis=1))
+
+    def specimen_tables(self, picks: np.ndarray, similarity: np.ndarray
+                        ) -> list[pd.DataFrame]:
+        """The specimen tables of queries whose nearest specimens are the library rows
+        ``picks`` (n, k), at those ``similarity`` values."""
         k = picks.shape[1]
         long = self.meta.iloc[picks.ravel()][SPECIMEN_COLUMNS[1:-2] + ["spectrum_id"]]
         long = long.reset_index(drop=True)
         long.insert(0, "rank", np.tile(np.arange(1, k + 1), len(picks)))
-        long.insert(len(SPECIMEN_COLUMNS) - 2, "similarity",
-                    np.take_along_axis(np.asarray(sims), picks, axis=1).ravel())
-        return _per_query(long[SPECIMEN_COLUMNS], len(picks), k)
+        long.insert(len(SPECIMEN_COLUMNS) - 2, "similarity", np.asarray(similarity).ravel())
+        return per_query(long[SPECIMEN_COLUMNS], len(picks), k)
 
     def nearest_specimen_rows(self, sims: np.ndarray, n: int, block: int = 256) -> np.ndarray:
         """Library rows (n_queries, min(n, specimens)): per query the best spectrum of each of
@@ -167,7 +232,7 @@ class ReferenceLibrary:
         return cls(X.astype(np.float32), meta, grid)
 
 
-def _per_query(long: pd.DataFrame, n_queries: int, k: int) -> list[pd.DataFrame]:
+def per_query(long: pd.DataFrame, n_queries: int, k: int) -> list[pd.DataFrame]:
     """The ``k``-row table of each query from one long table of them all: one table built
     and cut is far cheaper than a table built per query (each converts its text columns)."""
     return [long.iloc[i * k:(i + 1) * k].reset_index(drop=True) for i in range(n_queries)]

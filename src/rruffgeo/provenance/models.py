@@ -39,12 +39,25 @@ class Neighbours:
         """Mask (n, K): True where the neighbour is the best of its specimen in that row."""
         key = id(group_codes)
         if key not in self._first:
-            codes = group_codes[self.index]
-            mask = np.zeros(codes.shape, bool)
-            for i, row in enumerate(codes):
-                mask[i, np.unique(row, return_index=True)[1]] = True
-            self._first[key] = mask
+            self._first[key] = first_occurrences(group_codes[self.index],
+                                                 int(group_codes.max(initial=0)) + 1)
         return self._first[key]
+
+
+def first_occurrences(codes: np.ndarray, n_codes: int, block: int = 256) -> np.ndarray:
+    """Mask (n, K): True where ``codes[i, j]`` did not occur before in row ``i``. One pass
+    over the columns with a seen-table per row (cheaper than a sort of every row)."""
+    mask = np.zeros(codes.shape, bool)
+    for lo in range(0, len(codes), block):
+        part = codes[lo:lo + block]
+        seen = np.zeros(len(part) * n_codes, bool)
+        flat = np.ascontiguousarray((part + (np.arange(len(part)) * n_codes)[:, None]).T)
+        first = np.empty(flat.shape, bool)
+        for j, at in enumerate(flat):
+            np.logical_not(seen[at], out=first[j])
+            seen[at] = True
+        mask[lo:lo + block] = first.T
+    return mask
 
 
 def find_neighbours(reference_unit: np.ndarray, queries: np.ndarray,
@@ -52,17 +65,24 @@ def find_neighbours(reference_unit: np.ndarray, queries: np.ndarray,
                     exclude_self: bool = False) -> Neighbours:
     """The ``k`` most cosine-similar reference rows of each query (reference rows unit-length)."""
     q = unit_rows(queries)
-    k = min(k, reference_unit.shape[0])
-    idx = np.empty((len(q), k), np.int64)
-    sim = np.empty((len(q), k), np.float32)
-    for lo in range(0, len(q), chunk):
-        s = q[lo:lo + chunk] @ reference_unit.T
-        part = np.argpartition(-s, k - 1, axis=1)[:, :k]
-        ps = np.take_along_axis(s, part, axis=1)
-        order = np.argsort(-ps, axis=1, kind="stable")
-        idx[lo:lo + chunk] = np.take_along_axis(part, order, axis=1)
-        sim[lo:lo + chunk] = np.take_along_axis(ps, order, axis=1)
-    return Neighbours(idx, sim)
+    parts = [top_neighbours(q[lo:lo + chunk] @ reference_unit.T, k)
+             for lo in range(0, len(q), chunk)]
+    if not parts:
+        k = min(k, reference_unit.shape[0])
+        return Neighbours(np.empty((0, k), np.int64), np.empty((0, k), np.float32))
+    return Neighbours(np.concatenate([p.index for p in parts]),
+                      np.concatenate([p.sim for p in parts]))
+
+
+def top_neighbours(sims: np.ndarray, k: int = MAX_NEIGHBOURS) -> Neighbours:
+    """The ``k`` most similar references of each row of ``sims`` (queries, references), by
+    decreasing similarity (ties by the partition's order, as ``find_neighbours`` has them)."""
+    k = min(k, sims.shape[1])
+    part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    ps = np.take_along_axis(sims, part, axis=1)
+    order = np.argsort(-ps, axis=1, kind="stable")
+    return Neighbours(np.take_along_axis(part, order, axis=1).astype(np.int64),
+                      np.take_along_axis(ps, order, axis=1).astype(np.float32))
 
 
 def class_prior(y: np.ndarray, n_classes: int, pseudocount: float = 0.5) -> np.ndarray:

@@ -68,12 +68,18 @@ def top_similarities(queries: np.ndarray, refs: np.ndarray, k: int,
     k = min(k, len(refs))
     out = np.zeros((len(queries), k), dtype=np.float32)
     for start in range(0, len(queries), BLOCK):
-        sims = queries[start:start + BLOCK] @ refs.T
-        if offset is not None:
-            sims -= offset[None, :]
-        part = np.partition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else -sims
-        out[start:start + BLOCK] = -np.sort(part, axis=1)[:, :k]
+        out[start:start + BLOCK] = top_of(queries[start:start + BLOCK] @ refs.T, k, offset)
     return out
+
+
+def top_of(sims: np.ndarray, k: int, offset: np.ndarray | None = None) -> np.ndarray:
+    """(n, k) largest values of each row of ``sims`` less ``offset`` (per column), best first;
+    ``sims`` is changed (the offset taken off in place)."""
+    if offset is not None:
+        sims -= offset[None, :]
+    k = min(k, sims.shape[1])
+    part = np.partition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else -sims
+    return -np.sort(part, axis=1)[:, :k]
 
 
 def hub_offsets(F: np.ndarray, groups: np.ndarray, weight: float) -> np.ndarray:
@@ -207,6 +213,14 @@ class NoveltyModel:
         top = top_similarities(features(spectra, self.kind), features(reference, self.kind),
                                self.k, offsets)
         return scores_from_top(top, self.k)
+
+    def score_similarities(self, sims: np.ndarray) -> np.ndarray:
+        """``score`` from the similarities (queries, reference spectra) in this model's view,
+        for a caller that has them already; ``sims`` is changed."""
+        if self.offsets is not None and len(self.offsets) != sims.shape[1]:
+            raise ValueError(f"novelty model fitted on {len(self.offsets)} reference spectra, "
+                             f"given {sims.shape[1]}")
+        return scores_from_top(top_of(sims, self.k, self.offsets), self.k)
 
     def p_values(self, scores: np.ndarray) -> np.ndarray:
         """Conformal p-value: share of in-library calibration scores at least as large."""

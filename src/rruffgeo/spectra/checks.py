@@ -69,6 +69,17 @@ def _values_problem(x: np.ndarray, y: np.ndarray) -> str | None:
     return None
 
 
+def values_ok_rows(Y: np.ndarray) -> np.ndarray:
+    """Per row of ``Y`` (spectra on one finite axis of at least one point), whether
+    ``_values_problem`` finds nothing (all finite, not flat): its tests, on many spectra at
+    once."""
+    Y = np.asarray(Y, dtype=np.float64)
+    finite = np.isfinite(Y).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        flat = np.ptp(Y, axis=1) <= FLAT_SPREAD * np.maximum(1.0, np.abs(Y).max(axis=1))
+    return finite & ~flat
+
+
 def _turns(v: np.ndarray) -> int:
     """How often the axis changes direction (0 for a monotonic one)."""
     d = np.sign(np.diff(v))

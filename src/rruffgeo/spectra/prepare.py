@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from rruffgeo.spectra.checks import check_spectrum
+from rruffgeo.spectra.checks import Verdict, check_spectrum, values_ok_rows
 from rruffgeo.spectra.spectrum import Spectrum
 from rruffgeo.textsafe import terminal_safe
 
@@ -111,7 +111,74 @@ def _checked(spectrum: Spectrum, grid: np.ndarray, steps: Sequence[Any]
         verdict = check_spectrum(spectrum, grid)  # what is left after cropping
     if verdict.refusal is not None:
         raise ValueError(f"{source}: {verdict.refusal}")
-    return spectrum, [f"{source}: {w}" for w in verdict.warnings]
+    return spectrum, _notes(spectrum, verdict)
+
+
+def _checked_or_reason(spectrum: Spectrum, grid: np.ndarray, steps: Sequence[Any]
+                       ) -> tuple[Spectrum, list[str]] | str:
+    """``_checked``, a refusal given as its reason."""
+    try:
+        return _checked(spectrum, grid, steps)
+    except ValueError as exc:
+        return str(exc)
+
+
+def _group_rule(steps: Sequence[Any]) -> Any:
+    """The rule a group of spectra is preprocessed with together: None for no steps, the
+    ``auto`` rule, or False (other steps: one spectrum at a time)."""
+    from rruffgeo.spectra.preprocess import AutoRule
+
+    if not steps:
+        return None
+    return steps[0] if len(steps) == 1 and isinstance(steps[0], AutoRule) else False
+
+
+def _plain_axis(x: np.ndarray) -> bool:
+    """Finite and strictly monotonic: sorting is the only cleaning it needs."""
+    step = np.diff(x)
+    return len(x) >= 2 and bool(np.isfinite(x).all()) and bool(
+        (step > 0).all() or (step < 0).all())
+
+
+def _verdicts(spectra: Sequence[Spectrum], Y: np.ndarray, grid: np.ndarray
+              ) -> list[Verdict]:
+    """``check_spectrum`` of spectra sharing one plain axis (their intensities the rows of
+    ``Y``): the values row by row at once, the axis once (it is all the rest looks at)."""
+    ok = values_ok_rows(Y)
+    shared = check_spectrum(spectra[int(np.argmax(ok))], grid) if ok.any() else None
+    return [shared if good else check_spectrum(sp, grid)
+            for sp, good in zip(spectra, ok, strict=True)]
+
+
+def checked_group(spectra: Sequence[Spectrum], grid: np.ndarray, steps: Sequence[Any]
+                  ) -> list[tuple[Spectrum, list[str]] | str]:
+    """``_checked`` of each spectrum (a refusal as its reason) for spectra on one axis: what
+    one by one would give, with the checks and the ``auto`` rule run on them together."""
+    rule = _group_rule(steps)
+    if len(spectra) < 2 or rule is False or not _plain_axis(spectra[0].wavenumber_cm1):
+        return [_checked_or_reason(sp, grid, steps) for sp in spectra]
+    first = _verdicts(spectra, np.stack([sp.intensity for sp in spectra]), grid)
+    out: list[tuple[Spectrum, list[str]] | str] = [
+        f"{sp.source}: {v.refusal}" if v.refusal else (sp, _notes(sp, v))
+        for sp, v in zip(spectra, first, strict=True)]
+    todo = [i for i, v in enumerate(first) if v.refusal is None]
+    if rule is None or not todo:
+        return out
+    x = spectra[0].wavenumber_cm1
+    order = np.argsort(x, kind="stable")
+    try:
+        xs, Ys = rule.rows(x[order], np.stack([spectra[i].intensity[order] for i in todo]),
+                           [spectra[i].source for i in todo])
+    except ValueError:  # a fit that fails: each spectrum alone says which and why
+        return [_checked_or_reason(sp, grid, steps) for sp in spectra]
+    after = [spectra[i].with_values(xs, y) for i, y in zip(todo, Ys, strict=True)]
+    for i, sp, v in zip(todo, after, _verdicts(after, Ys, grid), strict=True):
+        out[i] = f"{sp.source}: {v.refusal}" if v.refusal else (sp, _notes(sp, v))
+    return out
+
+
+def _notes(spectrum: Spectrum, verdict: Verdict) -> list[str]:
+    return [f"{spectrum.source}: {w}" for w in verdict.warnings]
 
 
 def _window_refusal(source: str, reason: str) -> str:
@@ -136,26 +203,33 @@ def prepare_all(items: Iterable[Spectrum | Refusal | str], grid: np.ndarray,
                 minmax: bool = True, steps: Sequence[Any] = ()) -> Prepared:
     """The one loop every prediction goes through: each item checked and put on ``grid``;
     one bad spectrum is refused with its reason and never stops the others. Spectra sharing
-    an axis (a map's points) are resampled together (`resample_rows`), with the same rows,
-    refusals and warnings, in the same order, as ``prepare_row`` one by one."""
+    an axis (a map's points) are checked, preprocessed (`checked_group`) and resampled
+    (`resample_rows`) together, with the same rows, refusals and warnings, in the same
+    order, as ``prepare_row`` one by one."""
     from rruffgeo.spectra.resample import resample_rows
 
     events: list[tuple[str, Any]] = []  # ("warn", text), ("refuse", refusal), ("row", k)
     kept: list[tuple[Spectrum, Spectrum, list[str]]] = []
-    for item in items:
-        if isinstance(item, str):
-            events.append(("warn", item))
-        elif isinstance(item, tuple):
-            events.append(("refuse", item))
-        else:
-            try:
-                checked, notes = _checked(item, grid, steps)
-            except ValueError as exc:
-                events.append(("refuse", (item.source, str(exc))))
-                continue
-            events.append(("row", len(kept)))
-            kept.append((item, checked, notes))
+    for run in _runs(items):
+        if isinstance(run, str):
+            events.append(("warn", run))
+            continue
+        if isinstance(run, tuple):
+            events.append(("refuse", run))
+            continue
+        for item, done in zip(run, checked_group(run, grid, steps), strict=True):
+            if isinstance(done, str):
+                events.append(("refuse", (item.source, done)))
+            else:
+                events.append(("row", len(kept)))
+                kept.append((item, *done))
     rows = resample_rows([(c.wavenumber_cm1, c.intensity) for _, c, _ in kept], grid, minmax)
+    return _collect(events, kept, rows)
+
+
+def _collect(events: list[tuple[str, Any]], kept: list[tuple[Spectrum, Spectrum, list[str]]],
+             rows: list[np.ndarray | str]) -> Prepared:
+    """The events in order as a `Prepared`, its warnings issued."""
     out = Prepared()
     for kind, value in events:
         if kind == "warn":
@@ -171,8 +245,35 @@ def prepare_all(items: Iterable[Spectrum | Refusal | str], grid: np.ndarray,
             out.spectra.append(kept[value][0])
             out.warnings.extend(kept[value][2])
     for note in out.warnings:
-        warnings.warn(terminal_safe(note), UserWarning, stacklevel=3)
+        warnings.warn(terminal_safe(note), UserWarning, stacklevel=4)
     return out
+
+
+def _axis_key(spectrum: Spectrum) -> tuple[bytes, str]:
+    return spectrum.wavenumber_cm1.tobytes(), str(spectrum.metadata.get("x_units", "") or "")
+
+
+def _runs(items: Iterable[Spectrum | Refusal | str]
+          ) -> Iterator[list[Spectrum] | Refusal | str]:
+    """The items in order, consecutive spectra on one axis (same values and units) as one
+    list: what can be checked and preprocessed together."""
+    run: list[Spectrum] = []
+    key: tuple[bytes, str] | None = None
+    for item in items:
+        if isinstance(item, str | tuple):
+            if run:
+                yield run
+            run, key = [], None
+            yield item
+            continue
+        this = _axis_key(item)
+        if run and this != key:
+            yield run
+            run = []
+        run.append(item)
+        key = this
+    if run:
+        yield run
 
 
 def check_rows(rows: Any, points: int, grid: np.ndarray) -> np.ndarray:

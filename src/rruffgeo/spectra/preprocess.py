@@ -45,38 +45,78 @@ def despike(spectrum: Spectrum, threshold: float = 6.0, window: int = 2) -> Spec
     """Cosmic-ray removal (Whitaker and Hayes 2018): points whose first difference has a
     modified z-score above ``threshold`` are replaced by the mean of their neighbours."""
     x, y = _clean(spectrum)
-    if len(y) < 2 * window + 3:
-        return spectrum.with_values(x, y)
-    diff = np.diff(y)
-    mad = np.median(np.abs(diff - np.median(diff))) or 1e-12
-    z = 0.6745 * (diff - np.median(diff)) / mad
-    spikes = np.zeros(len(y), dtype=bool)
-    spikes[1:] |= np.abs(z) > threshold
-    out = y.copy()
-    for i in np.flatnonzero(spikes):
-        lo, hi = max(0, i - window), min(len(y), i + window + 1)
-        keep = [j for j in range(lo, hi) if not spikes[j]]
-        if keep:
-            out[i] = y[keep].mean()
-    return spectrum.with_values(x, out)
+    return spectrum.with_values(x, despike_rows(y[None], threshold, window)[0])
+
+
+def despike_rows(Y: np.ndarray, threshold: float = 6.0, window: int = 2) -> np.ndarray:
+    """``despike`` of every row of ``Y`` (spectra on one cleaned axis) at once: the same
+    medians, scores and replacements, each spike the mean of the unflagged points within
+    ``window`` of it, summed in the order ``ndarray.mean`` sums so few values (in turn)."""
+    Y = np.asarray(Y, dtype=np.float64)
+    if Y.shape[1] < 2 * window + 3:
+        return Y.copy()
+    diff = np.diff(Y, axis=1)
+    med = np.median(diff, axis=1, keepdims=True)
+    mad = np.median(np.abs(diff - med), axis=1, keepdims=True)
+    mad[mad == 0] = 1e-12
+    spikes = np.zeros(Y.shape, dtype=bool)
+    spikes[:, 1:] = np.abs(0.6745 * (diff - med) / mad) > threshold
+    rows, cols = np.nonzero(spikes)
+    total, count = np.zeros(len(rows)), np.zeros(len(rows), dtype=np.int64)
+    for offset in range(-window, window + 1):
+        at = np.clip(cols + offset, 0, Y.shape[1] - 1)
+        keep = (cols + offset == at) & ~spikes[rows, at]
+        total = np.where(keep, total + Y[rows, at], total)
+        count += keep
+    out = Y.copy()
+    done = count > 0
+    out[rows[done], cols[done]] = total[done] / count[done]
+    return out
 
 
 def fit_baseline(spectrum: Spectrum, method: str = "arpls", lam: float = 1e5
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cleaned axis, intensities and the baseline pybaselines fits under them (zeros for a
     spectrum too short to fit)."""
+    x, y = _clean(spectrum)
+    return x, y, fit_baseline_rows(x, y[None], method, lam, [spectrum.source])[0]
+
+
+#: Fewest spectra on one axis whose asLS baselines are fitted together (``asls_many``);
+#: below it pybaselines one by one is quicker. Both give the same baselines, bit for bit.
+BATCH_MIN = 32
+
+
+def fit_baseline_rows(x: np.ndarray, Y: np.ndarray, method: str, lam: float,
+                      sources: Sequence[str]) -> np.ndarray:
+    """Baselines of the rows of ``Y`` (spectra on the cleaned axis ``x``; ``sources`` name
+    them in notes), each as pybaselines fits it alone; zeros when too short to fit."""
     if method not in BASELINE_METHODS:
         raise ValueError(f"baseline method {method!r}: choose one of "
                          f"{', '.join(BASELINE_METHODS)}")
-    x, y = _clean(spectrum)
-    if len(y) < 8:
-        return x, y, np.zeros_like(y)
+    if Y.shape[1] < 8:
+        return np.zeros_like(Y)
+    if method == "asls" and len(Y) >= BATCH_MIN:
+        from rruffgeo.spectra.asls import asls_many
+
+        fitted = asls_many(Y, lam=lam)
+        left = np.flatnonzero(~np.isfinite(fitted).all(axis=1))  # pybaselines says why
+    else:
+        fitted, left = np.empty_like(Y), np.arange(len(Y))
+    for i in left:
+        fitted[i] = _fit_one(x, Y[i], method, lam, sources[i])
+    return fitted
+
+
+def _fit_one(x: np.ndarray, y: np.ndarray, method: str, lam: float, source: str
+             ) -> np.ndarray:
+    """pybaselines' baseline of one spectrum; its warnings become one note per file."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fitted, _ = getattr(_fitter(x), method)(y, lam=lam)
     for message in {str(w.message) for w in caught}:
-        _baseline_note(spectrum.source, method, message)
-    return x, y, fitted
+        _baseline_note(source, method, message)
+    return fitted
 
 
 def baseline(spectrum: Spectrum, method: str = "arpls", lam: float = 1e5) -> Spectrum:
@@ -175,16 +215,30 @@ class AutoRule:
     despike: bool = True
 
     def __call__(self, spectrum: Spectrum) -> Spectrum:
+        x, y = _clean(spectrum)
+        x, Y = self.rows(x, y[None], [spectrum.source])
+        return spectrum.with_values(x, Y[0])
+
+    def rows(self, x: np.ndarray, Y: np.ndarray, sources: Sequence[str]
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """The rule applied to spectra sharing one cleaned axis ``x`` (rows of ``Y``, named
+        by ``sources``): the axis and rows each spectrum alone would get, in one pass (a map's
+        points are preprocessed together)."""
         if self.despike:
-            spectrum = despike(spectrum)
+            Y = despike_rows(Y)
         if self.min_shift_cm1 is not None:
-            spectrum = crop_below(spectrum, self.min_shift_cm1)
+            keep = x >= self.min_shift_cm1
+            if not keep.all() and keep.sum() >= 8:  # as crop_below
+                x, Y = x[keep], Y[:, keep]
         if self.method == "none":
-            return spectrum
-        x, y, fitted = fit_baseline(spectrum, self.method, self.lam)
-        if self.share is not None and baseline_share(y, fitted) <= self.share:
-            return spectrum.with_values(x, y)
-        return spectrum.with_values(x, y - fitted)
+            return x, Y
+        fitted = fit_baseline_rows(x, Y, self.method, self.lam, sources)
+        out = Y - fitted
+        if self.share is not None:
+            for i in range(len(Y)):
+                if baseline_share(Y[i], fitted[i]) <= self.share:
+                    out[i] = Y[i]
+        return x, out
 
 
 def _number(text: str, low: float, what: str, whole: bool = False) -> float:

@@ -1,10 +1,15 @@
 """Resample one spectrum onto the global grid: cubic spline inside its own range, zero outside.
 
 Reference implementation of paper A.4 for a single spectrum (``resample_spectrum``) and its
-vectorised form for many spectra (``resample_many``), used by the matrix builder.
+vectorised forms for many spectra, on one core (``fit_groups``): ``resample_many`` (the
+matrix builder: float32 rows, min-max on the float32 values) and ``resample_rows``
+(prediction: float64 rows, each bit for bit as ``resample_spectrum`` gives it).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.interpolate import CubicSpline
@@ -58,55 +63,96 @@ def resample_spectrum(
     return out
 
 
-def _fit_group(x: np.ndarray, ys: list[np.ndarray], at: np.ndarray) -> list[np.ndarray | str]:
-    """Spline values at ``at`` of spectra sharing the axis ``x``: one multi-column fit, or, when
-    that fails (values so large that the spline overflows), one fit per spectrum so only the
-    bad ones fail. A failure is given as its reason."""
+#: Spectra per spline fit: a fit holds four coefficients per interval per spectrum (a map's
+#: 10,000 points at once ~300 MB). The values do not depend on it: each column is fitted
+#: alone, bit for bit as by itself (tests).
+FIT_COLUMNS = 1024
+
+
+@dataclass
+class GroupFit:
+    """Spline values of spectra sharing one cleaned axis: ``members`` (input positions),
+    ``inside`` (grid points within the axis' range), ``values`` (inside points, members)
+    and, per member, None or the reason it could not be fitted (its column is then unused)."""
+
+    members: list[int]
+    inside: np.ndarray
+    values: np.ndarray
+    reasons: list[str | None]
+
+
+def _spline(x: np.ndarray, Y: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Values at ``at`` (len(at), S) of the cubic splines through the rows of ``Y`` (S, n)
+    on ``x``, a multi-column fit per ``FIT_COLUMNS`` rows; ValueError when one fails."""
+    with np.errstate(all="ignore"):
+        return np.concatenate([
+            CubicSpline(x, Y[lo:lo + FIT_COLUMNS].T, axis=0, extrapolate=False)(at)
+            for lo in range(0, len(Y), FIT_COLUMNS)], axis=1)
+
+
+def _fit_group(x: np.ndarray, Y: np.ndarray, at: np.ndarray) -> tuple[np.ndarray,
+                                                                      list[str | None]]:
+    """``_spline``, or when that fails (values so large that the spline overflows) a fit
+    per spectrum so only the bad ones fail, each with the reason."""
     try:
-        with np.errstate(all="ignore"):
-            values = CubicSpline(x, np.stack(ys, axis=1), axis=0, extrapolate=False)(at)
-        return list(values.T)
+        return _spline(x, Y, at), [None] * len(Y)
     except ValueError:
-        if len(ys) == 1:
-            return ["the cubic spline cannot be fitted (values overflow)"]
-    return [_fit_group(x, [y], at)[0] for y in ys]
+        pass
+    values, reasons = np.zeros((len(at), len(Y))), []
+    for j, y in enumerate(Y):
+        try:
+            values[:, j] = _spline(x, y[None], at)[:, 0]
+            reasons.append(None)
+        except ValueError as exc:
+            reasons.append(str(exc) or "the cubic spline cannot be fitted")
+    return values, reasons
+
+
+def fit_groups(cleaned: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray
+               ) -> list[GroupFit]:
+    """The spline values of cleaned spectra (``clean_axis`` output) on ``grid``, by the
+    rules of ``resample_spectrum``, spectra sharing an axis fitted together (the same
+    instrument set-up, a map's points): what both ``resample_many`` and ``resample_rows``
+    put on the grid."""
+    groups: dict[bytes, list[int]] = {}
+    for i, (x, _) in enumerate(cleaned):
+        groups.setdefault(x.tobytes(), []).append(i)
+    out = []
+    for members in groups.values():
+        x = cleaned[members[0]][0]
+        inside = (grid >= x[0]) & (grid <= x[-1]) if len(x) else np.zeros(len(grid), bool)
+        if len(x) < 4:
+            reason = f"only {len(x)} distinct finite points; need at least 4"
+        elif not inside.any():
+            reason = (f"range {x[0]:.1f}-{x[-1]:.1f} cm-1 does not overlap the grid "
+                      f"{grid[0]:.1f}-{grid[-1]:.1f} cm-1")
+        else:
+            Y = np.stack([cleaned[i][1] for i in members])
+            out.append(GroupFit(members, inside, *_fit_group(x, Y, grid[inside])))
+            continue
+        out.append(GroupFit(members, inside, np.zeros((0, len(members))),
+                            [reason] * len(members)))
+    return out
 
 
 def resample_many(
     spectra: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray, minmax: bool = True
 ) -> tuple[np.ndarray, list[str | None]]:
-    """Resample cleaned spectra (``clean_axis`` output) by the rules of ``resample_spectrum``.
-
-    Vectorised where the data allow it: spectra sharing one wavenumber axis (the same
-    instrument set-up) are fitted by a single multi-column ``CubicSpline`` and evaluated once;
-    min-max normalisation runs on the whole matrix at once. Returns the float32 matrix
-    (rows of failed spectra are zero) and, per spectrum, None or the reason it failed.
-    """
+    """Resample cleaned spectra (``clean_axis`` output) by the rules of ``resample_spectrum``
+    (``fit_groups``), min-max normalised on the float32 matrix at once: the matrix builder's
+    form. Returns the float32 matrix (rows of failed spectra are zero) and, per spectrum,
+    None or the reason it failed."""
     out = np.zeros((len(spectra), len(grid)), dtype=np.float32)
     inside = np.zeros((len(spectra), len(grid)), dtype=bool)
     errors: list[str | None] = [None] * len(spectra)
-    groups: dict[bytes, list[int]] = {}
-    for i, (x, _) in enumerate(spectra):
-        groups.setdefault(x.tobytes(), []).append(i)
-    for members in groups.values():
-        x = spectra[members[0]][0]
-        if len(x) < 4:
-            for i in members:
-                errors[i] = f"only {len(x)} distinct finite points; need at least 4"
-            continue
-        mask = (grid >= x[0]) & (grid <= x[-1])
-        if not mask.any():
-            for i in members:
-                errors[i] = (f"range {x[0]:.1f}-{x[-1]:.1f} cm-1 does not overlap the grid "
-                             f"{grid[0]:.1f}-{grid[-1]:.1f} cm-1")
-            continue
-        fitted = _fit_group(x, [spectra[i][1] for i in members], grid[mask])
-        for i, values in zip(members, fitted, strict=True):
-            if isinstance(values, str):
-                errors[i] = values
+    for fit in fit_groups(spectra, grid):
+        for j, i in enumerate(fit.members):
+            if fit.reasons[j] is not None:
+                errors[i] = fit.reasons[j] if not fit.values.size \
+                    else "the cubic spline cannot be fitted (values overflow)"
                 continue
-            out[i, mask] = values
-            inside[i] = mask
+            out[i, fit.inside] = fit.values[:, j]
+            inside[i] = fit.inside
     if minmax:
         lo = np.where(inside, out, np.inf).min(axis=1, keepdims=True)
         hi = np.where(inside, out, -np.inf).max(axis=1, keepdims=True)
@@ -120,47 +166,59 @@ def resample_many(
     return out, errors
 
 
-def resample_rows(spectra: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray,
-                  minmax: bool = True) -> list[np.ndarray | str]:
-    """``resample_spectrum`` of each (wavenumber, intensity) pair, bit for bit, or the reason it
-    fails: what prediction puts on a model's grid.
-
-    Why: the points of a map (and the files of one instrument set-up) share one axis, and one
-    multi-column spline of them is far cheaper than a spline per spectrum. Groups whose joint
-    fit fails are done one by one, so each spectrum gets its own answer or reason.
-    """
-    cleaned = [clean_axis(x, y) for x, y in spectra]
-    groups: dict[bytes, list[int]] = {}
-    for i, (x, _) in enumerate(cleaned):
-        groups.setdefault(x.tobytes(), []).append(i)
-    out: list[np.ndarray | str] = [""] * len(spectra)
-    for members in groups.values():
-        x = cleaned[members[0]][0]
-        inside = (grid >= x[0]) & (grid <= x[-1]) if len(x) >= 4 else None
-        if len(members) > 1 and inside is not None and inside.any():
-            try:
-                ys = np.stack([cleaned[i][1] for i in members], axis=1)
-                vals = CubicSpline(x, ys, axis=0, extrapolate=False)(grid[inside])
-            except ValueError:
-                vals = None
-            if vals is not None:
-                for col, i in enumerate(members):
-                    out[i] = _on_grid(vals[:, col], inside, minmax)
-                continue
-        for i in members:
-            try:
-                out[i] = resample_spectrum(*cleaned[i], grid, minmax)
-            except ValueError as exc:
-                out[i] = str(exc)
+def clean_rows(spectra: list[tuple[np.ndarray, np.ndarray]]
+               ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``clean_axis`` of each pair; spectra given on one shared axis (views of the same memory)
+    that is finite and strictly monotonic, with finite values, are only sorted, once for all:
+    what ``clean_axis`` would do to each."""
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    shared: dict[tuple[int, tuple[int, ...], tuple[int, ...], str], Any] = {}
+    for x, y in spectra:
+        x = np.asarray(x)  # views of one array share its memory: the key
+        key = (x.__array_interface__["data"][0], x.shape, x.strides, x.dtype.str)
+        if key not in shared:
+            shared[key] = _plain_order(x)
+        plain = shared[key]
+        y = np.asarray(y, dtype=np.float64)
+        if plain is not None and np.isfinite(y).all():
+            out.append((plain[0], y[plain[1]]))
+        else:
+            out.append(clean_axis(x, y))
     return out
 
 
-def _on_grid(vals: np.ndarray, inside: np.ndarray, minmax: bool) -> np.ndarray:
-    """One spectrum's spline values placed on the grid as ``resample_spectrum`` places them."""
-    out = np.zeros(len(inside), dtype=np.float64)
-    out[inside] = vals
-    if minmax:
-        vals = out[inside]
-        lo, hi = vals.min(), vals.max()
-        out[inside] = (vals - lo) / (hi - lo) if hi > lo else 0.0
+def _plain_order(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The sorted axis and its order when ``x`` is finite and strictly monotonic, else None."""
+    x = np.asarray(x, dtype=np.float64)
+    step = np.diff(x)
+    if len(x) < 2 or not np.isfinite(x).all() or not ((step > 0).all() or (step < 0).all()):
+        return None
+    order = np.argsort(x, kind="stable")
+    return x[order], order
+
+
+def resample_rows(spectra: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray,
+                  minmax: bool = True) -> list[np.ndarray | str]:
+    """``resample_spectrum`` of each (wavenumber, intensity) pair, bit for bit, or the reason it
+    fails: what prediction puts on a model's grid (float64, min-max per row).
+
+    Why: the points of a map (and the files of one instrument set-up) share one axis, and one
+    multi-column spline of them is far cheaper than a spline per spectrum (``fit_groups``).
+    """
+    out: list[np.ndarray | str] = [""] * len(spectra)
+    for fit in fit_groups(clean_rows(spectra), grid):
+        ok = [j for j, r in enumerate(fit.reasons) if r is None]
+        for j, reason in enumerate(fit.reasons):
+            if reason is not None:
+                out[fit.members[j]] = reason
+        if not ok:
+            continue
+        rows = np.zeros((len(ok), len(grid)))
+        vals = fit.values[:, ok].T
+        if minmax:
+            lo, hi = vals.min(axis=1, keepdims=True), vals.max(axis=1, keepdims=True)
+            vals = np.where(hi > lo, (vals - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0)
+        rows[:, fit.inside] = vals
+        for j, row in zip(ok, rows, strict=True):
+            out[fit.members[j]] = row
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -114,7 +115,8 @@ def read_spc(data: bytes, source: str, laser_nm: float | None = None) -> list[Sp
 
 
 def read_wdf(data: bytes, source: str, laser_nm: float | None = None) -> list[Spectrum]:
-    """Every spectrum of a Renishaw WDF file (a map gives one per point: ``file#N``)."""
+    """Every spectrum of a Renishaw WDF file (a map gives one per point: ``file#N``), all on
+    one shared axis array."""
     try:
         from wdf import Wdf
     except ImportError:
@@ -128,16 +130,32 @@ def read_wdf(data: bytes, source: str, laser_nm: float | None = None) -> list[Sp
             unit = str(getattr(xlist.units, "name", xlist.units))
             laser_cm1 = float(wdf.hdr.laser_wavenumber or 0.0)
             n = int(wdf.hdr.ncollected or wdf.hdr.nspectra)
-            ys = [np.asarray(wdf.spectrum(i), dtype=np.float64) for i in range(n)]
+            ys = _wdf_rows(wdf, data, n)
     except Exception as exc:  # noqa: BLE001 - any parse failure of untrusted bytes
         raise ValueError(f"{source}: not a readable WDF file ({type(exc).__name__}: "
                          f"{exc})") from None
     laser = 1e7 / laser_cm1 if laser_cm1 > 0 else laser_nm
     units = {"RamanShift": "raman shift", "Nanometre": "nm", "Micron": "um"}.get(unit, unit)
-    out = []
-    for i, y in enumerate(ys):
-        name = _numbered(source, i, n)
-        out.append(Spectrum(to_raman_shift(x, units, laser, name), y,
-                            {"source": name, "format": "wdf", "x_units": unit,
-                             "laser_nm": laser}))
-    return out
+    if not n:
+        return []
+    shift = to_raman_shift(x, units, laser, _numbered(source, 0, n))
+    return [Spectrum(shift, y, {"source": _numbered(source, i, n), "format": "wdf",
+                                "x_units": unit, "laser_nm": laser})
+            for i, y in enumerate(ys)]
+
+
+def _wdf_rows(wdf: Any, data: bytes, n: int) -> np.ndarray:
+    """The first ``n`` spectra of an open WDF file as rows (float64): its DATA block read as
+    one array, not a Python tuple per spectrum. A file the block cannot hold them in goes
+    through the reader's own per-spectrum calls, which say what is wrong."""
+    from wdf.wdf import WdfBlock, WdfBlockId
+
+    points = int(wdf.hdr.npoints)
+    if n == 0:
+        return np.zeros((0, points))
+    _, pos = wdf.find_section(WdfBlockId.DATA)
+    start = pos + WdfBlock._SIZE
+    if n <= int(wdf.hdr.nspectra) and start + n * points * 4 <= len(data):
+        rows = np.frombuffer(data, dtype="<f4", count=n * points, offset=start)
+        return rows.reshape(n, points).astype(np.float64)
+    return np.array([np.asarray(wdf.spectrum(i), dtype=np.float64) for i in range(n)])
