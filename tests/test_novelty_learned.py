@@ -118,3 +118,22 @@ def test_answers_use_the_learned_verdict(fitted) -> None:
     assert not r_known.novelty.novel and r_known.country_basis == MODEL_BASIS
     assert r_known.novelty.view == model.label
     assert r_flat.novelty.verdict == NO_MATCH and r_flat.country_basis == PRIOR_BASIS
+
+
+def test_scores_from_similarities_the_caller_has_equal_the_scores_computed_here(fitted) -> None:
+    """The predict path hands over the cosine and correlation it computed already: the same
+    scores as the model's own products, without the second product."""
+    from rruffgeo.provenance.novelty import features
+
+    X, _, _, _, model = fitted
+    queries = X[::7] + np.random.default_rng(4).normal(0, 0.02, X[::7].shape).astype(np.float32)
+    given = {k: features(queries, k) @ features(X, k).T for k in ("cosine", "correlation")}
+    np.testing.assert_allclose(model.score(queries, X, given=given), model.score(queries, X),
+                               rtol=0, atol=1e-6)
+    # what the predictor's own similarity pass gives reaches the same verdicts
+    from rruffgeo.provenance.similarity import LibraryViews
+
+    sims = LibraryViews(X, np.ones(X.shape[1], bool)).similarities(queries)
+    passed = model.score(queries, X, given={"cosine": sims.cosine,
+                                            "correlation": sims.correlation})
+    np.testing.assert_allclose(passed, model.score(queries, X), rtol=0, atol=1e-4)

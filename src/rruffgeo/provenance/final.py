@@ -42,7 +42,7 @@ from rruffgeo.provenance.models import (
     find_neighbours,
     top_neighbours,
 )
-from rruffgeo.provenance.novelty_learned import load_novelty_model
+from rruffgeo.provenance.novelty_learned import LearnedNovelty, load_novelty_model
 from rruffgeo.provenance.pooling import pooled_answer
 from rruffgeo.provenance.similarity import BLOCK, LibraryViews, Similarities
 from rruffgeo.results import ProvenanceReport, lowest_log_loss
@@ -409,11 +409,14 @@ class ProvenancePredictor:
         return parts, nb
 
     def _novelty_scores(self, spectra: np.ndarray, sims: Similarities) -> np.ndarray | None:
-        """The novelty model's scores, from the similarities already computed when its view
-        is one of them (cosine or correlation over the grid)."""
+        """The novelty model's scores, from the similarities already computed where its
+        views are among them (cosine or correlation over the grid)."""
         model = self.novelty
         if model is None:
             return None
+        if isinstance(model, LearnedNovelty):
+            return model.score(spectra, self.library.X,
+                               given={"cosine": sims.cosine, "correlation": sims.correlation})
         view = {"cosine": sims.cosine, "correlation": sims.correlation}.get(model.kind)
         if view is None:
             return model.score(spectra, self.library.X)

@@ -61,27 +61,37 @@ def nearest(queries: np.ndarray, refs: np.ndarray, depth: int, offset: np.ndarra
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Indices and similarities of each query's ``depth`` nearest references (best first),
     and its best similarity once every reference's ``offset`` is subtracted; one pass."""
-    depth = min(depth, len(refs))
-    idx = np.zeros((len(queries), depth), dtype=np.int64)
-    sim = np.zeros((len(queries), depth), dtype=np.float32)
-    penalised = np.zeros(len(queries), dtype=np.float32)
-    for start in range(0, len(queries), BLOCK):
-        s = queries[start:start + BLOCK] @ refs.T
-        penalised[start:start + BLOCK] = (s - offset[None, :]).max(axis=1)
-        part = np.argpartition(-s, depth - 1, axis=1)[:, :depth] if depth < s.shape[1] \
-            else np.tile(np.arange(s.shape[1]), (len(s), 1))
-        vals = np.take_along_axis(s, part, 1)
-        order = np.argsort(-vals, axis=1, kind="stable")
-        idx[start:start + BLOCK] = np.take_along_axis(part, order, 1)
-        sim[start:start + BLOCK] = np.take_along_axis(vals, order, 1)
-    return idx, sim, penalised
+    parts = [nearest_of(queries[start:start + BLOCK] @ refs.T, depth, offset)
+             for start in range(0, len(queries), BLOCK)]
+    if not parts:
+        depth = min(depth, len(refs))
+        return (np.zeros((0, depth), np.int64), np.zeros((0, depth), np.float32),
+                np.zeros(0, np.float32))
+    return tuple(np.concatenate(p) for p in zip(*parts, strict=True))  # type: ignore[return-value]
 
 
-def view_features(Q: np.ndarray, lib: SearchLibrary, kind: str
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """One view's ``PER_VIEW`` columns for unit queries ``Q``, and each query's nearest
+def nearest_of(s: np.ndarray, depth: int, offset: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``nearest`` from similarities already computed (queries, references); ``s`` is left
+    as it is, so a caller that holds them (the predict path) needs no second product."""
+    depth = min(depth, s.shape[1])
+    penalised = (s - offset[None, :]).max(axis=1).astype(np.float32)
+    part = np.argpartition(-s, depth - 1, axis=1)[:, :depth] if depth < s.shape[1] \
+        else np.tile(np.arange(s.shape[1]), (len(s), 1))
+    vals = np.take_along_axis(s, part, 1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    return (np.take_along_axis(part, order, 1).astype(np.int64),
+            np.take_along_axis(vals, order, 1).astype(np.float32), penalised)
+
+
+def view_features(Q: np.ndarray | None, lib: SearchLibrary, kind: str,
+                  sims: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One view's ``PER_VIEW`` columns for unit queries ``Q`` (or their similarities
+    ``sims`` to the view's references, when the caller has them), and each query's nearest
     species code."""
-    idx, sim, penalised = nearest(Q, lib.views[kind], DEPTH, HUB_WEIGHT * lib.hubs[kind])
+    offset = HUB_WEIGHT * lib.hubs[kind]
+    idx, sim, penalised = (nearest(Q, lib.views[kind], DEPTH, offset) if sims is None
+                           else nearest_of(sims, DEPTH, offset))
     species = lib.codes[idx]
     other = species != species[:, :1]
     second = np.where(other.any(axis=1), other.argmax(axis=1), sim.shape[1] - 1)
@@ -93,13 +103,17 @@ def view_features(Q: np.ndarray, lib: SearchLibrary, kind: str
     return cols, species[:, 0]
 
 
-def search_features(spectra: np.ndarray, lib: SearchLibrary) -> np.ndarray:
-    """(n, len(FEATURE_NAMES)) features of ``spectra`` searched in ``lib`` (same grid)."""
+def search_features(spectra: np.ndarray, lib: SearchLibrary,
+                    given: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """(n, len(FEATURE_NAMES)) features of ``spectra`` searched in ``lib`` (same grid);
+    ``given`` holds views' similarities (queries, references) already computed."""
     if len(lib.codes) < 2:
         raise ValueError("the learned novelty score needs at least two reference spectra")
+    given = given or {}
     cols, top = [], []
     for kind in KINDS:
-        c, t = view_features(features(spectra, kind), lib, kind)
+        c, t = (view_features(None, lib, kind, given[kind]) if kind in given
+                else view_features(features(spectra, kind), lib, kind))
         cols.append(c)
         top.append(t)
     agree = ((top[0] == top[1]).astype(float) + (top[0] == top[2]) + (top[1] == top[2]))
