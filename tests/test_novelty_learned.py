@@ -137,3 +137,15 @@ def test_scores_from_similarities_the_caller_has_equal_the_scores_computed_here(
     passed = model.score(queries, X, given={"cosine": sims.cosine,
                                             "correlation": sims.correlation})
     np.testing.assert_allclose(passed, model.score(queries, X), rtol=0, atol=1e-4)
+
+
+def test_the_product_over_the_columns_a_block_uses_equals_the_whole_product() -> None:
+    from rruffgeo.provenance.novelty_features import _block_product
+
+    rng = np.random.default_rng(3)
+    refs = rng.random((40, 64)).astype(np.float32)
+    q = rng.random((5, 64)).astype(np.float32)
+    q[:, :50] = 0.0  # measured over the last 14 points only
+    np.testing.assert_allclose(_block_product(q, refs), q @ refs.T, rtol=1e-6)
+    full = rng.random((5, 64)).astype(np.float32)
+    np.testing.assert_array_equal(_block_product(full, refs), full @ refs.T)
