@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rruffgeo.provenance.answer import MODEL_BASIS, NO_MATCH, PRIOR_BASIS, enrich
+from reference_answers import enrich
+from rruffgeo.provenance.answer import MODEL_BASIS, NO_MATCH, PRIOR_BASIS
 from rruffgeo.provenance.library import ReferenceLibrary
 from rruffgeo.provenance.novelty import NoveltyModel, auroc
 from rruffgeo.provenance.novelty_features import FEATURE_NAMES, SearchLibrary, search_features

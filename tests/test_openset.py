@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from reference_answers import species_hqi
 from rruffgeo.provenance.continents import (
     ContinentModel,
     continent_of,
@@ -14,7 +15,7 @@ from rruffgeo.provenance.continents import (
     load_continents,
     membership,
 )
-from rruffgeo.provenance.hqi import hqi, species_hqi
+from rruffgeo.provenance.hqi import hqi
 from rruffgeo.provenance.library import ReferenceLibrary
 from rruffgeo.provenance.novelty import (
     NoveltyModel,

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from reference_answers import enrich
 from rruffgeo.provenance.answer import (
     MODEL_BASIS,
     NO_MATCH,
     PRIOR_BASIS,
-    enrich,
     prior_countries,
 )
 from rruffgeo.provenance.continents import fit_continents

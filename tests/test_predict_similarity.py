@@ -3,8 +3,9 @@
 ``ProvenancePredictor.predict`` computes every similarity of a block of queries from one
 product (``provenance/similarity.py``) and builds the answers from arrays
 (``provenance/answer_batch.py``); the reference here is the old path kept verbatim: separate
-products, ``species_match``/``nearest_specimens`` per call and ``answer.enrich``. Floats agree
-to float32 rounding, everything discrete exactly.
+products, ``species_match``/``nearest_specimens`` per call and ``enrich``
+(``tests/reference_answers.py``). Floats agree to float32 rounding, everything discrete
+exactly.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rruffgeo.provenance.answer import ProvenanceResult, enrich
+from reference_answers import enrich
+from rruffgeo.provenance.answer import ProvenanceResult
 from rruffgeo.provenance.deferred import Deferred, LazyRows
 from rruffgeo.provenance.hqi import correlation_rows
 from rruffgeo.provenance.library import match_window, stable_top, unit_rows

@@ -1,8 +1,8 @@
-"""What a mineralogist can act on, added to each provenance answer: is the spectrum in the
+"""What a mineralogist can act on, in each provenance answer: is the spectrum in the
 library at all (novelty), how good the species hits are (HQI), and the continent.
 
-Torch-free. ``enrich`` takes the answers of :class:`~rruffgeo.provenance.final.
-ProvenancePredictor` and adds, per spectrum:
+Torch-free. The answer type and its parts; ``answer_batch.answers`` fills them for many
+spectra at once from arrays. Per spectrum an answer holds:
 
 * the novelty verdict (``novelty.json`` of the model folder): its score, conformal p-value and
   whether the spectrum has "no close match in the reference library". Such a spectrum keeps its
@@ -18,15 +18,13 @@ A model folder saved before these files existed gets HQI only, and says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from rruffgeo.provenance.continents import ContinentModel
 from rruffgeo.provenance.deferred import TableField
-from rruffgeo.provenance.hqi import species_hqi
 from rruffgeo.provenance.models import class_prior
 
 if TYPE_CHECKING:
@@ -105,55 +103,3 @@ def prior_countries(predictor: ProvenancePredictor, coverage: float) -> pd.DataF
                          "country_iso3": np.asarray(predictor.classes)[order],
                          "country_name": np.asarray(predictor.class_names)[order],
                          "probability": p[order], "in_set": in_set})
-
-
-def continent_table(model: ContinentModel, countries: pd.DataFrame, coverage: float,
-                    calibrate: bool) -> pd.DataFrame:
-    """Continents of one answer, most probable first, with the conformal set at ``coverage``.
-    The prior's sums are not re-calibrated (the calibration was fitted on the model's)."""
-    p = countries.set_index("country_iso3")["probability"].reindex(model.countries)
-    row = p.fillna(0.0).to_numpy(float)[None, :]
-    proba = model.proba(row) if calibrate else model.summed(row)
-    if str(coverage) in model.set_thresholds:
-        in_set = model.sets(proba, coverage)[0]
-    else:
-        in_set = np.zeros(proba.shape[1], bool)
-        in_set[proba[0].argmax()] = True
-    order = np.argsort(-proba[0], kind="stable")
-    return pd.DataFrame({"rank": np.arange(1, len(order) + 1),
-                         "continent": np.asarray(model.names)[order],
-                         "probability": proba[0][order], "in_set": in_set[order]})
-
-
-def novelty_verdicts(predictor: ProvenancePredictor, spectra: np.ndarray
-                     ) -> list[Novelty | None]:
-    """Per spectrum, the open-set verdict (None for each when the model has no novelty.json)."""
-    model = getattr(predictor, "novelty", None)
-    if model is None:
-        return [None] * len(spectra)
-    scores = model.score(spectra, predictor.library.X)
-    p = model.p_values(scores)
-    view = getattr(model, "label", f"{model.kind}, k={model.k}")
-    return [Novelty(NO_MATCH if pi < model.alpha else MATCH, float(s), float(pi),
-                    model.threshold, view) for s, pi in zip(scores, p, strict=True)]
-
-
-def enrich(predictor: ProvenancePredictor, spectra: np.ndarray,
-           results: list[ProvenanceResult], coverage: float) -> list[ProvenanceResult]:
-    """The answers with novelty, HQI and continents added (see the module doc)."""
-    spectra = np.asarray(spectra, np.float32)
-    species = species_hqi(predictor.library, spectra, [r.species for r in results])
-    verdicts = novelty_verdicts(predictor, spectra)
-    continents: ContinentModel | None = getattr(predictor, "continents", None)
-    prior = prior_countries(predictor, coverage)
-    out = []
-    for r, sp, nv in zip(results, species, verdicts, strict=True):
-        novel = nv is not None and nv.novel
-        countries = prior if novel else r.countries
-        cont = (continent_table(continents, countries, coverage, calibrate=not novel)
-                if continents is not None else None)
-        out.append(replace(r, species=sp, countries=countries,
-                           set_size=int(countries["in_set"].sum()),
-                           country_basis=PRIOR_BASIS if novel else MODEL_BASIS,
-                           novelty=nv, continents=cont))
-    return out

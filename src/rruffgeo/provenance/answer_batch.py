@@ -1,4 +1,5 @@
-"""The answers of many spectra at once: what ``answer.enrich`` gives each, from arrays.
+"""The answers of many spectra at once, from arrays (the per-spectrum path it replaced is
+kept in ``tests/reference_answers.py`` as the reference it is checked against).
 
 Torch-free. ``ProvenancePredictor.predict`` finds, block by block, every query's species,
 specimens and novelty score (``MatchParts``); ``answers`` turns them and the calibrated
@@ -25,6 +26,7 @@ from rruffgeo.provenance.answer import (
     ProvenanceResult,
     prior_countries,
 )
+from rruffgeo.provenance.conformal import conformal_set
 from rruffgeo.provenance.deferred import Deferred, LazyRows
 from rruffgeo.provenance.library import per_query
 
@@ -57,9 +59,8 @@ def verdicts(model: Any, scores: np.ndarray | None, n: int) -> list[Novelty | No
     if model is None or scores is None:
         return [None] * n
     p = model.p_values(scores)
-    view, threshold = f"{model.kind}, k={model.k}", model.threshold
-    return [Novelty(NO_MATCH if pi < model.alpha else MATCH, float(s), float(pi), threshold,
-                    view) for s, pi in zip(scores, p, strict=True)]
+    return [Novelty(NO_MATCH if pi < model.alpha else MATCH, float(s), float(pi),
+                    model.threshold, model.label) for s, pi in zip(scores, p, strict=True)]
 
 
 def _country_rows(predictor: Any, proba: np.ndarray, thresholds: np.ndarray
@@ -68,8 +69,7 @@ def _country_rows(predictor: Any, proba: np.ndarray, thresholds: np.ndarray
     threshold and always the top country) and each set's size."""
     order = np.argsort(-proba, axis=1, kind="stable")
     p = np.take_along_axis(proba, order, axis=1)
-    in_set = p >= thresholds[:, None]
-    in_set[:, 0] = True
+    in_set = np.take_along_axis(conformal_set(proba, thresholds), order, axis=1)
     classes, names = np.asarray(predictor.classes), np.asarray(predictor.class_names)
 
     def build() -> list[pd.DataFrame]:

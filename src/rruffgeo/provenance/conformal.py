@@ -41,11 +41,13 @@ class SplitConformal:
         return conformal_set(proba, self.threshold_)
 
 
-def conformal_set(proba: np.ndarray, threshold: float) -> np.ndarray:
-    """Boolean mask (n, n_classes) of the classes at or above ``threshold``, always holding
-    each row's top class (an empty set tells a user nothing); one row may be given 1-D."""
+def conformal_set(proba: np.ndarray, threshold: float | np.ndarray) -> np.ndarray:
+    """Boolean mask (n, n_classes) of the classes at or above ``threshold`` (one, or one per
+    row), always holding each row's top class (an empty set tells a user nothing); one row
+    may be given 1-D."""
     proba = np.atleast_2d(proba)
-    mask = proba >= threshold
+    t = np.asarray(threshold, dtype=float)
+    mask = proba >= (t[:, None] if t.ndim == 1 else t)
     mask[np.arange(len(proba)), proba.argmax(axis=1)] = True
     return mask
 

@@ -29,6 +29,7 @@ from rruffgeo.provenance.conformal import conformal_set
 from rruffgeo.provenance.continents import load_continents
 from rruffgeo.provenance.cv import COMBINATIONS, FAMILIES, run_fold
 from rruffgeo.provenance.data import load_provenance_data
+from rruffgeo.provenance.hqi import hqi_of_correlation
 from rruffgeo.provenance.library import (
     MATCH_MAX_SHIFT_CM1,
     ReferenceLibrary,
@@ -403,7 +404,7 @@ class ProvenancePredictor:
         r = self.library.species_best_of(sims.correlation, top)
         picks = self.library.nearest_specimen_rows(sims.window, n_specimens)
         parts = MatchParts(top, np.take_along_axis(best, top, axis=1),
-                           100.0 * np.square(np.clip(r, 0.0, 1.0)), picks,
+                           hqi_of_correlation(r), picks,
                            np.take_along_axis(sims.window, picks, axis=1),
                            self._novelty_scores(spectra, sims))
         return parts, nb

@@ -14,9 +14,8 @@ library is). A negative correlation is not a match, so it gives 0 rather than it
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from rruffgeo.provenance.library import ReferenceLibrary, species_key, unit_rows
+from rruffgeo.provenance.library import unit_rows
 
 
 def correlation_rows(X: np.ndarray) -> np.ndarray:
@@ -27,22 +26,11 @@ def correlation_rows(X: np.ndarray) -> np.ndarray:
 
 def hqi(queries: np.ndarray, references: np.ndarray) -> np.ndarray:
     """HQI (n_queries, n_references), 0-100 (see the module doc)."""
-    r = correlation_rows(np.atleast_2d(queries)) @ correlation_rows(
-        np.atleast_2d(references)).T
+    return hqi_of_correlation(correlation_rows(np.atleast_2d(queries))
+                              @ correlation_rows(np.atleast_2d(references)).T)
+
+
+def hqi_of_correlation(r: np.ndarray) -> np.ndarray:
+    """HQI from Pearson correlations ``r`` (see the module doc): a caller holding them
+    (the predictor's similarity pass) needs no second product."""
     return 100.0 * np.square(np.clip(r, 0.0, 1.0))
-
-
-def species_hqi(library: ReferenceLibrary, spectra: np.ndarray,
-                species: list[pd.DataFrame]) -> list[pd.DataFrame]:
-    """Each species table with an ``hqi`` column after ``similarity``: the best HQI of the
-    query against that species' reference spectra."""
-    scores = hqi(spectra, library.X)
-    out = []
-    for row, table in zip(scores, species, strict=True):
-        table = table.copy()
-        best = [float(row[library.species == species_key(name)].max(initial=0.0))
-                for name in table["species"]]
-        table.insert(int(table.columns.get_loc("similarity")) + 1, "hqi", best)
-        out.append(table)
-    return out
-

@@ -194,6 +194,11 @@ class NoveltyModel:
             raise ValueError("novelty calibration needs at least one in-library score")
 
     @property
+    def label(self) -> str:
+        """How the answer names the score's view."""
+        return f"{self.kind}, k={self.k}"
+
+    @property
     def threshold(self) -> float:
         """Scores above this are flagged: at most ``M = ceil(alpha (n+1)) - 2`` calibration
         scores are at least as large, which is ``p_value < alpha``."""
