@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 
+from rruffgeo.data.naming import TECHNIQUES
 from rruffgeo.provenance.knn_eval import (
     MIN_GAIN,
     country_votes,
@@ -37,8 +38,8 @@ from rruffgeo.workdir import GEOCODED, MATRIX, file_key, files_digest, write_jso
 if TYPE_CHECKING:
     from rruffgeo.workdir import WorkDir
 
-INSTRUMENTS = ("Raman", "Broad_Scan")
-LIBRARIES = ("Raman", "Broad_Scan", "both")
+INSTRUMENTS = TECHNIQUES
+LIBRARIES = (*TECHNIQUES, "both")
 #: Changes whenever what is measured changes, so older cached tables are recomputed.
 VERSION = 1
 

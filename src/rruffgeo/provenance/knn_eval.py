@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from rruffgeo.provenance.library import stable_top
+
 #: A later (more elaborate) choice replaces the best so far only when it gains more than this
 #: on the choose half: on a tie the simpler, earlier choice stays.
 MIN_GAIN = 0.005
@@ -48,12 +50,8 @@ def nearest(Q: np.ndarray, L: np.ndarray, lib_specimens: np.ndarray, exclude: np
         if libmask is not None:
             sims[:, ~libmask] = -np.inf
         sims[lib_specimens[None, :] == exclude[lo:lo + 256, None]] = -np.inf
-        top = np.argpartition(-sims, depth - 1, axis=1)[:, :depth]
-        vals = np.take_along_axis(sims, top, 1)
-        order = np.argsort(-vals, axis=1, kind="stable")
-        top = np.take_along_axis(top, order, 1)
-        ok = np.isfinite(np.take_along_axis(vals, order, 1))
-        out[lo:lo + 256] = np.where(ok, top, -1)
+        top = stable_top(sims, depth)
+        out[lo:lo + 256] = np.where(np.isfinite(np.take_along_axis(sims, top, 1)), top, -1)
     return out
 
 

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from rruffgeo.data.columns import read_catalog_columns
 from rruffgeo.network.leakage import MEASUREMENT_COLUMNS, twin_rows
@@ -36,6 +35,7 @@ from rruffgeo.provenance.knn_eval import (
 )
 from rruffgeo.provenance.library import MATCH_MAX_SHIFT_CM1, match_window, species_key, unit_rows
 from rruffgeo.results import ChoiceScores, RawTwinTable, TwinScores
+from rruffgeo.spectra.matrix import load_matrix
 from rruffgeo.spectra.preprocess import AutoRule, baseline_share, smooth
 from rruffgeo.spectra.resample import clean_axis, resample_many
 from rruffgeo.spectra.spectrum import Spectrum
@@ -43,7 +43,6 @@ from rruffgeo.workdir import (
     CATALOG,
     GEOCODED,
     MATRIX,
-    MATRIX_GRID,
     MATRIX_INDEX,
     SPECTRA_DIR,
     file_key,
@@ -130,23 +129,29 @@ class TwinData:
     countries: pd.Series    # specimen_id -> ISO3, natural specimens only
 
 
+#: Catalog columns every catalog holds or derives; the rest of ``COLUMNS`` where stored.
+REQUIRED = ("spectrum_id", "specimen_id", "mineral", "kind", "technique")
+
+
 def read_catalog(workdir: WorkDir) -> pd.DataFrame:
-    """The catalog's light columns that this catalog has (``technique`` always)."""
-    stored = set(pq.read_schema(workdir.require(CATALOG, "ingest")).names)
-    wanted = [c for c in COLUMNS if c in stored or c == "technique"]
-    return read_catalog_columns(workdir.catalog, wanted)
+    """The catalog's light columns that this catalog has (``technique`` derived if need be)."""
+    workdir.require(CATALOG, "ingest")
+    return read_catalog_columns(workdir.catalog, REQUIRED,
+                                optional=[c for c in COLUMNS if c not in REQUIRED])
 
 
 def matrix_rows(workdir: WorkDir, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """The spectra matrix's rows of ``ids`` (float32, in that order) and its grid."""
-    index = pd.read_parquet(workdir.require(f"{SPECTRA_DIR}/{MATRIX_INDEX}", "spectra"))
-    rows = index.set_index("spectrum_id")["row"].reindex(ids).to_numpy()
-    if np.isnan(rows.astype(float)).any():
-        raise ValueError(f"{workdir.spectra_dir / MATRIX_INDEX}: spectra of the catalog are "
-                         f"missing; run `rruffgeo spectra --workdir {workdir.root}` again")
-    matrix = np.load(workdir.require(f"{SPECTRA_DIR}/{MATRIX}", "spectra"), mmap_mode="r")
-    grid = np.load(workdir.require(f"{SPECTRA_DIR}/{MATRIX_GRID}", "spectra"))
-    return np.asarray(matrix[rows.astype(np.int64)], dtype=np.float32), grid
+    workdir.require(f"{SPECTRA_DIR}/{MATRIX}", "spectra")
+    again = f"run `rruffgeo spectra --workdir {workdir.root}` again"
+    m = load_matrix(workdir.spectra_dir)
+    if m is None:
+        raise ValueError(f"{workdir.spectra_dir}: the spectra matrix is incomplete; {again}")
+    try:
+        rows = m.rows_of(list(ids))
+    except KeyError as exc:
+        raise ValueError(f"{workdir.spectra_dir / MATRIX_INDEX}: {exc.args[0]}; {again}") from None
+    return np.asarray(m.X[rows], dtype=np.float32), m.grid_cm1
 
 
 def read_spectra(workdir: WorkDir, ids: np.ndarray, kind: str) -> list[Spectrum]:
