@@ -150,3 +150,18 @@ def test_the_product_over_the_columns_a_block_uses_equals_the_whole_product() ->
     np.testing.assert_allclose(_block_product(q, refs), q @ refs.T, rtol=1e-6)
     full = rng.random((5, 64)).astype(np.float32)
     np.testing.assert_array_equal(_block_product(full, refs), full @ refs.T)
+
+
+def test_the_batch_verdict_names_the_learned_score_and_views_are_made_when_needed(fitted):
+    """The predict path's verdicts say which score judged them (they said 'learned, k=1'),
+    and a model that is handed the cosine and correlation builds only the derivative view."""
+    from rruffgeo.provenance.answer_batch import verdicts
+    from rruffgeo.provenance.novelty import features
+
+    X, _, _, _, fitted_model = fitted
+    model = LearnedNovelty.from_json(fitted_model.to_json())  # no views made yet
+    given = {k: features(X[:3], k) @ features(X, k).T for k in ("cosine", "correlation")}
+    said = verdicts(model, model.score(X[:3], X, given=given), 3)
+    assert [v.view for v in said] == [model.label] * 3
+    assert model.label == "learned from the library search (3 views)"
+    assert set(model.search_library(X)._views) == {"derivative"}

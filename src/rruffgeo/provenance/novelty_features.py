@@ -11,7 +11,7 @@ lists them in column order; ``search_features`` computes them for queries agains
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,9 +34,17 @@ class SearchLibrary:
     """Reference spectra as the search sees them: each view's unit rows, each reference's
     species (integer codes) and hub value per view (``hub_offsets`` with weight 1)."""
 
-    views: dict[str, np.ndarray]
+    spectra: np.ndarray
     codes: np.ndarray
     hubs: dict[str, np.ndarray]
+    _views: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def view(self, kind: str) -> np.ndarray:
+        """The references' unit rows in one view, made when first needed: the predict path
+        hands the cosine and correlation similarities over, so it never needs those two."""
+        if kind not in self._views:
+            self._views[kind] = features(self.spectra, kind)
+        return self._views[kind]
 
     @classmethod
     def build(cls, X: np.ndarray, codes: np.ndarray,
@@ -44,17 +52,17 @@ class SearchLibrary:
               groups: np.ndarray | None = None) -> SearchLibrary:
         """From spectra and species codes, with ``hubs`` given (a saved model) or computed
         from ``groups`` (fitting)."""
-        views = {k: features(X, k) for k in KINDS}
+        lib = cls(np.asarray(X, np.float32), np.asarray(codes, dtype=np.int64), {})
         if hubs is None:
             if groups is None:
                 raise ValueError("a search library needs its hub values or its specimen groups")
-            hubs = {k: hub_offsets(views[k], np.asarray(groups), 1.0) for k in KINDS}
-        codes = np.asarray(codes, dtype=np.int64)
+            hubs = {k: hub_offsets(lib.view(k), np.asarray(groups), 1.0) for k in KINDS}
         for k in KINDS:
-            if len(hubs[k]) != len(codes) or len(views[k]) != len(codes):
-                raise ValueError(f"search library: {len(codes)} species codes, "
-                                 f"{len(views[k])} spectra and {len(hubs[k])} hub values")
-        return cls(views, codes, {k: np.asarray(hubs[k], np.float32) for k in KINDS})
+            if len(hubs[k]) != len(lib.codes) or len(lib.spectra) != len(lib.codes):
+                raise ValueError(f"search library: {len(lib.codes)} species codes, "
+                                 f"{len(lib.spectra)} spectra and {len(hubs[k])} hub values")
+        lib.hubs = {k: np.asarray(hubs[k], np.float32) for k in KINDS}
+        return lib
 
 
 def nearest(queries: np.ndarray, refs: np.ndarray, depth: int, offset: np.ndarray
@@ -100,7 +108,7 @@ def view_features(Q: np.ndarray | None, lib: SearchLibrary, kind: str,
     ``sims`` to the view's references, when the caller has them), and each query's nearest
     species code."""
     offset = HUB_WEIGHT * lib.hubs[kind]
-    idx, sim, penalised = (nearest(Q, lib.views[kind], DEPTH, offset) if sims is None
+    idx, sim, penalised = (nearest(Q, lib.view(kind), DEPTH, offset) if sims is None
                            else nearest_of(sims, DEPTH, offset))
     species = lib.codes[idx]
     other = species != species[:, :1]
