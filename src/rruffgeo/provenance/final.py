@@ -349,12 +349,20 @@ class ProvenancePredictor:
                             "`rruffgeo provenance-fit`")
         raw, _ = self.raw_proba(spectra, minerals, [ev] * len(spectra))
         p = pooled_answer(raw, pool)
-        sims = self.library.similarities(spectra).mean(axis=0, keepdims=True)
+        sims = self._mean_window_similarity(spectra)
         mineral = minerals[0] if minerals and ev != "spectrum" else ""
         countries = self._countries(p, pool["set_thresholds"][str(coverage)])
         return ProvenanceResult(countries, self.library.species_match(sims, n_species)[0],
                                 self.library.nearest_specimens(sims, n_specimens)[0], ev,
                                 mineral, int(countries["in_set"].sum()))
+
+    def _mean_window_similarity(self, spectra: np.ndarray) -> np.ndarray:
+        """(1, references) mean window cosine of a pool, from the predictor's similarity
+        pass block by block (a map's pool never holds all its similarities at once)."""
+        total = np.zeros(len(self.library), np.float64)
+        for start in range(0, len(spectra), BLOCK):
+            total += self.views.similarities(spectra[start:start + BLOCK]).window.sum(axis=0)
+        return (total / max(len(spectra), 1)).astype(np.float32)[None, :]
 
     def _countries(self, p: np.ndarray, threshold: float) -> pd.DataFrame:
         """COUNTRY_COLUMNS of one answer, most probable first, with its set."""

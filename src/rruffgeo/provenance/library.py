@@ -103,11 +103,16 @@ class ReferenceLibrary:
         if len(self.X) != len(self.meta):
             raise ValueError(f"{len(self.X)} spectra but {len(self.meta)} metadata rows")
         self.meta = self.meta.reset_index(drop=True)
-        self._unit = unit_rows(match_window(self.X, self.grid_cm1))
         self.species = self.meta["mineral"].map(species_key).to_numpy()
 
     def __len__(self) -> int:
         return len(self.meta)
+
+    @cached_property
+    def _unit(self) -> np.ndarray:
+        """Unit rows over the matching window, made when ``similarities`` first needs them
+        (the predictor's own similarity pass does not)."""
+        return unit_rows(match_window(self.X, self.grid_cm1))
 
     def subset(self, rows: np.ndarray) -> ReferenceLibrary:
         """The library restricted to ``rows`` (a fold's training specimens)."""
