@@ -30,7 +30,24 @@ def test_a_setting_added_at_its_old_behaviour_keeps_the_cache_keys_of_earlier_re
     training made then (settings without the field) still matches; 4 is another result."""
     from rruffgeo.config import ModelSettings, result_fingerprint
 
-    before = {k: v for k, v in to_dict(ModelSettings()).items() if k != "input_pool"}
-    assert result_fingerprint(ModelSettings()) == fingerprint(before)
+    old = ModelSettings(input_pool=1)
+    before = {k: v for k, v in to_dict(old).items() if k != "input_pool"}
+    assert result_fingerprint(old) == fingerprint(before)
     assert result_fingerprint(ModelSettings(input_pool=4)) != fingerprint(before)
-    assert to_dict(ModelSettings())["input_pool"] == 1  # saved with a model all the same
+    assert to_dict(old)["input_pool"] == 1  # saved with a model all the same
+
+
+def test_a_new_default_of_such_a_setting_is_keyed_so_old_results_are_not_taken_for_it():
+    """The unkeyed value is the old behaviour, not the default: a default moved away from it
+    enters the key, so a result cached before the move is not re-used for the new default."""
+    from dataclasses import dataclass
+
+    from rruffgeo.checks import setting
+    from rruffgeo.config import result_dict
+
+    @dataclass
+    class Moved:
+        pool: int = setting(4, unkeyed_value=1)
+
+    assert result_dict(Moved()) == {"pool": 4}
+    assert result_dict(Moved(pool=1)) == {}

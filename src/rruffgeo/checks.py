@@ -26,16 +26,17 @@ Check = Callable[[Any], str | None]
 
 
 def setting(default: Any = MISSING, *, check: Check | None = None, option: str | None = None,
-            changes_result: bool = True, keyed_off_default: bool = False,
+            changes_result: bool = True, unkeyed_value: Any = MISSING,
             default_factory: Any = MISSING) -> Any:
     """A settings field with its check (value -> problem or None), the command-line option
     that sets it (for error messages) and whether it changes a result (cache keys).
 
-    ``keyed_off_default``: a setting added after results were cached, whose default does what
-    the code did before it existed, enters cache keys only when set to something else, so
-    work folders keep their finished trainings."""
+    ``unkeyed_value``: for a setting added after results were cached, the value that does
+    what the code did before it existed. At that value the setting stays out of cache keys,
+    so work folders keep their finished trainings; it is a value, not "the default", so a
+    later change of the default cannot make old results pass for new ones."""
     meta = {"check": check, "option": option, "changes_result": changes_result,
-            "keyed_off_default": keyed_off_default}
+            "unkeyed_value": unkeyed_value}
     if default_factory is not MISSING:
         return field(default_factory=default_factory, metadata=meta)
     return field(default=default, metadata=meta)

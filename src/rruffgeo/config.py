@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import Field, asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields, is_dataclass, replace
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -238,7 +238,7 @@ class ModelSettings(Checked):
     #: points, about 4x less compute) while the reference library, which sets the resolution
     #: of the species match, keeps the full grid. 1 (the default) = the grid as it is.
     input_pool: int = setting(1, check=integer_at_least(1, 64), option="--network-pool",
-                              keyed_off_default=True)
+                              unkeyed_value=1)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -473,13 +473,15 @@ def result_dict(obj: Any) -> Any:
     workers, cache folders): what a cached result must match to be re-used."""
     if is_dataclass(obj):
         return {f.name: result_dict(getattr(obj, f.name)) for f in fields(obj)
-                if f.metadata.get("changes_result", True) and not _at_unkeyed_default(obj, f)}
+                if f.metadata.get("changes_result", True) and not _at_unkeyed_value(obj, f)}
     return to_dict(obj)
 
 
-def _at_unkeyed_default(obj: Any, f: Field) -> bool:
-    """A ``keyed_off_default`` setting left at its default (see ``checks.setting``)."""
-    return bool(f.metadata.get("keyed_off_default")) and getattr(obj, f.name) == f.default
+def _at_unkeyed_value(obj: Any, f: Field) -> bool:
+    """A setting at the value it had before it existed (``unkeyed_value``, see
+    ``checks.setting``): left out of cache keys."""
+    unkeyed = f.metadata.get("unkeyed_value", MISSING)
+    return unkeyed is not MISSING and getattr(obj, f.name) == unkeyed
 
 
 def result_fingerprint(*parts: Any) -> str:
