@@ -51,3 +51,21 @@ def test_a_new_default_of_such_a_setting_is_keyed_so_old_results_are_not_taken_f
 
     assert result_dict(Moved()) == {"pool": 4}
     assert result_dict(Moved(pool=1)) == {}
+
+
+def test_the_auto_network_pool_leaves_the_network_about_512_points_and_is_keyed_as_resolved():
+    """``--network-pool`` 0 (the default) is resolved from the grid by ``Settings.network``:
+    the 2,048-point grid trains at 4 (the same key as an explicit 4), a grid too short to
+    pool keeps 1, and an explicit value is left as given, whatever the grid."""
+    from rruffgeo.config import ModelSettings, Settings, SpectraSettings, result_fingerprint
+
+    def network(points: int, pool: int = 0) -> ModelSettings:
+        return Settings(spectra=SpectraSettings(grid_points=points),
+                        model=ModelSettings(input_pool=pool)).network
+
+    assert ModelSettings().input_pool == 0
+    assert Settings().network.input_pool == 4
+    assert result_fingerprint(Settings().network) == result_fingerprint(network(2048, 4))
+    assert result_fingerprint(Settings().network) != result_fingerprint(network(2048, 1))
+    assert [network(n).input_pool for n in (1024, 256, 64)] == [2, 1, 1]
+    assert network(256, 2).input_pool == 2 and network(4096, 1).input_pool == 1

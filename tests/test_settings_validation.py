@@ -30,7 +30,7 @@ BAD_OPTIONS = [
     (["spectra", "--grid-points", "3"], "--grid-points 3"),
     (["train", "--grid-points", "0"], "--grid-points 0"),
     (["train", "--grid-points", "20"], "--grid-points 20"),
-    (["train", "--network-pool", "0"], "--network-pool 0"),
+    (["train", "--network-pool", "65"], "--network-pool 65"),
     (["cv", "--network-pool", "64", "--grid-points", "1024"],
      "--grid-points 1024: a network of 4 stages with --network-pool 64 needs at least 2048"),
     (["run", "--network-pool", "-1"], "--network-pool -1"),

@@ -328,7 +328,7 @@ def stage_table(job: Job) -> list[Stage]:
     wd, s = job.workdir, job.settings
     catalog, geocoded = wd.catalog, wd.geocoded
     learn = [Stage(f"{job.evaluation.file_stem}-{split}", lambda j: [catalog, geocoded],
-                   lambda j: [s.spectra, s.model, s.train],
+                   lambda j: [s.spectra, s.network, s.train],
                    lambda j, split=split: [wd.metrics_file(j.evaluation, split)], _learn(split))
              for split in job.splits]
     return [
@@ -339,7 +339,7 @@ def stage_table(job: Job) -> list[Stage]:
               _geocode, fatal=True),
         Stage("stats", lambda j: [catalog, geocoded], lambda j: [s.train.min_samples_per_country],
               lambda j: [wd.tables_dir / TABLES_INDEX], _stats),
-        Stage("figures", lambda j: [catalog, geocoded], lambda j: [s.spectra, s.model],
+        Stage("figures", lambda j: [catalog, geocoded], lambda j: [s.spectra, s.network],
               lambda j: [wd.figure(FIG_COUNTRY_MAP, ".png")], _dataset_figures),
         *learn,
         Stage("provenance-cv", _provenance_inputs,

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from rruffgeo.config import (
     DATA_ENV,
+    NETWORK_POINTS,
     Head,
     ModelSettings,
     Settings,
@@ -86,7 +87,8 @@ def add_network_pool(parser: argparse.ArgumentParser) -> None:
         "--network-pool", type=int, default=None, metavar="N",
         help="the network averages every N neighbouring grid points before its stem (its own, "
         "coarser grid, about N times less compute; the species library keeps --grid-points) "
-        f"(default {ModelSettings().input_pool})")
+        f"(default 0 = auto: about {NETWORK_POINTS} points for the network, 4 on the 2,048-point "
+        "grid; 1 = the whole grid)")
 
 
 def add_train_precision(parser: argparse.ArgumentParser) -> None:

@@ -354,7 +354,7 @@ def build_network(n_classes: int, ms: ModelSettings, input_length: int) -> ConvN
     return ConvNeXt1D(n_classes, in_chans=1, depths=ms.depths, dims=ms.dims,
                       drop_path_rate=ms.drop_path_rate, head_dropout=ms.head_dropout,
                       layer_scale_init=ms.layer_scale_init, head_pool=ms.head_pool,
-                      input_length=input_length, input_pool=ms.input_pool)
+                      input_length=input_length, input_pool=ms.pool_for(input_length))
 
 
 __all__ = ["ConvNeXt1D", "build_network", "drop_path_rates", "feature_positions", "init_weights"]

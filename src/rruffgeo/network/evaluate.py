@@ -168,7 +168,7 @@ def _wanted_folds(settings: Settings, folds: Sequence[int] | None) -> list[int]:
 
 def _result_key(ds: Dataset, settings: Settings, evaluation: Evaluation) -> str:
     """What a finished fold's result must match to be kept (not where or how fast it ran)."""
-    return result_fingerprint(ds.key, settings.spectra, settings.model, settings.train,
+    return result_fingerprint(ds.key, settings.spectra, settings.network, settings.train,
                               evaluation.file_stem)
 
 
@@ -366,7 +366,7 @@ def _report(ds: Dataset, settings: Settings, evaluation: Evaluation, folds: list
                  "baseline_1nn": summarise([f.baseline_1nn for f in folds])},
         n_samples=int(len(ds.y)), n_specimens=int(len(np.unique(ds.groups))),
         n_classes=len(ds.classes), classes=ds.classes, class_names=ds.class_names,
-        settings={"spectra": to_dict(settings.spectra), "model": to_dict(settings.model),
+        settings={"spectra": to_dict(settings.spectra), "model": to_dict(settings.network),
                   "train": to_dict(settings.train)},
         grid_cm1={"start": float(ds.grid_cm1[0]), "stop": float(ds.grid_cm1[-1]),
                   "points": int(len(ds.grid_cm1))},

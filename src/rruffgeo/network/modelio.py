@@ -58,7 +58,7 @@ def save_model(folder: Path, model: torch.nn.Module, classes: list[str], class_n
         "class_names": list(class_names),
         "grid_cm1": {"start": float(grid_cm1[0]), "stop": float(grid_cm1[-1]),
                      "points": int(len(grid_cm1))},
-        "settings": {"spectra": to_dict(settings.spectra), "model": to_dict(settings.model),
+        "settings": {"spectra": to_dict(settings.spectra), "model": to_dict(settings.network),
                      "train": to_dict(settings.train)},
         **(extra or {}),
     }

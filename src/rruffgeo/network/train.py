@@ -98,7 +98,7 @@ def start_training(n_classes: int, settings: Settings, input_length: int,
     precision = resolve_train_precision(ts.precision, device)
     set_determinism(device)
     torch.manual_seed(ts.seed)
-    model = build_network(n_classes, settings.model, input_length).to(device)
+    model = build_network(n_classes, settings.network, input_length).to(device)
     state = TrainingState(model, make_optimizer(model, ts), device, grad_scaler(device),
                           precision=precision)
     state.eval()

@@ -46,7 +46,7 @@ def describe_network(settings: Settings, n_classes: int | None = None) -> list[B
     from rruffgeo.network.modelio import build_network  # the report draws what training builds
 
     length = settings.spectra.grid_points
-    net = build_network(n_classes or 2, settings.model, length).eval()
+    net = build_network(n_classes or 2, settings.network, length).eval()
     shapes: list[tuple[int, int]] = []
     hooks = [m.register_forward_hook(lambda _m, _i, out: shapes.append(tuple(out.shape[1:])))
              for m in (*net.downsample_layers, *net.stages)]
@@ -55,6 +55,10 @@ def describe_network(settings: Settings, n_classes: int | None = None) -> list[B
     for h in hooks:
         h.remove()
     boxes = [Box("input spectrum", f"1 channel x {length:,} grid points")]
+    if net.input_pool > 1:  # the network's own, coarser grid; the library keeps the full one
+        boxes.append(Box(f"average pool k{net.input_pool} s{net.input_pool}",
+                         f"-> 1 channel x {length // net.input_pool:,} points (the network's "
+                         "grid)"))
     for i, (down, stage) in enumerate(zip(net.downsample_layers, net.stages, strict=True)):
         (pos, ch), (_, out_ch) = shapes[2 * i], shapes[2 * i + 1]  # in execution order
         conv = down[0] if i == 0 else down[1]
@@ -79,7 +83,7 @@ def describe_block(settings: Settings) -> list[Box]:
     """The inside of the first block of the built network, top to bottom."""
     from rruffgeo.network.modelio import build_network
 
-    net = build_network(2, settings.model, settings.spectra.grid_points)
+    net = build_network(2, settings.network, settings.spectra.grid_points)
     block = net.stages[0][0]
     c, hidden = block.pwconv1.in_features, block.pwconv1.out_features
     k, pad = block.dwconv.kernel_size[0], block.dwconv.padding[0]
@@ -127,7 +131,7 @@ def _draw_column(ax: Axes, boxes: list[Box], title: str, residual: bool = False)
 def trained_class_count(workdir: WorkDir, settings: Settings) -> int | None:
     """Classes of a trained model in ``workdir/models`` built with these settings, else the
     countries of the learning table (what training will see), else None."""
-    want = json.loads(json.dumps(to_dict(settings.model)))
+    want = json.loads(json.dumps(to_dict(settings.network)))
     for meta_path in workdir.model_metas():
         try:
             meta = json.loads(meta_path.read_text())
