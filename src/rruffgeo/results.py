@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Self, Union, get_args, get_origin, get_type_hints
+from typing import Any, Protocol, Self, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 import pandas as pd
@@ -531,6 +531,30 @@ class RelationScores(JsonRecord):
     n_test: int
     share: float
     accuracy: dict[str, float]
+
+
+class KeyedRecord(Protocol):
+    """A cached measurement: the key of what made it, and its JSON."""
+
+    key: str
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+Keyed = TypeVar("Keyed", bound=KeyedRecord)
+
+
+def cached_record(path: Path, read: Callable[[Path], Keyed | None], key: str,
+                  compute: Callable[[], Keyed], force: bool = False) -> Keyed:
+    """The record at ``path`` when it was made with ``key`` (and not ``force``), else
+    ``compute()``, written there atomically: how every cached measurement is re-used or
+    redone, so a changed input or setting is never answered from an old file."""
+    cached = read(path)
+    if cached is not None and cached.key == key and not force:
+        return cached
+    result = compute()
+    write_json_atomic(path, result.to_json())
+    return result
 
 
 @dataclass

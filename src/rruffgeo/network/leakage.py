@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from rruffgeo.results import RelationScores, TwinBreakdown
+from rruffgeo.results import RelationScores, TwinBreakdown, cached_record
 from rruffgeo.workdir import FOLD_PREDICTIONS
 
 if TYPE_CHECKING:
@@ -133,10 +133,11 @@ def _score_folds(ds: Dataset, table: pd.DataFrame, twin: np.ndarray, folds: list
 
 def _breakdown_key(ds: Dataset, n_folds: int, seed: int,
                    network: np.ndarray | None) -> str:
-    """What the cached breakdown must match: the data, the folds, and the network's
-    predictions (none, or those of the CV finished since)."""
-    digest = hashlib.sha256(json.dumps([ds.key, n_folds, seed,
-                                        list(MEASUREMENT_COLUMNS)]).encode())
+    """What the cached breakdown must match: the data, the folds, the official counts its
+    estimate scales by, and the network's predictions (none, or those of the CV finished
+    since)."""
+    digest = hashlib.sha256(json.dumps([ds.key, n_folds, seed, list(MEASUREMENT_COLUMNS),
+                                        OFFICIAL_RAW, OFFICIAL_PROCESSED]).encode())
     if network is not None:
         digest.update(np.ascontiguousarray(network).tobytes())
     return digest.hexdigest()[:16]
@@ -164,24 +165,22 @@ def twin_breakdown(workdir: WorkDir, settings: Settings, progress: bool = True,
     training; cached in ``metrics/twins_spectrum.json`` and
     recomputed only when the data, the folds or the seed change (or ``force``)."""
     from rruffgeo.splits import cv_splits
-    from rruffgeo.workdir import write_json_atomic
 
     ds, table = _learning_rows(workdir, settings)
     n_folds, seed = settings.train.n_folds, settings.train.seed
     folds = cv_splits(ds.y, None, "spectrum", n_folds, seed)
     network = _network_predictions(workdir, settings, folds)
     key = _breakdown_key(ds, n_folds, seed, network)
-    cached = TwinBreakdown.read(workdir.twins_file)
-    if cached is not None and cached.key == key and not force:
-        return cached
-    twin = twin_rows(table)
-    relation, hits = _score_folds(ds, table, twin, folds, progress)
-    if network is not None:
-        tested = np.concatenate([te for _, te in folds])
-        hits = {"network": network == ds.y[tested], **hits}
-    result = _as_result(key, n_folds, seed, twin, relation, hits)
-    write_json_atomic(workdir.twins_file, result.to_json())
-    return result
+
+    def compute() -> TwinBreakdown:
+        twin = twin_rows(table)
+        relation, hits = _score_folds(ds, table, twin, folds, progress)
+        if network is not None:
+            tested = np.concatenate([te for _, te in folds])
+            hits = {"network": network == ds.y[tested], **hits}
+        return _as_result(key, n_folds, seed, twin, relation, hits)
+
+    return cached_record(workdir.twins_file, TwinBreakdown.read, key, compute, force)
 
 
 def _as_result(key: str, n_folds: int, seed: int, twin: np.ndarray,

@@ -32,8 +32,8 @@ from rruffgeo.provenance.knn_eval import (
 )
 from rruffgeo.provenance.library import MATCH_MAX_SHIFT_CM1, match_window, species_key, unit_rows
 from rruffgeo.provenance.rawtwins import INPUTS, matrix_rows, read_catalog
-from rruffgeo.results import CellScores, CrossInstrumentTable, TreatmentScores
-from rruffgeo.workdir import GEOCODED, MATRIX, file_key, files_digest, write_json_atomic
+from rruffgeo.results import CellScores, CrossInstrumentTable, TreatmentScores, cached_record
+from rruffgeo.workdir import GEOCODED, MATRIX, file_key, files_digest
 
 if TYPE_CHECKING:
     from rruffgeo.workdir import WorkDir
@@ -163,17 +163,17 @@ def cross_instrument_table(workdir: WorkDir, keys: list[str] | None = None, seed
     for name, stage in INPUTS.items():
         workdir.require(name, stage)
     cache = cache_key(workdir, keys, seed, k)
-    cached = CrossInstrumentTable.read(workdir.cross_instrument_file)
-    if cached is not None and cached.key == cache and not force:
-        return cached
-    cat, X, grid, countries = load_processed(workdir)
-    choose = split_specimens(cat["specimen_id"].to_numpy(), seed)
-    candidates = treatments(cat["technique"].astype(str).to_numpy(), grid)
-    results = [run_treatment(key, candidates[key](X), cat, countries, choose, k)
-               for key in tqdm(keys, desc="cross-instrument", unit="treatment",
-                               disable=not progress)]
-    best = first_best([r.choose_species_top1 for r in results])
-    result = CrossInstrumentTable(key=cache, seed=seed, k=k, min_gain=MIN_GAIN,
-                                  chosen=results[best].name, treatments=results)
-    write_json_atomic(workdir.cross_instrument_file, result.to_json())
-    return result
+
+    def compute() -> CrossInstrumentTable:
+        cat, X, grid, countries = load_processed(workdir)
+        choose = split_specimens(cat["specimen_id"].to_numpy(), seed)
+        candidates = treatments(cat["technique"].astype(str).to_numpy(), grid)
+        results = [run_treatment(key, candidates[key](X), cat, countries, choose, k)
+                   for key in tqdm(keys, desc="cross-instrument", unit="treatment",
+                                   disable=not progress)]
+        best = first_best([r.choose_species_top1 for r in results])
+        return CrossInstrumentTable(key=cache, seed=seed, k=k, min_gain=MIN_GAIN,
+                                    chosen=results[best].name, treatments=results)
+
+    return cached_record(workdir.cross_instrument_file, CrossInstrumentTable.read, cache,
+                         compute, force)

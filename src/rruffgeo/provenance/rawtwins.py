@@ -34,7 +34,7 @@ from rruffgeo.provenance.knn_eval import (
     split_specimens,
 )
 from rruffgeo.provenance.library import MATCH_MAX_SHIFT_CM1, match_window, species_key, unit_rows
-from rruffgeo.results import ChoiceScores, RawTwinTable, TwinScores
+from rruffgeo.results import ChoiceScores, RawTwinTable, TwinScores, cached_record
 from rruffgeo.spectra.matrix import load_matrix
 from rruffgeo.spectra.preprocess import AutoRule, baseline_share, smooth
 from rruffgeo.spectra.resample import clean_axis, resample_many
@@ -47,7 +47,6 @@ from rruffgeo.workdir import (
     SPECTRA_DIR,
     file_key,
     files_digest,
-    write_json_atomic,
 )
 
 if TYPE_CHECKING:
@@ -372,18 +371,17 @@ def raw_twin_table(workdir: WorkDir, choices: list[Choice] | None = None, seed: 
     for name, stage in INPUTS.items():
         workdir.require(name, stage)
     key = cache_key(workdir, choices, seed, k, max_shift)
-    cached = RawTwinTable.read(workdir.raw_twins_file)
-    if cached is not None and cached.key == key and not force:
-        return cached
-    d = load_twins(workdir)
-    results, choose = measure(workdir, d, choices, seed, k, max_shift, progress)
-    technique = d.cat["technique"].astype(str).to_numpy()[d.pairs[:, 0]][~choose]
-    result = RawTwinTable(
-        key=key, seed=seed, k=k, max_shift_cm1=max_shift, min_gain=MIN_GAIN,
-        n_pairs=len(d.pairs), n_specimens=len(set(d.cat["specimen_id"].to_numpy()[
-            d.pairs[:, 0]])), report_pairs_by_technique={
-            str(t): int(n) for t, n in pd.Series(technique).value_counts().items()},
-        chosen=results[first_best([r.choose.top1_raw for r in results])].name,
-        choices=results)
-    write_json_atomic(workdir.raw_twins_file, result.to_json())
-    return result
+
+    def compute() -> RawTwinTable:
+        d = load_twins(workdir)
+        results, choose = measure(workdir, d, choices, seed, k, max_shift, progress)
+        technique = d.cat["technique"].astype(str).to_numpy()[d.pairs[:, 0]][~choose]
+        return RawTwinTable(
+            key=key, seed=seed, k=k, max_shift_cm1=max_shift, min_gain=MIN_GAIN,
+            n_pairs=len(d.pairs), n_specimens=len(set(d.cat["specimen_id"].to_numpy()[
+                d.pairs[:, 0]])), report_pairs_by_technique={
+                str(t): int(n) for t, n in pd.Series(technique).value_counts().items()},
+            chosen=results[first_best([r.choose.top1_raw for r in results])].name,
+            choices=results)
+
+    return cached_record(workdir.raw_twins_file, RawTwinTable.read, key, compute, force)
