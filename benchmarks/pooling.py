@@ -6,9 +6,9 @@ gives the same folds) and scores, for the best model by log-loss (spectrum evide
 
 - per spectrum: each spectrum's calibrated answer and its conformal set, weighted either
   spectrum by spectrum or so that each specimen counts once (its spectra's scores averaged);
-- pooled: one answer per test specimen from all its spectra (mean log-probability, then the
-  pooled calibration and conformal threshold each fold fitted on its inner folds), weighted
-  each specimen once or by its number of spectra.
+- pooled: one answer per test specimen from all its spectra (the pooling rule, calibration and
+  conformal threshold each fold chose and fitted on its inner folds), weighted each specimen
+  once or by its number of spectra.
 
 Prints top-1, top-3, log-loss, top-label ECE (15 bins), 90% coverage and set size, the
 majority-country and prior baselines under the same weights, and the goals.
@@ -96,7 +96,7 @@ def pooled(data: ProvenanceData, splits: list, folds: list, model: str
         pool = f[model]["params"]["pool"]
         _, codes = group_codes(data.groups[te])
         n_groups = int(codes.max()) + 1
-        _, p = pooled_by_group(f[model]["raw"], data.groups[te], pool)
+        _, p = pooled_by_group(f[model]["raw"], data.groups[te], pool, f[model]["best_sim"])
         out_p.append(p)
         out_s.append(conformal_set(p, pool["set_thresholds"][LEVEL]))
         first = np.unique(codes, return_index=True)[1]
