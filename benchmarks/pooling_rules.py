@@ -303,7 +303,10 @@ def main() -> None:
     fit = [choose_rule({n: scored[n][k]["inner_top1"] for n in POOL_RULES},
                        {n: scored[n][k]["inner_log_loss"] for n in POOL_RULES})
            for k in range(len(folds))]
-    print(f"fit_pool's choice (choose_rule): {fit}")
+    chosen = np.concatenate([scored[r][k]["top1"] for k, r in enumerate(fit)])
+    mean = np.concatenate([f["top1"] for f in scored["mean"]])
+    print(f"fit_pool's choice (choose_rule): {fit}; specimens right only under it "
+          f"{int((chosen > mean).sum())}, only under the plain mean {int((mean > chosen).sum())}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
 
