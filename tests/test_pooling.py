@@ -9,7 +9,15 @@ import pytest
 import rruffgeo
 from fault_inputs import bands, good_file
 from rruffgeo.errors import UserError
-from rruffgeo.provenance.pooling import fit_pool, pool_log_mean, pooled_answer
+from rruffgeo.provenance.calibration import apply_calibration
+from rruffgeo.provenance.pooling import (
+    POOL_RULES,
+    choose_rule,
+    fit_pool,
+    pool,
+    pool_log_mean,
+    pooled_answer,
+)
 from synthetic_predict import tiny_final, tiny_network, tiny_workdir
 
 
@@ -36,12 +44,12 @@ def _overconfident(rng, n_specimens, per, n_classes=4):
 def test_fit_pool_tempers_overconfident_pools_and_covers_new_specimens():
     rng = np.random.default_rng(0)
     raw, y, groups = _overconfident(rng, 400, 3)
-    params = fit_pool(raw, y, groups, (0.9,))
+    params = fit_pool(raw, y, groups, (0.9,), np.ones(len(y)))
     assert params["n_groups"] == 400 and params["temperature"] > 1.5
     new_raw, new_y, new_groups = _overconfident(rng, 400, 3)
     covered = []
     for g in range(400):
-        p = pooled_answer(new_raw[new_groups == g], params)
+        p = pooled_answer(new_raw[new_groups == g], params, np.ones(3))
         assert abs(p.max() - 0.5) < 0.1  # right half the time: about 0.5, not 0.9
         covered.append(p[new_y[new_groups == g][0]] >= params["set_thresholds"]["0.9"]
                        or p.argmax() == new_y[new_groups == g][0])
@@ -60,12 +68,57 @@ def test_one_odd_spectrum_per_sample_makes_the_inner_folds_choose_the_plain_mean
     raw[odd] = 1e-6
     raw[odd, (y + rng.integers(1, k, n)) % k] = 1.0
     raw /= raw.sum(axis=1, keepdims=True)
-    params = fit_pool(raw, np.repeat(y, per), np.repeat(np.arange(n), per), (0.9,))
-    assert params["rule"] == "mean"
+    sims = np.full(n * per, 0.9)  # the odd spectrum matches the library as well as the rest
+    params = fit_pool(raw, np.repeat(y, per), np.repeat(np.arange(n), per), (0.9,), sims)
+    assert params["rule"] == "mean"  # equal weights: the weighted means tie with it
     assert params["inner_log_loss"]["mean"] < params["inner_log_loss"]["log_mean"]
+    assert params["inner_top1"]["mean"] > params["inner_top1"]["log_mean"]
     clean = fit_pool(np.delete(raw, odd, axis=0), np.repeat(y, per - 1),
-                     np.repeat(np.arange(n), per - 1), (0.9,))
-    assert set(clean["inner_log_loss"]) == {"mean", "log_mean"}
+                     np.repeat(np.arange(n), per - 1), (0.9,), np.delete(sims, odd))
+    assert set(clean["inner_log_loss"]) == set(clean["inner_top1"]) == set(POOL_RULES)
+
+
+def test_the_rule_is_chosen_by_top1_then_log_loss():
+    """Pooling is for the top answer: a rule right more often wins even with a worse
+    log-loss; equal top-1 goes to the lower log-loss."""
+    assert choose_rule({"mean": 0.30, "sim_0.03": 0.31}, {"mean": 2.90, "sim_0.03": 2.95}) \
+        == "sim_0.03"
+    assert choose_rule({"mean": 0.30, "sim_0.03": 0.30}, {"mean": 2.95, "sim_0.03": 2.90}) \
+        == "sim_0.03"
+    assert choose_rule({"sim_0.03": 0.30, "mean": 0.30}, {"sim_0.03": 2.90, "mean": 2.90}) \
+        == "sim_0.03"  # a full tie: the first tried
+
+
+def _badly_matched(rng, n, per, k=4):
+    """Samples whose spectra are right when they match the library well (best cosine
+    0.95-0.99) and say a random country when they match it badly (0.75-0.85)."""
+    y = rng.integers(0, k, n)
+    good = rng.random((n, per)) < 0.4
+    good[:, 0] = True
+    said = np.where(good, y[:, None], rng.integers(0, k, (n, per))).ravel()
+    raw = np.full((n * per, k), 0.3 / (k - 1))
+    raw[np.arange(n * per), said] = 0.7
+    sims = np.where(good.ravel(), rng.uniform(0.95, 0.99, n * per),
+                    rng.uniform(0.75, 0.85, n * per))
+    return raw, np.repeat(y, per), np.repeat(np.arange(n), per), sims
+
+
+def test_spectra_that_match_the_library_badly_weigh_less_and_the_inner_folds_see_it():
+    rng = np.random.default_rng(2)
+    raw, y, groups, sims = _badly_matched(rng, 400, 5)
+    params = fit_pool(raw, y, groups, (0.9,), sims)
+    assert params["rule"].startswith("sim_")
+    assert params["inner_top1"][params["rule"]] > params["inner_top1"]["mean"] + 0.05
+    raw2, y2, groups2, sims2 = _badly_matched(rng, 400, 5)
+    right = [pooled_answer(raw2[groups2 == g], params, sims2[groups2 == g]).argmax()
+             == y2[groups2 == g][0] for g in range(400)]
+    assert np.mean(right) > params["inner_top1"]["mean"] + 0.05  # new samples, too
+    # One spectrum alone is unchanged by every rule, and the weighted rules need similarities.
+    one = raw[:1]
+    for rule in POOL_RULES:
+        assert np.allclose(pool(rule, one, np.zeros(1, int), 1, sims[:1]), one)
+    with pytest.raises(ValueError, match="best library similarity"):
+        pooled_answer(raw[:5], params)
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +148,29 @@ def test_predict_files_pools_per_folder_and_per_file(final, tmp_path):
     by_id = model.predict_files([tmp_path], sample_by={plain.names[0]: "x",
                                                        plain.names[3]: "x"})
     assert sorted(len(s.members) for s in by_id.samples) == [1, 1, 2]
+
+
+def test_the_predictor_pools_by_each_spectrums_best_library_similarity(final):
+    """A spectrum that is a library spectrum and one that matches nothing: under a steep
+    similarity weighting the pooled answer is the first one's, under the plain mean both
+    count."""
+    from rruffgeo.provenance.final import ProvenancePredictor
+
+    pred = ProvenancePredictor(final["final"])
+    exact = pred.library.X[0]
+    odd = np.random.default_rng(3).random(len(exact)).astype(np.float32) * exact.max()
+    both = np.stack([exact, odd])
+    raw, _ = pred.raw_proba(both, None, ["spectrum"] * 2)
+    assert not np.allclose(raw[0], raw[1])
+    params = pred.spec["models"]["spectrum"]["pool"]
+
+    def pooled(rule: str) -> np.ndarray:
+        params["rule"] = rule
+        table = pred.predict_pooled(both).countries.set_index("country_iso3")
+        return table["probability"].reindex(pred.classes).to_numpy()
+
+    assert np.allclose(pooled("sim_0.01"), apply_calibration(raw[:1], params)[0], atol=1e-6)
+    assert np.allclose(pooled("mean"), apply_calibration(raw.mean(0, keepdims=True), params)[0])
 
 
 def test_sample_by_is_checked_and_needs_a_provenance_model(final, tmp_path):

@@ -12,7 +12,8 @@ Torch-free (the network's out-of-fold probabilities come in as arrays, see
 3. each model's calibration (temperature, then top-label isotonic; ``calibration.Calibrator``)
    and conformal quantiles (``ProvenanceSettings.levels``) are fitted on its inner out-of-fold
    probabilities, never on the test fold; so are those of its answer pooled over a
-   specimen's spectra (``pooling.fit_pool``, kept as ``params["pool"]``);
+   specimen's spectra and the pooling rule (``pooling.fit_pool``, kept as ``params["pool"]``;
+   its weighted rules read each spectrum's best similarity to the inner training library);
 4. the models are refitted on the whole training fold and predict the test fold.
 
 The network has no inner fold models; its inner probabilities are cross-fitted: the training
@@ -54,7 +55,7 @@ from rruffgeo.workdir import atomic_path, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4  # 2: top-label isotonic after the temperature; 3, 4: pooled answers
+FORMAT_VERSION = 5  # 2: top-label isotonic after the temperature; 3-5: pooled answers
 
 
 def species_grid(ps: ProvenanceSettings) -> list[dict[str, Any]]:
@@ -95,6 +96,8 @@ class Candidate:
     inner: np.ndarray
     test: np.ndarray
     params: dict[str, Any]
+    inner_sim: np.ndarray  # each training spectrum's best cosine to its inner training library
+    test_sim: np.ndarray  # each test spectrum's best cosine to the training fold
 
 
 def _fit_family(name: str, data: ProvenanceData, rows: np.ndarray, n_classes: int,
@@ -129,20 +132,23 @@ def _family_probas(data: ProvenanceData, rows: np.ndarray, queries: np.ndarray,
 
 
 def _inner_oof(data: ProvenanceData, tr: np.ndarray, ps: ProvenanceSettings, n_classes: int
-               ) -> dict[str, list[np.ndarray]]:
-    """Out-of-fold probabilities on the training fold from inner splits grouped by specimen."""
+               ) -> tuple[dict[str, list[np.ndarray]], np.ndarray]:
+    """Out-of-fold probabilities on the training fold from inner splits grouped by specimen,
+    and each training spectrum's best cosine similarity to its inner training library."""
     inner = cv_splits(data.y[tr], data.groups[tr], "specimen", ps.inner_folds, ps.seed)
     oof: dict[str, list[np.ndarray]] = {}
+    best_sim = np.zeros(len(tr))
     for itr, iva in inner:
         rows, queries = tr[itr], tr[iva]
         model = ClassPrior().fit(data.X[rows], data.y[rows], groups=data.groups[rows],
                                  species=data.species[rows], n_classes=n_classes)
         nb = find_neighbours(model.reference_, data.X[queries])
+        best_sim[iva] = nb.sim[:, 0]
         for name, probas in _family_probas(data, rows, queries, nb, n_classes, ps).items():
             slots = oof.setdefault(name, [np.zeros((len(tr), n_classes)) for _ in probas])
             for slot, p in zip(slots, probas, strict=True):
                 slot[iva] = p
-    return oof
+    return oof, best_sim
 
 
 def _select(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, ps: ProvenanceSettings,
@@ -150,25 +156,27 @@ def _select(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, ps: Provenance
     """Each family at its best inner setting, the network, and the combinations."""
     n_classes = len(data.classes)
     y_tr = data.y[tr]
-    oof = _inner_oof(data, tr, ps, n_classes)
+    oof, sim = _inner_oof(data, tr, ps, n_classes)
     ref = ClassPrior().fit(data.X[tr], y_tr, groups=data.groups[tr], species=data.species[tr],
                            n_classes=n_classes)
     nb = find_neighbours(ref.reference_, data.X[te])
     test = _family_probas(data, tr, te, nb, n_classes, ps)
+    sims = (sim, nb.sim[:, 0].astype(np.float64))
     out = {}
     for name, (_, grid, _) in FAMILIES.items():
         losses = [float(log_loss_per_sample(p, y_tr).mean()) for p in oof[name]]
         best = int(np.argmin(losses))
         out[name] = Candidate(oof[name][best], test[name][best],
-                              {**grid(ps)[best], "inner_log_loss": losses[best]})
+                              {**grid(ps)[best], "inner_log_loss": losses[best]}, *sims)
     if network is not None:
-        out["network"] = Candidate(network[0], network[1], {})
+        out["network"] = Candidate(network[0], network[1], {}, *sims)
     for combo, parts in COMBINATIONS.items():
         parts = [p for p in parts if p in out]
         w = fit_mixture_weights([out[p].inner for p in parts], y_tr)
         out[combo] = Candidate(sum(wi * out[p].inner for wi, p in zip(w, parts, strict=True)),
                                sum(wi * out[p].test for wi, p in zip(w, parts, strict=True)),
-                               {"weights": dict(zip(parts, map(float, w), strict=True))})
+                               {"weights": dict(zip(parts, map(float, w), strict=True))},
+                               *sims)
     return out
 
 
@@ -180,7 +188,7 @@ def _calibrate(c: Candidate, y_tr: np.ndarray, groups_tr: np.ndarray,
     inner_cal = cal.transform(c.inner)
     thresholds = {str(lv): SplitConformal(lv).fit(inner_cal, y_tr, groups_tr).threshold_
                   for lv in levels}
-    pool = fit_pool(c.inner, y_tr, groups_tr, levels)
+    pool = fit_pool(c.inner, y_tr, groups_tr, levels, c.inner_sim)
     return cal.transform(c.test), {**c.params, **cal.params_, "set_thresholds": thresholds,
                                    "pool": pool}
 
@@ -188,12 +196,13 @@ def _calibrate(c: Candidate, y_tr: np.ndarray, groups_tr: np.ndarray,
 def run_fold(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, ps: ProvenanceSettings,
              network: tuple[np.ndarray, np.ndarray] | None = None
              ) -> dict[str, dict[str, Any]]:
-    """Raw and calibrated test probabilities of every model on one outer fold, with its fits."""
+    """Raw and calibrated test probabilities of every model on one outer fold, with its fits
+    and each test spectrum's best similarity to the training fold (for pooled answers)."""
     out = {}
     for name, c in _select(data, tr, te, ps, network).items():
         cal, params = _calibrate(c, data.y[tr], data.groups[tr], ps.levels)
         out[name] = {"raw": c.test.astype(np.float32), "calibrated": cal.astype(np.float32),
-                     "params": params}
+                     "best_sim": c.test_sim.astype(np.float32), "params": params}
     return out
 
 
@@ -211,7 +220,7 @@ def cv_key(data: ProvenanceData, settings: Settings, split: str, with_network: b
 
 def save_fold(folder: Path, k: int, key: str, result: dict[str, dict[str, Any]]) -> None:
     arrays = {f"{name}/{kind}": r[kind] for name, r in result.items()
-              for kind in ("raw", "calibrated")}
+              for kind in ("raw", "calibrated", "best_sim")}
     with atomic_path(folder / f"fold_{k}.npz") as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, **arrays)
     write_json_atomic(folder / f"fold_{k}.json",
@@ -225,7 +234,8 @@ def load_fold(folder: Path, k: int, key: str) -> dict[str, dict[str, Any]] | Non
     if not isinstance(meta, dict) or meta.get("key") != key or not npz.exists():
         return None
     with np.load(npz, allow_pickle=False) as z:
-        return {n: {"raw": z[f"{n}/raw"], "calibrated": z[f"{n}/calibrated"], "params": p}
+        return {n: {"raw": z[f"{n}/raw"], "calibrated": z[f"{n}/calibrated"],
+                    "best_sim": z[f"{n}/best_sim"], "params": p}
                 for n, p in meta["params"].items()}
 
 

@@ -347,8 +347,10 @@ class ProvenancePredictor:
             raise UserError(f"{self.folder / SPEC}: no pooled calibration at coverage "
                             f"{coverage} (a model saved before pooling); refit it with "
                             "`rruffgeo provenance-fit`")
-        raw, _ = self.raw_proba(spectra, minerals, [ev] * len(spectra))
-        p = pooled_answer(raw, pool)
+        ref = next(iter(self.models.values())).models[0].reference_
+        nb = find_neighbours(ref, spectra, MAX_NEIGHBOURS)
+        raw, _ = self.raw_proba(spectra, minerals, [ev] * len(spectra), neighbours=nb)
+        p = pooled_answer(raw, pool, nb.sim[:, 0])
         sims = self._mean_window_similarity(spectra)
         mineral = minerals[0] if minerals and ev != "spectrum" else ""
         countries = self._countries(p, pool["set_thresholds"][str(coverage)])
