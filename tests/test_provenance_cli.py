@@ -62,6 +62,33 @@ def test_provenance_cv_scores_every_model_beside_the_majority(workdir, cv_run):
         assert (workdir.root / "figures" / f"provenance_{f}_specimen.png").exists()
 
 
+def test_provenance_cv_scores_pooled_against_single_answers_and_the_report_shows_them(
+        workdir, cv_run):
+    """The CV's report holds the winner's pooled-per-specimen table; its per-spectrum,
+    each-spectrum-once row is the CV's own score of the winner (the same answers and sets),
+    and the report page shows the table."""
+    from rruffgeo.report.section_provenance import provenance_section
+    from rruffgeo.results import ProvenanceReport
+
+    report = ProvenanceReport.of(workdir, "specimen")
+    pl = report.pooling
+    assert pl is not None and pl.model == report.winner() and len(pl.rules) == 5
+    rows = {(r.answer, r.weights): r for r in pl.rows}
+    assert set(rows) == {(a, w) for a in ("per spectrum", "pooled")
+                         for w in ("each specimen once", "each spectrum once")}
+    single, scores = rows["per spectrum", "each spectrum once"], report.scores()
+    assert single.top1 == pytest.approx(scores.vs_majority.top1.value)
+    assert single.majority_top1 == pytest.approx(scores.vs_majority.top1.baseline)
+    assert single.coverage90 == pytest.approx(scores.conformal["0.9"].coverage)
+    assert pl.top1_gain_low <= pl.top1_gain <= pl.top1_gain_high
+    # two spectra a specimen here, so both weightings of one answer agree
+    assert rows["pooled", "each specimen once"].top1 == pytest.approx(
+        rows["pooled", "each spectrum once"].top1)
+    html = provenance_section(workdir)
+    assert "One answer from all of a test specimen's spectra" in html
+    assert f"{rows['pooled', 'each specimen once'].top1:.3f}" in html
+
+
 def test_provenance_cv_resumes_from_finished_folds(workdir, cv_run, capsys):
     folder = workdir.root / "models" / "provenance_cv_specimen"
     before = {p.name: p.stat().st_mtime_ns for p in folder.glob("fold_*.npz")}

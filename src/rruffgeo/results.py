@@ -460,6 +460,47 @@ def lowest_log_loss(models: dict[str, ModelScores], evidence: str,
 
 
 @dataclass
+class PooledRow(JsonRecord):
+    """One way of scoring a CV's country answers: per spectrum or pooled per specimen,
+    weighted each specimen once or each spectrum once, beside the majority and the prior."""
+
+    answer: str
+    weights: str
+    top1: float
+    majority_top1: float
+    top3: float
+    prior_top3: float
+    log_loss: float
+    prior_log_loss: float
+    ece: float
+    coverage90: float
+    size90: float
+
+
+@dataclass
+class PoolingTable(JsonRecord):
+    """Pooled answers per specimen against the per-spectrum answers they pool, for the CV's
+    winning model (``provenance.pooling_eval``)."""
+
+    model: str
+    #: the pooling rule each fold's inner folds chose
+    rules: list[str]
+    rows: list[PooledRow]
+    #: pooled top-1 minus per-spectrum top-1, specimen by specimen, and its 95% interval
+    top1_gain: float
+    top1_gain_low: float
+    top1_gain_high: float
+
+    def table(self) -> pd.DataFrame:
+        """One row per way of scoring, baselines in the columns beside each metric."""
+        return pd.DataFrame([{
+            "answer": r.answer, "weights": r.weights, "top-1": r.top1,
+            "majority top-1": r.majority_top1, "top-3": r.top3, "prior top-3": r.prior_top3,
+            "log-loss": r.log_loss, "prior log-loss": r.prior_log_loss, "ECE": r.ece,
+            "90% coverage": r.coverage90, "90% set size": r.size90} for r in self.rows])
+
+
+@dataclass
 class ProvenanceReport(JsonRecord):
     """One provenance cross-validation of one split protocol (``provenance_cv_<split>.json``)."""
 
@@ -481,6 +522,8 @@ class ProvenanceReport(JsonRecord):
     network_note: str = ""
     wall_s: float = 0.0
     protocol: str = "provenance_cv"
+    #: the winner's pooled answers per specimen against its per-spectrum answers
+    pooling: PoolingTable | None = None
     path: Path | None = field(default=None, compare=False, metadata={_IN_JSON: False})
 
     def winner(self, evidence: str = "spectrum") -> str:

@@ -45,6 +45,7 @@ from rruffgeo.provenance.metrics import (
     one_class_note,
     top_share,
 )
+from rruffgeo.provenance.pooling_eval import pooling_table
 from rruffgeo.results import (
     Coverage,
     Goal,
@@ -145,6 +146,7 @@ def run_provenance_cv(workdir: WorkDir, settings: Settings | None = None,
                       f"{time.perf_counter() - t1:.0f} s", flush=True)
         folds.append(result)
     report = score(data, splits, folds, split, ps.levels)
+    report.pooling = pooling_table(data.y, data.groups, splits, folds, report.winner("spectrum"))
     report.network_note = network_note or ("network: out-of-fold probabilities given"
                                            if network_oof is not None else
                                            "network left out (no fold models given)")
