@@ -414,18 +414,21 @@ class ProvenancePredictor:
         parts = MatchParts(top, np.take_along_axis(best, top, axis=1),
                            hqi_of_correlation(r), picks,
                            np.take_along_axis(sims.window, picks, axis=1),
-                           self._novelty_scores(spectra, sims))
+                           self._novelty_scores(spectra, sims, nb))
         return parts, nb
 
-    def _novelty_scores(self, spectra: np.ndarray, sims: Similarities) -> np.ndarray | None:
+    def _novelty_scores(self, spectra: np.ndarray, sims: Similarities, nb: Neighbours
+                        ) -> np.ndarray | None:
         """The novelty model's scores, from the similarities already computed where its
-        views are among them (cosine or correlation over the grid)."""
+        views are among them (cosine or correlation over the grid), and the cosine view's
+        nearest references from the country models' neighbours ``nb``."""
         model = self.novelty
         if model is None:
             return None
         if isinstance(model, LearnedNovelty):
             return model.score(spectra, self.library.X,
-                               given={"cosine": sims.cosine, "correlation": sims.correlation})
+                               given={"cosine": sims.cosine, "correlation": sims.correlation},
+                               tops={"cosine": (nb.index, nb.sim)})
         view = {"cosine": sims.cosine, "correlation": sims.correlation}.get(model.kind)
         if view is None:
             return model.score(spectra, self.library.X)
