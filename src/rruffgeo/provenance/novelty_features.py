@@ -100,8 +100,8 @@ def nearest_of(s: np.ndarray, depth: int, offset: np.ndarray,
     penalised = (s - offset[None, :]).max(axis=1).astype(np.float32)
     if top is None or top[0].shape[1] <= depth:
         return (*_partition_nearest(s, depth), penalised)
-    idx = top[0][:, :depth].astype(np.int64)  # copies: ``top`` is the caller's
-    sim = top[1][:, :depth].astype(np.float32)
+    idx = np.asarray(top[0][:, :depth], np.int64)
+    sim = np.asarray(top[1][:, :depth], np.float32)
     tied = np.flatnonzero(~(np.diff(top[1][:, :depth + 1], axis=1) < 0).all(axis=1))
     if len(tied):
         idx[tied], sim[tied] = _partition_nearest(s[tied], depth)
