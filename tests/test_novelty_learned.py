@@ -140,25 +140,6 @@ def test_scores_from_similarities_the_caller_has_equal_the_scores_computed_here(
     np.testing.assert_allclose(passed, model.score(queries, X), rtol=0, atol=1e-4)
 
 
-def test_nearest_from_the_neighbours_found_already_is_the_partition_s() -> None:
-    """The cosine view's nearest references taken from the country models' neighbours equal
-    the partition's, rows with tied similarities included (those are partitioned again)."""
-    from rruffgeo.provenance.models import top_neighbours
-    from rruffgeo.provenance.novelty_features import nearest_of
-
-    rng = np.random.default_rng(6)
-    s = rng.random((40, 300)).astype(np.float32)
-    s[:10] = np.round(s[:10], 2)  # many ties
-    s[10, :60] = 0.99  # a tie across the depth
-    offset = rng.random(300).astype(np.float32) * 0.1
-    want = nearest_of(s, 50, offset)
-    for k in (40, 51, 200):
-        nb = top_neighbours(s, k)
-        got = nearest_of(s, 50, offset, (nb.index, nb.sim))
-        for a, b in zip(got, want, strict=True):
-            assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
-
-
 def test_the_product_over_the_columns_a_block_uses_equals_the_whole_product() -> None:
     from rruffgeo.provenance.novelty_features import _block_product
 

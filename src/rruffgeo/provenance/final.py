@@ -414,21 +414,18 @@ class ProvenancePredictor:
         parts = MatchParts(top, np.take_along_axis(best, top, axis=1),
                            hqi_of_correlation(r), picks,
                            np.take_along_axis(sims.window, picks, axis=1),
-                           self._novelty_scores(spectra, sims, nb))
+                           self._novelty_scores(spectra, sims))
         return parts, nb
 
-    def _novelty_scores(self, spectra: np.ndarray, sims: Similarities, nb: Neighbours
-                        ) -> np.ndarray | None:
+    def _novelty_scores(self, spectra: np.ndarray, sims: Similarities) -> np.ndarray | None:
         """The novelty model's scores, from the similarities already computed where its
-        views are among them (cosine or correlation over the grid), and the cosine view's
-        nearest references from the country models' neighbours ``nb``."""
+        views are among them (cosine or correlation over the grid)."""
         model = self.novelty
         if model is None:
             return None
         if isinstance(model, LearnedNovelty):
             return model.score(spectra, self.library.X,
-                               given={"cosine": sims.cosine, "correlation": sims.correlation},
-                               tops={"cosine": (nb.index, nb.sim)})
+                               given={"cosine": sims.cosine, "correlation": sims.correlation})
         view = {"cosine": sims.cosine, "correlation": sims.correlation}.get(model.kind)
         if view is None:
             return model.score(spectra, self.library.X)

@@ -88,47 +88,28 @@ def _block_product(q: np.ndarray, refs: np.ndarray) -> np.ndarray:
     return q[:, used] @ refs[:, used].T
 
 
-def nearest_of(s: np.ndarray, depth: int, offset: np.ndarray,
-               top: tuple[np.ndarray, np.ndarray] | None = None
+def nearest_of(s: np.ndarray, depth: int, offset: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``nearest`` from similarities already computed (queries, references); ``s`` is left
-    as it is, so a caller that holds them (the predict path) needs no second product.
-    ``top``: each query's deeper nearest references and similarities, best first, already
-    found (the country models' neighbours): a row whose first ``depth + 1`` values there
-    all differ takes its answer from them, as the partition would give it."""
+    as it is, so a caller that holds them (the predict path) needs no second product."""
     depth = min(depth, s.shape[1])
     penalised = (s - offset[None, :]).max(axis=1).astype(np.float32)
-    if top is None or top[0].shape[1] <= depth:
-        return (*_partition_nearest(s, depth), penalised)
-    idx = np.asarray(top[0][:, :depth], np.int64)
-    sim = np.asarray(top[1][:, :depth], np.float32)
-    tied = np.flatnonzero(~(np.diff(top[1][:, :depth + 1], axis=1) < 0).all(axis=1))
-    if len(tied):
-        idx[tied], sim[tied] = _partition_nearest(s[tied], depth)
-    return idx, sim, penalised
-
-
-def _partition_nearest(s: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's ``depth`` largest columns by a partition, then by value (ties in the
-    partition's order), and their values."""
     part = np.argpartition(-s, depth - 1, axis=1)[:, :depth] if depth < s.shape[1] \
         else np.tile(np.arange(s.shape[1]), (len(s), 1))
     vals = np.take_along_axis(s, part, 1)
     order = np.argsort(-vals, axis=1, kind="stable")
     return (np.take_along_axis(part, order, 1).astype(np.int64),
-            np.take_along_axis(vals, order, 1).astype(np.float32))
+            np.take_along_axis(vals, order, 1).astype(np.float32), penalised)
 
 
 def view_features(Q: np.ndarray | None, lib: SearchLibrary, kind: str,
-                  sims: np.ndarray | None = None,
-                  top: tuple[np.ndarray, np.ndarray] | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  sims: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One view's ``PER_VIEW`` columns for unit queries ``Q`` (or their similarities
-    ``sims`` to the view's references, when the caller has them, and their ``top`` as
-    ``nearest_of`` takes it), and each query's nearest species code."""
+    ``sims`` to the view's references, when the caller has them), and each query's nearest
+    species code."""
     offset = HUB_WEIGHT * lib.hubs[kind]
     idx, sim, penalised = (nearest(Q, lib.view(kind), DEPTH, offset) if sims is None
-                           else nearest_of(sims, DEPTH, offset, top))
+                           else nearest_of(sims, DEPTH, offset))
     species = lib.codes[idx]
     other = species != species[:, :1]
     second = np.where(other.any(axis=1), other.argmax(axis=1), sim.shape[1] - 1)
@@ -141,18 +122,15 @@ def view_features(Q: np.ndarray | None, lib: SearchLibrary, kind: str,
 
 
 def search_features(spectra: np.ndarray, lib: SearchLibrary,
-                    given: dict[str, np.ndarray] | None = None,
-                    tops: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
-                    ) -> np.ndarray:
+                    given: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """(n, len(FEATURE_NAMES)) features of ``spectra`` searched in ``lib`` (same grid);
-    ``given`` holds views' similarities (queries, references) already computed, ``tops``
-    their deeper nearest references where found already (``nearest_of``)."""
+    ``given`` holds views' similarities (queries, references) already computed."""
     if len(lib.codes) < 2:
         raise ValueError("the learned novelty score needs at least two reference spectra")
-    given, tops = given or {}, tops or {}
+    given = given or {}
     cols, top = [], []
     for kind in KINDS:
-        c, t = (view_features(None, lib, kind, given[kind], tops.get(kind)) if kind in given
+        c, t = (view_features(None, lib, kind, given[kind]) if kind in given
                 else view_features(features(spectra, kind), lib, kind))
         cols.append(c)
         top.append(t)

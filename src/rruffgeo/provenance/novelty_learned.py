@@ -72,17 +72,15 @@ class LearnedNovelty(NoveltyModel):
         return 1.0 / (1.0 + np.exp(-z))
 
     def score(self, spectra: np.ndarray, reference: np.ndarray,
-              given: dict[str, np.ndarray] | None = None,
-              tops: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
+              given: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Novelty scores of ``spectra`` against ``reference``, the library the model was
         fitted with (same grid, same order); ``given``: views' similarities the caller has
-        computed already (``cosine``, ``correlation``: whole grid, as ``features`` makes them),
-        ``tops``: their nearest references found already (``search_features``)."""
+        computed already (``cosine``, ``correlation``: whole grid, as ``features`` makes them)."""
         if len(reference) != len(self.codes):
             raise ValueError(f"novelty model fitted on {len(self.codes)} reference spectra, "
                              f"given {len(reference)}")
         lib = self.search_library(reference)
-        return self.score_features(search_features(spectra, lib, given, tops))
+        return self.score_features(search_features(spectra, lib, given))
 
     def search_library(self, reference: np.ndarray) -> SearchLibrary:
         """The reference's three views, built once per reference array (a predictor scores
