@@ -12,6 +12,7 @@ import math
 import threading
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -118,10 +119,8 @@ def _asls_rows(Y: np.ndarray, lam: float) -> np.ndarray:
     with np.errstate(all="ignore"):
         for i, y in enumerate(Y):
             if np.isfinite(y).all():
-                try:
+                with suppress(ValueError):  # left NaN: pybaselines fits it again, says why
                     fitted[i] = asls_one(y, lam=lam)
-                except ValueError:
-                    pass  # left NaN: pybaselines fits it again and says why
     return fitted
 
 
