@@ -1,9 +1,12 @@
 """The per-spectrum answer path that ``provenance/answer_batch.py`` replaced, kept verbatim as
 the reference the batch answers are checked against (novelty verdict, prior fallback, HQI,
-continents): test code, not the product's."""
+continents), and the per-spectrum output tables and JSON that ``provenance/output.py``
+replaced (``output_tables``, ``output_json``): test code, not the product's."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -22,6 +25,7 @@ from rruffgeo.provenance.answer import (
 from rruffgeo.provenance.continents import ContinentModel
 from rruffgeo.provenance.hqi import hqi
 from rruffgeo.provenance.library import ReferenceLibrary, species_key
+from rruffgeo.provenance.output import COUNTRY_COLUMNS
 
 
 def species_hqi(library: ReferenceLibrary, spectra: np.ndarray,
@@ -89,3 +93,69 @@ def enrich(predictor: ProvenancePredictor, spectra: np.ndarray,
                            country_basis=PRIOR_BASIS if novel else MODEL_BASIS,
                            novelty=nv, continents=cont))
     return out
+
+
+def country_rows(name: str, r: ProvenanceResult, coverage: float, top_k: int) -> pd.DataFrame:
+    """The ``max(top_k, set size)`` most probable countries of one file."""
+    df = r.countries.head(max(top_k, r.set_size)).copy()
+    df.insert(0, "file", name)
+    best = r.species.iloc[0] if len(r.species) else None
+    df["set_size"], df["coverage"] = r.set_size, coverage
+    df["evidence"], df["mineral_given"] = r.evidence, r.mineral_used
+    df["species_match"] = best["species"] if best is not None else ""
+    df["species_similarity"] = float(best["similarity"]) if best is not None else float("nan")
+    df["species_hqi"] = float(best["hqi"]) if best is not None and "hqi" in best else \
+        float("nan")
+    nv = r.novelty
+    df["library_match"] = nv.verdict if nv is not None else "not checked"
+    df["novelty_score"] = nv.score if nv is not None else float("nan")
+    df["novelty_p_value"] = nv.p_value if nv is not None else float("nan")
+    df["country_basis"] = r.country_basis
+    cont = r.continents
+    df["continent"] = cont["continent"].iloc[0] if cont is not None else ""
+    df["continent_probability"] = float(cont["probability"].iloc[0]) if cont is not None \
+        else float("nan")
+    df["continent_set"] = ";".join(cont[cont["in_set"]]["continent"]) if cont is not None \
+        else ""
+    return df[COUNTRY_COLUMNS]
+
+
+def output_tables(names: Sequence[str], results: Sequence[ProvenanceResult], coverage: float,
+           top_k: int = 3) -> dict[str, pd.DataFrame]:
+    """Countries, species, specimens and continents of every file as long tables (the
+    continents only when the model has them)."""
+    def with_file(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
+        parts = [f.assign(file=n)[["file", *f.columns]] for n, f in
+                 zip(names, frames, strict=True) if f is not None]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    return {
+        "countries": pd.concat([country_rows(n, r, coverage, top_k)
+                                for n, r in zip(names, results, strict=True)], ignore_index=True)
+        if results else pd.DataFrame(columns=COUNTRY_COLUMNS),
+        "species": with_file([r.species for r in results]),
+        "specimens": with_file([r.specimens for r in results]),
+        "continents": with_file([r.continents for r in results]),
+    }
+
+
+def output_json(names: Sequence[str], results: Sequence[ProvenanceResult], coverage: float,
+            refused: Sequence[tuple[str, str]]) -> str:
+    out = {}
+    for name, r in zip(names, results, strict=True):
+        in_set = r.countries[r.countries["in_set"]]
+        out[name] = {
+            "evidence": r.evidence, "mineral_given": r.mineral_used,
+            "coverage": coverage, "set_size": r.set_size,
+            "prediction_set": in_set["country_iso3"].tolist(),
+            "countries": r.countries.to_dict("records"),
+            "species": r.species.to_dict("records"),
+            "nearest_specimens": r.specimens.astype(object).where(r.specimens.notna(), None)
+            .to_dict("records"),
+            "library_match": r.novelty.to_json() if r.novelty is not None else None,
+            "country_basis": r.country_basis,
+            "continents": r.continents.to_dict("records") if r.continents is not None
+            else None,
+        }
+    payload = {"predictions": out, "refused": [{"file": f, "reason": m} for f, m in refused]}
+    return json.dumps(payload, indent=2, default=float) + "\n"

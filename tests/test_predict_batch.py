@@ -47,6 +47,29 @@ def test_asls_many_is_pybaselines_bit_for_bit(n_spectra, n_points, lam):
     assert fast.tobytes() == slow.tobytes()
 
 
+@pytest.mark.parametrize(("n_points", "lam"), [(3, 1e2), (8, 1e6), (600, 1e6), (2417, 1e6),
+                                               (257, 1e9)])
+def test_asls_one_is_pybaselines_bit_for_bit(n_points, lam):
+    """The one-spectrum fit (a folder of files, each on its own axis) against pybaselines:
+    many iterations, few, none, and a constant spectrum."""
+    Y = _spectra(6, n_points, seed=n_points + 1)
+    Y[0] = 7.5
+    for max_iter, tol in ((50, 1e-3), (2, 1e-9), (0, 1e-3)):
+        for y in Y:
+            fast = asls.asls_one(y, lam=lam, max_iter=max_iter, tol=tol)
+            slow = _pybaselines(y[None], lam=lam, max_iter=max_iter, tol=tol)[0]
+            assert fast.tobytes() == slow.tobytes()
+
+
+def test_few_rows_on_an_axis_fit_as_pybaselines_does():
+    from rruffgeo.spectra.preprocess import BATCH_MIN, fit_baseline_rows
+
+    Y = _spectra(BATCH_MIN - 1, 300, seed=5)
+    x = np.linspace(100.0, 1500.0, 300)
+    fitted = fit_baseline_rows(x, Y, "asls", 1e6, ["f.txt"] * len(Y))
+    assert fitted.tobytes() == _pybaselines(Y, lam=1e6).tobytes()
+
+
 def test_asls_many_stops_each_spectrum_at_its_own_iteration():
     """Spectra that need few and many iterations, and one that runs out of them."""
     Y = _spectra(20, 300, seed=9)

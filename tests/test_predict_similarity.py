@@ -175,3 +175,42 @@ def test_batch_answers_do_not_depend_on_the_block_size(predictor, monkeypatch):
             assert a.novelty.verdict == b.novelty.verdict
     assert predictor.predict_with_proba(Q[:0], None, 0.9)[1].shape == (0, len(
         predictor.classes))
+
+
+def test_output_tables_and_json_are_the_per_spectrum_ones(predictor):
+    """The tables and JSON built column by column from the long tables equal, dtypes and
+    all, what the per-spectrum code gave: for one prediction's answers (read whole), for a
+    slice of them and for answers mixed with a plain one (concatenated)."""
+    from dataclasses import replace
+
+    from reference_answers import output_json, output_tables
+    from rruffgeo.provenance import output
+    from rruffgeo.provenance.deferred import long_rows
+
+    Q = _queries(predictor, 24, seed=5)
+    minerals = [""] * 8 + [str(predictor.library.meta["mineral"].iloc[0])] * 16
+    results, _ = predictor.predict_with_proba(Q, minerals, 0.9, 3, 4)
+    names = [f"=map.wdf#{i}" for i in range(len(results))]
+    assert long_rows(results, "countries") is not None
+    assert long_rows(results[2:9], "countries") is None
+    plain = replace(results[0], species=results[0].species.drop(columns="hqi"), novelty=None,
+                    continents=None, mineral_used="Quartz")
+    cases = [(names, results), (names[2:9], results[2:9]),
+             (names[:3] + ["plain"], [*results[:3], plain]), ([], [])]
+    for case_names, case in cases:
+        for top_k in (1, 3, 50):
+            got = output.tables(case_names, case, 0.9, top_k)
+            want = output_tables(case_names, case, 0.9, top_k)
+            assert list(got) == list(want)
+            for kind in want:
+                pd.testing.assert_frame_equal(got[kind], want[kind], check_exact=True)
+        refused = [("bad.txt", "bad.txt: empty")]
+        assert output.to_json(case_names, case, 0.95, refused) == \
+            output_json(case_names, case, 0.95, refused)
+    assert {r.country_basis for r in results} == {"model", answer_prior_basis()}
+
+
+def answer_prior_basis() -> str:
+    from rruffgeo.provenance.answer import PRIOR_BASIS
+
+    return PRIOR_BASIS

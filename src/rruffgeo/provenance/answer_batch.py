@@ -27,8 +27,7 @@ from rruffgeo.provenance.answer import (
     prior_countries,
 )
 from rruffgeo.provenance.conformal import conformal_set
-from rruffgeo.provenance.deferred import Deferred, LazyRows
-from rruffgeo.provenance.library import per_query
+from rruffgeo.provenance.deferred import Deferred, LongRows
 
 
 @dataclass
@@ -63,27 +62,39 @@ def verdicts(model: Any, scores: np.ndarray | None, n: int) -> list[Novelty | No
                     model.threshold, model.label) for s, pi in zip(scores, p, strict=True)]
 
 
-def _country_rows(predictor: Any, proba: np.ndarray, thresholds: np.ndarray
-                  ) -> tuple[LazyRows, np.ndarray]:
+def _ranked(columns: dict[str, np.ndarray]) -> LongRows:
+    """``LongRows`` of (n, k) column arrays, each query's ``k`` rows ranked 1 to ``k``."""
+    n, k = next(iter(columns.values())).shape
+
+    def build(keep: np.ndarray | None) -> pd.DataFrame:
+        rank = np.tile(np.arange(1, k + 1), n)
+        flat = {"rank": rank, **{c: v.ravel() for c, v in columns.items()}}
+        return pd.DataFrame(flat if keep is None else {c: v[keep] for c, v in flat.items()})
+
+    return LongRows(build, n, k)
+
+
+def _country_rows(predictor: Any, proba: np.ndarray, thresholds: np.ndarray,
+                  novel: np.ndarray, prior: pd.DataFrame) -> tuple[LongRows, np.ndarray]:
     """The country tables (COUNTRY_COLUMNS, most probable first, the set at each row's
-    threshold and always the top country) and each set's size."""
+    threshold and always the top country; the ``prior`` for ``novel`` rows) and each set's
+    size."""
     order = np.argsort(-proba, axis=1, kind="stable")
     p = np.take_along_axis(proba, order, axis=1)
     in_set = np.take_along_axis(conformal_set(proba, thresholds), order, axis=1)
+    index = {c: i for i, c in enumerate(predictor.classes)}
+    prior_order = prior["country_iso3"].map(index).to_numpy(np.int64)
+    order[novel] = prior_order
+    p[novel] = prior["probability"].to_numpy(float)
+    in_set[novel] = prior["in_set"].to_numpy(bool)
     classes, names = np.asarray(predictor.classes), np.asarray(predictor.class_names)
-
-    def build() -> list[pd.DataFrame]:
-        n, k = order.shape
-        return per_query(pd.DataFrame({
-            "rank": np.tile(np.arange(1, k + 1), n), "country_iso3": classes[order].ravel(),
-            "country_name": names[order].ravel(), "probability": p.ravel(),
-            "in_set": in_set.ravel()}), n, k)
-
-    return LazyRows(build), in_set.sum(axis=1)
+    rows = _ranked({"country_iso3": classes[order], "country_name": names[order],
+                    "probability": p, "in_set": in_set})
+    return rows, in_set.sum(axis=1)
 
 
 def _continent_rows(model: Any, classes: list[str], proba: np.ndarray, novel: np.ndarray,
-                    coverage: float) -> LazyRows:
+                    coverage: float) -> LongRows:
     """The continent tables of the country answers given (rows of ``proba``, in class
     order): sums re-calibrated, except for the prior's (``novel``), with their set."""
     index = {c: i for i, c in enumerate(classes)}
@@ -100,16 +111,9 @@ def _continent_rows(model: Any, classes: list[str], proba: np.ndarray, novel: np
         in_set = np.zeros(out.shape, bool)
         in_set[np.arange(len(out)), out.argmax(axis=1)] = True
     order = np.argsort(-out, axis=1, kind="stable")
-    names = np.asarray(model.names)
-
-    def build() -> list[pd.DataFrame]:
-        n, k = order.shape
-        return per_query(pd.DataFrame({
-            "rank": np.tile(np.arange(1, k + 1), n), "continent": names[order].ravel(),
-            "probability": np.take_along_axis(out, order, axis=1).ravel(),
-            "in_set": np.take_along_axis(in_set, order, axis=1).ravel()}), n, k)
-
-    return LazyRows(build)
+    return _ranked({"continent": np.asarray(model.names)[order],
+                    "probability": np.take_along_axis(out, order, axis=1),
+                    "in_set": np.take_along_axis(in_set, order, axis=1)})
 
 
 def answers(predictor: Any, proba: np.ndarray, evidence: list[str],
@@ -125,21 +129,25 @@ def answers(predictor: Any, proba: np.ndarray, evidence: list[str],
     given = np.where(novel[:, None], prior_p.to_numpy(float)[None, :], proba)
     levels = np.array([predictor.spec["models"][ev]["set_thresholds"][str(coverage)]
                        for ev in evidence], dtype=float)
-    countries, sizes = _country_rows(predictor, proba, levels)
-    sizes = np.where(novel, int(prior["in_set"].sum()), sizes)
-    species = LazyRows(lambda: library.species_tables(
-        parts.species, parts.species_similarity, parts.species_hqi))
-    specimens = LazyRows(lambda: library.specimen_tables(parts.specimens,
-                                                         parts.specimen_similarity))
+    countries, sizes = _country_rows(predictor, proba, levels, novel, prior)
+    k_species, k_specimens = parts.species.shape[1], parts.specimens.shape[1]
+    species = LongRows(lambda keep: library.species_long(
+        parts.species, parts.species_similarity, parts.species_hqi)[_all(keep)], n, k_species)
+    specimens = LongRows(lambda keep: library.specimen_long(
+        parts.specimens, parts.specimen_similarity)[_all(keep)], n, k_specimens)
     model = getattr(predictor, "continents", None)
     continents = _continent_rows(model, predictor.classes, given, novel, coverage) \
         if model is not None else None
     out = []
     for i in range(n):
         out.append(ProvenanceResult(
-            prior if novel[i] else Deferred(countries, i), Deferred(species, i),
-            Deferred(specimens, i), evidence[i],
+            Deferred(countries, i), Deferred(species, i), Deferred(specimens, i), evidence[i],
             minerals[i] if minerals and evidence[i] != "spectrum" else "", int(sizes[i]),
             PRIOR_BASIS if novel[i] else MODEL_BASIS, said[i],
             Deferred(continents, i) if continents is not None else None))
     return out, given
+
+
+def _all(keep: np.ndarray | None) -> Any:
+    """Rows ``keep`` of a long table, or all of them."""
+    return slice(None) if keep is None else keep

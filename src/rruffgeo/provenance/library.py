@@ -164,6 +164,11 @@ class ReferenceLibrary:
                        hqi: np.ndarray | None = None) -> list[pd.DataFrame]:
         """The species tables of queries whose best species (codes of ``species_groups``)
         are ``top`` with those ``similarity`` values (and ``hqi``, a column after it)."""
+        return per_query(self.species_long(top, similarity, hqi), *top.shape)
+
+    def species_long(self, top: np.ndarray, similarity: np.ndarray,
+                     hqi: np.ndarray | None = None) -> pd.DataFrame:
+        """``species_tables`` as one long table, query after query (``k`` rows each)."""
         groups, (n, k) = self.species_groups, top.shape
         columns = {"rank": np.tile(np.arange(1, k + 1), n),
                    "species": pd.Series(groups.names).take(top.ravel()).to_numpy(),
@@ -171,7 +176,7 @@ class ReferenceLibrary:
         if hqi is not None:
             columns["hqi"] = np.asarray(hqi, dtype=np.float64).ravel()
         columns["n_specimens"] = groups.n_specimens[top.ravel()]
-        return per_query(pd.DataFrame(columns), n, k)
+        return pd.DataFrame(columns)
 
     def nearest_specimens(self, sims: np.ndarray, n: int = 10) -> list[pd.DataFrame]:
         """Per query, the ``n`` most similar specimens, one row each (its best spectrum)."""
@@ -182,12 +187,16 @@ class ReferenceLibrary:
                         ) -> list[pd.DataFrame]:
         """The specimen tables of queries whose nearest specimens are the library rows
         ``picks`` (n, k), at those ``similarity`` values."""
+        return per_query(self.specimen_long(picks, similarity), *picks.shape)
+
+    def specimen_long(self, picks: np.ndarray, similarity: np.ndarray) -> pd.DataFrame:
+        """``specimen_tables`` as one long table, query after query (``k`` rows each)."""
         k = picks.shape[1]
         long = self.meta.iloc[picks.ravel()][SPECIMEN_COLUMNS[1:-2] + ["spectrum_id"]]
         long = long.reset_index(drop=True)
         long.insert(0, "rank", np.tile(np.arange(1, k + 1), len(picks)))
         long.insert(len(SPECIMEN_COLUMNS) - 2, "similarity", np.asarray(similarity).ravel())
-        return per_query(long[SPECIMEN_COLUMNS], len(picks), k)
+        return long[SPECIMEN_COLUMNS]
 
     def nearest_specimen_rows(self, sims: np.ndarray, n: int, block: int = 256) -> np.ndarray:
         """Library rows (n_queries, min(n, specimens)): per query the best spectrum of each of

@@ -7,19 +7,25 @@ its HQI, the library-match verdict (novelty score and p-value), what the countri
 (the model, or the stated prior when nothing in the library is close) and the top continent.
 CSV and Parquet get companion tables beside the main file, ``<stem>.species.<ext>``,
 ``<stem>.specimens.<ext>`` and, when the model has continents, ``<stem>.continents.<ext>``;
-JSON holds them all per file.
+JSON holds them all per file. The tables are built column by column from the answers' long
+tables (``gather``): a 10,000-point map's answers hold 40,000 small tables, and a table per
+spectrum, concatenated, took minutes.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rruffgeo.output_plan import companion
 from rruffgeo.provenance.answer import ProvenanceResult
+from rruffgeo.provenance.deferred import long_rows
 from rruffgeo.workdir import (
     spreadsheet_safe,
     write_csv_atomic,
@@ -35,68 +41,187 @@ COUNTRY_COLUMNS = ["file", "rank", "country_iso3", "country_name", "probability"
 OUTPUT_SUFFIXES = (".csv", ".json", ".parquet")
 
 
-def country_rows(name: str, r: ProvenanceResult, coverage: float, top_k: int) -> pd.DataFrame:
-    """The ``max(top_k, set size)`` most probable countries of one file."""
-    df = r.countries.head(max(top_k, r.set_size)).copy()
-    df.insert(0, "file", name)
-    best = r.species.iloc[0] if len(r.species) else None
-    df["set_size"], df["coverage"] = r.set_size, coverage
-    df["evidence"], df["mineral_given"] = r.evidence, r.mineral_used
-    df["species_match"] = best["species"] if best is not None else ""
-    df["species_similarity"] = float(best["similarity"]) if best is not None else float("nan")
-    df["species_hqi"] = float(best["hqi"]) if best is not None and "hqi" in best else \
-        float("nan")
-    nv = r.novelty
-    df["library_match"] = nv.verdict if nv is not None else "not checked"
-    df["novelty_score"] = nv.score if nv is not None else float("nan")
-    df["novelty_p_value"] = nv.p_value if nv is not None else float("nan")
-    df["country_basis"] = r.country_basis
-    cont = r.continents
-    df["continent"] = cont["continent"].iloc[0] if cont is not None else ""
-    df["continent_probability"] = float(cont["probability"].iloc[0]) if cont is not None \
-        else float("nan")
-    df["continent_set"] = ";".join(cont[cont["in_set"]]["continent"]) if cont is not None \
-        else ""
-    return df[COUNTRY_COLUMNS]
+@dataclass
+class Long:
+    """One table of many answers as one long table, answer after answer: ``counts`` rows
+    each (0 where ``present`` is False: the answer has no such table)."""
+
+    frame: pd.DataFrame
+    counts: np.ndarray
+    present: np.ndarray
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Each answer's first row in ``frame``."""
+        return np.r_[0, np.cumsum(self.counts)[:-1]].astype(np.int64)
+
+    def repeat(self, values: Any) -> np.ndarray:
+        """One value per answer, repeated over its rows."""
+        return np.repeat(np.asarray(values, dtype=object if _is_text(values) else None),
+                         self.counts)
+
+    def split(self, items: list[Any]) -> list[list[Any]]:
+        """A list of ``frame``'s rows cut into one list per answer."""
+        return [items[a:a + c] for a, c in zip(self.starts.tolist(), self.counts.tolist(),
+                                               strict=True)]
+
+
+def _is_text(values: Any) -> bool:
+    return len(values) > 0 and isinstance(values[0], str)
+
+
+def gather(results: Sequence[ProvenanceResult], name: str,
+           limit: np.ndarray | None = None) -> Long | None:
+    """The table ``name`` of every answer as one `Long` (None when no answer has one),
+    only each answer's first ``limit`` rows when given. Answers of one prediction, in
+    order, give their long table as built (``long_rows``); others are concatenated."""
+    rows = long_rows(results, name)
+    if rows is not None:
+        full = np.full(len(results), rows.k)
+        if limit is None:
+            return Long(rows.long(), full, np.ones(len(results), bool))
+        keep = (np.arange(rows.k)[None, :] < limit[:, None]).ravel()
+        return Long(rows.long(keep), np.minimum(full, limit), np.ones(len(results), bool))
+    frames = [getattr(r, name) for r in results]
+    present = np.array([f is not None for f in frames], dtype=bool)
+    if not present.any():
+        return None
+    counts = np.array([len(f) if f is not None else 0 for f in frames], dtype=np.int64)
+    frame = pd.concat([f for f in frames if f is not None], ignore_index=True)
+    if limit is not None:
+        within = np.arange(len(frame)) - np.repeat(Long(frame, counts, present).starts, counts)
+        frame = frame[within < np.repeat(limit, counts)].reset_index(drop=True)
+        counts = np.minimum(counts, limit)
+    return Long(frame, counts, present)
+
+
+def _first(long: Long | None, column: str, n: int, empty: Any) -> np.ndarray:
+    """Per answer, ``column`` of its first row (``empty`` where it has no rows)."""
+    text = isinstance(empty, str)
+    out = np.full(n, empty, dtype=object if text else np.float64)
+    if long is None or column not in long.frame.columns:
+        return out
+    has = long.counts > 0
+    values = long.frame[column].to_numpy(dtype=object if text else np.float64)
+    out[has] = values[long.starts[has]]
+    return out
+
+
+def _answer_columns(results: Sequence[ProvenanceResult], coverage: float
+                    ) -> dict[str, Any]:
+    """The columns of the country table that hold one value per answer."""
+    n = len(results)
+    species = gather(results, "species")
+    nv = [r.novelty for r in results]
+    return {
+        "set_size": np.array([r.set_size for r in results], dtype=np.int64),
+        "coverage": np.full(n, coverage, dtype=np.float64),
+        "evidence": [r.evidence for r in results],
+        "mineral_given": [r.mineral_used for r in results],
+        "species_match": _first(species, "species", n, ""),
+        "species_similarity": _first(species, "similarity", n, np.nan),
+        "species_hqi": _first(species, "hqi", n, np.nan),
+        "library_match": [v.verdict if v is not None else "not checked" for v in nv],
+        "novelty_score": np.array([v.score if v is not None else np.nan for v in nv], float),
+        "novelty_p_value": np.array([v.p_value if v is not None else np.nan for v in nv],
+                                    float),
+        "country_basis": [r.country_basis for r in results],
+        **_continent_columns(gather(results, "continents"), n),
+    }
+
+
+def _continent_columns(cont: Long | None, n: int) -> dict[str, Any]:
+    """Per answer: the top continent, its probability and the continents in the set."""
+    members: list[list[str]] = [[] for _ in range(n)]
+    if cont is not None:
+        owner = np.repeat(np.arange(n), cont.counts)
+        in_set = cont.frame["in_set"].to_numpy(bool)
+        for i, name in zip(owner[in_set].tolist(),
+                           cont.frame["continent"].to_numpy(object)[in_set], strict=True):
+            members[i].append(name)
+    return {"continent": _first(cont, "continent", n, ""),
+            "continent_probability": _first(cont, "probability", n, np.nan),
+            "continent_set": [";".join(m) for m in members]}
+
+
+def country_table(names: Sequence[str], results: Sequence[ProvenanceResult], coverage: float,
+                  top_k: int) -> pd.DataFrame:
+    """Per answer its ``max(top_k, set size)`` most probable countries (COUNTRY_COLUMNS),
+    built column by column from every answer's long table."""
+    if not results:
+        return pd.DataFrame(columns=COUNTRY_COLUMNS)
+    limit = np.array([max(top_k, r.set_size) for r in results], dtype=np.int64)
+    countries = gather(results, "countries", limit)
+    assert countries is not None  # every answer has countries
+    each = {"file": countries.repeat(list(names))}
+    for column, values in _answer_columns(results, coverage).items():
+        each[column] = countries.repeat(values)
+    return pd.concat([pd.DataFrame(each), countries.frame], axis=1)[COUNTRY_COLUMNS]
+
+
+def _with_file(names: Sequence[str], long: Long | None) -> pd.DataFrame:
+    """A long table with each row's file first (empty when no answer has the table)."""
+    if long is None:
+        return pd.DataFrame()
+    return pd.concat([pd.DataFrame({"file": long.repeat(list(names))}), long.frame], axis=1)
 
 
 def tables(names: Sequence[str], results: Sequence[ProvenanceResult], coverage: float,
            top_k: int = 3) -> dict[str, pd.DataFrame]:
     """Countries, species, specimens and continents of every file as long tables (the
     continents only when the model has them)."""
-    def with_file(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
-        parts = [f.assign(file=n)[["file", *f.columns]] for n, f in
-                 zip(names, frames, strict=True) if f is not None]
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return {"countries": country_table(names, results, coverage, top_k),
+            **{kind: _with_file(names, gather(results, kind) if results else None)
+               for kind in ("species", "specimens", "continents")}}
 
-    return {
-        "countries": pd.concat([country_rows(n, r, coverage, top_k)
-                                for n, r in zip(names, results, strict=True)], ignore_index=True)
-        if results else pd.DataFrame(columns=COUNTRY_COLUMNS),
-        "species": with_file([r.species for r in results]),
-        "specimens": with_file([r.specimens for r in results]),
-        "continents": with_file([r.continents for r in results]),
-    }
+
+def _records(results: Sequence[ProvenanceResult], name: str, nulls: bool = False
+             ) -> list[Any]:
+    """Each answer's table ``name`` as JSON records (None where it has none); ``nulls``:
+    missing values as None. Answers of one prediction convert their long table once."""
+    rows = long_rows(results, name)
+    if rows is None:
+        return [_as_records(getattr(r, name), nulls) for r in results]
+    long = Long(rows.long(), np.full(len(results), rows.k), np.ones(len(results), bool))
+    return long.split(_as_records(long.frame, nulls))
+
+
+def _as_records(frame: pd.DataFrame | None, nulls: bool) -> list[dict[str, Any]] | None:
+    if frame is None:
+        return None
+    return (frame.astype(object).where(frame.notna(), None) if nulls else frame
+            ).to_dict("records")
+
+
+def _prediction_sets(countries: Long) -> list[list[str]]:
+    """Per answer, the countries of its set."""
+    in_set = countries.frame["in_set"].to_numpy(bool)
+    owner = np.repeat(np.arange(len(countries.counts)), countries.counts)
+    counts = np.bincount(owner[in_set], minlength=len(countries.counts)).tolist()
+    chosen = countries.frame["country_iso3"].to_numpy(object)[in_set].tolist()
+    ends = np.cumsum(counts).tolist()
+    return [chosen[e - c:e] for e, c in zip(ends, counts, strict=True)]
 
 
 def to_json(names: Sequence[str], results: Sequence[ProvenanceResult], coverage: float,
             refused: Sequence[tuple[str, str]]) -> str:
     out = {}
-    for name, r in zip(names, results, strict=True):
-        in_set = r.countries[r.countries["in_set"]]
-        out[name] = {
-            "evidence": r.evidence, "mineral_given": r.mineral_used,
-            "coverage": coverage, "set_size": r.set_size,
-            "prediction_set": in_set["country_iso3"].tolist(),
-            "countries": r.countries.to_dict("records"),
-            "species": r.species.to_dict("records"),
-            "nearest_specimens": r.specimens.astype(object).where(r.specimens.notna(), None)
-            .to_dict("records"),
-            "library_match": r.novelty.to_json() if r.novelty is not None else None,
-            "country_basis": r.country_basis,
-            "continents": r.continents.to_dict("records") if r.continents is not None
-            else None,
-        }
+    if results:
+        countries = gather(results, "countries")
+        assert countries is not None  # every answer has countries
+        sets = _prediction_sets(countries)
+        parts = {"countries": _records(results, "countries"),
+                 "species": _records(results, "species"),
+                 "nearest_specimens": _records(results, "specimens", nulls=True),
+                 "continents": _records(results, "continents")}
+        for i, (name, r) in enumerate(zip(names, results, strict=True)):
+            out[name] = {
+                "evidence": r.evidence, "mineral_given": r.mineral_used,
+                "coverage": coverage, "set_size": r.set_size, "prediction_set": sets[i],
+                "countries": parts["countries"][i], "species": parts["species"][i],
+                "nearest_specimens": parts["nearest_specimens"][i],
+                "library_match": r.novelty.to_json() if r.novelty is not None else None,
+                "country_basis": r.country_basis, "continents": parts["continents"][i]}
     payload = {"predictions": out, "refused": [{"file": f, "reason": m} for f, m in refused]}
     return json.dumps(payload, indent=2, default=float) + "\n"
 

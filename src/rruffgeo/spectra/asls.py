@@ -20,6 +20,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from scipy.linalg import get_lapack_funcs
 
 #: Most spectra per block: large enough that each vector operation outweighs NumPy's call
 #: overhead. Blocks are made equal, as many per thread. Any block size gives the same
@@ -32,11 +33,51 @@ def penalty_bands(n: int, lam: float) -> np.ndarray:
     ``solveh_banded``'s lower layout (row 0 the diagonal, rows 1-2 the sub-diagonals)."""
     bands = np.zeros((3, n))
     stencil = (1.0, -2.0, 1.0)
-    for r in range(n - 2):  # integers: exact, in any order
-        for a in range(3):
-            for b in range(a + 1):
-                bands[a - b, r + b] += stencil[a] * stencil[b]
+    for a in range(3):  # integers: exact, in any order
+        for b in range(a + 1):
+            bands[a - b, b:b + max(n - 2, 0)] += stencil[a] * stencil[b]
     return lam * bands
+
+
+def asls_one(y: np.ndarray, lam: float = 1e6, p: float = 1e-2, max_iter: int = 50,
+             tol: float = 1e-3) -> np.ndarray:
+    """The asLS baseline of one spectrum (N >= 3 finite values), as
+    ``pybaselines.Baseline().asls(y, lam, p, max_iter=max_iter, tol=tol)`` gives it: the same
+    LAPACK solve (``pbsv``, lower bands) of the same system, weights and stopping rule, without
+    the set-up and checks around each solve that cost most of a 2,000-point fit there.
+    ValueError when a solve fails (the caller asks pybaselines why)."""
+    y = np.asarray(y, dtype=np.float64)
+    pen = _penalty(len(y), float(lam))
+    weights = np.ones_like(y)
+    for _ in range(max_iter + 1):
+        ab = pen.copy()
+        ab[0] = pen[0] + weights
+        _, base, info = _pbsv(ab, weights * y, lower=1, overwrite_ab=1, overwrite_b=1)
+        if info != 0:
+            raise ValueError(f"asLS: banded solve failed (info {info})")
+        new = np.where(y > base, p, 1 - p)
+        change = np.linalg.norm(new - weights) / np.maximum(np.linalg.norm(weights),
+                                                            np.finfo(float).eps)
+        if change < tol:
+            break
+        weights = new
+    return base
+
+
+def _penalty(n: int, lam: float) -> np.ndarray:
+    """``penalty_bands``, kept for the next spectrum of the same length (read-only)."""
+    key = (n, lam)
+    pen = _PENALTIES.get(key)
+    if pen is None:
+        if len(_PENALTIES) > 4096:
+            _PENALTIES.clear()
+        pen = _PENALTIES[key] = penalty_bands(n, lam)
+        pen.flags.writeable = False
+    return pen
+
+
+_PENALTIES: dict[tuple[int, float], np.ndarray] = {}
+_pbsv = get_lapack_funcs("pbsv", (np.zeros(1),))
 
 
 def _solve(pen: np.ndarray, W: np.ndarray, B: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import math
 import threading
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -83,7 +84,7 @@ def fit_baseline(spectrum: Spectrum, method: str = "arpls", lam: float = 1e5
 
 
 #: Fewest spectra on one axis whose asLS baselines are fitted together (``asls_many``);
-#: below it pybaselines one by one is quicker. Both give the same baselines, bit for bit.
+#: below it one by one (``asls_one``) is quicker. All give pybaselines' baselines, bit for bit.
 BATCH_MIN = 32
 
 
@@ -96,15 +97,30 @@ def fit_baseline_rows(x: np.ndarray, Y: np.ndarray, method: str, lam: float,
                          f"{', '.join(BASELINE_METHODS)}")
     if Y.shape[1] < 8:
         return np.zeros_like(Y)
-    if method == "asls" and len(Y) >= BATCH_MIN:
-        from rruffgeo.spectra.asls import asls_many
-
-        fitted = asls_many(Y, lam=lam)
+    if method == "asls":
+        fitted = _asls_rows(Y, lam)
         left = np.flatnonzero(~np.isfinite(fitted).all(axis=1))  # pybaselines says why
     else:
         fitted, left = np.empty_like(Y), np.arange(len(Y))
     for i in left:
         fitted[i] = _fit_one(x, Y[i], method, lam, sources[i])
+    return fitted
+
+
+def _asls_rows(Y: np.ndarray, lam: float) -> np.ndarray:
+    """pybaselines' asLS baselines of the rows of ``Y``, bit for bit: together when there are
+    many (``asls_many``), else one by one without pybaselines' set-up (``asls_one``); a row
+    whose fit fails comes back NaN."""
+    from rruffgeo.spectra.asls import asls_many, asls_one
+
+    if len(Y) >= BATCH_MIN:
+        return asls_many(Y, lam=lam)
+    fitted = np.full_like(Y, np.nan)
+    with np.errstate(all="ignore"):
+        for i, y in enumerate(Y):
+            if np.isfinite(y).all():
+                with suppress(ValueError):  # left NaN: pybaselines fits it again, says why
+                    fitted[i] = asls_one(y, lam=lam)
     return fitted
 
 
