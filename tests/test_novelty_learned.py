@@ -33,6 +33,15 @@ def fitted():
     return X, sp, gr, centres, fit_learned_novelty(X, sp, gr, GRID, seed=0)
 
 
+@pytest.fixture(scope="module")
+def fitted_trees():
+    """The same library with the trees' row floor lowered, so its splits fit trees."""
+    X, sp, gr, centres = _library(n_species=30, per=3, seed=0)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("rruffgeo.provenance.novelty_trees.MIN_TREE_ROWS", 50)
+        return X, sp, gr, centres, fit_learned_novelty(X, sp, gr, GRID, seed=0)
+
+
 def _column(F: np.ndarray, name: str) -> np.ndarray:
     return F[:, FEATURE_NAMES.index(name)]
 
@@ -164,5 +173,25 @@ def test_the_batch_verdict_names_the_learned_score_and_views_are_made_when_neede
     given = {k: features(X[:3], k) @ features(X, k).T for k in ("cosine", "correlation")}
     said = verdicts(model, model.score(X[:3], X, given=given), 3)
     assert [v.view for v in said] == [model.label] * 3
-    assert model.label == "learned from the library search (boosted trees)"
+    assert model.label == "learned from the library search (regression)"  # 90 spectra
     assert set(model.search_library(X)._views) == {"derivative"}  # the mix uses raw rows
+
+
+def test_trees_flag_unknown_spectra_and_round_trip(fitted_trees, tmp_path) -> None:
+    """Where the splits give enough rows the classifier is the boosted trees: they flag
+    spectra with peaks where no species has them, keep known ones, and read back the same."""
+    from rruffgeo.provenance.novelty_trees import BoostedTrees
+
+    X, _, _, centres, model = fitted_trees
+    assert isinstance(model.trees, BoostedTrees) and len(model.trees.trees) == 200
+    assert model.label == "learned from the library search (boosted trees)"
+    rng = np.random.default_rng(9)
+    known = np.array([_peaks(centres[i], rng) for i in range(10)])
+    unknown = np.array([_peaks(list(rng.uniform(200, 1400, 3)), rng) for _ in range(10)])
+    s_known, s_unknown = model.score(known, X), model.score(unknown, X)
+    assert model.is_novel(s_known).mean() <= 0.2 and model.is_novel(s_unknown).mean() >= 0.6
+    assert auroc(np.r_[s_known, s_unknown], np.r_[np.zeros(10, bool), np.ones(10, bool)]) > 0.9
+    model.save(tmp_path)
+    again = load_novelty_model(tmp_path)
+    assert json.loads((tmp_path / "novelty.json").read_text())["trees"]["kind"] == "trees"
+    np.testing.assert_allclose(again.score(unknown, X), s_unknown, atol=1e-4)

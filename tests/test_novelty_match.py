@@ -16,7 +16,6 @@ from rruffgeo.provenance.novelty_match import (
     mix_residual,
     peak_matching,
     peak_weights,
-    within_species,
 )
 from rruffgeo.provenance.novelty_trees import BoostedTrees, fit_trees
 
@@ -74,30 +73,18 @@ def test_band_shares_sum_to_one_and_sit_where_the_intensity_is() -> None:
     assert s[1, 4] == pytest.approx(0.5, abs=0.01)  # 1,700-2,700 cm-1
 
 
-def test_within_species_is_the_closest_other_specimen_of_the_species() -> None:
-    U = np.eye(4, dtype=np.float32)
-    U[1] = [0.8, 0.6, 0, 0]
-    U[2] = [0, 0, 0.6, 0.8]
-    U[3] = [0.6, 0, 0, 0.8]
-    codes, groups = np.array([0, 0, 1, 2]), np.array(["a", "b", "c", "c"])
-    w = within_species(U, codes, groups)
-    assert w[0] == pytest.approx(0.8) and w[1] == pytest.approx(0.8)
-    # species 1 and 2 have one specimen each: their closest other specimen, of any species
-    # (2 and 3 are one specimen, so their 0.64 does not count)
-    assert w[2] == pytest.approx(0.0) and w[3] == pytest.approx(0.6)
-    assert within_species(U[:1], codes[:1], groups[:1])[0] == 0.0
-
-
 def test_trees_evaluate_as_sklearn_does_and_survive_plain_json() -> None:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from rruffgeo.provenance.novelty_trees import PARAMS
+    from rruffgeo.provenance.novelty_trees import tree_params
 
     rng = np.random.default_rng(1)
     F = rng.normal(size=(600, 5))
     y = (F[:, 0] * F[:, 1] + 0.3 * rng.normal(size=600)) > 0
     trees = fit_trees(F, y, seed=0)
-    clf = HistGradientBoostingClassifier(random_state=0, **PARAMS).fit(F, y)
+    clf = HistGradientBoostingClassifier(random_state=0, **tree_params(600)).fit(F, y)
+    assert tree_params(600)["min_samples_leaf"] == 12
+    assert tree_params(10**5)["min_samples_leaf"] == 40
     test = rng.normal(size=(200, 5))
     np.testing.assert_allclose(trees.proba(test), clf.predict_proba(test)[:, 1], atol=1e-9)
     again = BoostedTrees.from_json(json.loads(json.dumps(trees.to_json())))

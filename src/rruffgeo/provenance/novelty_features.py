@@ -6,7 +6,7 @@ the best five compare, whether the best species stands clear of the next one, wh
 three views (``novelty.KINDS``) agree on the species, how many species crowd the nearest ten,
 and the best similarity once featureless "hub" references are penalised; and how well the
 best matches explain the spectrum (``novelty_match``: a non-negative mix of them, their peaks,
-wide-band shares, the density of the match's species). ``FEATURE_NAMES`` lists them in column
+wide-band shares). ``FEATURE_NAMES`` lists them in column
 order; ``search_features`` computes them for queries against a ``SearchLibrary``.
 """
 
@@ -24,7 +24,6 @@ from rruffgeo.provenance.novelty_match import (
     library_peaks,
     mix_residual,
     peak_matching,
-    within_species,
 )
 
 #: Per view: best similarity, mean of the 5 best, best with the hub penalty, gap between the
@@ -43,14 +42,12 @@ HUB_WEIGHT = 0.5
 @dataclass
 class SearchLibrary:
     """Reference spectra as the search sees them: each view's unit rows, each reference's
-    species (integer codes), hub value per view (``hub_offsets`` with weight 1) and
-    within-species similarity (``within_species``), and the grid indices where the wide
-    bands start (``novelty_match.band_edges``)."""
+    species (integer codes) and hub value per view (``hub_offsets`` with weight 1), and the
+    grid indices where the wide bands start (``novelty_match.band_edges``)."""
 
     spectra: np.ndarray
     codes: np.ndarray
     hubs: dict[str, np.ndarray]
-    within: np.ndarray
     edges: np.ndarray
     _views: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _peaks: tuple | None = field(default=None, repr=False)
@@ -71,27 +68,21 @@ class SearchLibrary:
 
     @classmethod
     def build(cls, X: np.ndarray, codes: np.ndarray, edges: np.ndarray,
-              saved: tuple[dict[str, np.ndarray], np.ndarray] | None = None,
+              hubs: dict[str, np.ndarray] | None = None,
               groups: np.ndarray | None = None) -> SearchLibrary:
-        """From spectra, species codes and band edges, with the hub and within-species
-        values ``saved`` (a saved model) or computed from ``groups`` (fitting)."""
+        """From spectra, species codes and band edges, with ``hubs`` given (a saved model)
+        or computed from ``groups`` (fitting)."""
         lib = cls(np.asarray(X, np.float32), np.asarray(codes, dtype=np.int64), {},
-                  np.zeros(0, np.float32), np.asarray(edges, np.int64))
-        if saved is None:
+                  np.asarray(edges, np.int64))
+        if hubs is None:
             if groups is None:
                 raise ValueError("a search library needs its hub values or its specimen groups")
-            groups = np.asarray(groups)
-            saved = ({k: hub_offsets(lib.view(k), groups, 1.0) for k in KINDS},
-                     within_species(lib.view("cosine"), lib.codes, groups))
-        hubs, within = saved
+            hubs = {k: hub_offsets(lib.view(k), np.asarray(groups), 1.0) for k in KINDS}
         for k in KINDS:
-            if len(hubs[k]) != len(lib.codes) or len(lib.spectra) != len(lib.codes) \
-                    or len(within) != len(lib.codes):
+            if len(hubs[k]) != len(lib.codes) or len(lib.spectra) != len(lib.codes):
                 raise ValueError(f"search library: {len(lib.codes)} species codes, "
-                                 f"{len(lib.spectra)} spectra, {len(hubs[k])} hub values and "
-                                 f"{len(within)} within-species values")
+                                 f"{len(lib.spectra)} spectra and {len(hubs[k])} hub values")
         lib.hubs = {k: np.asarray(hubs[k], np.float32) for k in KINDS}
-        lib.within = np.asarray(within, np.float32)
         return lib
 
 
@@ -177,13 +168,10 @@ def match_features(spectra: np.ndarray, units: dict[str, np.ndarray], lib: Searc
                    near: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """The ``MATCH_NAMES`` columns, from the queries' cosine and derivative unit rows and
     each view's nearest references."""
-    idx, sim = near["cosine"]
-    first = idx[:, 0]
+    idx = near["cosine"][0]
     return np.column_stack([
         mix_residual(units["cosine"], lib.spectra, idx[:, :MIX]),  # scale-free: raw rows
         mix_residual(units["derivative"], lib.view("derivative"),
                      near["derivative"][0][:, :MIX]),
         peak_matching(spectra, idx, lib.peaks()),
-        band_shares(spectra, lib.edges),
-        sim[:, 0] - lib.within[first], sim[:, 0] - lib.hubs["cosine"][first],
-        lib.within[first]]).astype(np.float64)
+        band_shares(spectra, lib.edges)]).astype(np.float64)

@@ -14,7 +14,7 @@ are the cross-fitted scores of the in-library held-out spectra (each scored by t
 without its split), so "p below alpha" keeps about 1 - alpha of spectra of known species.
 
 Saved as plain JSON (``rruffgeo-novelty/3``): the trees' node arrays, the calibration scores,
-the band edges, and per reference its species code, hub and within-species values;
+the band edges, and per reference its species code and hub values;
 ``load_novelty_model`` reads that and the older nearest-neighbour format (a model saved with
 the regression, ``rruffgeo-novelty/2``, must be refitted).
 """
@@ -41,7 +41,12 @@ from rruffgeo.provenance.novelty import (
 )
 from rruffgeo.provenance.novelty_features import FEATURE_NAMES, SearchLibrary, search_features
 from rruffgeo.provenance.novelty_match import band_edges
-from rruffgeo.provenance.novelty_trees import BoostedTrees, fit_trees
+from rruffgeo.provenance.novelty_trees import (
+    BoostedTrees,
+    Classifier,
+    classifier_from_json,
+    fit_classifier,
+)
 from rruffgeo.workdir import read_json
 
 log = logging.getLogger(__name__)
@@ -52,20 +57,20 @@ BASELINE = "derivative_hub_top1"
 
 @dataclass
 class LearnedNovelty(NoveltyModel):
-    """A ``NoveltyModel`` whose score is the boosted trees'; ``codes``, ``hubs`` and
-    ``within`` describe the reference library it was fitted with, in the library's order,
-    and ``edges`` the wide bands on the model's grid."""
+    """A ``NoveltyModel`` whose score is the boosted trees'; ``codes`` and ``hubs`` describe
+    the reference library it was fitted with, in the library's order, and ``edges`` the wide
+    bands on the model's grid."""
 
-    trees: BoostedTrees = field(default_factory=lambda: BoostedTrees(0.0, []))
+    trees: Classifier = field(default_factory=lambda: BoostedTrees(0.0, []))
     codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     hubs: dict[str, np.ndarray] = field(default_factory=dict)
-    within: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     edges: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     _cache: Any = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
-        return "learned from the library search (boosted trees)"
+        kind = "boosted trees" if isinstance(self.trees, BoostedTrees) else "regression"
+        return f"learned from the library search ({kind})"
 
     def score_features(self, F: np.ndarray) -> np.ndarray:
         """Probability of "out of library" for feature rows ``F`` (``FEATURE_NAMES``)."""
@@ -87,7 +92,7 @@ class LearnedNovelty(NoveltyModel):
         scores every file against the same one; an array changed in place is not noticed)."""
         if self._cache is None or self._cache[0] is not reference:
             self._cache = (reference, SearchLibrary.build(reference, self.codes, self.edges,
-                                                          saved=(self.hubs, self.within)))
+                                                          self.hubs))
         return self._cache[1]
 
     def to_json(self) -> dict[str, Any]:
@@ -98,8 +103,7 @@ class LearnedNovelty(NoveltyModel):
                 "calibration": rounded(self.calibration), "inner_auroc": self.inner_auroc,
                 "trees": self.trees.to_json(), "edges": [int(e) for e in self.edges],
                 "codes": [int(c) for c in self.codes],
-                "hubs": {k: rounded(v) for k, v in self.hubs.items()},
-                "within": rounded(self.within)}
+                "hubs": {k: rounded(v) for k, v in self.hubs.items()}}
 
     @classmethod
     def from_json(cls, spec: dict[str, Any]) -> LearnedNovelty:
@@ -112,10 +116,9 @@ class LearnedNovelty(NoveltyModel):
                              "`rruffgeo provenance-fit`")
         return cls("learned", 1, np.asarray(spec["calibration"]), float(spec["alpha"]),
                    dict(spec.get("inner_auroc", {})),
-                   trees=BoostedTrees.from_json(spec["trees"]),
+                   trees=classifier_from_json(spec["trees"]),
                    codes=np.asarray(spec["codes"], np.int64),
                    hubs={k: np.asarray(spec["hubs"][k], np.float32) for k in KINDS},
-                   within=np.asarray(spec["within"], np.float32),
                    edges=np.asarray(spec["edges"], np.int64))
 
 
@@ -142,8 +145,8 @@ def cross_fitted(splits: list[tuple[np.ndarray, np.ndarray]], seed: int) -> np.n
     scores = []
     for i, (F, _) in enumerate(splits):
         rest = [s for j, s in enumerate(splits) if j != i]
-        trees = fit_trees(np.vstack([f for f, _ in rest]),
-                          np.concatenate([o for _, o in rest]), seed)
+        trees = fit_classifier(np.vstack([f for f, _ in rest]),
+                               np.concatenate([o for _, o in rest]), seed)
         scores.append(trees.proba(F))
     return np.concatenate(scores)
 
@@ -152,8 +155,8 @@ def fit_learned_novelty(X: np.ndarray, species: np.ndarray, groups: np.ndarray,
                         grid_cm1: np.ndarray, seed: int, n_folds: int = 5,
                         alpha: float = DEFAULT_ALPHA) -> LearnedNovelty:
     """Fit the trees on open-set splits of (X, species, groups) on the grid ``grid_cm1``,
-    calibrate on their cross-fitted in-library scores, and keep species codes, hub and
-    within-species values of every spectrum of X (the library the model will be used with)."""
+    calibrate on their cross-fitted in-library scores, and keep species codes and hub values
+    of every spectrum of X (the library the model will be used with)."""
     X, groups = np.asarray(X, np.float32), np.asarray(groups)
     species, edges = np.asarray(species), band_edges(grid_cm1)
     if len(grid_cm1) != X.shape[1]:
@@ -168,8 +171,8 @@ def fit_learned_novelty(X: np.ndarray, species: np.ndarray, groups: np.ndarray,
     aucs = {"learned": auroc(held, is_out), BASELINE: auroc(base, is_out)}
     library = SearchLibrary.build(X, codes, edges, groups=groups)
     return LearnedNovelty("learned", 1, held[~is_out], alpha, aucs,
-                          trees=fit_trees(F, is_out, seed), codes=codes, hubs=library.hubs,
-                          within=library.within, edges=edges)
+                          trees=fit_classifier(F, is_out, seed), codes=codes, hubs=library.hubs,
+                          edges=edges)
 
 
 def load_novelty_model(folder: Path) -> NoveltyModel | None:

@@ -1,7 +1,8 @@
 """How well a spectrum's best library matches explain it, beyond their similarity: more
 features for the learned novelty score.
 
-Torch-free. Four kinds, each chosen on inner open-set splits (``benchmarks/openset_candidates.py``):
+Torch-free. Three kinds, kept on inner open-set splits (``benchmarks/openset_candidates.py``,
+where a fourth, the density of the match's species, lowered the share flagged):
 
 * the residual of the best non-negative mix of the ``MIX`` nearest references (cosine and
   derivative views): a spectrum of an unknown compound is poorly explained even by a mix of
@@ -10,9 +11,7 @@ Torch-free. Four kinds, each chosen on inner open-set splits (``benchmarks/opens
   of the query's peaks within ``PEAK_TOL`` grid points of a reference peak, and the other way
   round (a similar outline with peaks in other places is a stranger);
 * the share of the spectrum's positive intensity in each of a few fixed wide windows
-  (``BANDS_CM1``), learned by the classifier like every other feature;
-* density: the nearest similarity less how close the nearest reference's own species'
-  specimens come to one another (``within_species``), and less its hub value.
+  (``BANDS_CM1``), learned by the classifier like every other feature.
 """
 
 from __future__ import annotations
@@ -34,8 +33,7 @@ SWEEPS = 60
 BLOCK = 512
 MATCH_NAMES = ("mix_residual_cosine", "mix_residual_derivative", "peaks_matched_best",
                "peaks_matched_top1", "peaks_back_best", "peaks_f1_best",
-               *(f"band_share_{i}" for i in range(len(BANDS_CM1) + 1)),
-               "top1_less_within", "top1_less_hub", "within_of_top1")
+               *(f"band_share_{i}" for i in range(len(BANDS_CM1) + 1)))
 
 
 def band_edges(grid_cm1: np.ndarray) -> np.ndarray:
@@ -123,20 +121,4 @@ def peak_matching(X: np.ndarray, idx: np.ndarray, lib_peaks: tuple[sparse.csr_ma
         f1 = 2 * fwd * back / (fwd + back + 1e-9)
         out[s:s + BLOCK] = np.column_stack([fwd.max(axis=1), fwd[:, 0], back.max(axis=1),
                                             f1.max(axis=1)])
-    return out
-
-
-def within_species(U: np.ndarray, codes: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Per reference (unit rows ``U``): its similarity to the closest spectrum of another
-    specimen of its species, or of any species where its species has one specimen (0 when
-    the library has no other specimen)."""
-    codes, groups = np.asarray(codes), np.asarray(groups)
-    out = np.zeros(len(U), np.float32)
-    for s in range(0, len(U), BLOCK):
-        sims = U[s:s + BLOCK] @ U.T
-        sims[groups[s:s + BLOCK, None] == groups[None, :]] = -np.inf
-        same = np.where(codes[s:s + BLOCK, None] == codes[None, :], sims, -np.inf)
-        best_same, best_any = same.max(axis=1), sims.max(axis=1)
-        out[s:s + BLOCK] = np.where(np.isfinite(best_same), best_same,
-                                    np.where(np.isfinite(best_any), best_any, 0.0))
     return out
