@@ -183,7 +183,7 @@ def test_trees_flag_unknown_spectra_and_round_trip(fitted_trees, tmp_path) -> No
     from rruffgeo.provenance.novelty_trees import BoostedTrees
 
     X, _, _, centres, model = fitted_trees
-    assert isinstance(model.trees, BoostedTrees) and len(model.trees.trees) == 200
+    assert isinstance(model.classifier, BoostedTrees) and len(model.classifier.trees) == 200
     assert model.label == "learned from the library search (boosted trees)"
     rng = np.random.default_rng(9)
     known = np.array([_peaks(centres[i], rng) for i in range(10)])
@@ -193,5 +193,5 @@ def test_trees_flag_unknown_spectra_and_round_trip(fitted_trees, tmp_path) -> No
     assert auroc(np.r_[s_known, s_unknown], np.r_[np.zeros(10, bool), np.ones(10, bool)]) > 0.9
     model.save(tmp_path)
     again = load_novelty_model(tmp_path)
-    assert json.loads((tmp_path / "novelty.json").read_text())["trees"]["kind"] == "trees"
+    assert json.loads((tmp_path / "novelty.json").read_text())["classifier"]["kind"] == "trees"
     np.testing.assert_allclose(again.score(unknown, X), s_unknown, atol=1e-4)

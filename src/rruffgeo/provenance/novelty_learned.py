@@ -3,7 +3,7 @@
 Torch-free. ``novelty_features.search_features`` describes each query's search (best
 similarities in three views, species gap, view agreement, crowding, hub-penalised best) and
 how well its best matches explain it (non-negative mix residuals, peak matching, wide-band
-shares, the density of the match's species); boosted trees (``novelty_trees``) fitted on
+shares); boosted trees (``novelty_trees``) fitted on
 open-set splits of the training library (``open_set_folds``: held-out spectra of held-out
 species are out-of-library, new specimens of kept species in-library) turn them into one
 score, the probability of "out of library" on those splits. On inner open-set splits they
@@ -13,8 +13,9 @@ conformal p-value as the nearest-neighbour model's (``NoveltyModel``): the calib
 are the cross-fitted scores of the in-library held-out spectra (each scored by trees fitted
 without its split), so "p below alpha" keeps about 1 - alpha of spectra of known species.
 
-Saved as plain JSON (``rruffgeo-novelty/3``): the trees' node arrays, the calibration scores,
-the band edges, and per reference its species code and hub values;
+Saved as plain JSON (``rruffgeo-novelty/3``): the classifier (the trees' node arrays, or the
+regression's coefficients for a small library), the calibration scores, the band edges, and
+per reference its species code and hub values;
 ``load_novelty_model`` reads that and the older nearest-neighbour format (a model saved with
 the regression, ``rruffgeo-novelty/2``, must be refitted).
 """
@@ -57,11 +58,11 @@ BASELINE = "derivative_hub_top1"
 
 @dataclass
 class LearnedNovelty(NoveltyModel):
-    """A ``NoveltyModel`` whose score is the boosted trees'; ``codes`` and ``hubs`` describe
-    the reference library it was fitted with, in the library's order, and ``edges`` the wide
-    bands on the model's grid."""
+    """A ``NoveltyModel`` whose score is its classifier's (``novelty_trees``); ``codes`` and
+    ``hubs`` describe the reference library it was fitted with, in the library's order, and
+    ``edges`` the wide bands on the model's grid."""
 
-    trees: Classifier = field(default_factory=lambda: BoostedTrees(0.0, []))
+    classifier: Classifier = field(default_factory=lambda: BoostedTrees(0.0, []))
     codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     hubs: dict[str, np.ndarray] = field(default_factory=dict)
     edges: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -69,12 +70,12 @@ class LearnedNovelty(NoveltyModel):
 
     @property
     def label(self) -> str:
-        kind = "boosted trees" if isinstance(self.trees, BoostedTrees) else "regression"
+        kind = "boosted trees" if isinstance(self.classifier, BoostedTrees) else "regression"
         return f"learned from the library search ({kind})"
 
     def score_features(self, F: np.ndarray) -> np.ndarray:
         """Probability of "out of library" for feature rows ``F`` (``FEATURE_NAMES``)."""
-        return self.trees.proba(F)
+        return self.classifier.proba(F)
 
     def score(self, spectra: np.ndarray, reference: np.ndarray,
               given: dict[str, np.ndarray] | None = None) -> np.ndarray:
@@ -101,7 +102,7 @@ class LearnedNovelty(NoveltyModel):
             return [round(float(v), 6) for v in a]
         return {"format": LEARNED_FORMAT, "features": list(FEATURE_NAMES), "alpha": self.alpha,
                 "calibration": rounded(self.calibration), "inner_auroc": self.inner_auroc,
-                "trees": self.trees.to_json(), "edges": [int(e) for e in self.edges],
+                "classifier": self.classifier.to_json(), "edges": [int(e) for e in self.edges],
                 "codes": [int(c) for c in self.codes],
                 "hubs": {k: rounded(v) for k, v in self.hubs.items()}}
 
@@ -116,7 +117,7 @@ class LearnedNovelty(NoveltyModel):
                              "`rruffgeo provenance-fit`")
         return cls("learned", 1, np.asarray(spec["calibration"]), float(spec["alpha"]),
                    dict(spec.get("inner_auroc", {})),
-                   trees=classifier_from_json(spec["trees"]),
+                   classifier=classifier_from_json(spec["classifier"]),
                    codes=np.asarray(spec["codes"], np.int64),
                    hubs={k: np.asarray(spec["hubs"][k], np.float32) for k in KINDS},
                    edges=np.asarray(spec["edges"], np.int64))
@@ -171,7 +172,8 @@ def fit_learned_novelty(X: np.ndarray, species: np.ndarray, groups: np.ndarray,
     aucs = {"learned": auroc(held, is_out), BASELINE: auroc(base, is_out)}
     library = SearchLibrary.build(X, codes, edges, groups=groups)
     return LearnedNovelty("learned", 1, held[~is_out], alpha, aucs,
-                          trees=fit_classifier(F, is_out, seed), codes=codes, hubs=library.hubs,
+                          classifier=fit_classifier(F, is_out, seed), codes=codes,
+                          hubs=library.hubs,
                           edges=edges)
 
 
