@@ -1,11 +1,12 @@
 """Measure the open-set species answer (novelty) and the continent answer on real data.
 
 Novelty: outer open-set folds of the learning table (each leaves out a fifth of the species
-whole and a fifth of the remaining specimens, ``novelty.open_set_folds``); on each, the view
-and ``k`` are chosen and the threshold calibrated by ``fit_novelty`` on the fold's library
-alone (inner open-set splits), then the held-out spectra are scored against that library. The
-48 pharmaceutical reference compounds (``XD`` IDs, not in the learning table) are scored as one
-held-out group against the whole library, with a novelty model fitted on it.
+whole and a fifth of the remaining specimens, ``novelty.open_set_folds``); on each, the
+learned novelty model is fitted and its threshold calibrated by ``fit_learned_novelty`` on the
+fold's library alone (inner open-set splits), then the held-out spectra are scored against
+that library. The 48 pharmaceutical reference compounds (``XD`` IDs, not in the learning
+table) are scored as one held-out group against the whole library, with a novelty model
+fitted on it.
 
 Continents: the provenance CV's out-of-fold calibrated country probabilities of the chosen
 model (``metrics/provenance_cv_specimen_oof_proba.npz``; run ``rruffgeo provenance-cv --split
@@ -14,6 +15,7 @@ given conformal sets by cross-fitting over the outer folds (``continents.cross_f
 
     python benchmarks/openset.py --workdir W [--model combination] [--seed 0] [--curve out.json]
         [--skip novelty|continents|folds] [--novelty-model W/models/final]
+        [--save-novelty FOLDER]
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ def outer_fold(data: ProvenanceData, lib: np.ndarray, query: np.ndarray, out: np
                seed: int) -> dict:
     """One outer fold: the inner choice, the held-out verdicts and every view's test AUROC."""
     t0 = time.perf_counter()
-    model = fit_learned_novelty(data.X[lib], data.species[lib], data.groups[lib], seed)
+    model = fit_learned_novelty(data.X[lib], data.species[lib], data.groups[lib],
+                                data.grid_cm1, seed)
     scores = model.score(data.X[query], data.X[lib])
     flagged = model.is_novel(scores)
     g = data.groups[query]
@@ -107,18 +110,22 @@ def novelty_table(data: ProvenanceData, seed: int) -> list[dict]:
 
 
 def xd_table(workdir: WorkDir, data: ProvenanceData, seed: int,
-             saved: Path | None = None) -> NoveltyModel:
+             saved: Path | None = None, save_to: Path | None = None) -> NoveltyModel:
     """The XD pharmaceutical compounds scored as one held-out group against the library, with
     a novelty model fitted on the whole library (or ``saved``, the ``novelty.json`` folder
-    that ``rruffgeo provenance-fit`` wrote from this same library and seed)."""
+    that ``rruffgeo provenance-fit`` wrote from this same library and seed); the fitted
+    model is written into ``save_to`` when given (for timing the predict path)."""
     matrix, _ = resampled_learning_table(workdir, Settings())
     index = matrix.index
     xd = index[index["specimen_id"].astype(str).str.startswith("XD")]
     X = np.asarray(matrix.X[matrix.rows_of(xd["spectrum_id"].tolist())], dtype=np.float32)
     model = load_novelty_model(saved) if saved else fit_learned_novelty(
-        data.X, data.species, data.groups, seed)
+        data.X, data.species, data.groups, data.grid_cm1, seed)
     if model is None:
         raise SystemExit(f"{saved}: no readable novelty.json")
+    if save_to is not None:
+        save_to.mkdir(parents=True, exist_ok=True)
+        model.save(save_to)
     flagged = model.is_novel(model.score(X, data.X))
     print("\n== XD pharmaceutical reference compounds, held out as one group")
     print(f"novelty model {'read from ' + str(saved) if saved else 'fitted'} on the whole "
@@ -225,6 +232,8 @@ def main() -> None:
                     help="leave out a part (folds: the outer novelty folds, XD kept)")
     ap.add_argument("--novelty-model", type=Path, default=None,
                     help="for XD: the model folder provenance-fit wrote from this work folder")
+    ap.add_argument("--save-novelty", type=Path, default=None,
+                    help="write the novelty model fitted on the whole library into FOLDER")
     ap.add_argument("--show-curve", type=Path, default=None,
                     help="print the table of a curve written before, and stop")
     args = ap.parse_args()
@@ -243,7 +252,7 @@ def main() -> None:
         rows = novelty_table(data, args.seed)
         if args.curve:
             curve(rows, args.curve)
-    xd_table(wd, data, args.seed, args.novelty_model)
+    xd_table(wd, data, args.seed, args.novelty_model, args.save_novelty)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ from rruffgeo.config import Settings
 from rruffgeo.dataset import resampled_learning_table
 from rruffgeo.provenance.data import load_provenance_data
 from rruffgeo.provenance.novelty import auroc, open_set_folds
-from rruffgeo.provenance.novelty_features import FEATURE_NAMES, SearchLibrary, search_features
+from rruffgeo.provenance.novelty_features import SEARCH_NAMES, SearchLibrary, search_features
+from rruffgeo.provenance.novelty_match import band_edges
 from rruffgeo.workdir import WorkDir
 
 SIGNAL = ("peaks_over_005", "prominence_top5", "log_noise", "log_width_top", "share_2700",
@@ -99,21 +100,20 @@ def main() -> None:
     d = load_provenance_data(wd, Settings())
     lib0, _, _ = open_set_folds(d.species, d.groups, 5, 0)[0]
     X, sp, g = d.X[lib0], d.species[lib0], d.groups[lib0]
-    codes = pd.factorize(sp)[0]
+    codes, edges, n = pd.factorize(sp)[0], band_edges(d.grid_cm1), len(SEARCH_NAMES)
     sig = signal_features(X, d.grid_cm1)
     tabs = []
     for lib, q, out in open_set_folds(sp, g, 5, 1):
-        library = SearchLibrary.build(X[lib], codes[lib], groups=g[lib])
-        tabs.append((np.hstack([search_features(X[q], library), sig[q]]), out))
+        library = SearchLibrary.build(X[lib], codes[lib], edges, groups=g[lib])
+        tabs.append((np.hstack([search_features(X[q], library)[:, :n], sig[q]]), out))
     Xd = xd_spectra(wd)
-    xd = np.hstack([search_features(Xd, SearchLibrary.build(X, codes, groups=g)),
+    xd = np.hstack([search_features(Xd, SearchLibrary.build(X, codes, edges, groups=g))[:, :n],
                     signal_features(Xd, d.grid_cm1)])
     is_out = np.concatenate([o for _, o in tabs])
-    n = len(FEATURE_NAMES)
     print("score | inner AUROC (cross-fitted, pooled) | flagged at 95% kept | XD flagged")
-    base = -np.concatenate([f[:, FEATURE_NAMES.index("derivative_hub_top1")] for f, _ in tabs])
+    base = -np.concatenate([f[:, SEARCH_NAMES.index("derivative_hub_top1")] for f, _ in tabs])
     report("derivative, k=1, hub 0.5 (a nearest-neighbour score)", base, is_out,
-           -xd[:, FEATURE_NAMES.index("derivative_hub_top1")])
+           -xd[:, SEARCH_NAMES.index("derivative_hub_top1")])
     for label, cols, name in (("regression, 16 search features (kept)", np.arange(n), "lr"),
                               ("regression, + 6 signal features", np.arange(n + 6), "lr"),
                               ("boosting, + 6 signal features", np.arange(n + 6), "boosting")):

@@ -1,4 +1,4 @@
-"""The learned novelty score: search features, the regression, its calibration and its JSON."""
+"""The learned novelty score: search features, the boosted trees, calibration and JSON."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from rruffgeo.provenance.novelty_learned import (
     load_novelty_model,
     split_features,
 )
+from rruffgeo.provenance.novelty_match import band_edges
 from test_openset import GRID, _library, _peaks
 from test_openset_answer import CLASSES, _result
 
@@ -29,7 +30,16 @@ from test_openset_answer import CLASSES, _result
 @pytest.fixture(scope="module")
 def fitted():
     X, sp, gr, centres = _library(n_species=30, per=3, seed=0)
-    return X, sp, gr, centres, fit_learned_novelty(X, sp, gr, seed=0)
+    return X, sp, gr, centres, fit_learned_novelty(X, sp, gr, GRID, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fitted_trees():
+    """The same library with the trees' row floor lowered, so its splits fit trees."""
+    X, sp, gr, centres = _library(n_species=30, per=3, seed=0)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("rruffgeo.provenance.novelty_trees.MIN_TREE_ROWS", 50)
+        return X, sp, gr, centres, fit_learned_novelty(X, sp, gr, GRID, seed=0)
 
 
 def _column(F: np.ndarray, name: str) -> np.ndarray:
@@ -39,7 +49,7 @@ def _column(F: np.ndarray, name: str) -> np.ndarray:
 def test_search_features_of_a_copy_and_of_a_stranger() -> None:
     X, sp, gr, _ = _library(n_species=8, per=3, seed=1)
     codes = pd.factorize(sp)[0]
-    lib = SearchLibrary.build(X, codes, groups=gr)
+    lib = SearchLibrary.build(X, codes, band_edges(GRID), groups=gr)
     stranger = _peaks([300.0, 777.0, 1234.0], np.random.default_rng(2))[None, :]
     F = search_features(np.vstack([X[:1], stranger]), lib)
     assert F.shape == (2, len(FEATURE_NAMES))
@@ -51,7 +61,7 @@ def test_search_features_of_a_copy_and_of_a_stranger() -> None:
         assert 1 <= _column(F, f"{kind}_species_in_10")[0] <= 8
     assert _column(F, "views_agree")[0] == 3  # every view names the copy's species
     with pytest.raises(ValueError, match="hub values or its specimen groups"):
-        SearchLibrary.build(X, codes)
+        SearchLibrary.build(X, codes, band_edges(GRID))
 
 
 def test_learned_score_flags_unknown_and_flat_spectra_and_keeps_known_ones(fitted) -> None:
@@ -72,11 +82,11 @@ def test_learned_score_flags_unknown_and_flat_spectra_and_keeps_known_ones(fitte
 
 def test_calibration_is_the_cross_fitted_in_library_scores(fitted) -> None:
     X, sp, gr, _, model = fitted
-    splits = split_features(X, sp, pd.factorize(sp)[0], gr, 5, 0)
-    held = cross_fitted(splits)
+    splits = split_features(X, sp, pd.factorize(sp)[0], gr, band_edges(GRID), 5, 0)
+    held = cross_fitted(splits, 0)
     is_out = np.concatenate([o for _, o in splits])
     assert np.allclose(model.calibration, np.sort(held[~is_out]))
-    # each split's scores come from a regression that never saw it: differ from in-sample
+    # each split's scores come from trees that never saw it: differ from in-sample
     insample = model.score_features(np.vstack([f for f, _ in splits]))
     assert not np.allclose(insample, held)
 
@@ -85,7 +95,7 @@ def test_round_trip_is_plain_json_and_old_files_still_load(fitted, tmp_path, cap
     X, _, _, _, model = fitted
     model.save(tmp_path)
     doc = json.loads((tmp_path / "novelty.json").read_text())
-    assert doc["format"] == "rruffgeo-novelty/2" and doc["features"] == list(FEATURE_NAMES)
+    assert doc["format"] == "rruffgeo-novelty/3" and doc["features"] == list(FEATURE_NAMES)
     again = load_novelty_model(tmp_path)
     assert isinstance(again, LearnedNovelty)
     assert np.allclose(again.score(X[:5], X), model.score(X[:5], X), atol=1e-4)
@@ -163,5 +173,25 @@ def test_the_batch_verdict_names_the_learned_score_and_views_are_made_when_neede
     given = {k: features(X[:3], k) @ features(X, k).T for k in ("cosine", "correlation")}
     said = verdicts(model, model.score(X[:3], X, given=given), 3)
     assert [v.view for v in said] == [model.label] * 3
-    assert model.label == "learned from the library search (3 views)"
-    assert set(model.search_library(X)._views) == {"derivative"}
+    assert model.label == "learned from the library search (regression)"  # 90 spectra
+    assert set(model.search_library(X)._views) == {"derivative"}  # the mix uses raw rows
+
+
+def test_trees_flag_unknown_spectra_and_round_trip(fitted_trees, tmp_path) -> None:
+    """Where the splits give enough rows the classifier is the boosted trees: they flag
+    spectra with peaks where no species has them, keep known ones, and read back the same."""
+    from rruffgeo.provenance.novelty_trees import BoostedTrees
+
+    X, _, _, centres, model = fitted_trees
+    assert isinstance(model.classifier, BoostedTrees) and len(model.classifier.trees) == 200
+    assert model.label == "learned from the library search (boosted trees)"
+    rng = np.random.default_rng(9)
+    known = np.array([_peaks(centres[i], rng) for i in range(10)])
+    unknown = np.array([_peaks(list(rng.uniform(200, 1400, 3)), rng) for _ in range(10)])
+    s_known, s_unknown = model.score(known, X), model.score(unknown, X)
+    assert model.is_novel(s_known).mean() <= 0.2 and model.is_novel(s_unknown).mean() >= 0.6
+    assert auroc(np.r_[s_known, s_unknown], np.r_[np.zeros(10, bool), np.ones(10, bool)]) > 0.9
+    model.save(tmp_path)
+    again = load_novelty_model(tmp_path)
+    assert json.loads((tmp_path / "novelty.json").read_text())["classifier"]["kind"] == "trees"
+    np.testing.assert_allclose(again.score(unknown, X), s_unknown, atol=1e-4)

@@ -50,7 +50,7 @@ def _foreign(tmp_path):
 
 def test_fit_saves_novelty_and_continents(final):
     novelty = json.loads((final / "novelty.json").read_text())
-    assert novelty["format"] == "rruffgeo-novelty/2"  # the learned score
+    assert novelty["format"] == "rruffgeo-novelty/3"  # the learned score
     assert len(novelty["calibration"]) > 0 and len(novelty["codes"]) == 48
     continents = json.loads((final / "continents.json").read_text())
     assert set(continents["set_thresholds"]) == {"0.8", "0.9", "0.95"}

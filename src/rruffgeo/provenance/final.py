@@ -150,7 +150,8 @@ def save_answer_models(workdir: WorkDir, folder: Path, data: Any, models: dict[s
     for name in (NOVELTY_JSON, CONTINENTS_JSON):
         (folder / name).unlink(missing_ok=True)
     try:
-        fit_learned_novelty(data.X, data.species, data.groups, seed).save(folder)
+        fit_learned_novelty(data.X, data.species, data.groups, data.grid_cm1,
+                            seed).save(folder)
     except ValueError as exc:  # too few species or specimens to leave some out
         log.warning("no novelty calibration: %s", exc)
     continents = fit_from_cv(workdir, models.get("spectrum", ""), CHOOSING_SPLIT)

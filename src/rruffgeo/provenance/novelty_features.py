@@ -4,9 +4,10 @@ Torch-free. One similarity alone (the nearest reference) confuses "a new specime
 species" with "a species not in the library"; the search says more than its best value: how
 the best five compare, whether the best species stands clear of the next one, whether the
 three views (``novelty.KINDS``) agree on the species, how many species crowd the nearest ten,
-and the best similarity once featureless "hub" references are penalised. ``FEATURE_NAMES``
-lists them in column order; ``search_features`` computes them for queries against a
-``SearchLibrary``.
+and the best similarity once featureless "hub" references are penalised; and how well the
+best matches explain the spectrum (``novelty_match``: a non-negative mix of them, their peaks,
+wide-band shares). ``FEATURE_NAMES`` lists them in column
+order; ``search_features`` computes them for queries against a ``SearchLibrary``.
 """
 
 from __future__ import annotations
@@ -16,11 +17,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rruffgeo.provenance.novelty import BLOCK, KINDS, features, hub_offsets
+from rruffgeo.provenance.novelty_match import (
+    MATCH_NAMES,
+    MIX,
+    band_shares,
+    library_peaks,
+    mix_residual,
+    peak_matching,
+)
 
 #: Per view: best similarity, mean of the 5 best, best with the hub penalty, gap between the
 #: best species and the next one, distinct species among the 10 nearest.
 PER_VIEW = ("top1", "top5", "hub_top1", "species_gap", "species_in_10")
-FEATURE_NAMES = tuple(f"{k}_{f}" for k in KINDS for f in PER_VIEW) + ("views_agree",)
+SEARCH_NAMES = tuple(f"{k}_{f}" for k in KINDS for f in PER_VIEW) + ("views_agree",)
+FEATURE_NAMES = SEARCH_NAMES + MATCH_NAMES
 #: How deep the search looks for a second species (the gap is to the deepest one when all
 #: of these are the best species).
 DEPTH = 50
@@ -32,12 +42,15 @@ HUB_WEIGHT = 0.5
 @dataclass
 class SearchLibrary:
     """Reference spectra as the search sees them: each view's unit rows, each reference's
-    species (integer codes) and hub value per view (``hub_offsets`` with weight 1)."""
+    species (integer codes) and hub value per view (``hub_offsets`` with weight 1), and the
+    grid indices where the wide bands start (``novelty_match.band_edges``)."""
 
     spectra: np.ndarray
     codes: np.ndarray
     hubs: dict[str, np.ndarray]
+    edges: np.ndarray
     _views: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _peaks: tuple | None = field(default=None, repr=False)
 
     def view(self, kind: str) -> np.ndarray:
         """The references' unit rows in one view, made when first needed: the predict path
@@ -46,13 +59,21 @@ class SearchLibrary:
             self._views[kind] = features(self.spectra, kind)
         return self._views[kind]
 
+    def peaks(self) -> tuple:
+        """The references' peak weights and near-peak masks (``library_peaks``), made when
+        first needed."""
+        if self._peaks is None:
+            self._peaks = library_peaks(self.spectra)
+        return self._peaks
+
     @classmethod
-    def build(cls, X: np.ndarray, codes: np.ndarray,
+    def build(cls, X: np.ndarray, codes: np.ndarray, edges: np.ndarray,
               hubs: dict[str, np.ndarray] | None = None,
               groups: np.ndarray | None = None) -> SearchLibrary:
-        """From spectra and species codes, with ``hubs`` given (a saved model) or computed
-        from ``groups`` (fitting)."""
-        lib = cls(np.asarray(X, np.float32), np.asarray(codes, dtype=np.int64), {})
+        """From spectra, species codes and band edges, with ``hubs`` given (a saved model)
+        or computed from ``groups`` (fitting)."""
+        lib = cls(np.asarray(X, np.float32), np.asarray(codes, dtype=np.int64), {},
+                  np.asarray(edges, np.int64))
         if hubs is None:
             if groups is None:
                 raise ValueError("a search library needs its hub values or its specimen groups")
@@ -103,10 +124,10 @@ def nearest_of(s: np.ndarray, depth: int, offset: np.ndarray
 
 
 def view_features(Q: np.ndarray | None, lib: SearchLibrary, kind: str,
-                  sims: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  sims: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """One view's ``PER_VIEW`` columns for unit queries ``Q`` (or their similarities
     ``sims`` to the view's references, when the caller has them), and each query's nearest
-    species code."""
+    references (indices and similarities, best first)."""
     offset = HUB_WEIGHT * lib.hubs[kind]
     idx, sim, penalised = (nearest(Q, lib.view(kind), DEPTH, offset) if sims is None
                            else nearest_of(sims, DEPTH, offset))
@@ -118,7 +139,7 @@ def view_features(Q: np.ndarray | None, lib: SearchLibrary, kind: str,
     cols = np.column_stack([
         sim[:, 0], sim[:, :5].mean(axis=1), penalised,
         sim[:, 0] - sim[np.arange(len(sim)), second], distinct])
-    return cols, species[:, 0]
+    return cols, idx, sim
 
 
 def search_features(spectra: np.ndarray, lib: SearchLibrary,
@@ -128,11 +149,29 @@ def search_features(spectra: np.ndarray, lib: SearchLibrary,
     if len(lib.codes) < 2:
         raise ValueError("the learned novelty score needs at least two reference spectra")
     given = given or {}
-    cols, top = [], []
+    units = {k: features(spectra, k) for k in ("cosine", "derivative")}
+    cols, near = [], {}
     for kind in KINDS:
-        c, t = (view_features(None, lib, kind, given[kind]) if kind in given
-                else view_features(features(spectra, kind), lib, kind))
+        if kind in given:
+            c, idx, sim = view_features(None, lib, kind, given[kind])
+        else:
+            q = units[kind] if kind in units else features(spectra, kind)
+            c, idx, sim = view_features(q, lib, kind)
         cols.append(c)
-        top.append(t)
+        near[kind] = (idx, sim)
+    top = [lib.codes[near[k][0][:, 0]] for k in KINDS]
     agree = ((top[0] == top[1]).astype(float) + (top[0] == top[2]) + (top[1] == top[2]))
-    return np.column_stack([*cols, agree]).astype(np.float64)
+    return np.column_stack([*cols, agree, match_features(spectra, units, lib, near)])
+
+
+def match_features(spectra: np.ndarray, units: dict[str, np.ndarray], lib: SearchLibrary,
+                   near: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The ``MATCH_NAMES`` columns, from the queries' cosine and derivative unit rows and
+    each view's nearest references."""
+    idx = near["cosine"][0]
+    return np.column_stack([
+        mix_residual(units["cosine"], lib.spectra, idx[:, :MIX]),  # scale-free: raw rows
+        mix_residual(units["derivative"], lib.view("derivative"),
+                     near["derivative"][0][:, :MIX]),
+        peak_matching(spectra, idx, lib.peaks()),
+        band_shares(spectra, lib.edges)]).astype(np.float64)
