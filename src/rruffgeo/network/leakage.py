@@ -41,7 +41,8 @@ MEASUREMENT_COLUMNS = ("sample_id", "technique", "laser_line_nm", "orientation",
 def measurement_keys(table: pd.DataFrame) -> pd.Series:
     """One key per measurement: equal for a raw file and its processed twin, else distinct."""
     cols = [c for c in MEASUREMENT_COLUMNS if c in table.columns]
-    parts = table[cols].fillna("").astype(str)
+    values = table[cols].astype(object)  # "" for a missing value, whatever the column's dtype
+    parts = values.where(values.notna(), "").astype(str)
     return parts.agg("|".join, axis=1)
 
 
