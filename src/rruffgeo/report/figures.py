@@ -488,12 +488,14 @@ def fig_twin_breakdown(src: FigureInputs, out_base: Path) -> list[Path]:
         for yi, share in zip(y, table["share"], strict=True):
             ax.text(1.01, yi, f"{share:.0%}", va="center", fontsize=7,
                     transform=ax.get_yaxis_transform())
-        ax.axvline(twins.paper_accuracy, ls="--", color="grey", lw=1)
+        ax.axvline(twins.paper_accuracy, ls="--", color="grey", lw=1,
+                   label=f"paper ({twins.paper_accuracy:.0%})")
         ax.set_yticks(y, table["relation"])
         ax.set_ylim(len(table) - 0.5, -0.5)
         ax.set_xlim(0, 1)
         ax.set_xlabel(f"country accuracy ({twins.n_folds}-fold CV split by spectrum)")
-        ax.legend(loc="lower right", fontsize=7)
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center",
+                   ncols=len(twins.models) + 1, fontsize=7)  # below: no bar is hidden
         return style.save_figure(fig, out_base)
 
 
