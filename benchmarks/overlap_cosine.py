@@ -38,22 +38,23 @@ def extents(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(nonzero.any(1), first, 0), np.where(nonzero.any(1), stop, 0)
 
 
-def range_energy(X: np.ndarray, lo: np.ndarray, hi: np.ndarray, rows: np.ndarray
-                 ) -> np.ndarray:
-    """Sum of squares of rows ``rows`` of ``X`` between columns ``lo`` and ``hi``."""
-    cum = np.concatenate([np.zeros((len(X), 1)), np.cumsum(X.astype(np.float64) ** 2, 1)], 1)
-    return cum[rows, hi] - cum[rows, lo]
+def cumulative_energy(X: np.ndarray) -> np.ndarray:
+    """Per row, the sum of squares up to each column (a leading 0): range sums by lookup."""
+    return np.concatenate([np.zeros((len(X), 1)), np.cumsum(X.astype(np.float64) ** 2, 1)], 1)
 
 
-def overlap_cosine(Q: np.ndarray, L: np.ndarray, beta: float) -> np.ndarray:
-    """The overlap cosine of every query row against every library row (see the module)."""
+def overlap_cosine(Q: np.ndarray, L: np.ndarray, beta: float,
+                   library_energy: np.ndarray | None = None) -> np.ndarray:
+    """The overlap cosine of every query row against every library row (see the module);
+    ``library_energy``: ``cumulative_energy(L)``, made once when many blocks are scored."""
     (fq, sq), (fl, sl) = extents(Q), extents(L)
     lo = np.maximum(fq[:, None], fl[None, :])
     hi = np.maximum(np.minimum(sq[:, None], sl[None, :]), lo)
-    q_in = range_energy(Q, lo, hi, np.arange(len(Q))[:, None])
-    l_in = range_energy(L, lo, hi, np.arange(len(L))[None, :])
-    q_all = (Q.astype(np.float64) ** 2).sum(1)[:, None]
-    l_all = (L.astype(np.float64) ** 2).sum(1)[None, :]
+    cq = cumulative_energy(Q)
+    cl = cumulative_energy(L) if library_energy is None else library_energy
+    rows, cols = np.arange(len(Q))[:, None], np.arange(len(L))[None, :]
+    q_in, l_in = cq[rows, hi] - cq[rows, lo], cl[cols, hi] - cl[cols, lo]
+    q_all, l_all = cq[:, -1][:, None], cl[:, -1][None, :]
     both = q_in * l_in
     kept = np.sqrt(both / np.maximum(q_all * l_all, 1e-300))
     sims = (Q @ L.T) / np.sqrt(np.maximum(both, 1e-300)) * kept ** beta
@@ -68,8 +69,9 @@ class OverlapMatcher(rawtwins.Matcher):
     def match(self, Q: np.ndarray, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         depth = min(400, len(L))
         order = np.full((len(Q), depth), -1, dtype=np.int64)
+        energy = cumulative_energy(L)
         for lo in range(0, len(Q), BLOCK):
-            sims = overlap_cosine(Q[lo:lo + BLOCK], L, self.beta)
+            sims = overlap_cosine(Q[lo:lo + BLOCK], L, self.beta, energy)
             own = self.query_specimens[lo:lo + BLOCK, None] == self.lib_specimens[None, :]
             sims[own] = -np.inf
             top = stable_top(sims, depth)

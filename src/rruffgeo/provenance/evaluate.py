@@ -29,7 +29,7 @@ import pandas as pd
 
 from rruffgeo.config import Settings, Split
 from rruffgeo.provenance.calibration import log_loss_per_sample, reliability_table, top_label_ece
-from rruffgeo.provenance.conformal import coverage_and_size
+from rruffgeo.provenance.conformal import conformal_set, coverage_and_size
 from rruffgeo.provenance.cv import (
     FAMILIES,
     cv_key,
@@ -169,10 +169,7 @@ def _sets(splits: list[tuple[np.ndarray, np.ndarray]], folds: list[dict[str, Any
     """Each spectrum's conformal set at ``level``, with its own fold's threshold."""
     mask = np.zeros(proba.shape, bool)
     for (_, te), f in zip(splits, folds, strict=True):
-        thr = f[name]["params"]["set_thresholds"][str(level)]
-        m = proba[te] >= thr
-        m[np.arange(len(te)), proba[te].argmax(axis=1)] = True
-        mask[te] = m
+        mask[te] = conformal_set(proba[te], f[name]["params"]["set_thresholds"][str(level)])
     return mask
 
 

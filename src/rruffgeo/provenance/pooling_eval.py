@@ -78,38 +78,38 @@ def per_spectrum(y: np.ndarray, splits: Splits, folds: list[dict[str, Any]], mod
     return proba, sets, prior
 
 
+@dataclass
+class FoldPools:
+    """One fold's pooled answers per test specimen and what scoring them needs."""
+
+    proba: np.ndarray
+    sets: np.ndarray
+    y: np.ndarray
+    n: np.ndarray
+    prior: np.ndarray
+    #: each specimen's mean per-spectrum top-1 (the single answers it pools)
+    single_top1: np.ndarray
+
+
 def pooled_fold(y: np.ndarray, groups: np.ndarray, fold: dict[str, Any], model: str
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One fold's pooled answers per test specimen: probabilities, 90% sets, labels, the
-    number of spectra pooled and the prior (``y``, ``groups``: the fold's test rows)."""
+                ) -> FoldPools:
+    """One fold's pooled answers per test specimen (``y``, ``groups``: the fold's test rows),
+    each pooled once, with the per-spectrum top-1 averaged over the same specimens."""
     pool = fold[model]["params"]["pool"]
     _, codes = group_codes(groups)
     _, p = pooled_by_group(fold[model]["raw"], groups, pool, fold[model].get("best_sim"))
     first = np.unique(codes, return_index=True)[1]
-    return (p, conformal_set(p, pool["set_thresholds"][LEVEL]), y[first],
-            np.bincount(codes).astype(float), fold["prior"]["raw"][first])
+    n = np.bincount(codes).astype(float)
+    each = (fold[model]["calibrated"].argmax(axis=1) == y).astype(float)
+    return FoldPools(p, conformal_set(p, pool["set_thresholds"][LEVEL]), y[first], n,
+                     fold["prior"]["raw"][first], np.bincount(codes, weights=each) / n)
 
 
-def pooled(y: np.ndarray, groups: np.ndarray, splits: Splits, folds: list[dict[str, Any]],
-           model: str) -> Answers:
-    """Every fold's pooled answers, one row per test specimen, weighted by its spectra."""
-    parts = [pooled_fold(y[te], groups[te], f, model)
-             for (_, te), f in zip(splits, folds, strict=True)]
-    p, s, labels, n, prior = (np.concatenate(x) for x in zip(*parts, strict=True))
-    return Answers(p, s, labels, n, prior)
-
-
-def top1_gain(y: np.ndarray, groups: np.ndarray, splits: Splits, folds: list[dict[str, Any]],
-              model: str, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+def top1_gain(pools: list[FoldPools], n_boot: int = 2000, seed: int = 0
+              ) -> tuple[float, float, float]:
     """Pooled top-1 minus per-spectrum top-1 (averaged over its spectra), specimen by
     specimen: the mean and a 95% bootstrap interval over specimens."""
-    diffs = []
-    for (_, te), f in zip(splits, folds, strict=True):
-        p, _, labels, n, _ = pooled_fold(y[te], groups[te], f, model)
-        _, codes = group_codes(groups[te])
-        each = (f[model]["calibrated"].argmax(axis=1) == y[te]).astype(float)
-        diffs.append((p.argmax(axis=1) == labels) - np.bincount(codes, weights=each) / n)
-    d = np.concatenate(diffs)
+    d = np.concatenate([(f.proba.argmax(axis=1) == f.y) - f.single_top1 for f in pools])
     rng = np.random.default_rng(seed)
     boot = [d[rng.integers(0, len(d), len(d))].mean() for _ in range(n_boot)]
     return float(d.mean()), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
@@ -125,7 +125,10 @@ def pooling_table(y: np.ndarray, groups: np.ndarray, splits: Splits,
     proba, sets, prior = per_spectrum(y, splits, folds, model)
     _, codes = group_codes(groups)
     once = 1.0 / np.bincount(codes)[codes]
-    pool = pooled(y, groups, splits, folds, model)
+    pools = [pooled_fold(y[te], groups[te], f, model)
+             for (_, te), f in zip(splits, folds, strict=True)]
+    pool = Answers(*(np.concatenate([getattr(f, k) for f in pools])
+                     for k in ("proba", "sets", "y", "n", "prior")))
     specimen_once = Answers(pool.proba, pool.sets, pool.y, np.ones(len(pool.y)), pool.prior)
     rows = [score_answers("per spectrum", "each specimen once",
                           Answers(proba, sets, y, once, prior)),
@@ -133,7 +136,7 @@ def pooling_table(y: np.ndarray, groups: np.ndarray, splits: Splits,
             score_answers("per spectrum", "each spectrum once",
                           Answers(proba, sets, y, np.ones(len(y)), prior)),
             score_answers("pooled", "each spectrum once", pool)]
-    gain, low, high = top1_gain(y, groups, splits, folds, model)
+    gain, low, high = top1_gain(pools)
     rules = [str(f[model]["params"]["pool"].get("rule", "log_mean")) for f in folds]
     return PoolingTable(model=model, rules=rules, rows=rows, top1_gain=gain,
                         top1_gain_low=low, top1_gain_high=high)
