@@ -491,14 +491,6 @@ class PoolingTable(JsonRecord):
     top1_gain_low: float
     top1_gain_high: float
 
-    def table(self) -> pd.DataFrame:
-        """One row per way of scoring, baselines in the columns beside each metric."""
-        return pd.DataFrame([{
-            "answer": r.answer, "weights": r.weights, "top-1": r.top1,
-            "majority top-1": r.majority_top1, "top-3": r.top3, "prior top-3": r.prior_top3,
-            "log-loss": r.log_loss, "prior log-loss": r.prior_log_loss, "ECE": r.ece,
-            "90% coverage": r.coverage90, "90% set size": r.size90} for r in self.rows])
-
 
 @dataclass
 class ProvenanceReport(JsonRecord):
