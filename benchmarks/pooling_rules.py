@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from rruffgeo.config import MAX_NEIGHBOURS, Settings
-from rruffgeo.provenance.calibration import Calibrator, log_loss_per_sample
+from rruffgeo.provenance.calibration import Calibrator, log_loss_per_sample, top_label_ece
 from rruffgeo.provenance.conformal import SplitConformal, conformal_set
 from rruffgeo.provenance.cv import cv_key, load_fold
 from rruffgeo.provenance.data import ProvenanceData, load_provenance_data
@@ -188,15 +188,6 @@ def rules() -> dict[str, Rule]:
     return out
 
 
-def weighted_ece(proba: np.ndarray, y: np.ndarray, n_bins: int = 15) -> float:
-    conf, right = proba.max(axis=1), (proba.argmax(axis=1) == y).astype(float)
-    which = np.clip(np.digitize(conf, np.linspace(0, 1, n_bins + 1)[1:-1], right=True),
-                    0, n_bins - 1)
-    total = np.bincount(which, minlength=n_bins)
-    gap = np.abs(np.bincount(which, weights=right - conf, minlength=n_bins))
-    return float(gap.sum() / max(total.sum(), 1))
-
-
 def score_rule(rule: Rule, e: dict[str, np.ndarray], y: np.ndarray) -> dict[str, np.ndarray]:
     """Inner numbers of one rule (calibrated in-sample, as fit_pool) and its test answers."""
     ni, nt = int(e["inner_codes"].max()) + 1, int(e["test_codes"].max()) + 1
@@ -222,7 +213,7 @@ def summary(per_fold: list[dict]) -> dict[str, float]:
     proba = np.concatenate([f["proba"] for f in per_fold])
     y = np.concatenate([f["y"] for f in per_fold])
     return {"top1": float(cat["top1"].mean()), "top3": float(cat["top3"].mean()),
-            "log_loss": float(cat["log_loss"].mean()), "ece": weighted_ece(proba, y),
+            "log_loss": float(cat["log_loss"].mean()), "ece": top_label_ece(proba, y),
             "coverage90": float(cat["cov"].mean()), "size90": float(cat["size"].mean())}
 
 

@@ -205,6 +205,17 @@ def test_ece_by_hand_on_two_bins():
     assert sum(table["count"]) == 4 and len(table["count"]) == 15
 
 
+def test_weighted_ece_is_the_ece_of_rows_repeated_by_their_weights():
+    rng = np.random.default_rng(5)
+    proba = _softmax(rng.normal(0, 2, (40, 4)))
+    y = rng.integers(0, 4, 40)
+    w = rng.integers(1, 4, 40)
+    repeated = top_label_ece(np.repeat(proba, w, axis=0), np.repeat(y, w))
+    assert top_label_ece(proba, y, weights=w) == pytest.approx(repeated)
+    assert top_label_ece(proba, y, weights=w / 7.0) == pytest.approx(repeated)
+    assert top_label_ece(proba, y, weights=np.ones(40)) == pytest.approx(top_label_ece(proba, y))
+
+
 def test_conformal_sets_reach_their_coverage_and_hold_the_top_class():
     rng = np.random.default_rng(3)
     logits = rng.normal(0, 2, (6000, 8))

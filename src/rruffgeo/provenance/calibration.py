@@ -130,27 +130,33 @@ def apply_calibration(proba: np.ndarray, params: dict) -> np.ndarray:
     return top_label_map(out, top["confidence"], top["accuracy"]) if top else out
 
 
-def reliability_table(proba: np.ndarray, y: np.ndarray, n_bins: int = 15) -> dict[str, list]:
+def reliability_table(proba: np.ndarray, y: np.ndarray, n_bins: int = 15,
+                      weights: np.ndarray | None = None) -> dict[str, list]:
     """Top-label confidence vs accuracy in ``n_bins`` equal-width bins of [0, 1].
 
-    Returns lists per bin: ``lower``, ``upper``, ``count``, ``confidence`` (mean top
+    Returns lists per bin: ``lower``, ``upper``, ``count`` (the bin's summed ``weights``
+    when given: pooled answers weight each specimen once), ``confidence`` (mean top
     probability), ``accuracy`` (share whose top class is right); NaN for empty bins.
     """
     conf = proba.max(axis=1)
     right = (proba.argmax(axis=1) == np.asarray(y)).astype(float)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)
-    count = np.bincount(which, minlength=n_bins)
+    w = None if weights is None else np.asarray(weights, float)
+    count = np.bincount(which, weights=w, minlength=n_bins)
+    w = np.ones(len(conf)) if w is None else w
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_conf = np.bincount(which, weights=conf, minlength=n_bins) / count
-        acc = np.bincount(which, weights=right, minlength=n_bins) / count
+        mean_conf = np.bincount(which, weights=w * conf, minlength=n_bins) / count
+        acc = np.bincount(which, weights=w * right, minlength=n_bins) / count
     return {"lower": edges[:-1].tolist(), "upper": edges[1:].tolist(),
             "count": count.tolist(), "confidence": mean_conf.tolist(), "accuracy": acc.tolist()}
 
 
-def top_label_ece(proba: np.ndarray, y: np.ndarray, n_bins: int = 15) -> float:
-    """Expected calibration error of the top label: sum over bins of share * |acc - conf|."""
-    t = reliability_table(proba, y, n_bins)
+def top_label_ece(proba: np.ndarray, y: np.ndarray, n_bins: int = 15,
+                  weights: np.ndarray | None = None) -> float:
+    """Expected calibration error of the top label: sum over bins of share * |acc - conf|,
+    shares by ``weights`` when given."""
+    t = reliability_table(proba, y, n_bins, weights)
     count = np.asarray(t["count"], float)
     gap = np.abs(np.nan_to_num(np.asarray(t["accuracy"]) - np.asarray(t["confidence"])))
-    return float((count * gap).sum() / max(count.sum(), 1))
+    return float((count * gap).sum() / max(count.sum(), 1e-300))

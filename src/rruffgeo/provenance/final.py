@@ -348,24 +348,28 @@ class ProvenancePredictor:
             raise UserError(f"{self.folder / SPEC}: no pooled calibration at coverage "
                             f"{coverage} (a model saved before pooling); refit it with "
                             "`rruffgeo provenance-fit`")
-        ref = next(iter(self.models.values())).models[0].reference_
-        nb = find_neighbours(ref, spectra, MAX_NEIGHBOURS)
+        sims, nb = self._pool_pass(spectra)
         raw, _ = self.raw_proba(spectra, minerals, [ev] * len(spectra), neighbours=nb)
         p = pooled_answer(raw, pool, nb.sim[:, 0])
-        sims = self._mean_window_similarity(spectra)
         mineral = minerals[0] if minerals and ev != "spectrum" else ""
         countries = self._countries(p, pool["set_thresholds"][str(coverage)])
         return ProvenanceResult(countries, self.library.species_match(sims, n_species)[0],
                                 self.library.nearest_specimens(sims, n_specimens)[0], ev,
                                 mineral, int(countries["in_set"].sum()))
 
-    def _mean_window_similarity(self, spectra: np.ndarray) -> np.ndarray:
-        """(1, references) mean window cosine of a pool, from the predictor's similarity
-        pass block by block (a map's pool never holds all its similarities at once)."""
+    def _pool_pass(self, spectra: np.ndarray) -> tuple[np.ndarray, Neighbours]:
+        """(1, references) mean window cosine of a pool and each spectrum's country
+        neighbours, from one similarity pass block by block (a map's pool never holds all
+        its similarities at once)."""
         total = np.zeros(len(self.library), np.float64)
+        parts = []
         for start in range(0, len(spectra), BLOCK):
-            total += self.views.similarities(spectra[start:start + BLOCK]).window.sum(axis=0)
-        return (total / max(len(spectra), 1)).astype(np.float32)[None, :]
+            sims = self.views.similarities(spectra[start:start + BLOCK])
+            total += sims.window.sum(axis=0)
+            parts.append(top_neighbours(sims.cosine, MAX_NEIGHBOURS))
+        mean = (total / max(len(spectra), 1)).astype(np.float32)[None, :]
+        return mean, Neighbours(np.concatenate([b.index for b in parts]),
+                                np.concatenate([b.sim for b in parts]))
 
     def _countries(self, p: np.ndarray, threshold: float) -> pd.DataFrame:
         """COUNTRY_COLUMNS of one answer, most probable first, with its set."""

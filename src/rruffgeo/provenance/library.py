@@ -128,6 +128,12 @@ class ReferenceLibrary:
         return unit_rows(match_window(spectra, self.grid_cm1)) @ self._unit.T
 
     @cached_property
+    def specimen_codes(self) -> np.ndarray:
+        """Each reference's specimen as an integer code (factorized once: the predictor asks
+        for nearest specimens block by block)."""
+        return pd.factorize(self.meta["specimen_id"])[0]
+
+    @cached_property
     def species_groups(self) -> SpeciesGroups:
         """The library's columns grouped by species (computed once)."""
         codes, uniques = pd.factorize(self.species)
@@ -207,7 +213,7 @@ class ReferenceLibrary:
         specimens and no reference outside them ties with the ``m``-th; rows where they do
         not are tried again with a larger ``m``, up to the full sort.
         """
-        codes = pd.factorize(self.meta["specimen_id"])[0]
+        codes = self.specimen_codes
         k = min(n, int(codes.max()) + 1) if len(codes) else 0
         out = np.empty((len(sims), k), np.int64)
         for lo in range(0, len(sims), block):

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from rruffgeo.provenance.calibration import log_loss_per_sample
+from rruffgeo.provenance.calibration import log_loss_per_sample, top_label_ece
 from rruffgeo.provenance.conformal import conformal_set
 from rruffgeo.provenance.pooling import group_codes, pooled_by_group
 from rruffgeo.results import PooledRow, PoolingTable
@@ -37,16 +37,6 @@ class Answers:
     prior: np.ndarray
 
 
-def weighted_ece(proba: np.ndarray, y: np.ndarray, w: np.ndarray, n_bins: int = 15) -> float:
-    """Top-label ECE with row weights (equal-width bins of the top probability)."""
-    conf, right = proba.max(axis=1), (proba.argmax(axis=1) == y).astype(float)
-    which = np.clip(np.digitize(conf, np.linspace(0, 1, n_bins + 1)[1:-1], right=True),
-                    0, n_bins - 1)
-    total = np.bincount(which, weights=w, minlength=n_bins)
-    gap = np.abs(np.bincount(which, weights=w * (right - conf), minlength=n_bins))
-    return float(gap.sum() / max(total.sum(), 1e-300))
-
-
 def score_answers(answer: str, weights: str, a: Answers) -> PooledRow:
     """Every metric of ``a`` under its weights, with the majority and prior baselines."""
     w = a.weight / a.weight.sum()
@@ -62,7 +52,7 @@ def score_answers(answer: str, weights: str, a: Answers) -> PooledRow:
         top3=float(w @ in_top3(a.proba)), prior_top3=float(w @ in_top3(a.prior)),
         log_loss=float(w @ log_loss_per_sample(a.proba, a.y)),
         prior_log_loss=float(w @ log_loss_per_sample(a.prior, a.y)),
-        ece=weighted_ece(a.proba, a.y, a.weight),
+        ece=top_label_ece(a.proba, a.y, weights=a.weight),
         coverage90=float(w @ a.sets[rows, a.y]), size90=float(w @ a.sets.sum(axis=1)))
 
 
