@@ -8,12 +8,12 @@ that library. The 48 pharmaceutical reference compounds (``XD`` IDs, not in the 
 table) are scored as one held-out group against the whole library, with a novelty model
 fitted on it.
 
-Continents: the provenance CV's out-of-fold calibrated country probabilities of the chosen
-model (``metrics/provenance_cv_specimen_oof_proba.npz``; run ``rruffgeo provenance-cv --split
-specimen`` first), summed per continent, re-calibrated where inner splits say it helps and
-given conformal sets by cross-fitting over the outer folds (``continents.cross_fit``).
+Continents: printed from the grouped provenance CV's report (``rruffgeo provenance-cv --split
+specimen`` scores them: the winner's out-of-fold country probabilities summed per continent,
+re-calibrated where inner splits say it helps and given conformal sets, each fold's continent
+model fitted on the other folds; ``provenance.continents_eval``).
 
-    python benchmarks/openset.py --workdir W [--model combination] [--seed 0] [--curve out.json]
+    python benchmarks/openset.py --workdir W [--seed 0] [--curve out.json]
         [--skip novelty|continents|folds] [--novelty-model W/models/final]
         [--save-novelty FOLDER]
 """
@@ -29,9 +29,7 @@ import numpy as np
 import pandas as pd
 
 from rruffgeo.config import Settings
-from rruffgeo.dataset import resampled_learning_table
-from rruffgeo.provenance.calibration import top_label_ece
-from rruffgeo.provenance.continents import cross_fit
+from rruffgeo.dataset import reference_compound_spectra
 from rruffgeo.provenance.data import ProvenanceData, load_provenance_data
 from rruffgeo.provenance.novelty import (
     HUB_WEIGHTS,
@@ -46,6 +44,7 @@ from rruffgeo.provenance.novelty import (
     top_similarities,
     view_name,
 )
+from rruffgeo.provenance.novelty_eval import REFERENCE_COMPOUNDS, group_flagged
 from rruffgeo.provenance.novelty_learned import fit_learned_novelty, load_novelty_model
 from rruffgeo.workdir import WorkDir
 
@@ -115,10 +114,7 @@ def xd_table(workdir: WorkDir, data: ProvenanceData, seed: int,
     a novelty model fitted on the whole library (or ``saved``, the ``novelty.json`` folder
     that ``rruffgeo provenance-fit`` wrote from this same library and seed); the fitted
     model is written into ``save_to`` when given (for timing the predict path)."""
-    matrix, _ = resampled_learning_table(workdir, Settings())
-    index = matrix.index
-    xd = index[index["specimen_id"].astype(str).str.startswith("XD")]
-    X = np.asarray(matrix.X[matrix.rows_of(xd["spectrum_id"].tolist())], dtype=np.float32)
+    X, specimens = reference_compound_spectra(workdir, Settings())
     model = load_novelty_model(saved) if saved else fit_learned_novelty(
         data.X, data.species, data.groups, data.grid_cm1, seed)
     if model is None:
@@ -126,16 +122,15 @@ def xd_table(workdir: WorkDir, data: ProvenanceData, seed: int,
     if save_to is not None:
         save_to.mkdir(parents=True, exist_ok=True)
         model.save(save_to)
-    flagged = model.is_novel(model.score(X, data.X))
+    group = group_flagged(REFERENCE_COMPOUNDS, model, X, specimens, data.X)
     print("\n== XD pharmaceutical reference compounds, held out as one group")
     print(f"novelty model {'read from ' + str(saved) if saved else 'fitted'} on the whole "
           "library: "
           f"{getattr(model, 'label', view_name(model.kind, model.k, model.hub_weight))}, "
           f"threshold {model.threshold:.4f}; inner AUROC: "
           + ", ".join(f"{k} {v:.3f}" for k, v in model.inner_auroc.items()))
-    print(f"XD spectra {len(X)}, specimens {xd['specimen_id'].nunique()}: flagged "
-          f"{flagged.mean():.3f} per spectrum, "
-          f"{per_specimen_mean(flagged, xd['specimen_id'].to_numpy()):.3f} per specimen")
+    print(f"XD spectra {group.n_spectra}, specimens {group.n_specimens}: flagged "
+          f"{group.flagged:.3f} per spectrum, {group.flagged_per_specimen:.3f} per specimen")
     return model
 
 
@@ -163,69 +158,29 @@ def print_curve(doc: dict) -> None:
         print(f"{a[i]:.2f} | {kept[i]:.3f} | {flagged[i]:.3f}")
 
 
-def _topk(proba: np.ndarray, y: np.ndarray, k: int) -> float:
-    top = np.argsort(-proba, axis=1)[:, :k]
-    return float((top == y[:, None]).any(axis=1).mean())
-
-
-def top1_gain_interval(proba: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int,
-                       n_boot: int = 2000) -> tuple[float, float]:
-    """95% bootstrap interval (resampling specimens) of top-1 minus the majority class's."""
-    hit = (proba.argmax(axis=1) == y).astype(float) - (y == np.bincount(y).argmax())
-    _, codes = np.unique(groups, return_inverse=True)
-    sums, n = np.bincount(codes, weights=hit), np.bincount(codes).astype(float)
-    rng = np.random.default_rng(seed)
-    w = rng.multinomial(len(n), np.full(len(n), 1.0 / len(n)), size=n_boot)
-    lo, hi = np.quantile((w @ sums) / (w @ n), [0.025, 0.975])
-    return float(lo), float(hi)
-
-
-def continent_table(workdir: WorkDir, model: str | None) -> dict:
-    """Continent answer from the CV's out-of-fold country probabilities, cross-fitted."""
-    from rruffgeo.provenance.metrics import top_share
+def continent_table(workdir: WorkDir) -> None:
+    """The continent answer as ``rruffgeo provenance-cv --split specimen`` scored it
+    (``provenance.continents_eval``: each fold's continent model fitted on the other folds)."""
     from rruffgeo.results import ProvenanceReport
 
     cv = ProvenanceReport.of(workdir, "specimen")
-    if cv is None:
+    if cv is None or cv.continents is None:
         raise SystemExit(f"{workdir.root}: run `rruffgeo provenance-cv --split specimen` first")
-    model = model or cv.winner()
-    with np.load(workdir.provenance_cv_part("specimen", "oof_proba"), allow_pickle=False) as z:
-        proba, ids, classes = z[model].astype(np.float64), z["spectrum_id"], list(z["classes"])
-    oof = pd.read_parquet(workdir.provenance_cv_part("specimen", "oof"))
-    oof = oof[oof["model"] == model].set_index("spectrum_id").loc[ids]
-    y = np.array([classes.index(c) for c in oof["true_iso3"]])
-    groups, folds = oof["specimen_id"].to_numpy(), oof["fold"].to_numpy()
-    r = cross_fit(proba, y, groups, folds, classes, coverage=0.9)
-    yc, p, s = r["y"], r["proba"], r["sets"]
-    counts = np.bincount(yc, minlength=len(r["names"]))
-    out = {"model": model, "n": len(yc), "top1": _topk(p, yc, 1), "top3": _topk(p, yc, 3),
-           "majority_top1": float(counts.max() / counts.sum()),
-           "majority_top3": top_share(yc, 3), "ece": top_label_ece(p, yc),
-           "ece_summed": top_label_ece(r["summed"], yc),
-           "top1_summed": _topk(r["summed"], yc, 1),
-           "coverage90": float(s[np.arange(len(yc)), yc].mean()),
-           "size90": float(s.sum(axis=1).mean()),
-           "shares": {str(n): float(c / counts.sum()) for n, c in zip(r["names"], counts,
-                                                                       strict=True)}}
-    print(f"\n== continents from the out-of-fold country probabilities of {model} "
-          f"({out['n']} spectra; fitted on the other outer folds, scored on each)")
-    print("top-1 (majority) | top-3 (3 largest) | ECE (plain sums) | 90% set: coverage, size")
-    print(f"{out['top1']:.3f} ({out['majority_top1']:.3f}) | {out['top3']:.3f} "
-          f"({out['majority_top3']:.3f}) | {out['ece']:.3f} ({out['ece_summed']:.3f}) | "
-          f"{out['coverage90']:.3f}, {out['size90']:.2f}")
-    lo, hi = top1_gain_interval(p, yc, groups, 0)
-    print(f"top-1 minus majority: {out['top1'] - out['majority_top1']:+.3f}, 95% interval over "
-          f"specimens [{lo:+.3f}, {hi:+.3f}]")
-    print(f"folds whose inner splits chose re-calibration: {int(r['recalibrated'].sum())} of "
-          f"{len(r['recalibrated'])}; top-1 of the plain sums {out['top1_summed']:.3f}")
-    print("continent shares: " + ", ".join(f"{k} {v:.3f}" for k, v in out["shares"].items()))
-    return out
+    c, v = cv.continents, cv.continents.vs_majority
+    print(f"\n== continents from the out-of-fold country probabilities of {c.model} "
+          "(fitted on the other outer folds, scored on each)")
+    print("top-1 (majority) [CI of diff] | top-3 (3 largest) [CI] | log-loss (prior) [CI] | "
+          "ECE (plain sums) | 90% set: coverage, size")
+    print(f"{v.top1.text()} | {v.top3.text()} | {v.log_loss.text()} | {c.ece:.3f} "
+          f"({c.ece_summed:.3f}) | {c.coverage90:.3f}, {c.size90:.2f}")
+    print(f"folds whose inner splits chose re-calibration: {c.recalibrated_folds} of "
+          f"{c.n_folds}")
+    print("continent shares: " + ", ".join(f"{k} {x:.3f}" for k, x in c.shares.items()))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, required=True)
-    ap.add_argument("--model", default=None, help="CV model for continents (default: winner)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--curve", type=Path, default=None, help="write the novelty curve (JSON)")
     ap.add_argument("--skip", choices=("novelty", "continents", "folds"), default=None,
@@ -242,7 +197,7 @@ def main() -> None:
         return
     wd = WorkDir(args.workdir)
     if args.skip != "continents":
-        continent_table(wd, args.model)
+        continent_table(wd)
     if args.skip == "novelty":
         return
     data = load_provenance_data(wd, Settings())

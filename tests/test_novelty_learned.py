@@ -91,6 +91,44 @@ def test_calibration_is_the_cross_fitted_in_library_scores(fitted) -> None:
     assert not np.allclose(insample, held)
 
 
+def test_the_open_set_report_reads_the_rows_the_model_was_fitted_on(fitted) -> None:
+    """``fit_with_rows`` gives the model ``fit_learned_novelty`` gives and its cross-fitted
+    rows; the report's AUROC is theirs, and a group of strangers is flagged."""
+    from rruffgeo.provenance.novelty_eval import group_flagged, novelty_report
+    from rruffgeo.provenance.novelty_learned import fit_with_rows
+
+    X, sp, gr, _, model = fitted
+    again, rows = fit_with_rows(X, sp, gr, GRID, seed=0)
+    assert np.array_equal(again.calibration, model.calibration)
+    assert np.array_equal(np.sort(rows.held[~rows.is_out]), model.calibration)
+    rng = np.random.default_rng(4)
+    strangers = np.array([_peaks(list(rng.uniform(200, 1400, 3)), rng) for _ in range(6)])
+    group = group_flagged("strangers", model, strangers, np.repeat(["a", "b", "c"], 2), X)
+    assert group.n_spectra == 6 and group.n_specimens == 3 and group.flagged >= 0.8
+    report = novelty_report(model, rows, [group])
+    assert report.auroc == pytest.approx(auroc(rows.held, rows.is_out))
+    assert report.n_in_library + report.n_out_of_library == len(rows.held)
+    flagged = model.is_novel(rows.held)
+    assert report.flagged_out_of_library == pytest.approx(flagged[rows.is_out].mean())
+
+
+def test_the_curve_is_the_roc_curve_read_at_each_share_kept() -> None:
+    """Perfectly separated scores flag everything at any share kept; scores that know
+    nothing follow the diagonal; each point is one a threshold reaches."""
+    from rruffgeo.provenance.novelty_eval import CURVE_KEPT, flagged_curve
+
+    is_out = np.r_[np.zeros(500, bool), np.ones(500, bool)]
+    assert np.allclose(flagged_curve(np.r_[np.zeros(500), np.ones(500)], is_out), 1.0)
+    rng = np.random.default_rng(0)
+    noise = flagged_curve(rng.random(1000), is_out)
+    assert np.abs(noise - (1.0 - CURVE_KEPT)).max() < 0.1
+    scores = np.r_[rng.normal(0, 1, 500), rng.normal(1, 1, 500)]
+    curve = flagged_curve(scores, is_out)
+    cut = np.quantile(scores[~is_out], 0.9)  # keeps 90% of the in-library rows
+    at_90 = curve[np.argmin(np.abs(CURVE_KEPT - 0.9))]
+    assert at_90 == pytest.approx((scores[is_out] > cut).mean(), abs=0.01)
+
+
 def test_round_trip_is_plain_json_and_old_files_still_load(fitted, tmp_path, caplog) -> None:
     X, _, _, _, model = fitted
     model.save(tmp_path)

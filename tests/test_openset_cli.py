@@ -92,3 +92,51 @@ def test_predict_json_carries_the_verdict(final, tmp_path):
     assert doc["country_basis"].startswith("prior")
     assert abs(sum(c["probability"] for c in doc["continents"]) - 1.0) < 1e-6
     assert "hqi" in doc["species"][0]
+
+
+def test_fit_writes_the_open_set_report_and_the_report_shows_it(final, tmp_path):
+    """``metrics/open_set.json``: the cross-fitted evaluation of the saved novelty model (its
+    AUROC is the one kept in novelty.json), a curve that flags more as it keeps fewer; the
+    page shows it and Figure 12 draws it. No reference compounds here: no group row."""
+    from rruffgeo.report.figures_openset import fig_novelty_curve
+    from rruffgeo.report.section_provenance import provenance_section
+    from rruffgeo.results import NoveltyReport
+    from rruffgeo.workdir import WorkDir
+
+    wd = WorkDir(final.parent.parent)
+    report = NoveltyReport.read(wd.open_set_file)
+    novelty = json.loads((final / "novelty.json").read_text())
+    assert report.auroc == pytest.approx(novelty["inner_auroc"]["learned"])
+    assert report.n_in_library == len(novelty["calibration"]) and report.n_out_of_library > 0
+    assert report.groups == []
+    flagged = np.asarray(report.curve_flagged)
+    assert report.curve_kept[0] == 0.0 and report.curve_kept[-1] == 1.0
+    assert flagged[0] == pytest.approx(1.0) and (np.diff(flagged) <= 1e-9).all()
+    assert 0.0 <= report.flagged_out_of_library <= 1.0 and report.kept_in_library >= 0.9
+    html = provenance_section(wd)
+    assert "Is it in the library? The novelty score" in html
+    assert f"{report.auroc:.3f}" in html
+    written = fig_novelty_curve(wd, tmp_path / "fig12")
+    assert {p.suffix for p in written} == {".png", ".svg"}
+
+
+def test_reference_compound_spectra_are_the_flagged_catalog_rows(final, tmp_path):
+    """The rows of the catalog marked as reference compounds, read off the spectra matrix."""
+    import shutil
+
+    from rruffgeo.config import Settings
+    from rruffgeo.dataset import reference_compound_spectra
+    from rruffgeo.workdir import WorkDir
+
+    wd = WorkDir(final.parent.parent)
+    X, specimens = reference_compound_spectra(wd, Settings())
+    assert len(X) == 0 and len(specimens) == 0  # none in this catalog
+    copy = tmp_path / "wd"
+    shutil.copytree(wd.root, copy)
+    cat = pd.read_parquet(copy / CATALOG)
+    marked = cat["specimen_id"] == cat["specimen_id"].iloc[0]
+    cat["is_reference_compound"] = marked
+    cat.to_parquet(copy / CATALOG, index=False)
+    X, specimens = reference_compound_spectra(WorkDir(copy), Settings())
+    assert len(X) == marked.sum() and set(specimens) == {cat["specimen_id"].iloc[0]}
+    assert X.dtype == np.float32 and X.shape[1] == 2048 and np.isfinite(X).all()

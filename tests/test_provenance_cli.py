@@ -89,6 +89,26 @@ def test_provenance_cv_scores_pooled_against_single_answers_and_the_report_shows
     assert f"{rows['pooled', 'each specimen once'].top1:.3f}" in html
 
 
+def test_provenance_cv_scores_the_continents_and_the_report_shows_them(workdir, cv_run):
+    """The winner's continent answer under the protocol: three continents here (USA, BRA,
+    ITA), shares of the spectra, a baseline that is the majority continent's rate, sets that
+    hold the true continent about as often as asked; the page shows the table."""
+    from rruffgeo.report.section_provenance import provenance_section
+    from rruffgeo.results import ProvenanceReport
+
+    c = ProvenanceReport.of(workdir, "specimen").continents
+    assert c is not None and c.model == cv_run["winners"]["spectrum"]["model"]
+    assert c.continents == ["Europe", "North America", "South America"]
+    assert sum(c.shares.values()) == pytest.approx(1.0)
+    v = c.vs_majority
+    assert v.top1.baseline <= max(c.shares.values()) + 1e-9
+    assert v.top1.diff_lo <= v.top1.diff <= v.top1.diff_hi
+    assert 0.0 <= c.coverage90 <= 1.0 and 1.0 <= c.size90 <= 3.0
+    assert c.n_folds == 5 and 0 <= c.recalibrated_folds <= 5
+    html = provenance_section(workdir)
+    assert "Continent of origin" in html and v.top1.text() in html
+
+
 def test_provenance_cv_resumes_from_finished_folds(workdir, cv_run, capsys):
     folder = workdir.root / "models" / "provenance_cv_specimen"
     before = {p.name: p.stat().st_mtime_ns for p in folder.glob("fold_*.npz")}

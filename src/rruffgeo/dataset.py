@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from rruffgeo.config import Settings, Split
@@ -103,3 +104,19 @@ def resampled_learning_table(workdir: WorkDir, settings: Settings
     if table.empty:
         raise ValueError(f"{workdir.root}: no natural, geolocated spectra to learn from")
     return matrix, table
+
+
+def reference_compound_spectra(workdir: WorkDir, settings: Settings
+                               ) -> tuple[np.ndarray, np.ndarray]:
+    """The matrix rows (float32) and specimen IDs of the reference compounds (``XD`` IDs):
+    spectra that are in no mineral library, so a novelty score should flag them."""
+    from rruffgeo.spectra.matrix import build_matrix
+
+    catalog = read_catalog_columns(workdir.require(CATALOG, "ingest"),
+                                   ["spectrum_id", "specimen_id"] + CATALOG_FILTER_COLUMNS)
+    matrix = build_matrix(workdir, settings)
+    ours = catalog[catalog["is_reference_compound"].astype(bool)
+                   & catalog["spectrum_id"].isin(matrix.index["spectrum_id"])]
+    ours = ours.sort_values("spectrum_id", kind="stable")
+    X = np.asarray(matrix.X[matrix.rows_of(ours["spectrum_id"].tolist())], dtype=np.float32)
+    return X, ours["specimen_id"].to_numpy()

@@ -493,6 +493,36 @@ class PoolingTable(JsonRecord):
 
 
 @dataclass
+class ContinentTable(JsonRecord):
+    """The continent answer under one CV protocol (``provenance.continents_eval``): the
+    winner's out-of-fold country probabilities summed per continent, calibrated and given 90%
+    sets by models fitted on the other folds, beside the majority continent (top-1), the three
+    largest (top-3) and the continent prior (log-loss)."""
+
+    model: str
+    continents: list[str]
+    vs_majority: VsMajority
+    ece: float
+    #: ECE of the plain sums of the calibrated country probabilities
+    ece_summed: float
+    coverage90: float
+    size90: float
+    #: outer folds whose inner splits chose to re-calibrate the sums
+    recalibrated_folds: int
+    n_folds: int
+    #: each continent's share of the spectra
+    shares: dict[str, float]
+
+    def goals(self) -> dict[str, bool]:
+        """The continent answer's goals, each with whether it is met."""
+        v = self.vs_majority
+        return {"top-1 above the majority continent": v.top1.diff > 0,
+                "top-3 above the three largest continents": v.top3.diff > 0,
+                "ECE at most 0.03": self.ece <= 0.03,
+                "90% coverage between 0.88 and 0.92": 0.88 <= self.coverage90 <= 0.92}
+
+
+@dataclass
 class ProvenanceReport(JsonRecord):
     """One provenance cross-validation of one split protocol (``provenance_cv_<split>.json``)."""
 
@@ -516,6 +546,8 @@ class ProvenanceReport(JsonRecord):
     protocol: str = "provenance_cv"
     #: the winner's pooled answers per specimen against its per-spectrum answers
     pooling: PoolingTable | None = None
+    #: the winner's continent answer (absent in reports written before it)
+    continents: ContinentTable | None = None
     path: Path | None = field(default=None, compare=False, metadata={_IN_JSON: False})
 
     def winner(self, evidence: str = "spectrum") -> str:
@@ -780,3 +812,57 @@ def top_k_table(names: Sequence[str], proba: np.ndarray, classes: Sequence[str],
         for rank, c in enumerate(np.argsort(-p, kind="stable")[:k], 1):
             records.append((name, rank, classes[c], class_names[c], float(p[c])))
     return pd.DataFrame(records, columns=PREDICTION_COLUMNS)
+
+
+@dataclass
+class GroupFlagged(JsonRecord):
+    """A group of spectra that is not in the library (``rows``: e.g. the pharmaceutical
+    reference compounds), scored by the fitted novelty model: the share flagged."""
+
+    name: str
+    n_spectra: int
+    n_specimens: int
+    flagged: float
+    flagged_per_specimen: float
+
+
+@dataclass
+class NoveltyReport(JsonRecord):
+    """How well the saved novelty model tells spectra of species not in the library
+    (``metrics/novelty.json``, written by ``provenance-fit``). Every score is cross-fitted:
+    the held-out spectra of the open-set splits (a fifth of the species left out whole, a
+    fifth of the other specimens), each scored by trees fitted without its split."""
+
+    model: str
+    n_splits: int
+    n_in_library: int
+    n_out_of_library: int
+    auroc: float
+    #: AUROC of the best single similarity the score is compared with
+    baseline_auroc: float
+    baseline: str
+    alpha: float
+    #: at the saved threshold, on the same rows whose in-library scores set it
+    kept_in_library: float
+    flagged_out_of_library: float
+    #: the curve: share of out-of-library spectra flagged at each share of in-library kept
+    curve_kept: list[float]
+    curve_flagged: list[float]
+    groups: list[GroupFlagged] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def flagged_at(self, kept: float) -> float:
+        """Share flagged where the curve keeps ``kept`` of the in-library spectra."""
+        return float(np.interp(kept, self.curve_kept, self.curve_flagged))
+
+    def curve_table(self, kept: tuple[float, ...] = (0.99, 0.95, 0.9, 0.8, 0.67, 0.5)
+                    ) -> pd.DataFrame:
+        """The curve at a few shares of in-library spectra kept."""
+        return pd.DataFrame({"in-library spectra kept": list(kept),
+                             "out-of-library spectra flagged": [self.flagged_at(k)
+                                                                for k in kept]})
+
+    @classmethod
+    def read(cls, path: Path) -> NoveltyReport | None:
+        """The report at ``path``; None when absent, a UserError naming a damaged field."""
+        return cls.from_file(path, "a novelty report") if path.exists() else None

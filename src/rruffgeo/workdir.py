@@ -38,7 +38,8 @@ Files and their columns
     finished outer folds under ``models/provenance_cv_<split>/`` (``provenance_cv_cache``), the
     figures ``figures/provenance_<kind>_<split>.{png,svg}`` (``provenance_figure``).
 ``models/final/`` (final-model stage, ``final_model_dir``): the provenance model users predict
-    with.
+    with; ``metrics/open_set.json`` (``open_set_file``) beside it: its novelty score's
+    cross-fitted curve and the reference compounds flagged.
 ``tables/``, ``figures/``, ``report.html`` (report stage).
 ``run_settings.json`` and ``stamps/`` (``rruffgeo run``): the settings of the last run, and one
 stamp per stage (its inputs' sizes and times plus its settings) so unchanged stages are skipped.
@@ -85,6 +86,7 @@ RUN_SETTINGS = "run_settings.json"
 TWINS = "twins_spectrum.json"
 RAW_TWINS = "raw_twins.json"
 CROSS_INSTRUMENT = "cross_instrument.json"
+OPEN_SET = "open_set.json"
 #: Files of the spectra stage, under ``SPECTRA_DIR``.
 MATRIX = "matrix.npy"
 MATRIX_INDEX = "index.parquet"
@@ -228,6 +230,12 @@ class WorkDir:
     def cross_instrument_file(self) -> Path:
         """``metrics/cross_instrument.json``: matching within and across the instruments."""
         return self.metrics_dir / CROSS_INSTRUMENT
+
+    @property
+    def open_set_file(self) -> Path:
+        """``metrics/open_set.json``: how well the final model's novelty score tells species
+        not in the library (``provenance-fit``)."""
+        return self.metrics_dir / OPEN_SET
 
     def provenance_cv_file(self, split: Split | str) -> Path:
         """``metrics/provenance_cv_<split>.json``: the provenance models' CV report."""

@@ -30,6 +30,7 @@ import pandas as pd
 from rruffgeo.config import Settings, Split
 from rruffgeo.provenance.calibration import log_loss_per_sample, reliability_table, top_label_ece
 from rruffgeo.provenance.conformal import conformal_set, coverage_and_size
+from rruffgeo.provenance.continents_eval import continent_table, fold_of_rows
 from rruffgeo.provenance.cv import (
     FAMILIES,
     cv_key,
@@ -47,6 +48,7 @@ from rruffgeo.provenance.metrics import (
 )
 from rruffgeo.provenance.pooling_eval import pooling_table
 from rruffgeo.results import (
+    ContinentTable,
     Coverage,
     Goal,
     ModelScores,
@@ -147,12 +149,27 @@ def run_provenance_cv(workdir: WorkDir, settings: Settings | None = None,
         folds.append(result)
     report = score(data, splits, folds, split, ps.levels)
     report.pooling = pooling_table(data.y, data.groups, splits, folds, report.winner("spectrum"))
+    report.continents = continents_of(data, splits, folds, report.winner("spectrum"))
     report.network_note = network_note or ("network: out-of-fold probabilities given"
                                            if network_oof is not None else
                                            "network left out (no fold models given)")
     report.wall_s = time.perf_counter() - t0
     write_outputs(workdir, data, splits, folds, report)
     return report
+
+
+def continents_of(data: ProvenanceData, splits: list[tuple[np.ndarray, np.ndarray]],
+                  folds: list[dict[str, Any]], model: str) -> ContinentTable | None:
+    """The continent answer of ``model`` on these folds (None, with a warning, where the
+    folds are too small for one)."""
+    proba = _assemble(splits, folds, model, "calibrated")
+    prior = _assemble(splits, folds, "prior", "raw")
+    try:
+        return continent_table(model, proba, prior, data.y, data.groups,
+                               fold_of_rows(splits, len(data.y)), data.classes)
+    except ValueError as exc:
+        log.warning("no continent table: %s", exc)
+        return None
 
 
 def _assemble(splits: list[tuple[np.ndarray, np.ndarray]], folds: list[dict[str, Any]],

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -132,31 +133,52 @@ def fit_final(workdir: WorkDir, settings: Settings | None = None,
     folder = workdir.final_model_dir
     folder.mkdir(parents=True, exist_ok=True)
     data.library().save(folder)
-    save_answer_models(workdir, folder, data, models, settings.provenance.seed)
+    save_answer_models(workdir, folder, data, models, settings)
     write_json_atomic(folder / SPEC, spec)
     return folder
 
 
 def save_answer_models(workdir: WorkDir, folder: Path, data: Any, models: dict[str, str],
-                       seed: int) -> None:
+                       settings: Settings) -> None:
     """``novelty.json`` (open-set species answer, calibrated on splits leaving whole species
-    out) and ``continents.json`` (from the grouped CV's out-of-fold predictions of the
-    spectrum model, when that CV has been run); a stale file is removed when it cannot be
-    refitted, so an answer never uses another data set's calibration."""
+    out) with its report ``metrics/open_set.json``, and ``continents.json`` (from the grouped
+    CV's out-of-fold predictions of the spectrum model, when that CV has been run); a stale
+    file is removed when it cannot be refitted, so an answer never uses another data set's
+    calibration."""
     from rruffgeo.provenance.continents import CONTINENTS_JSON, fit_from_cv
     from rruffgeo.provenance.novelty import NOVELTY_JSON
-    from rruffgeo.provenance.novelty_learned import fit_learned_novelty
 
-    for name in (NOVELTY_JSON, CONTINENTS_JSON):
-        (folder / name).unlink(missing_ok=True)
+    for path in (folder / NOVELTY_JSON, folder / CONTINENTS_JSON, workdir.open_set_file):
+        path.unlink(missing_ok=True)
     try:
-        fit_learned_novelty(data.X, data.species, data.groups, data.grid_cm1,
-                            seed).save(folder)
+        save_novelty(workdir, folder, data, settings)
     except ValueError as exc:  # too few species or specimens to leave some out
         log.warning("no novelty calibration: %s", exc)
     continents = fit_from_cv(workdir, models.get("spectrum", ""), CHOOSING_SPLIT)
     if continents is not None:
         continents.save(folder)
+
+
+def save_novelty(workdir: WorkDir, folder: Path, data: Any, settings: Settings) -> None:
+    """Fit the novelty model on the library, save it into ``folder`` and its report (the
+    open-set splits' cross-fitted curve, the reference compounds flagged) into metrics."""
+    from rruffgeo.dataset import reference_compound_spectra
+    from rruffgeo.provenance.novelty_eval import (
+        REFERENCE_COMPOUNDS,
+        group_flagged,
+        novelty_report,
+    )
+    from rruffgeo.provenance.novelty_learned import fit_with_rows
+
+    t0 = time.perf_counter()
+    model, rows = fit_with_rows(data.X, data.species, data.groups, data.grid_cm1,
+                                settings.provenance.seed)
+    model.save(folder)
+    X, specimens = reference_compound_spectra(workdir, settings)
+    groups = [group_flagged(REFERENCE_COMPOUNDS, model, X, specimens, data.X)] if len(X) else []
+    report = novelty_report(model, rows, groups, time.perf_counter() - t0)
+    workdir.metrics_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(workdir.open_set_file, report.to_json())
 
 
 def is_provenance_model(folder: Path) -> bool:

@@ -152,12 +152,31 @@ def cross_fitted(splits: list[tuple[np.ndarray, np.ndarray]], seed: int) -> np.n
     return np.concatenate(scores)
 
 
+@dataclass
+class OpenSetRows:
+    """The held-out spectra of the open-set splits a model was fitted on: whether each is
+    out-of-library, its cross-fitted score, and the single similarity it is compared with
+    (negated: higher is more novel); what ``novelty_eval`` reports."""
+
+    is_out: np.ndarray
+    held: np.ndarray
+    baseline: np.ndarray
+    n_splits: int
+
+
 def fit_learned_novelty(X: np.ndarray, species: np.ndarray, groups: np.ndarray,
                         grid_cm1: np.ndarray, seed: int, n_folds: int = 5,
                         alpha: float = DEFAULT_ALPHA) -> LearnedNovelty:
     """Fit the trees on open-set splits of (X, species, groups) on the grid ``grid_cm1``,
     calibrate on their cross-fitted in-library scores, and keep species codes and hub values
     of every spectrum of X (the library the model will be used with)."""
+    return fit_with_rows(X, species, groups, grid_cm1, seed, n_folds, alpha)[0]
+
+
+def fit_with_rows(X: np.ndarray, species: np.ndarray, groups: np.ndarray,
+                  grid_cm1: np.ndarray, seed: int, n_folds: int = 5,
+                  alpha: float = DEFAULT_ALPHA) -> tuple[LearnedNovelty, OpenSetRows]:
+    """``fit_learned_novelty``'s model and the open-set rows it was fitted and calibrated on."""
     X, groups = np.asarray(X, np.float32), np.asarray(groups)
     species, edges = np.asarray(species), band_edges(grid_cm1)
     if len(grid_cm1) != X.shape[1]:
@@ -168,13 +187,13 @@ def fit_learned_novelty(X: np.ndarray, species: np.ndarray, groups: np.ndarray,
     F = np.vstack([f for f, _ in splits])
     is_out = np.concatenate([o for _, o in splits])
     held = cross_fitted(splits, seed)
-    base = -F[:, FEATURE_NAMES.index(BASELINE)]
-    aucs = {"learned": auroc(held, is_out), BASELINE: auroc(base, is_out)}
+    rows = OpenSetRows(is_out, held, -F[:, FEATURE_NAMES.index(BASELINE)], len(splits))
+    aucs = {"learned": auroc(held, is_out), BASELINE: auroc(rows.baseline, is_out)}
     library = SearchLibrary.build(X, codes, edges, groups=groups)
-    return LearnedNovelty("learned", 1, held[~is_out], alpha, aucs,
-                          classifier=fit_classifier(F, is_out, seed), codes=codes,
-                          hubs=library.hubs,
-                          edges=edges)
+    model = LearnedNovelty("learned", 1, held[~is_out], alpha, aucs,
+                           classifier=fit_classifier(F, is_out, seed), codes=codes,
+                           hubs=library.hubs, edges=edges)
+    return model, rows
 
 
 def load_novelty_model(folder: Path) -> NoveltyModel | None:

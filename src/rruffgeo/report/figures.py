@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from rruffgeo.config import Evaluation, Settings
-from rruffgeo.report import curves, figures_provenance, style
+from rruffgeo.report import curves, figures_openset, figures_provenance, style
 from rruffgeo.report.architecture import fig_architecture, trained_class_count
 from rruffgeo.report.baselines import majority, one_class_notes, prior_sentences
 from rruffgeo.report.evaluation import METRICS, MODELS
@@ -537,3 +537,9 @@ __all__ = ["FIGURES", "GROUPS", "FigureInputs", "FigureResult", "FigureSpec", "f
 def fig_learning_curves(src: FigureInputs, out_base: Path) -> list[Path]:
     """Figure 10: learning curves per split protocol (a convergence diagnostic)."""
     return curves.fig_learning_curves(src.evaluations, out_base)
+
+
+@figure(figures_openset.STEM, "evaluation", figures_openset.CAPTION)
+def fig_novelty_curve(src: FigureInputs, out_base: Path) -> list[Path]:
+    """Figure 12: the novelty curve (``metrics/open_set.json``)."""
+    return figures_openset.fig_novelty_curve(src.workdir, out_base)

@@ -17,7 +17,7 @@ from rruffgeo.config import Split
 from rruffgeo.errors import UserError
 from rruffgeo.report.figures import figures_of
 from rruffgeo.report.render import FigureView, render
-from rruffgeo.results import ProvenanceReport
+from rruffgeo.results import NoveltyReport, ProvenanceReport
 from rruffgeo.workdir import WorkDir
 
 log = logging.getLogger(__name__)
@@ -94,8 +94,16 @@ def final_sentence(workdir: WorkDir) -> str:
 
 
 def provenance_context(workdir: WorkDir, views: list[ProtocolView]) -> dict[str, object]:
-    """What ``provenance.html.j2`` shows: the protocols' views, goal words, the final model."""
-    return {"provenance": views, "goal_text": GOAL_TEXT, "final": final_sentence(workdir)}
+    """What ``provenance.html.j2`` shows: the protocols' views, goal words, the final model
+    and its novelty score's evaluation (or why it could not be read)."""
+    open_set, error = None, ""
+    try:
+        open_set = NoveltyReport.read(workdir.open_set_file)
+    except UserError as exc:
+        log.warning("skipping %s", exc)
+        error = str(exc)
+    return {"provenance": views, "goal_text": GOAL_TEXT, "final": final_sentence(workdir),
+            "open_set": open_set, "open_set_error": error}
 
 
 def provenance_section(workdir: WorkDir) -> str:
