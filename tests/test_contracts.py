@@ -84,7 +84,8 @@ def test_figures_come_from_one_registry_in_number_order():
                      "fig4_example_spectra", "fig5_resampling", "fig6_architecture",
                      "fig7_f1_by_country",
                      "fig8_precision_by_country", "fig9_overall_metrics",
-                     "fig10_learning_curves", "fig11_twin_breakdown"]
+                     "fig10_learning_curves", "fig11_twin_breakdown",
+                     "fig12_novelty_curve"]
     assert all(FIGURES[s].caption.startswith("Figure ") for s in stems)
 
 

@@ -137,8 +137,10 @@ def test_findings_open_the_report_and_the_provenance_section_shows_its_figures(f
     assert "Pappone et al. (2024) report 93% country accuracy" in text
     for kind in ("reliability", "coverage", "confusion"):
         assert f'<figure id="provenance_{kind}_specimen">' in text
-    assert text.count('src="data:image/png;base64,') == 14  # 11 figures, 3 provenance
+    assert text.count('src="data:image/png;base64,') == 15  # 12 figures, 3 provenance
     assert "combination (winner)" in text and "coverage / set size 95%" in text
+    assert "Is it in the library? The novelty score" in text
+    assert "pharmaceutical reference compounds (XD IDs)" in text
     assert "top-3 at least 5 points above the top-3 countries&#39; share" in text
 
 
