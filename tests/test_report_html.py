@@ -141,6 +141,8 @@ def test_findings_open_the_report_and_the_provenance_section_shows_its_figures(f
     assert "combination (winner)" in text and "coverage / set size 95%" in text
     assert "Is it in the library? The novelty score" in text
     assert "pharmaceutical reference compounds (XD IDs)" in text
+    # a CV report written before the continents were scored says how to add them
+    assert "run <code>rruffgeo provenance-cv --split specimen</code> again" in text
     assert "top-3 at least 5 points above the top-3 countries&#39; share" in text
 
 
