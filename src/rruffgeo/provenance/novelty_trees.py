@@ -35,6 +35,18 @@ NODE_FIELDS = ("feature_idx", "num_threshold", "left", "right", "is_leaf",
                "missing_go_to_left", "value")
 
 
+#: The dtype each node field is evaluated in (flags as booleans, links as indices).
+NODE_DTYPES = {"num_threshold": np.float64, "value": np.float64, "is_leaf": bool,
+               "missing_go_to_left": bool}
+
+
+def node_arrays(nodes: Any) -> dict[str, np.ndarray]:
+    """One tree's ``NODE_FIELDS`` as typed arrays, from sklearn's node records or from the
+    lists ``to_json`` wrote."""
+    return {f: np.asarray(nodes[f]).astype(NODE_DTYPES.get(f, np.int64))
+            for f in NODE_FIELDS}
+
+
 @dataclass
 class BoostedTrees:
     """A binary classifier: raw score ``baseline`` plus each tree's leaf value; ``trees``
@@ -78,10 +90,7 @@ class BoostedTrees:
         """The trees ``to_json`` wrote; ValueError when a node points outside its tree."""
         trees = []
         for t in spec["trees"]:
-            tree = {f: np.asarray(t[f], np.float64 if f in ("num_threshold", "value")
-                                  else np.int64) for f in NODE_FIELDS}
-            tree["is_leaf"] = tree["is_leaf"].astype(bool)
-            tree["missing_go_to_left"] = tree["missing_go_to_left"].astype(bool)
+            tree = node_arrays(t)
             n = len(tree["value"])
             links = np.r_[tree["left"][~tree["is_leaf"]], tree["right"][~tree["is_leaf"]]]
             if n == 0 or any(len(tree[f]) != n for f in NODE_FIELDS) or \
@@ -105,11 +114,7 @@ def fit_trees(F: np.ndarray, is_out: np.ndarray, seed: int) -> BoostedTrees:
         raise ValueError("the novelty classifier needs in-library and out-of-library spectra")
     clf = HistGradientBoostingClassifier(random_state=seed, **tree_params(len(F)))
     clf.fit(F, is_out)
-    trees = [{f: np.asarray(p.nodes[f]) for f in NODE_FIELDS} for (p,) in clf._predictors]
-    for t in trees:
-        t["is_leaf"] = t["is_leaf"].astype(bool)
-        t["missing_go_to_left"] = t["missing_go_to_left"].astype(bool)
-        t["left"], t["right"] = t["left"].astype(np.int64), t["right"].astype(np.int64)
+    trees = [node_arrays(p.nodes) for (p,) in clf._predictors]
     return BoostedTrees(float(np.ravel(clf._baseline_prediction)[0]), trees)
 
 

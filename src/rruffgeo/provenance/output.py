@@ -60,6 +60,15 @@ class Long:
         return np.repeat(np.asarray(values, dtype=object if _is_text(values) else None),
                          self.counts)
 
+    def members(self, column: str) -> list[list[Any]]:
+        """Per answer, ``column`` of its rows whose ``in_set`` is True: its conformal set."""
+        in_set = self.frame["in_set"].to_numpy(bool)
+        owner = np.repeat(np.arange(len(self.counts)), self.counts)
+        counts = np.bincount(owner[in_set], minlength=len(self.counts)).tolist()
+        chosen = self.frame[column].to_numpy(object)[in_set].tolist()
+        ends = np.cumsum(counts).tolist()
+        return [chosen[e - c:e] for e, c in zip(ends, counts, strict=True)]
+
     def split(self, items: list[Any]) -> list[list[Any]]:
         """A list of ``frame``'s rows cut into one list per answer."""
         return [items[a:a + c] for a, c in zip(self.starts.tolist(), self.counts.tolist(),
@@ -132,13 +141,7 @@ def _answer_columns(results: Sequence[ProvenanceResult], coverage: float
 
 def _continent_columns(cont: Long | None, n: int) -> dict[str, Any]:
     """Per answer: the top continent, its probability and the continents in the set."""
-    members: list[list[str]] = [[] for _ in range(n)]
-    if cont is not None:
-        owner = np.repeat(np.arange(n), cont.counts)
-        in_set = cont.frame["in_set"].to_numpy(bool)
-        for i, name in zip(owner[in_set].tolist(),
-                           cont.frame["continent"].to_numpy(object)[in_set], strict=True):
-            members[i].append(name)
+    members = cont.members("continent") if cont is not None else [[] for _ in range(n)]
     return {"continent": _first(cont, "continent", n, ""),
             "continent_probability": _first(cont, "probability", n, np.nan),
             "continent_set": [";".join(m) for m in members]}
@@ -193,23 +196,13 @@ def _as_records(frame: pd.DataFrame | None, nulls: bool) -> list[dict[str, Any]]
             ).to_dict("records")
 
 
-def _prediction_sets(countries: Long) -> list[list[str]]:
-    """Per answer, the countries of its set."""
-    in_set = countries.frame["in_set"].to_numpy(bool)
-    owner = np.repeat(np.arange(len(countries.counts)), countries.counts)
-    counts = np.bincount(owner[in_set], minlength=len(countries.counts)).tolist()
-    chosen = countries.frame["country_iso3"].to_numpy(object)[in_set].tolist()
-    ends = np.cumsum(counts).tolist()
-    return [chosen[e - c:e] for e, c in zip(ends, counts, strict=True)]
-
-
 def to_json(names: Sequence[str], results: Sequence[ProvenanceResult], coverage: float,
             refused: Sequence[tuple[str, str]]) -> str:
     out = {}
     if results:
         countries = gather(results, "countries")
         assert countries is not None  # every answer has countries
-        sets = _prediction_sets(countries)
+        sets = countries.members("country_iso3")
         parts = {"countries": _records(results, "countries"),
                  "species": _records(results, "species"),
                  "nearest_specimens": _records(results, "specimens", nulls=True),

@@ -16,6 +16,7 @@ recurrences is one contiguous vector over the spectra.
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -64,19 +65,14 @@ def asls_one(y: np.ndarray, lam: float = 1e6, p: float = 1e-2, max_iter: int = 5
     return base
 
 
+@functools.lru_cache(maxsize=64)
 def _penalty(n: int, lam: float) -> np.ndarray:
     """``penalty_bands``, kept for the next spectrum of the same length (read-only)."""
-    key = (n, lam)
-    pen = _PENALTIES.get(key)
-    if pen is None:
-        if len(_PENALTIES) > 4096:
-            _PENALTIES.clear()
-        pen = _PENALTIES[key] = penalty_bands(n, lam)
-        pen.flags.writeable = False
+    pen = penalty_bands(n, lam)
+    pen.flags.writeable = False
     return pen
 
 
-_PENALTIES: dict[tuple[int, float], np.ndarray] = {}
 _pbsv = get_lapack_funcs("pbsv", (np.zeros(1),))
 
 
