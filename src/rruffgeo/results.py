@@ -816,8 +816,9 @@ def top_k_table(names: Sequence[str], proba: np.ndarray, classes: Sequence[str],
 
 @dataclass
 class GroupFlagged(JsonRecord):
-    """A group of spectra that is not in the library (``rows``: e.g. the pharmaceutical
-    reference compounds), scored by the fitted novelty model: the share flagged."""
+    """A group of spectra of nothing in the library (the pharmaceutical reference
+    compounds), scored by the fitted novelty model: the share flagged, per spectrum and
+    with each specimen counted once."""
 
     name: str
     n_spectra: int
