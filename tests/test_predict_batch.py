@@ -87,6 +87,19 @@ def test_asls_many_does_not_depend_on_blocks_or_threads(monkeypatch):
         assert asls.asls_many(Y, threads=threads).tobytes() == want.tobytes()
 
 
+def test_asls_convergence_test_is_pybaselines_at_the_boundary():
+    """Norms summed for all spectra at once, and column by column where they decide."""
+    rng = np.random.default_rng(5)
+    old = rng.random((300, 40))
+    new = np.where(rng.random((300, 40)) < 0.5, 0.01, 0.99)
+    eps = np.finfo(float).eps
+    exact = np.array([np.linalg.norm(n - o) / max(np.linalg.norm(o), eps)
+                      for n, o in zip(np.ascontiguousarray(new.T), np.ascontiguousarray(old.T),
+                                      strict=True)])
+    for tol in (exact[3], np.nextafter(exact[3], 0), np.nextafter(exact[3], 2), 1e-3, 2.0):
+        np.testing.assert_array_equal(asls._converged(old, new, tol), exact < tol)
+
+
 def test_asls_many_edge_cases():
     Y = _spectra(3, 50, seed=1)
     Y[1, 10] = np.nan

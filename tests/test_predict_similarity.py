@@ -50,9 +50,16 @@ def test_stable_top_is_the_stable_sort():
     rng = np.random.default_rng(1)
     values = np.round(rng.random((60, 40)), 1).astype(np.float32)  # many ties
     values[3] = 0.5
-    for k in (1, 5, 39, 40):
+    values[7, 3], values[8] = np.nan, np.nan  # NaN sorts last, as in argsort
+    values[9, :5] = np.inf
+    for k in (1, 2, 5, 20, 39, 40):
         want = np.argsort(-values, axis=1, kind="stable")[:, :k]
         np.testing.assert_array_equal(stable_top(values, k), want)
+    wide = rng.random((30, 5000)).astype(np.float32)
+    wide[:, ::2] = np.round(wide[:, ::2], 3)  # ties at the k-th value in most rows
+    for k in (50, 800):
+        np.testing.assert_array_equal(stable_top(wide, k),
+                                      np.argsort(-wide, axis=1, kind="stable")[:, :k])
 
 
 def test_first_occurrences_marks_each_code_once_per_row():
@@ -161,11 +168,13 @@ def test_batch_answers_are_the_per_product_answers(predictor, kind, coverage, mo
 
 def test_batch_answers_do_not_depend_on_the_block_size(predictor, monkeypatch):
     import rruffgeo.provenance.final as final
+    from rruffgeo import parallel
 
     Q = _queries(predictor, 25, seed=4)
     runs = []
-    for block in (1, 6, 512):
+    for block, threads in ((1, 1), (6, 1), (6, 3), (512, 2)):  # blocks side by side or not
         monkeypatch.setattr(final, "BLOCK", block)
+        monkeypatch.setattr(parallel, "usable_cores", lambda n=threads: n)
         runs.append(predictor.predict_with_proba(Q, None, 0.9, 3, 4))
     for results, proba in runs[1:]:
         np.testing.assert_allclose(proba, runs[0][1], rtol=0, atol=1e-6)

@@ -61,6 +61,7 @@ from rruffgeo.data.lasers import laser_line_nm
 from rruffgeo.data.parse import ChunkResult
 from rruffgeo.data.rruff_file import PARSER_VERSION
 from rruffgeo.data.sources import Unit, is_url, local_units, zip_members
+from rruffgeo.parallel import usable_cores
 from rruffgeo.workdir import CATALOG, REJECTS, WorkDir, atomic_path, write_csv_atomic
 
 log = logging.getLogger(__name__)
@@ -252,12 +253,7 @@ def _tasks(unit: Unit, max_bytes: int) -> tuple[list[tuple], list[tuple[str, str
 
 
 def _n_workers(settings: IngestSettings) -> int:
-    if settings.workers > 0:
-        return settings.workers
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return settings.workers if settings.workers > 0 else usable_cores()
 
 
 def _mp_context() -> BaseContext:

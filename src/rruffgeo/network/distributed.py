@@ -59,7 +59,7 @@ def setup_device(name: str = "auto", threads: int = 0) -> tuple[str, int]:
     if use_cuda:
         return f"cuda:{local_rank}", threads
     if threads <= 0:
-        from rruffgeo.network.runtime import usable_cores
+        from rruffgeo.parallel import usable_cores
 
         threads = max(1, usable_cores() // size)
     return "cpu", threads

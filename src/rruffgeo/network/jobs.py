@@ -32,7 +32,7 @@ from rruffgeo.config import Evaluation, Settings, Split, from_dict, replace, to_
 from rruffgeo.errors import UserError, describe
 from rruffgeo.network import distributed
 from rruffgeo.network.evaluate import run_cv, run_train, unfinished_folds
-from rruffgeo.network.runtime import usable_cores
+from rruffgeo.parallel import usable_cores
 from rruffgeo.workdir import WorkDir
 
 log = logging.getLogger(__name__)

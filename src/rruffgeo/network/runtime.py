@@ -23,6 +23,7 @@ import torch
 from rruffgeo.checks import SettingError
 from rruffgeo.config import PRECISIONS, Precision, TrainPrecision
 from rruffgeo.network.convnext1d import ConvNeXt1D
+from rruffgeo.parallel import usable_cores
 
 
 def select_device(name: str = "auto", threads: int | None = None) -> torch.device:
@@ -45,12 +46,6 @@ def set_threads(threads: int, device: torch.device) -> None:
     if device.type != "cpu":
         return
     torch.set_num_threads(threads if threads > 0 else usable_cores())
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity mask), at least 1."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, int(cores or 1))
 
 
 def set_determinism(device: torch.device) -> None:

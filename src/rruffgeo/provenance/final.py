@@ -23,6 +23,7 @@ import pandas as pd
 
 from rruffgeo.config import Settings
 from rruffgeo.errors import UserError
+from rruffgeo.parallel import side_by_side
 from rruffgeo.provenance.answer import ProvenanceResult
 from rruffgeo.provenance.answer_batch import MatchParts, answers
 from rruffgeo.provenance.calibration import apply_calibration
@@ -421,8 +422,9 @@ class ProvenancePredictor:
         spectra = np.asarray(spectra, np.float32)
         if not len(spectra):
             return [], np.zeros((0, len(self.classes)))
-        blocks = [self._match_block(spectra[lo:lo + BLOCK], n_species, n_specimens)
-                  for lo in range(0, len(spectra), BLOCK)]
+        blocks = side_by_side(
+            lambda lo: self._match_block(spectra[lo:lo + BLOCK], n_species, n_specimens),
+            range(0, len(spectra), BLOCK))
         nb = Neighbours(np.concatenate([b[1].index for b in blocks]),
                         np.concatenate([b[1].sim for b in blocks]))
         raw, evidence = self.raw_proba(spectra, minerals, neighbours=nb)

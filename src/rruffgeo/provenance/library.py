@@ -73,20 +73,34 @@ class SpeciesGroups:
 
 def stable_top(values: np.ndarray, k: int) -> np.ndarray:
     """Per row, the first ``k`` columns of ``argsort(-values, kind="stable")`` (largest first,
-    ties by column). Why not sort: a partition finds them when no column outside it ties with
-    the ``k``-th value; the rows where one does are sorted in full."""
+    ties by column). Why not sort, nor ``argpartition``: a partition of the values alone (no
+    index array, no negated copy) gives each row's ``k``-th largest value ``t``; the answer's
+    columns are those above ``t`` and, of those equal to it, the first ones by column. Rows
+    holding NaN are sorted in full."""
     values = np.asarray(values)
-    if k >= values.shape[1]:
+    n = values.shape[1]
+    if k >= n:
         return np.argsort(-values, axis=1, kind="stable")[:, :k]
-    part = np.argpartition(-values, k - 1, axis=1)[:, :k]
-    vals = np.take_along_axis(values, part, axis=1)
-    settled = (values >= vals.min(axis=1, keepdims=True)).sum(axis=1) == k
-    out = np.take_along_axis(part, np.lexsort((part, -vals), axis=1), axis=1)
-    rest = np.flatnonzero(~settled)
-    if len(rest):
-        out[rest] = np.argsort(-values[rest], axis=1, kind="stable")[:, :k]
-    return out
-
+    kth = np.partition(values, n - k, axis=1)[:, n - k:n - k + 1]
+    chosen = values >= kth
+    counts = np.count_nonzero(chosen, axis=1)
+    tied = np.flatnonzero(counts != k)
+    if len(tied):  # more than k at or above t: keep the first of those equal to t
+        rows, t = values[tied], kth[tied]
+        equal = rows == t
+        room = k - np.count_nonzero(rows > t, axis=1, keepdims=True)
+        chosen[tied] = (rows > t) | (equal & (np.cumsum(equal, axis=1) <= room))
+        counts[tied] = np.count_nonzero(chosen[tied], axis=1)
+    full = np.flatnonzero(counts != k)  # NaN in the row (NaN sorts last in either order)
+    if len(full):
+        out = np.empty((len(values), k), np.intp)
+        good = counts == k
+        out[good] = stable_top(values[good], k)
+        out[full] = np.argsort(-values[full], axis=1, kind="stable")[:, :k]
+        return out
+    cols = np.nonzero(chosen)[1].reshape(-1, k)  # ascending within each row: ties by column
+    vals = np.take_along_axis(values, cols, axis=1)
+    return np.take_along_axis(cols, np.argsort(-vals, axis=1, kind="stable"), axis=1)
 
 @dataclass
 class ReferenceLibrary:
@@ -209,9 +223,8 @@ class ReferenceLibrary:
         its ``n`` most similar specimens, in the order a stable sort of every similarity gives.
 
         Why not sort every row: 10,000 queries against ~13,000 references is 10,000 full sorts.
-        The top ``m`` of each row (a partition) decide the answer when they hold ``n``
-        specimens and no reference outside them ties with the ``m``-th; rows where they do
-        not are tried again with a larger ``m``, up to the full sort.
+        The top ``m`` of each row (``stable_top``) decide the answer when they hold ``n``
+        specimens; rows where they do not are tried again with a larger ``m``, up to all.
         """
         codes = self.specimen_codes
         k = min(n, int(codes.max()) + 1) if len(codes) else 0
@@ -262,15 +275,7 @@ def _top_specimens(sims: np.ndarray, codes: np.ndarray, k: int, m: int
                    ) -> tuple[np.ndarray, np.ndarray]:
     """For the rows whose top ``m`` similarities settle it (see ``nearest_specimen_rows``):
     which rows, and the best row of each of their ``k`` most similar specimens."""
-    if m >= sims.shape[1]:  # the full stable sort: always settles
-        cand = np.argsort(-sims, axis=1, kind="stable")
-        settled = np.ones(len(sims), bool)
-    else:
-        part = np.argpartition(-sims, m - 1, axis=1)[:, :m]
-        vals = np.take_along_axis(sims, part, axis=1)
-        settled = (sims >= vals.min(axis=1, keepdims=True)).sum(axis=1) == m  # no tie outside
-        order = np.lexsort((part, -vals), axis=1)  # by similarity, then row: a stable sort
-        cand = np.take_along_axis(part, order, axis=1)
+    cand = stable_top(sims, m)
     spec = codes[cand]
     by_spec = np.argsort(spec, axis=1, kind="stable")
     sorted_spec = np.take_along_axis(spec, by_spec, axis=1)
@@ -278,6 +283,6 @@ def _top_specimens(sims: np.ndarray, codes: np.ndarray, k: int, m: int
     first_sorted[:, 1:] = sorted_spec[:, 1:] != sorted_spec[:, :-1]
     first = np.zeros_like(first_sorted)
     np.put_along_axis(first, by_spec, first_sorted, axis=1)
-    settled &= first.sum(axis=1) >= k
+    settled = first.sum(axis=1) >= k
     where = np.argsort(~first[settled], axis=1, kind="stable")[:, :k]
     return settled, np.take_along_axis(cand[settled], where, axis=1)

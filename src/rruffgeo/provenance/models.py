@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rruffgeo.config import MAX_NEIGHBOURS
-from rruffgeo.provenance.library import species_key, unit_rows
+from rruffgeo.provenance.library import species_key, stable_top, unit_rows
 
 
 @dataclass
@@ -76,13 +76,10 @@ def find_neighbours(reference_unit: np.ndarray, queries: np.ndarray,
 
 def top_neighbours(sims: np.ndarray, k: int = MAX_NEIGHBOURS) -> Neighbours:
     """The ``k`` most similar references of each row of ``sims`` (queries, references), by
-    decreasing similarity (ties by the partition's order, as ``find_neighbours`` has them)."""
-    k = min(k, sims.shape[1])
-    part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-    ps = np.take_along_axis(sims, part, axis=1)
-    order = np.argsort(-ps, axis=1, kind="stable")
-    return Neighbours(np.take_along_axis(part, order, axis=1).astype(np.int64),
-                      np.take_along_axis(ps, order, axis=1).astype(np.float32))
+    decreasing similarity, ties by reference (``stable_top``)."""
+    index = stable_top(sims, min(k, sims.shape[1]))
+    return Neighbours(index.astype(np.int64),
+                      np.take_along_axis(sims, index, axis=1).astype(np.float32))
 
 
 def class_prior(y: np.ndarray, n_classes: int, pseudocount: float = 0.5) -> np.ndarray:

@@ -12,10 +12,13 @@ order; ``search_features`` computes them for queries against a ``SearchLibrary``
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from rruffgeo.provenance.library import stable_top
 from rruffgeo.provenance.novelty import BLOCK, KINDS, features, hub_offsets
 from rruffgeo.provenance.novelty_match import (
     MATCH_NAMES,
@@ -51,20 +54,34 @@ class SearchLibrary:
     edges: np.ndarray
     _views: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _peaks: tuple | None = field(default=None, repr=False)
+    _columns: tuple | None = field(default=None, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def view(self, kind: str) -> np.ndarray:
         """The references' unit rows in one view, made when first needed: the predict path
-        hands the cosine and correlation similarities over, so it never needs those two."""
-        if kind not in self._views:
-            self._views[kind] = features(self.spectra, kind)
-        return self._views[kind]
+        hands the cosine and correlation similarities over, so it never needs those two.
+        Made once when blocks of queries ask for it from threads side by side."""
+        with self._lock:
+            if kind not in self._views:
+                self._views[kind] = features(self.spectra, kind)
+            return self._views[kind]
+
+    def columns(self, kind: str, used: np.ndarray) -> np.ndarray:
+        """``view(kind)[:, used]``, kept for the next block of queries with the same columns
+        (every block of a map): the copy costs half as much as the product it feeds."""
+        key = (kind, used.tobytes())
+        with self._lock:
+            if self._columns is None or self._columns[0] != key:
+                self._columns = (key, self.view(kind)[:, used])
+            return self._columns[1]
 
     def peaks(self) -> tuple:
         """The references' peak weights and near-peak masks (``library_peaks``), made when
-        first needed."""
-        if self._peaks is None:
-            self._peaks = library_peaks(self.spectra)
-        return self._peaks
+        first needed (once, as ``view``)."""
+        with self._lock:
+            if self._peaks is None:
+                self._peaks = library_peaks(self.spectra)
+            return self._peaks
 
     @classmethod
     def build(cls, X: np.ndarray, codes: np.ndarray, edges: np.ndarray,
@@ -86,11 +103,14 @@ class SearchLibrary:
         return lib
 
 
-def nearest(queries: np.ndarray, refs: np.ndarray, depth: int, offset: np.ndarray
+def nearest(queries: np.ndarray, refs: np.ndarray, depth: int, offset: np.ndarray,
+            columns: Callable[[np.ndarray], np.ndarray] | None = None
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Indices and similarities of each query's ``depth`` nearest references (best first),
-    and its best similarity once every reference's ``offset`` is subtracted; one pass."""
-    parts = [nearest_of(_block_product(queries[start:start + BLOCK], refs), depth, offset)
+    and its best similarity once every reference's ``offset`` is subtracted; one pass.
+    ``columns(used)``, when given, returns ``refs[:, used]`` (kept by the caller)."""
+    parts = [nearest_of(_block_product(queries[start:start + BLOCK], refs, columns), depth,
+                        offset)
              for start in range(0, len(queries), BLOCK)]
     if not parts:
         depth = min(depth, len(refs))
@@ -99,14 +119,16 @@ def nearest(queries: np.ndarray, refs: np.ndarray, depth: int, offset: np.ndarra
     return tuple(np.concatenate(p) for p in zip(*parts, strict=True))  # type: ignore[return-value]
 
 
-def _block_product(q: np.ndarray, refs: np.ndarray) -> np.ndarray:
+def _block_product(q: np.ndarray, refs: np.ndarray,
+                   columns: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """``q @ refs.T`` over the columns where some query of the block is non-zero only: a
     spectrum (and its derivative) is zero outside its measured range, and a map measured over
     a fifth of the grid then costs a fifth of the product."""
     used = np.flatnonzero(q.any(axis=0))
     if len(used) > 0.8 * q.shape[1]:
         return q @ refs.T
-    return q[:, used] @ refs[:, used].T
+    kept = columns(used) if columns is not None else refs[:, used]
+    return q[:, used] @ kept.T
 
 
 def nearest_of(s: np.ndarray, depth: int, offset: np.ndarray
@@ -115,12 +137,9 @@ def nearest_of(s: np.ndarray, depth: int, offset: np.ndarray
     as it is, so a caller that holds them (the predict path) needs no second product."""
     depth = min(depth, s.shape[1])
     penalised = (s - offset[None, :]).max(axis=1).astype(np.float32)
-    part = np.argpartition(-s, depth - 1, axis=1)[:, :depth] if depth < s.shape[1] \
-        else np.tile(np.arange(s.shape[1]), (len(s), 1))
-    vals = np.take_along_axis(s, part, 1)
-    order = np.argsort(-vals, axis=1, kind="stable")
-    return (np.take_along_axis(part, order, 1).astype(np.int64),
-            np.take_along_axis(vals, order, 1).astype(np.float32), penalised)
+    index = stable_top(s, depth)
+    return (index.astype(np.int64), np.take_along_axis(s, index, 1).astype(np.float32),
+            penalised)
 
 
 def view_features(Q: np.ndarray | None, lib: SearchLibrary, kind: str,
@@ -129,8 +148,9 @@ def view_features(Q: np.ndarray | None, lib: SearchLibrary, kind: str,
     ``sims`` to the view's references, when the caller has them), and each query's nearest
     references (indices and similarities, best first)."""
     offset = HUB_WEIGHT * lib.hubs[kind]
-    idx, sim, penalised = (nearest(Q, lib.view(kind), DEPTH, offset) if sims is None
-                           else nearest_of(sims, DEPTH, offset))
+    idx, sim, penalised = (
+        nearest(Q, lib.view(kind), DEPTH, offset, lambda used: lib.columns(kind, used))
+        if sims is None else nearest_of(sims, DEPTH, offset))
     species = lib.codes[idx]
     other = species != species[:, :1]
     second = np.where(other.any(axis=1), other.argmax(axis=1), sim.shape[1] - 1)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,7 @@ class LearnedNovelty(NoveltyModel):
     hubs: dict[str, np.ndarray] = field(default_factory=dict)
     edges: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     _cache: Any = field(default=None, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -91,10 +93,11 @@ class LearnedNovelty(NoveltyModel):
     def search_library(self, reference: np.ndarray) -> SearchLibrary:
         """The reference's views and peaks, built once per reference array (a predictor
         scores every file against the same one; an array changed in place is not noticed)."""
-        if self._cache is None or self._cache[0] is not reference:
-            self._cache = (reference, SearchLibrary.build(reference, self.codes, self.edges,
-                                                          self.hubs))
-        return self._cache[1]
+        with self._lock:  # blocks of queries may ask from threads side by side
+            if self._cache is None or self._cache[0] is not reference:
+                self._cache = (reference, SearchLibrary.build(reference, self.codes,
+                                                              self.edges, self.hubs))
+            return self._cache[1]
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (no pickle): what a model folder keeps in ``novelty.json``."""

@@ -91,9 +91,11 @@ class LibraryViews:
         if keep.all():
             return self.parts[part]
         key = np.packbits(keep).tobytes()
-        if part not in self._rows or self._rows[part][0] != key:
-            self._rows[part] = (key, self.parts[part][keep])
-        return self._rows[part][1]
+        kept = self._rows.get(part)  # read once: blocks may run in threads side by side
+        if kept is None or kept[0] != key:
+            kept = (key, self.parts[part][keep])
+            self._rows[part] = kept
+        return kept[1]
 
     def similarities(self, queries: np.ndarray) -> Similarities:
         """The three similarities of one block of queries (rows on the library's grid)."""

@@ -1,0 +1,43 @@
+"""Work that NumPy can do on every core: blocks run in threads side by side.
+
+Why threads: the heavy steps of matching a block of spectra against the library (matrix
+products, partial sorts, reductions) are NumPy calls that release the GIL, so threads share
+one copy of the library where processes would each need their own. Each block's result
+depends on its block only, so the answers never depend on the number of threads or cores.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from threadpoolctl import threadpool_limits
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def side_by_side(work: Callable[[In], Out], items: Iterable[In],
+                 threads: int | None = None) -> list[Out]:
+    """``[work(i) for i in items]``, in order, run by ``threads`` threads (default: the
+    usable cores; one item runs here without a pool). BLAS gets one thread in every case:
+    a product split over a different number of threads rounds differently, and an answer
+    must not depend on the cores it ran on; a product per thread on every core would also
+    oversubscribe them (10.5 s against 8.3 s for a 10,000-spectrum map's matching)."""
+    todo = list(items)
+    workers = min(len(todo), threads or usable_cores())
+    with threadpool_limits(1, user_api="blas"):
+        if workers <= 1:
+            return [work(i) for i in todo]
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(work, todo))
