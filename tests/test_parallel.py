@@ -47,3 +47,14 @@ def test_side_by_side_gives_blas_one_thread_and_gives_the_rest_back():
             items, threads=threads)
         assert all(n == 1 for counts in inside for n in counts)
     assert [(d["user_api"], d["num_threads"]) for d in threadpool_info()] == before
+
+
+def test_side_by_side_inside_another_runs_serially():
+    """The outer call has the cores: an inner one runs in its caller's thread."""
+
+    def inner(i: int) -> tuple[int, list[int]]:
+        return threading.get_ident(), parallel.side_by_side(
+            lambda _: threading.get_ident(), range(3), threads=3)
+
+    for caller, idents in parallel.side_by_side(inner, range(2), threads=2):
+        assert idents == [caller] * 3

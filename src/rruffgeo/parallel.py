@@ -9,6 +9,7 @@ depends on its block only, so the answers never depend on the number of threads 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -30,14 +31,28 @@ def usable_cores() -> int:
 def side_by_side(work: Callable[[In], Out], items: Iterable[In],
                  threads: int | None = None) -> list[Out]:
     """``[work(i) for i in items]``, in order, run by ``threads`` threads (default: the
-    usable cores; one item runs here without a pool). BLAS gets one thread in every case:
-    a product split over a different number of threads rounds differently, and an answer
-    must not depend on the cores it ran on; a product per thread on every core would also
-    oversubscribe them (10.5 s against 8.3 s for a 10,000-spectrum map's matching)."""
+    usable cores). One item, one thread, or a call from inside another ``side_by_side``'s
+    work (the outer one has the cores) runs here without a pool. BLAS gets one thread in
+    every case: a product split over a different number of threads rounds differently, and
+    an answer must not depend on the cores it ran on; a product per thread on every core
+    would also oversubscribe them (10.5 s against 8.3 s for a 10,000-spectrum map's
+    matching)."""
     todo = list(items)
     workers = min(len(todo), threads or usable_cores())
+    if getattr(_state, "inside", False):
+        return [work(i) for i in todo]
     with threadpool_limits(1, user_api="blas"):
         if workers <= 1:
             return [work(i) for i in todo]
-        with ThreadPoolExecutor(workers) as pool:
+        pool = ThreadPoolExecutor(workers, initializer=_mark_inside)
+        try:
             return list(pool.map(work, todo))
+        finally:  # an error or Ctrl-C: what runs finishes, what waits is dropped
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+_state = threading.local()
+
+
+def _mark_inside() -> None:
+    _state.inside = True

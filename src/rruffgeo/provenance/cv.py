@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from rruffgeo.config import ProvenanceSettings, Settings
+from rruffgeo.parallel import side_by_side
 from rruffgeo.provenance.calibration import Calibrator, log_loss_per_sample
 from rruffgeo.provenance.conformal import SplitConformal
 from rruffgeo.provenance.data import ProvenanceData
@@ -136,17 +137,22 @@ def _inner_oof(data: ProvenanceData, tr: np.ndarray, ps: ProvenanceSettings, n_c
     """Out-of-fold probabilities on the training fold from inner splits grouped by specimen,
     and each training spectrum's best cosine similarity to its inner training library."""
     inner = cv_splits(data.y[tr], data.groups[tr], "specimen", ps.inner_folds, ps.seed)
-    oof: dict[str, list[np.ndarray]] = {}
-    best_sim = np.zeros(len(tr))
-    for itr, iva in inner:
-        rows, queries = tr[itr], tr[iva]
+
+    def fold(split: tuple[np.ndarray, np.ndarray]
+             ) -> tuple[np.ndarray, dict[str, list[np.ndarray]]]:
+        rows, queries = tr[split[0]], tr[split[1]]
         model = ClassPrior().fit(data.X[rows], data.y[rows], groups=data.groups[rows],
                                  species=data.species[rows], n_classes=n_classes)
         nb = find_neighbours(model.reference_, data.X[queries])
-        best_sim[iva] = nb.sim[:, 0]
-        for name, probas in _family_probas(data, rows, queries, nb, n_classes, ps).items():
-            slots = oof.setdefault(name, [np.zeros((len(tr), n_classes)) for _ in probas])
-            for slot, p in zip(slots, probas, strict=True):
+        return nb.sim[:, 0], _family_probas(data, rows, queries, nb, n_classes, ps)
+
+    oof: dict[str, list[np.ndarray]] = {}
+    best_sim = np.zeros(len(tr))
+    for (_, iva), (sim, probas) in zip(inner, side_by_side(fold, inner), strict=True):
+        best_sim[iva] = sim
+        for name, family in probas.items():
+            slots = oof.setdefault(name, [np.zeros((len(tr), n_classes)) for _ in family])
+            for slot, p in zip(slots, family, strict=True):
                 slot[iva] = p
     return oof, best_sim
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from rruffgeo.config import Settings, Split
+from rruffgeo.parallel import side_by_side
 from rruffgeo.provenance.calibration import log_loss_per_sample, reliability_table, top_label_ece
 from rruffgeo.provenance.conformal import conformal_set, coverage_and_size
 from rruffgeo.provenance.continents_eval import continent_table, fold_of_rows
@@ -135,18 +136,20 @@ def run_provenance_cv(workdir: WorkDir, settings: Settings | None = None,
     key = cv_key(data, settings, split, network_oof is not None)
     folder = workdir.provenance_cv_cache(split)
     folder.mkdir(parents=True, exist_ok=True)
-    folds = []
-    for k, (tr, te) in enumerate(splits):
+
+    def fold(k: int) -> dict[str, dict[str, Any]]:
+        """Outer fold ``k``, from its cache or run and cached at once."""
         result = load_fold(folder, k, key)
         if result is None:
             t1 = time.perf_counter()
-            result = run_fold(data, tr, te, ps,
-                              network_inner(network_oof, splits, k))
+            result = run_fold(data, *splits[k], ps, network_inner(network_oof, splits, k))
             save_fold(folder, k, key, result)
             if progress:
                 print(f"provenance cv {split}: fold {k + 1}/{len(splits)} done in "
                       f"{time.perf_counter() - t1:.0f} s", flush=True)
-        folds.append(result)
+        return result
+
+    folds = side_by_side(fold, range(len(splits)))  # in threads, one per core
     report = score(data, splits, folds, split, ps.levels)
     report.pooling = pooling_table(data.y, data.groups, splits, folds, report.winner("spectrum"))
     report.continents = continents_of(data, splits, folds, report.winner("spectrum"))
