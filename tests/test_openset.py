@@ -23,6 +23,7 @@ from rruffgeo.provenance.novelty import (
     features,
     fit_novelty,
     hub_offsets,
+    hub_offsets_of,
     load_novelty,
     open_set_folds,
     scores_from_top,
@@ -195,6 +196,36 @@ def test_hub_penalty_lowers_references_that_resemble_everything() -> None:
     assert np.allclose(hub_offsets(F, groups, 0.0), 0.0)
     top = top_similarities(F[:2], F, 1, offsets)
     assert np.allclose(top[:, 0], np.max(F[:2] @ F.T - offsets[None, :], axis=1), atol=1e-6)
+
+
+def _hubs_one_by_one(F: np.ndarray, groups: np.ndarray, weight: float) -> np.ndarray:
+    """The hub offsets written out row by row: the mean of the 10 best similarities to
+    spectra of other specimens (NaN, then the mean, where fewer than 10), centred."""
+    if len(F) < 2:
+        return np.zeros(len(F))
+    k = min(10, len(F) - 1)
+    hub = np.full(len(F), np.nan)
+    for i in range(len(F)):
+        other = np.sort((F[groups != groups[i]] @ F[i]).astype(np.float64))[::-1]
+        if len(other) >= k:
+            hub[i] = other[:k].mean()
+    hub = np.where(np.isnan(hub), np.nanmean(hub) if np.isfinite(hub).any() else 0.0, hub)
+    return weight * (hub - hub.mean())
+
+
+def test_hub_offsets_of_several_libraries_are_each_library_alone() -> None:
+    rng = np.random.default_rng(8)
+    F = features(rng.random((2500, 30)).astype(np.float32), "cosine")  # blocks of 1,024
+    groups = rng.integers(0, 300, len(F))
+    groups[:40] = 5  # one large specimen: its spectra find fewer others in a small library
+    libraries = [np.sort(rng.choice(len(F), n, replace=False)) for n in (2400, 1300, 12)]
+    libraries += [np.arange(len(F)), np.array([7]), np.array([0, 3])]
+    got = hub_offsets_of(F, groups, libraries, 0.5)
+    for lib, hubs in zip(libraries, got, strict=True):
+        assert hubs.dtype == np.float32 and hubs.shape == lib.shape
+        np.testing.assert_allclose(hubs, _hubs_one_by_one(F[lib], groups[lib], 0.5),
+                                   atol=2e-6)
+    assert all(np.all(h == 0) for h in hub_offsets_of(F, groups, libraries[:2], 0.0))
 
 
 def test_a_model_with_hub_penalty_round_trips_and_checks_its_library(tmp_path) -> None:

@@ -87,16 +87,43 @@ def hub_offsets(F: np.ndarray, groups: np.ndarray, weight: float) -> np.ndarray:
     the rest of the library (mean similarity to its ``HUB_NEIGHBOURS`` nearest spectra of
     other specimens, centred). Featureless references (a fluorescence background, a noisy
     scan) resemble everything; without the penalty any spectrum "matches" them."""
-    if weight == 0.0 or len(F) < 2:
-        return np.zeros(len(F), dtype=np.float32)
+    return hub_offsets_of(F, groups, [np.arange(len(F))], weight)[0]
+
+
+def hub_offsets_of(F: np.ndarray, groups: np.ndarray, libraries: list[np.ndarray],
+                   weight: float) -> list[np.ndarray]:
+    """``hub_offsets(F[lib], groups[lib], weight)`` of each library ``lib`` (rows of ``F``),
+    from one pass of products over ``F``: the open-set splits of a model's fit are subsets
+    of one library, and comparing each with itself repeated the same products (72 of the
+    143 s of a `provenance-fit`)."""
     groups = np.asarray(groups)
-    k = min(HUB_NEIGHBOURS, len(F) - 1)
-    hub = np.zeros(len(F), dtype=np.float32)
-    for start in range(0, len(F), BLOCK):
-        sims = F[start:start + BLOCK] @ F.T
-        sims[groups[start:start + BLOCK, None] == groups[None, :]] = -np.inf
-        part = -np.partition(-sims, k - 1, axis=1)[:, :k]
-        hub[start:start + BLOCK] = np.where(np.isfinite(part), part, np.nan).mean(axis=1)
+    member = np.zeros((len(libraries), len(F)), bool)
+    for i, lib in enumerate(libraries):
+        member[i, lib] = True
+    raw = np.full(member.shape, np.nan, np.float32)
+    if weight != 0.0:
+        for start in range(0, len(F), BLOCK):
+            sims = F[start:start + BLOCK] @ F.T
+            sims[groups[start:start + BLOCK, None] == groups[None, :]] = -np.inf
+            for i, inside in enumerate(member):
+                rows = np.flatnonzero(inside[start:start + BLOCK])
+                k = min(HUB_NEIGHBOURS, int(inside.sum()) - 1)
+                if len(rows) and k > 0:
+                    raw[i, start + rows] = _mean_top(np.where(inside, sims[rows], -np.inf), k)
+    return [_centred(raw[i, lib], weight) for i, lib in enumerate(libraries)]
+
+
+def _mean_top(sims: np.ndarray, k: int) -> np.ndarray:
+    """Mean of each row's ``k`` largest values; NaN where one of them is not finite."""
+    part = np.partition(sims, sims.shape[1] - k, axis=1)[:, sims.shape[1] - k:]
+    return np.where(np.isfinite(part), part, np.nan).mean(axis=1)
+
+
+def _centred(hub: np.ndarray, weight: float) -> np.ndarray:
+    """``weight`` times the hub values less their mean, NaN taken as the mean (zeros for a
+    library of fewer than two spectra, or no weight)."""
+    if weight == 0.0 or len(hub) < 2:
+        return np.zeros(len(hub), dtype=np.float32)
     hub = np.nan_to_num(hub, nan=float(np.nanmean(hub)) if np.isfinite(hub).any() else 0.0)
     return (weight * (hub - hub.mean())).astype(np.float32)
 

@@ -39,6 +39,8 @@ from rruffgeo.provenance.novelty import (
     NOVELTY_JSON,
     NoveltyModel,
     auroc,
+    features,
+    hub_offsets_of,
     open_set_folds,
 )
 from rruffgeo.provenance.novelty_features import FEATURE_NAMES, SearchLibrary, search_features
@@ -132,16 +134,29 @@ def split_features(X: np.ndarray, species: np.ndarray, codes: np.ndarray, groups
     """Per open-set split of ``species`` (``codes`` their integer codes): the held-out
     spectra's search features against the split's library, and whether each is
     out-of-library."""
+    return split_features_and_hubs(X, species, codes, groups, edges, n_folds, seed)[0]
+
+
+def split_features_and_hubs(X: np.ndarray, species: np.ndarray, codes: np.ndarray,
+                            groups: np.ndarray, edges: np.ndarray, n_folds: int, seed: int
+                            ) -> tuple[list[tuple[np.ndarray, np.ndarray]],
+                                       dict[str, np.ndarray]]:
+    """``split_features``, and the hub values of the whole library ``X`` per view (what the
+    fitted model keeps), every library's hub values from one pass per view."""
+    folds = [(lib, query, is_out) for lib, query, is_out
+             in open_set_folds(species, groups, n_folds, seed)
+             if len(lib) >= 2 and len(query)]  # a tiny library: one split holds (almost) all
+    libraries = [lib for lib, _, _ in folds] + [np.arange(len(X))]
+    hubs = {k: hub_offsets_of(features(X, k), groups, libraries, 1.0) for k in KINDS}
     out = []
-    for lib, query, is_out in open_set_folds(species, groups, n_folds, seed):
-        if len(lib) < 2 or len(query) == 0:
-            continue  # a tiny library where one split holds (almost) everything out
-        library = SearchLibrary.build(X[lib], codes[lib], edges, groups=groups[lib])
+    for i, (lib, query, is_out) in enumerate(folds):
+        library = SearchLibrary.build(X[lib], codes[lib], edges,
+                                      hubs={k: hubs[k][i] for k in KINDS})
         out.append((search_features(X[query], library), is_out))
     if len(out) < 2 or not any(o.any() and (~o).any() for _, o in out):
         raise ValueError("too few species or specimens for open-set splits with both "
                          "in-library and out-of-library spectra")
-    return out
+    return out, {k: hubs[k][-1] for k in KINDS}
 
 
 def cross_fitted(splits: list[tuple[np.ndarray, np.ndarray]], seed: int) -> np.ndarray:
@@ -186,16 +201,15 @@ def fit_with_rows(X: np.ndarray, species: np.ndarray, groups: np.ndarray,
         raise ValueError(f"novelty: a grid of {len(grid_cm1)} points for spectra of "
                          f"{X.shape[1]}")
     codes = pd.factorize(species)[0].astype(np.int64)
-    splits = split_features(X, species, codes, groups, edges, n_folds, seed)
+    splits, hubs = split_features_and_hubs(X, species, codes, groups, edges, n_folds, seed)
     F = np.vstack([f for f, _ in splits])
     is_out = np.concatenate([o for _, o in splits])
     held = cross_fitted(splits, seed)
     rows = OpenSetRows(is_out, held, -F[:, FEATURE_NAMES.index(BASELINE)], len(splits))
     aucs = {"learned": auroc(held, is_out), BASELINE: auroc(rows.baseline, is_out)}
-    library = SearchLibrary.build(X, codes, edges, groups=groups)
     model = LearnedNovelty("learned", 1, held[~is_out], alpha, aucs,
                            classifier=fit_classifier(F, is_out, seed), codes=codes,
-                           hubs=library.hubs, edges=edges)
+                           hubs=hubs, edges=edges)
     return model, rows
 
 
