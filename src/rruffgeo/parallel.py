@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 from threadpoolctl import threadpool_limits
@@ -41,7 +42,7 @@ def side_by_side(work: Callable[[In], Out], items: Iterable[In],
     workers = min(len(todo), threads or usable_cores())
     if getattr(_state, "inside", False):
         return [work(i) for i in todo]
-    with threadpool_limits(1, user_api="blas"):
+    with one_blas_thread():
         if workers <= 1:
             return [work(i) for i in todo]
         pool = ThreadPoolExecutor(workers, initializer=_mark_inside)
@@ -51,7 +52,34 @@ def side_by_side(work: Callable[[In], Out], items: Iterable[In],
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS on one thread until the last caller inside leaves: calls that overlap (two
+    requests of `rruffgeo serve`) must not give each other's BLAS threads back early.
+
+    OpenBLAS (0.3.31 here) ignores a thread count set from a thread other than the main one
+    once the main thread has set one, so a program that predicts from other threads (a
+    server) enters this once in its main thread, as `rruffgeo serve` does: its answers are
+    then the command line's, bit for bit (checked on 1,000 RRUFF files)."""
+    global _blas_users, _blas_limit
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limit = threadpool_limits(1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0 and _blas_limit is not None:
+                _blas_limit.restore_original_limits()
+                _blas_limit = None
+
+
 _state = threading.local()
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limit: threadpool_limits | None = None
 
 
 def _mark_inside() -> None:

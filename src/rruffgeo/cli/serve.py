@@ -63,6 +63,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rruffgeo import open_model
+    from rruffgeo.parallel import one_blas_thread
     from rruffgeo.serve.app import create_app
     from rruffgeo.serve.uploads import Limits
 
@@ -79,6 +80,7 @@ def run_serve(args: argparse.Namespace) -> int:
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"rruffgeo serve: {terminal_safe(str(args.model))} at http://{shown}:{args.port}/ "
           "(Ctrl-C stops it)", flush=True)
-    uvicorn.run(create_app(model, limits), host=args.host, port=args.port,
-                log_level="warning")
+    with one_blas_thread():  # set here, in the main thread: see rruffgeo.parallel
+        uvicorn.run(create_app(model, limits), host=args.host, port=args.port,
+                    log_level="warning")
     return 0

@@ -102,10 +102,12 @@ class Candidate:
 
 
 def _fit_family(name: str, data: ProvenanceData, rows: np.ndarray, n_classes: int,
-                ps: ProvenanceSettings) -> Any:
+                ps: ProvenanceSettings, reference: np.ndarray) -> Any:
+    """Family ``name`` fitted on ``rows``, whose unit spectra ``reference`` it shares."""
     factory, grid, _ = FAMILIES[name]
-    return factory(**grid(ps)[0]).fit(data.X[rows], data.y[rows], groups=data.groups[rows],
-                                      species=data.species[rows], n_classes=n_classes)
+    return factory(**grid(ps)[0]).fit(reference, data.y[rows], groups=data.groups[rows],
+                                      species=data.species[rows], n_classes=n_classes,
+                                      reference=reference)
 
 
 def _variant(model: Any, params: dict[str, Any]) -> Any:
@@ -117,15 +119,16 @@ def _variant(model: Any, params: dict[str, Any]) -> Any:
 
 
 def _family_probas(data: ProvenanceData, rows: np.ndarray, queries: np.ndarray,
-                   nb: Neighbours, n_classes: int, ps: ProvenanceSettings
-                   ) -> dict[str, list[np.ndarray]]:
-    """Probabilities of every family and grid point for ``queries``, fitted on ``rows``."""
+                   nb: Neighbours, n_classes: int, ps: ProvenanceSettings,
+                   reference: np.ndarray) -> dict[str, list[np.ndarray]]:
+    """Probabilities of every family and grid point for ``queries``, fitted on ``rows``
+    (their unit spectra ``reference``)."""
     out: dict[str, list[np.ndarray]] = {}
     fitted: dict[Any, Any] = {}
     for name, (factory, grid, mineral) in FAMILIES.items():
         base_key = factory if name not in ("knn_spectra", "knn_specimens") else name
         if base_key not in fitted:
-            fitted[base_key] = _fit_family(name, data, rows, n_classes, ps)
+            fitted[base_key] = _fit_family(name, data, rows, n_classes, ps, reference)
         given = data.species[queries] if mineral else None
         out[name] = [_variant(fitted[base_key], p).proba_from_neighbours(nb, given)
                      for p in grid(ps)]
@@ -144,7 +147,8 @@ def _inner_oof(data: ProvenanceData, tr: np.ndarray, ps: ProvenanceSettings, n_c
         model = ClassPrior().fit(data.X[rows], data.y[rows], groups=data.groups[rows],
                                  species=data.species[rows], n_classes=n_classes)
         nb = find_neighbours(model.reference_, data.X[queries])
-        return nb.sim[:, 0], _family_probas(data, rows, queries, nb, n_classes, ps)
+        return nb.sim[:, 0], _family_probas(data, rows, queries, nb, n_classes, ps,
+                                            model.reference_)
 
     oof: dict[str, list[np.ndarray]] = {}
     best_sim = np.zeros(len(tr))
@@ -166,7 +170,7 @@ def _select(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, ps: Provenance
     ref = ClassPrior().fit(data.X[tr], y_tr, groups=data.groups[tr], species=data.species[tr],
                            n_classes=n_classes)
     nb = find_neighbours(ref.reference_, data.X[te])
-    test = _family_probas(data, tr, te, nb, n_classes, ps)
+    test = _family_probas(data, tr, te, nb, n_classes, ps, ref.reference_)
     sims = (sim, nb.sim[:, 0].astype(np.float64))
     out = {}
     for name, (_, grid, _) in FAMILIES.items():

@@ -92,11 +92,14 @@ class _NeighbourModel:
     """Shared fit: stores the unit-length reference spectra with labels, groups and species."""
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, groups: np.ndarray, species: np.ndarray,
-            n_classes: int | None = None) -> _NeighbourModel:
+            n_classes: int | None = None, reference: np.ndarray | None = None
+            ) -> _NeighbourModel:
+        """``reference``: ``unit_rows(X)`` when the caller has it already (the CV fits every
+        model of a fold on the same rows: one copy of them, not one per model)."""
         y = np.asarray(y, np.int64)
         n_classes = int(n_classes or y.max() + 1)
         self.classes_ = np.arange(n_classes)
-        self.reference_ = unit_rows(X)
+        self.reference_ = unit_rows(X) if reference is None else reference
         self.y_ = y
         self.group_codes_ = np.unique(np.asarray(groups), return_inverse=True)[1]
         self.species_ = np.array([species_key(s) for s in species], dtype=object)
