@@ -189,7 +189,7 @@ def asls_many(Y: np.ndarray, lam: float = 1e6, p: float = 1e-2, max_iter: int = 
         raise ValueError(f"asls_many: expected (spectra, points >= 3), got shape {Y.shape}")
     if not 0 < p < 1:
         raise ValueError("p must be between 0 and 1")
-    pen = penalty_bands(Y.shape[1], lam)
+    pen = _penalty(Y.shape[1], float(lam))
     workers = max(1, threads or usable_cores())
     n_blocks = -(-len(Y) // BLOCK)
     n_blocks = -(-n_blocks // workers) * workers  # as many blocks per worker
