@@ -208,8 +208,8 @@ def report(results: dict, srcs: list[Path], inputs: dict[str, Path], scratch: Pa
                 if src != first:
                     base = statistics.median(r[f"{label}_s"] for r in by_src[first])
                     base_cpu = statistics.median(r[f"{label}_cpu"] for r in by_src[first])
-                    line += (f" (branch {sec / max(base, 1e-9):.2f}x faster by wall, "
-                             f"{cpu / max(base_cpu, 1e-9):.2f}x by CPU)")
+                    line += (f" (the first source {sec / max(base, 1e-9):.2f}x as fast "
+                             f"by wall, {cpu / max(base_cpu, 1e-9):.2f}x by CPU)")
             print(line)
         for src in srcs[1:]:
             a = np.load(scratch / f"{_tag(model)}_{_tag(str(first))}.npz")

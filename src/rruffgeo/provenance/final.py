@@ -423,14 +423,22 @@ class ProvenancePredictor:
         if not len(spectra):
             return [], np.zeros((0, len(self.classes)))
         blocks = side_by_side(
-            lambda lo: self._match_block(spectra[lo:lo + BLOCK], n_species, n_specimens),
+            lambda lo: self._answer_block(spectra[lo:lo + BLOCK],
+                                          minerals[lo:lo + BLOCK] if minerals else None,
+                                          n_species, n_specimens),
             range(0, len(spectra), BLOCK))
-        nb = Neighbours(np.concatenate([b[1].index for b in blocks]),
-                        np.concatenate([b[1].sim for b in blocks]))
-        raw, evidence = self.raw_proba(spectra, minerals, neighbours=nb)
-        proba = self._calibrated(raw, evidence)
+        proba = np.concatenate([b[1] for b in blocks])
+        evidence = [e for b in blocks for e in b[2]]
         return answers(self, proba, evidence, minerals,
                        MatchParts.concat([b[0] for b in blocks]), coverage)
+
+    def _answer_block(self, spectra: np.ndarray, minerals: list[str] | None, n_species: int,
+                      n_specimens: int) -> tuple[MatchParts, np.ndarray, list[str]]:
+        """One block's matches, calibrated probabilities and evidence (every row's answer
+        depends on its row only, so blocks run side by side)."""
+        parts, nb = self._match_block(spectra, n_species, n_specimens)
+        raw, evidence = self.raw_proba(spectra, minerals, neighbours=nb)
+        return parts, self._calibrated(raw, evidence), evidence
 
     def _match_block(self, spectra: np.ndarray, n_species: int, n_specimens: int
                      ) -> tuple[MatchParts, Neighbours]:
