@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import savgol_filter
 
+from rruffgeo.parallel import side_by_side
 from rruffgeo.provenance.library import unit_rows
 from rruffgeo.workdir import read_json, write_json_atomic
 
@@ -95,14 +96,15 @@ def hub_offsets_of(F: np.ndarray, groups: np.ndarray, libraries: list[np.ndarray
     """``hub_offsets(F[lib], groups[lib], weight)`` of each library ``lib`` (rows of ``F``),
     from one pass of products over ``F``: the open-set splits of a model's fit are subsets
     of one library, and comparing each with itself repeated the same products (72 of the
-    143 s of a `provenance-fit`)."""
+    143 s of a `provenance-fit`). Blocks of rows run side by side (their partial sorts are
+    most of the time once the products are shared)."""
     groups = np.asarray(groups)
     member = np.zeros((len(libraries), len(F)), bool)
     for i, lib in enumerate(libraries):
         member[i, lib] = True
     raw = np.full(member.shape, np.nan, np.float32)
     if weight != 0.0:
-        for start in range(0, len(F), BLOCK):
+        def block(start: int) -> None:  # writes its own columns of raw
             sims = F[start:start + BLOCK] @ F.T
             sims[groups[start:start + BLOCK, None] == groups[None, :]] = -np.inf
             for i, inside in enumerate(member):
@@ -110,6 +112,8 @@ def hub_offsets_of(F: np.ndarray, groups: np.ndarray, libraries: list[np.ndarray
                 k = min(HUB_NEIGHBOURS, int(inside.sum()) - 1)
                 if len(rows) and k > 0:
                     raw[i, start + rows] = _mean_top(np.where(inside, sims[rows], -np.inf), k)
+
+        side_by_side(block, range(0, len(F), BLOCK))
     return [_centred(raw[i, lib], weight) for i, lib in enumerate(libraries)]
 
 

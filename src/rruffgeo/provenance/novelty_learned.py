@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rruffgeo.parallel import side_by_side
 from rruffgeo.provenance.novelty import (
     DEFAULT_ALPHA,
     FORMAT,
@@ -148,11 +149,14 @@ def split_features_and_hubs(X: np.ndarray, species: np.ndarray, codes: np.ndarra
              if len(lib) >= 2 and len(query)]  # a tiny library: one split holds (almost) all
     libraries = [lib for lib, _, _ in folds] + [np.arange(len(X))]
     hubs = {k: hub_offsets_of(features(X, k), groups, libraries, 1.0) for k in KINDS}
-    out = []
-    for i, (lib, query, is_out) in enumerate(folds):
+
+    def split(i: int) -> tuple[np.ndarray, np.ndarray]:
+        lib, query, is_out = folds[i]
         library = SearchLibrary.build(X[lib], codes[lib], edges,
                                       hubs={k: hubs[k][i] for k in KINDS})
-        out.append((search_features(X[query], library), is_out))
+        return search_features(X[query], library), is_out
+
+    out = side_by_side(split, range(len(folds)))  # the searches' sorts use both cores
     if len(out) < 2 or not any(o.any() and (~o).any() for _, o in out):
         raise ValueError("too few species or specimens for open-set splits with both "
                          "in-library and out-of-library spectra")
