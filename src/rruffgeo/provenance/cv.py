@@ -208,12 +208,12 @@ def run_fold(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, ps: Provenanc
              ) -> dict[str, dict[str, Any]]:
     """Raw and calibrated test probabilities of every model on one outer fold, with its fits
     and each test spectrum's best similarity to the training fold (for pooled answers)."""
-    out = {}
-    for name, c in _select(data, tr, te, ps, network).items():
-        cal, params = _calibrate(c, data.y[tr], data.groups[tr], ps.levels)
-        out[name] = {"raw": c.test.astype(np.float32), "calibrated": cal.astype(np.float32),
-                     "best_sim": c.test_sim.astype(np.float32), "params": params}
-    return out
+    chosen = _select(data, tr, te, ps, network)
+    fits = side_by_side(lambda c: _calibrate(c, data.y[tr], data.groups[tr], ps.levels),
+                        chosen.values())  # each model's calibration on its own
+    return {name: {"raw": c.test.astype(np.float32), "calibrated": cal.astype(np.float32),
+                   "best_sim": c.test_sim.astype(np.float32), "params": params}
+            for (name, c), (cal, params) in zip(chosen.items(), fits, strict=True)}
 
 
 def cv_key(data: ProvenanceData, settings: Settings, split: str, with_network: bool) -> str:
