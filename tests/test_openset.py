@@ -213,7 +213,7 @@ def _hubs_one_by_one(F: np.ndarray, groups: np.ndarray, weight: float) -> np.nda
     return weight * (hub - hub.mean())
 
 
-def test_hub_offsets_of_several_libraries_are_each_library_alone() -> None:
+def test_hub_offsets_of_several_libraries_are_each_library_alone(monkeypatch) -> None:
     rng = np.random.default_rng(8)
     F = features(rng.random((2500, 30)).astype(np.float32), "cosine")  # blocks of 1,024
     groups = rng.integers(0, 300, len(F))
@@ -226,6 +226,11 @@ def test_hub_offsets_of_several_libraries_are_each_library_alone() -> None:
         np.testing.assert_allclose(hubs, _hubs_one_by_one(F[lib], groups[lib], 0.5),
                                    atol=2e-6)
     assert all(np.all(h == 0) for h in hub_offsets_of(F, groups, libraries[:2], 0.0))
+    from rruffgeo import parallel
+
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 1)  # the blocks one at a time
+    for alone, together in zip(hub_offsets_of(F, groups, libraries, 0.5), got, strict=True):
+        np.testing.assert_array_equal(alone, together)
 
 
 def test_a_model_with_hub_penalty_round_trips_and_checks_its_library(tmp_path) -> None:
