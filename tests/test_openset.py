@@ -220,14 +220,15 @@ def test_hub_offsets_of_several_libraries_are_each_library_alone(monkeypatch) ->
     groups[:40] = 5  # one large specimen: its spectra find fewer others in a small library
     libraries = [np.sort(rng.choice(len(F), n, replace=False)) for n in (2400, 1300, 12)]
     libraries += [np.arange(len(F)), np.array([7]), np.array([0, 3])]
+    from rruffgeo import parallel
+
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 3)  # the 3 blocks side by side
     got = hub_offsets_of(F, groups, libraries, 0.5)
     for lib, hubs in zip(libraries, got, strict=True):
         assert hubs.dtype == np.float32 and hubs.shape == lib.shape
         np.testing.assert_allclose(hubs, _hubs_one_by_one(F[lib], groups[lib], 0.5),
                                    atol=2e-6)
     assert all(np.all(h == 0) for h in hub_offsets_of(F, groups, libraries[:2], 0.0))
-    from rruffgeo import parallel
-
     monkeypatch.setattr(parallel, "usable_cores", lambda: 1)  # the blocks one at a time
     for alone, together in zip(hub_offsets_of(F, groups, libraries, 0.5), got, strict=True):
         np.testing.assert_array_equal(alone, together)

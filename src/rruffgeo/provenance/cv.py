@@ -209,7 +209,8 @@ def run_fold(data: ProvenanceData, tr: np.ndarray, te: np.ndarray, ps: Provenanc
     """Raw and calibrated test probabilities of every model on one outer fold, with its fits
     and each test spectrum's best similarity to the training fold (for pooled answers)."""
     chosen = _select(data, tr, te, ps, network)
-    fits = side_by_side(lambda c: _calibrate(c, data.y[tr], data.groups[tr], ps.levels),
+    y_tr, groups_tr = data.y[tr], data.groups[tr]
+    fits = side_by_side(lambda c: _calibrate(c, y_tr, groups_tr, ps.levels),
                         chosen.values())  # each model's calibration on its own
     return {name: {"raw": c.test.astype(np.float32), "calibrated": cal.astype(np.float32),
                    "best_sim": c.test_sim.astype(np.float32), "params": params}

@@ -103,13 +103,13 @@ def hub_offsets_of(F: np.ndarray, groups: np.ndarray, libraries: list[np.ndarray
     for i, lib in enumerate(libraries):
         member[i, lib] = True
     raw = np.full(member.shape, np.nan, np.float32)
+    depth = [min(HUB_NEIGHBOURS, len(lib) - 1) for lib in libraries]
     if weight != 0.0:
         def block(start: int) -> None:  # writes its own columns of raw
             sims = F[start:start + BLOCK] @ F.T
             sims[groups[start:start + BLOCK, None] == groups[None, :]] = -np.inf
-            for i, inside in enumerate(member):
+            for i, (inside, k) in enumerate(zip(member, depth, strict=True)):
                 rows = np.flatnonzero(inside[start:start + BLOCK])
-                k = min(HUB_NEIGHBOURS, int(inside.sum()) - 1)
                 if len(rows) and k > 0:
                     raw[i, start + rows] = _mean_top(np.where(inside, sims[rows], -np.inf), k)
 
